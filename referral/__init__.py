@@ -1,0 +1,52 @@
+"""Referral: a partner-referral and lead-sharing marketplace for local service businesses."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from referral.config import Config, default_database_url, instance_secret_key
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
+    """Build the app. `config` is a Config (or a mapping) overriding the environment."""
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=str(PROJECT_ROOT / "instance"),
+        instance_relative_config=True,
+    )
+    settings = config if config is not None else Config()
+    app.config.update(settings.as_dict() if isinstance(settings, Config) else settings)
+    instance = Path(app.instance_path)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret_key(instance)
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = default_database_url(instance)
+
+    logging.getLogger("referral").setLevel(app.config.get("LOG_LEVEL", "INFO"))
+
+    from referral import api, db, errors, security, templating
+    from referral.auth import current
+    from referral.models import load_all_models
+    from referral.views import register_blueprints
+
+    load_all_models()
+    db.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    templating.init_app(app)
+    current.init_app(app)
+    register_blueprints(app)
+    app.extensions["referral_api"] = api.init_app(app)
+
+    from referral.cli import register_commands
+
+    register_commands(app)
+    return app

@@ -1,0 +1,26 @@
+"""Interactive API docs, served by the app itself (Swagger UI from PyPI, no CDN)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import swagger_ui_bundle
+from flask import Blueprint, abort, render_template, send_from_directory
+
+SWAGGER_UI_DIR = Path(swagger_ui_bundle.swagger_ui_path)
+ASSETS = {"swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"}
+
+docs = Blueprint("docs", __name__)
+
+
+@docs.get("/api/v1/docs")
+def swagger_ui():  # type: ignore[no-untyped-def]
+    """The API reference, generated from the OpenAPI spec."""
+    return render_template("api/docs.html")
+
+
+@docs.get("/api/v1/docs/assets/<path:filename>")
+def swagger_asset(filename: str):  # type: ignore[no-untyped-def]
+    if filename not in ASSETS:
+        abort(404)
+    return send_from_directory(SWAGGER_UI_DIR, filename, max_age=86400)

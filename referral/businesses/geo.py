@@ -1,0 +1,63 @@
+"""Service areas: US ZIP code centres from the offline `zipcodes` data, and overlap."""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from dataclasses import dataclass
+
+import zipcodes
+
+EARTH_RADIUS_MILES = 3958.7613
+ZIP_PATTERN = re.compile(r"^\d{5}$")
+
+
+@dataclass(frozen=True)
+class ZipCentre:
+    zip_code: str
+    latitude: float
+    longitude: float
+    city: str
+    state: str
+
+
+@functools.lru_cache(maxsize=4096)
+def locate_zip(zip_code: str) -> ZipCentre | None:
+    """The centre of a five-digit US ZIP code, or None when it is unknown."""
+    zip_code = (zip_code or "").strip()
+    if not ZIP_PATTERN.match(zip_code):
+        return None
+    matches = zipcodes.matching(zip_code)
+    if not matches:
+        return None
+    found = matches[0]
+    return ZipCentre(
+        zip_code=zip_code,
+        latitude=float(found["lat"]),
+        longitude=float(found["long"]),
+        city=found["city"],
+        state=found["state"],
+    )
+
+
+def distance_miles(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine) between two points, in miles."""
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi = phi2 - phi1
+    dlambda = math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
+    return 2 * EARTH_RADIUS_MILES * math.asin(min(1.0, math.sqrt(a)))
+
+
+class HasServiceArea:
+    latitude: float
+    longitude: float
+    radius_miles: int
+
+
+def service_areas_overlap(a: HasServiceArea, b: HasServiceArea) -> bool:
+    """Two circular service areas overlap when their centres are no farther
+    apart than the sum of their radii."""
+    distance = distance_miles(a.latitude, a.longitude, b.latitude, b.longitude)
+    return distance <= a.radius_miles + b.radius_miles

@@ -1,0 +1,56 @@
+"""Businesses (tenants), the trade taxonomy and which trades compete."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlmodel import Field
+
+from referral.models import TableBase, utc_column
+
+MIN_RADIUS_MILES = 1
+MAX_RADIUS_MILES = 200
+
+
+class Trade(TableBase, table=True):
+    slug: str = Field(sa_column=Column(String(60), unique=True, nullable=False))
+    name: str = Field(sa_column=Column(String(80), unique=True, nullable=False))
+
+
+class TradeCompetition(TableBase, table=True):
+    """One row per ordered pair; the service keeps both directions. A trade
+    always competes with itself, which needs no row."""
+
+    __tablename__ = "trade_competition"
+    __table_args__ = (
+        CheckConstraint("trade_id <> competitor_id", name="not_self"),
+        UniqueConstraint("trade_id", "competitor_id", name="uq_trade_competition_pair"),
+    )
+    trade_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("trade.id", ondelete="CASCADE"), nullable=False)
+    )
+    competitor_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("trade.id", ondelete="CASCADE"), nullable=False)
+    )
+
+
+class Business(TableBase, table=True):
+    __table_args__ = (
+        CheckConstraint(
+            f"radius_miles >= {MIN_RADIUS_MILES} AND radius_miles <= {MAX_RADIUS_MILES}",
+            name="radius_range",
+        ),
+    )
+    name: str = Field(sa_column=Column(String(120), nullable=False))
+    trade_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("trade.id"), nullable=False, index=True)
+    )
+    zip_code: str = Field(sa_column=Column(String(5), nullable=False))
+    latitude: float = Field(index=True)
+    longitude: float = Field(index=True)
+    radius_miles: int
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    phone: str = Field(default="", sa_column=Column(String(32), nullable=False, default=""))
+    website: str = Field(default="", sa_column=Column(String(255), nullable=False, default=""))
+    updated_at: dt.datetime | None = utc_column(default=None)

@@ -1,0 +1,7 @@
+"""Pages: the business profile, public profiles, the operator's trade table."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("businesses", __name__)

@@ -1,0 +1,117 @@
+"""Settings from the environment.
+
+Every setting has an environment variable of the same name (see the README's
+configuration table). Secrets never have a literal default: a missing
+SECRET_KEY is generated once and kept in the instance folder.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(value: str | None, default: int) -> int:
+    return int(value) if value not in (None, "") else default
+
+
+def instance_secret_key(instance_path: Path) -> str:
+    """Return the secret key kept in instance/, creating it on first use."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key_file = instance_path / "secret_key"
+    if not key_file.exists():
+        # O_EXCL so two processes starting at once cannot write different keys.
+        try:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+    return key_file.read_text().strip()
+
+
+def default_database_url(instance_path: Path) -> str:
+    instance_path.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{instance_path / 'referral.db'}"
+
+
+class Config:
+    """Production-shaped defaults; every value can be set from the environment."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        env = dict(os.environ if env is None else env)
+        self.SECRET_KEY = env.get("SECRET_KEY") or None
+        self.DATABASE_URL = env.get("DATABASE_URL") or None
+        self.DATABASE_ECHO = _bool(env.get("DATABASE_ECHO"))
+        self.BASE_URL = env.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+
+        self.SESSION_COOKIE_SECURE = _bool(env.get("SESSION_COOKIE_SECURE"))
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_NAME = "referral_session"
+        self.PERMANENT_SESSION_LIFETIME = _int(env.get("SESSION_LIFETIME_SECONDS"), 14 * 86400)
+        self.MAX_CONTENT_LENGTH = _int(env.get("MAX_CONTENT_LENGTH"), 6 * 1024 * 1024)
+        self.MAX_FORM_MEMORY_SIZE = _int(env.get("MAX_FORM_MEMORY_SIZE"), 500 * 1024)
+        self.WTF_CSRF_TIME_LIMIT = None  # tied to the session instead of a clock
+
+        # Mail: "outbox" keeps messages in the database for the outbox page
+        # (embedded default); "smtp" sends them through MAIL_SERVER.
+        self.MAIL_BACKEND = env.get("MAIL_BACKEND", "outbox")
+        self.MAIL_SERVER = env.get("MAIL_SERVER", "127.0.0.1")
+        self.MAIL_PORT = _int(env.get("MAIL_PORT"), 25)
+        self.MAIL_USERNAME = env.get("MAIL_USERNAME") or None
+        self.MAIL_PASSWORD = env.get("MAIL_PASSWORD") or None
+        self.MAIL_USE_STARTTLS = _bool(env.get("MAIL_USE_STARTTLS"))
+        self.MAIL_SENDER = env.get("MAIL_SENDER", "Referral <no-reply@referral.localhost>")
+
+        self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_ENABLED = _bool(env.get("RATELIMIT_ENABLED"), True)
+        self.LOGIN_RATE_LIMIT = env.get("LOGIN_RATE_LIMIT", "10 per minute")
+
+        self.JOB_LEASE_SECONDS = _int(env.get("JOB_LEASE_SECONDS"), 300)
+        self.JOB_MAX_ATTEMPTS = _int(env.get("JOB_MAX_ATTEMPTS"), 8)
+
+        self.API_TITLE = "Referral API"
+        self.API_VERSION = "v1"
+        self.OPENAPI_VERSION = "3.0.3"
+        self.OPENAPI_URL_PREFIX = "/api/v1"
+        self.OPENAPI_JSON_PATH = "openapi.json"
+        self.API_SPEC_OPTIONS = {
+            "components": {
+                "securitySchemes": {
+                    "apiKey": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "An API key created on the API keys page.",
+                    }
+                }
+            },
+            "security": [{"apiKey": []}],
+        }
+
+        self.TESTING = False
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: v for k, v in vars(self).items() if k.isupper()}
+
+
+class TestConfig(Config):
+    """Test settings: a subclass, so production defaults stay the ones tested."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, env: dict[str, str] | None = None, **overrides: object) -> None:
+        super().__init__(env={} if env is None else env)
+        self.TESTING = True
+        self.SECRET_KEY = "test-" + secrets.token_hex(16)
+        self.RATELIMIT_STORAGE_URI = "memory://"
+        for key, value in overrides.items():
+            setattr(self, key, value)

@@ -1,0 +1,102 @@
+"""One error handler: JSON for API clients, a page for browsers.
+
+The JSON shape is the same for every error:
+    {"status": 422, "message": "...", "errors": {"field": ["..."]}}
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """A business rule refused the action. `status` maps it to HTTP."""
+
+    status = 409
+
+    def __init__(self, message: str, *, errors: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or {}
+
+
+class ValidationFailed(DomainError):
+    """Input that parsed but breaks a rule the schema cannot know (e.g. unknown ZIP)."""
+
+    status = 422
+
+
+class NotFound(DomainError):
+    """Missing, or belongs to another business: both look the same from outside."""
+
+    status = 404
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/") or request.path.startswith("/stripe/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and not request.accept_mimetypes.accept_html
+
+
+def field_errors(exc: HTTPException) -> dict[str, Any]:
+    """Flatten webargs' {location: {field: [...]}} into one field map."""
+    data = getattr(exc, "data", None) or {}
+    messages = data.get("messages") or data.get("errors") or {}
+    flat: dict[str, Any] = {}
+    for location, fields in messages.items():
+        if isinstance(fields, dict):
+            flat.update(fields)
+        else:
+            flat[location] = fields
+    return flat
+
+
+def error_response(status: int, message: str, errors: dict[str, Any] | None = None) -> Response:
+    if wants_json():
+        body: dict[str, Any] = {"status": status, "message": message}
+        if errors:
+            body["errors"] = errors
+        response = jsonify(body)
+    else:
+        template = f"errors/{status}.html" if status in (400, 404, 413, 429) else "errors/error.html"
+        response = Response(
+            render_template(template, status=status, message=message, errors=errors or {})
+        )
+    response.status_code = status
+    return response
+
+
+def handle_http_exception(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    data = getattr(exc, "data", None) or {}
+    message = data.get("message") or exc.description or exc.name
+    if status == 422 and not data.get("message"):
+        message = "Some fields are not valid."
+    response = error_response(status, message, field_errors(exc))
+    for name, value in (exc.get_headers() if status in (405, 429) else []):
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+def handle_domain_error(exc: DomainError) -> Response:
+    return error_response(exc.status, exc.message, exc.errors)
+
+
+def handle_unexpected(exc: Exception) -> Response:
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(500, InternalServerError.description)
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(DomainError, handle_domain_error)
+    if not app.debug:
+        app.register_error_handler(Exception, handle_unexpected)

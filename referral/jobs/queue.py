@@ -1,0 +1,45 @@
+"""Enqueue durable jobs, and the registry of what runs each kind.
+
+`enqueue` only adds a row to the caller's session: the job commits (or not)
+with the change that caused it (a transactional outbox).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from sqlmodel import Session
+
+from referral.db import utcnow
+from referral.jobs.models import Job
+
+JobHandler = Callable[[Session, dict[str, Any]], None]
+HANDLERS: dict[str, JobHandler] = {}
+
+
+def job_handler(kind: str) -> Callable[[JobHandler], JobHandler]:
+    """Register the function that runs jobs of `kind`. It must be idempotent:
+    a job whose worker died mid-run is run again."""
+
+    def register(func: JobHandler) -> JobHandler:
+        if kind in HANDLERS and HANDLERS[kind] is not func:
+            raise RuntimeError(f"two handlers for job kind {kind!r}")
+        HANDLERS[kind] = func
+        return func
+
+    return register
+
+
+def enqueue(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any] | None = None,
+    *,
+    run_at: dt.datetime | None = None,
+    max_attempts: int = 8,
+) -> Job:
+    job = Job(kind=kind, payload=payload or {}, run_at=run_at or utcnow(), max_attempts=max_attempts)
+    session.add(job)
+    return job

@@ -1,0 +1,41 @@
+"""Shared model base and the registry of every table (for Alembic and tests)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import MetaData
+from sqlmodel import Field, SQLModel
+
+from referral.db import UTCDateTime, utcnow
+
+# Stable constraint names, so migrations can refer to them on every database.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class TableBase(SQLModel):
+    """Every table has an integer id and a UTC creation time."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+def utc_column(**kwargs: object) -> object:
+    """A UTC timestamp field; nullable unless a default is given."""
+    return Field(sa_type=UTCDateTime, **kwargs)  # type: ignore[arg-type]
+
+
+def load_all_models() -> MetaData:
+    """Import every domain's models so SQLModel.metadata knows all tables."""
+    from referral.auth import models as _auth  # noqa: F401
+    from referral.businesses import models as _businesses  # noqa: F401
+    from referral.jobs import models as _jobs  # noqa: F401
+    from referral.mail import models as _mail  # noqa: F401
+
+    return SQLModel.metadata

@@ -1,0 +1,37 @@
+"""Every page blueprint, registered from one list."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, g, render_template
+
+home = Blueprint("home", __name__)
+
+
+@home.get("/")
+def index():  # type: ignore[no-untyped-def]
+    """The home page: a dashboard for a signed-in business, a welcome otherwise."""
+    if g.get("user") is None:
+        return render_template("home/welcome.html")
+    return render_template("home/dashboard.html")
+
+
+@home.get("/healthz")
+def health():  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    from referral.db import get_session
+
+    get_session().execute(text("SELECT 1"))
+    return {"status": "ok"}
+
+
+def register_blueprints(app: Flask) -> None:
+    from referral.api_docs import docs
+    from referral.auth.views import bp as auth
+    from referral.businesses.views import bp as businesses
+    from referral.mail.views import bp as mail
+
+    for blueprint in (home, auth, businesses, mail, docs):
+        app.register_blueprint(blueprint)
+
+

@@ -1,0 +1,178 @@
+"""Shared fixtures. Every test that touches the database runs on SQLite and,
+when TEST_DATABASE_URL is set, on PostgreSQL too (the `backend` parameter).
+
+REFERRAL_REQUIRE_POSTGRES=1 / REFERRAL_REQUIRE_BROWSER=1 (set by .ci/run) turn
+"skipped: no PostgreSQL / no Chromium" into failures, so CI cannot go green
+without them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlmodel import Session, SQLModel
+
+from referral import create_app
+from referral.businesses.taxonomy import seed_trades
+from referral.config import TestConfig
+from referral.models import load_all_models
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+REQUIRE_POSTGRES = os.environ.get("REFERRAL_REQUIRE_POSTGRES") == "1"
+REQUIRE_BROWSER = os.environ.get("REFERRAL_REQUIRE_BROWSER") == "1"
+BACKENDS = ["sqlite", "postgresql"]
+
+pytest_plugins = ["tests.factories"]
+
+
+# --- databases ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty schema with the seeded trades, copied for each test."""
+    path = tmp_path_factory.mktemp("db") / "template.db"
+    engine = create_engine(f"sqlite:///{path}")
+    load_all_models().create_all(engine)
+    with Session(engine) as session:
+        seed_trades(session)
+        session.commit()
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_schema() -> Iterator[str]:
+    if not PG_URL:
+        pytest.skip("PostgreSQL not configured: set TEST_DATABASE_URL to run these tests")
+    engine = create_engine(PG_URL)
+    metadata = load_all_models()
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    metadata.create_all(engine)
+    engine.dispose()
+    yield PG_URL
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    with Session(engine) as session:
+        seed_trades(session)
+        session.commit()
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if backend == "sqlite":
+        path = tmp_path / "referral.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("postgres_schema")
+    _reset_postgres(url)
+    return url
+
+
+# --- the app -------------------------------------------------------------------
+
+
+class FormClient(FlaskClient):
+    """A test client that fills in the CSRF token the way a browser's form would."""
+
+    def csrf_token(self, page: str = "/") -> str:
+        html = self.get(page).get_data(as_text=True)
+        match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+        assert match, f"no CSRF token on {page}"
+        return match.group(1)
+
+    def post_form(self, url: str, data: dict[str, object] | None = None, *, page: str | None = None,
+                  **kwargs: object):  # type: ignore[no-untyped-def]
+        fields = dict(data or {})
+        fields["csrf_token"] = self.csrf_token(page or url)
+        return self.post(url, data=fields, **kwargs)
+
+
+def make_test_app(database_url: str, **overrides: object) -> Flask:
+    app = create_app(TestConfig(DATABASE_URL=database_url, **overrides))
+    app.test_client_class = FormClient
+    return app
+
+
+@pytest.fixture
+def app_overrides() -> dict[str, object]:
+    """Override in a test module to change settings for its app."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url: str, app_overrides: dict[str, object]) -> Iterator[Flask]:
+    app = make_test_app(database_url, **app_overrides)
+    yield app
+    app.extensions["db_engine"].dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FormClient:
+    return app.test_client()  # type: ignore[return-value]
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[Session]:
+    """A session of the test's own, for arranging data and checking results."""
+    with app.app_context(), Session(app.extensions["db_engine"], expire_on_commit=False) as session:
+        yield session
+
+
+# --- CI guarantees ----------------------------------------------------------------
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if REQUIRE_POSTGRES and not PG_URL:
+        raise pytest.UsageError("REFERRAL_REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set")
+
+
+_ran = {"postgresql": 0, "browser": 0}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.outcome in ("passed", "failed"):
+        if "[postgresql" in report.nodeid or "-postgresql" in report.nodeid:
+            _ran["postgresql"] += 1
+        if "browser" in report.keywords:
+            _ran["browser"] += 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    missing = []
+    if REQUIRE_POSTGRES and _ran["postgresql"] == 0:
+        missing.append("no PostgreSQL test ran")
+    if REQUIRE_BROWSER and _ran["browser"] == 0:
+        missing.append("no browser test ran")
+    if missing and not session.config.option.collectonly:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter:
+            reporter.write_line("CI requirement failed: " + "; ".join(missing), red=True)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    terminalreporter.write_line(
+        f"tests run on PostgreSQL: {_ran['postgresql']}; browser tests run: {_ran['browser']}"
+    )

@@ -1,0 +1,39 @@
+"""The app factory: settings come from the given config, never from literals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from referral import create_app
+from referral.config import Config, TestConfig, instance_secret_key
+
+
+def test_test_config_marks_testing(database_url: str) -> None:
+    app = create_app(TestConfig(DATABASE_URL=database_url))
+    assert app.testing
+    assert app.config["DATABASE_URL"] == database_url
+
+
+def test_production_config_is_not_testing() -> None:
+    assert Config(env={}).TESTING is False
+
+
+def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
+    first = instance_secret_key(tmp_path)
+    second = instance_secret_key(tmp_path)
+    assert first == second
+    assert len(first) >= 48
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_environment_settings_are_read(tmp_path: Path) -> None:
+    config = Config(env={"DATABASE_URL": "sqlite:///x.db", "MAIL_BACKEND": "smtp", "MAIL_PORT": "2525"})
+    assert config.DATABASE_URL == "sqlite:///x.db"
+    assert config.MAIL_BACKEND == "smtp"
+    assert config.MAIL_PORT == 2525
+
+
+def test_health_check_answers(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok"}
