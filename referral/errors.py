@@ -65,7 +65,9 @@ def error_response(status: int, message: str, errors: dict[str, Any] | None = No
             body["errors"] = errors
         response = jsonify(body)
     else:
-        template = f"errors/{status}.html" if status in (400, 404, 413, 429) else "errors/error.html"
+        template = (
+            f"errors/{status}.html" if status in (400, 404, 413, 429) else "errors/error.html"
+        )
         response = Response(
             render_template(template, status=status, message=message, errors=errors or {})
         )
@@ -80,7 +82,7 @@ def handle_http_exception(exc: HTTPException) -> Response:
     if status == 422 and not data.get("message"):
         message = "Some fields are not valid."
     response = error_response(status, message, field_errors(exc))
-    for name, value in (exc.get_headers() if status in (405, 429) else []):
+    for name, value in exc.get_headers() if status in (405, 429) else []:
         if name.lower() != "content-type":
             response.headers[name] = value
     return response

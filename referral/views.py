@@ -33,5 +33,3 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (home, auth, businesses, mail, docs):
         app.register_blueprint(blueprint)
-
-

@@ -102,8 +102,14 @@ class FormClient(FlaskClient):
         assert match, f"no CSRF token on {page}"
         return match.group(1)
 
-    def post_form(self, url: str, data: dict[str, object] | None = None, *, page: str | None = None,
-                  **kwargs: object):  # type: ignore[no-untyped-def]
+    def post_form(
+        self,
+        url: str,
+        data: dict[str, object] | None = None,
+        *,
+        page: str | None = None,
+        **kwargs: object,
+    ):  # type: ignore[no-untyped-def]
         fields = dict(data or {})
         fields["csrf_token"] = self.csrf_token(page or url)
         return self.post(url, data=fields, **kwargs)

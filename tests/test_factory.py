@@ -27,7 +27,9 @@ def test_secret_key_is_generated_once_and_kept(tmp_path: Path) -> None:
 
 
 def test_environment_settings_are_read(tmp_path: Path) -> None:
-    config = Config(env={"DATABASE_URL": "sqlite:///x.db", "MAIL_BACKEND": "smtp", "MAIL_PORT": "2525"})
+    config = Config(
+        env={"DATABASE_URL": "sqlite:///x.db", "MAIL_BACKEND": "smtp", "MAIL_PORT": "2525"}
+    )
     assert config.DATABASE_URL == "sqlite:///x.db"
     assert config.MAIL_BACKEND == "smtp"
     assert config.MAIL_PORT == 2525

@@ -40,6 +40,8 @@ def enqueue(
     run_at: dt.datetime | None = None,
     max_attempts: int = 8,
 ) -> Job:
-    job = Job(kind=kind, payload=payload or {}, run_at=run_at or utcnow(), max_attempts=max_attempts)
+    job = Job(
+        kind=kind, payload=payload or {}, run_at=run_at or utcnow(), max_attempts=max_attempts
+    )
     session.add(job)
     return job

@@ -14,9 +14,7 @@ from referral.jobs.queue import enqueue
 SEND_EMAIL = "send_email"
 
 
-def queue_email(
-    session: Session, *, to: str, subject: str, template: str, **context: Any
-) -> Job:
+def queue_email(session: Session, *, to: str, subject: str, template: str, **context: Any) -> Job:
     """Render templates/emails/<template>.txt (and .html when present) and
     queue their delivery in the caller's transaction."""
     text = render_template(f"emails/{template}.txt", subject=subject, **context)
