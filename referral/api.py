@@ -61,10 +61,11 @@ def page_schema(item_schema: type[ma.Schema]) -> type[ma.Schema]:
 
 def init_app(app: Flask) -> Api:
     """A fresh Api (and spec) per app, so many apps can live in one process."""
-    from referral.auth.api import blp as auth_blp
+    from referral.apikeys.api import blp as me_blp
+    from referral.businesses.api import blp as businesses_blp
 
     api = Api(app)
-    for blueprint in (auth_blp,):
+    for blueprint in (me_blp, businesses_blp):
         csrf.exempt(blueprint)  # API calls authenticate with a key, not a cookie
         api.register_blueprint(blueprint, url_prefix=f"/api/v1{blueprint.url_prefix or ''}")
     return api

@@ -51,4 +51,10 @@ def db_revision(message: str) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from referral.businesses.cli import commands as business_commands
+    from referral.demo import commands as demo_commands
+    from referral.jobs.cli import commands as job_commands
+
     app.cli.add_command(db_group)
+    for command in [*business_commands, *job_commands, *demo_commands]:
+        app.cli.add_command(command)

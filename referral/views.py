@@ -27,9 +27,10 @@ def health():  # type: ignore[no-untyped-def]
 
 def register_blueprints(app: Flask) -> None:
     from referral.api_docs import docs
+    from referral.apikeys.views import bp as apikeys
     from referral.auth.views import bp as auth
     from referral.businesses.views import bp as businesses
     from referral.mail.views import bp as mail
 
-    for blueprint in (home, auth, businesses, mail, docs):
+    for blueprint in (home, auth, businesses, apikeys, mail, docs):
         app.register_blueprint(blueprint)

@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 from flask import Flask, abort, flash, g, redirect, request, session, url_for
 from sqlmodel import select
 
-from referral.auth.models import ApiKey, LoginSession, User
+from referral.apikeys.models import ApiKey
+from referral.auth.models import LoginSession, User
 from referral.auth.tokens import hash_token
 from referral.businesses.models import Business
 from referral.db import get_session, utcnow
