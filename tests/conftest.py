@@ -34,12 +34,12 @@ pytest_plugins = ["tests.factories"]
 
 
 def _cheap_password_hashing() -> None:
-    """argon2id with the library's CHEAP profile: same algorithm, test-sized cost."""
+    """argon2id with the library's CHEAPEST profile: same algorithm, test-sized cost."""
     from argon2 import PasswordHasher, profiles
 
     from referral.auth import passwords
 
-    passwords._hasher = PasswordHasher.from_parameters(profiles.CHEAP)
+    passwords._hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
     passwords._DUMMY_HASH = passwords._hasher.hash("not-a-real-password-just-for-timing")
 
 

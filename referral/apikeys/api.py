@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from referral.api import Blueprint
 
-blp = Blueprint("api_me", __name__, url_prefix="", description="The business an API key belongs to.")
+blp = Blueprint(
+    "api_me", __name__, url_prefix="", description="The business an API key belongs to."
+)

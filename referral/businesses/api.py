@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from referral.api import Blueprint
 
-blp = Blueprint("api_businesses", __name__, url_prefix="", description="Trades and business profiles.")
+blp = Blueprint(
+    "api_businesses", __name__, url_prefix="", description="Trades and business profiles."
+)
