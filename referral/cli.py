@@ -53,8 +53,9 @@ def db_revision(message: str) -> None:
 def register_commands(app: Flask) -> None:
     from referral.businesses.cli import commands as business_commands
     from referral.demo import commands as demo_commands
+    from referral.devserver import commands as devserver_commands
     from referral.jobs.cli import commands as job_commands
 
     app.cli.add_command(db_group)
-    for command in [*business_commands, *job_commands, *demo_commands]:
+    for command in [*business_commands, *job_commands, *demo_commands, *devserver_commands]:
         app.cli.add_command(command)

@@ -1,0 +1,73 @@
+"""The schema is built only by Alembic, and the migrations agree with the models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from referral import migrate
+from referral.db import make_engine
+from referral.models import load_all_models
+from tests.conftest import PG_URL
+
+SCHEMA = "migration_check"
+
+
+@pytest.fixture
+def empty_database_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a new SQLite file, or a PostgreSQL schema of its own
+    (so it cannot disturb the schema the other tests share)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    if not PG_URL:
+        pytest.skip("PostgreSQL not configured: set TEST_DATABASE_URL to run these tests")
+    admin = create_engine(PG_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
+    url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={SCHEMA}"})
+    yield url.render_as_string(hide_password=False)
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+    admin.dispose()
+
+
+def table_names(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_to_head_creates_every_table_of_the_models(empty_database_url: str) -> None:
+    migrate.upgrade(empty_database_url, "head")
+
+    model_tables = set(load_all_models().tables)
+    assert model_tables <= table_names(empty_database_url)
+
+
+def test_downgrade_to_base_leaves_only_alembics_own_table(empty_database_url: str) -> None:
+    migrate.upgrade(empty_database_url, "head")
+    migrate.downgrade(empty_database_url, "base")
+
+    assert table_names(empty_database_url) <= {"alembic_version"}
+
+
+def test_models_and_migrations_agree(empty_database_url: str) -> None:
+    migrate.upgrade(empty_database_url, "head")
+
+    engine = make_engine(empty_database_url)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, load_all_models())
+    engine.dispose()
+
+    assert differences == [], "run `referral db revision -m ...` and read the result"
