@@ -32,6 +32,12 @@ class ValidationFailed(DomainError):
     status = 422
 
 
+class PermissionDenied(DomainError):
+    """The user's role in their own business does not allow the action."""
+
+    status = 403
+
+
 class NotFound(DomainError):
     """Missing, or belongs to another business: both look the same from outside."""
 

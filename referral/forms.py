@@ -22,10 +22,11 @@ class FormSchema(ma.Schema):
     @ma.pre_load
     def _drop_blank(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
         cleaned: dict[str, Any] = {}
+        by_input_name = {f.data_key or name: f for name, f in self.fields.items()}
         for key, value in data.items():
             if isinstance(value, str):
                 value = value.strip()
-            field = self.fields.get(key)
+            field = by_input_name.get(key)
             if value == "" and field is not None and not field.required:
                 continue
             cleaned[key] = value

@@ -38,5 +38,7 @@ def load_all_models() -> MetaData:
     from referral.businesses import models as _businesses  # noqa: F401
     from referral.jobs import models as _jobs  # noqa: F401
     from referral.mail import models as _mail  # noqa: F401
+    from referral.notifications import models as _notifications  # noqa: F401
+    from referral.partnerships import models as _partnerships  # noqa: F401
 
     return SQLModel.metadata

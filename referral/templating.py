@@ -6,6 +6,8 @@ import datetime as dt
 
 from flask import Flask, g
 
+from referral.money import format_cents
+
 
 def format_datetime(value: dt.datetime | None) -> str:
     if value is None:
@@ -15,6 +17,7 @@ def format_datetime(value: dt.datetime | None) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["money"] = format_cents
     app.jinja_env.autoescape = True
 
     @app.context_processor

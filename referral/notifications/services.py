@@ -1,0 +1,82 @@
+"""Tell a business something happened: a row in its notification list, and an
+email to its owners and managers through the job queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import current_app
+from sqlalchemy import func, update
+from sqlmodel import Session, select
+
+from referral.auth.models import User
+from referral.businesses.models import Business
+from referral.db import utcnow
+from referral.mail.services import queue_email
+from referral.notifications.models import Notification
+
+MANAGING_ROLES = ("owner", "manager")
+
+
+def notify_business(
+    *, session: Session, business_id: int, kind: str, title: str, path: str = ""
+) -> Notification:
+    """Record a notification for `business_id` and email its owners and managers.
+    `path` is a link inside the app (e.g. "/partnerships/4")."""
+    notification = Notification(business_id=business_id, kind=kind, title=title, link=path)
+    session.add(notification)
+    business = session.get(Business, business_id)
+    recipients = session.exec(
+        select(User).where(
+            User.business_id == business_id,
+            User.role.in_(MANAGING_ROLES),
+            User.disabled_at.is_(None),
+            User.email_verified_at.is_not(None),
+        )
+    ).all()
+    link = f"{current_app.config['BASE_URL']}{path}" if path else ""
+    for user in recipients:
+        queue_email(
+            session,
+            to=user.email,
+            subject=title,
+            template="notification",
+            name=user.name,
+            business=business,
+            title=title,
+            link=link,
+        )
+    return notification
+
+
+def list_notifications(
+    *, session: Session, business_id: int, limit: int = 50
+) -> list[Notification]:
+    return list(
+        session.exec(
+            select(Notification)
+            .where(Notification.business_id == business_id)
+            .order_by(Notification.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def count_unread(*, session: Session, business_id: int) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.business_id == business_id, Notification.read_at.is_(None))
+        )
+        or 0
+    )
+
+
+def mark_all_read(*, session: Session, business_id: int, now: dt.datetime | None = None) -> int:
+    result = session.execute(
+        update(Notification)
+        .where(Notification.business_id == business_id, Notification.read_at.is_(None))
+        .values(read_at=now or utcnow())
+    )
+    return result.rowcount or 0

@@ -1,0 +1,1 @@
+"""Partnerships: discovery, proposals with versioned commission terms, and their lifecycle."""
