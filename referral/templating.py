@@ -7,6 +7,7 @@ import datetime as dt
 from flask import Flask, g
 
 from referral.money import format_cents
+from referral.partnerships.terms import describe_terms
 
 
 def format_datetime(value: dt.datetime | None) -> str:
@@ -15,9 +16,21 @@ def format_datetime(value: dt.datetime | None) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _unread_notifications() -> int:
+    """Shown in the top bar of every page for a signed-in business."""
+    business = g.get("business")
+    if business is None or g.get("user") is None:
+        return 0
+    from referral.db import get_session
+    from referral.notifications.services import count_unread
+
+    return count_unread(session=get_session(), business_id=business.id)
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["money"] = format_cents
+    app.jinja_env.filters["describe_terms"] = describe_terms
     app.jinja_env.autoescape = True
 
     @app.context_processor
@@ -26,4 +39,5 @@ def init_app(app: Flask) -> None:
             "current_user": g.get("user"),
             "current_business": g.get("business"),
             "mail_outbox_enabled": app.config.get("MAIL_BACKEND") == "outbox",
+            "unread_notifications": _unread_notifications(),
         }

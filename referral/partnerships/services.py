@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
+from referral.apikeys.models import ApiKey
 from referral.auth.models import User
 from referral.businesses.competition import businesses_compete
 from referral.businesses.geo import service_areas_overlap
@@ -63,6 +64,15 @@ class Actor:
     @classmethod
     def of_user(cls, user: User, business: Business) -> Actor:
         return cls(business=business, user_id=user.id, role=user.role)
+
+    @classmethod
+    def of_api_key(cls, session: Session, api_key: ApiKey, business: Business) -> Actor:
+        """An API key acts with the role of the person who created it, while
+        that person is still an active member."""
+        creator = session.get(User, api_key.created_by_id)
+        active = creator is not None and creator.disabled_at is None
+        role = creator.role if active and creator is not None else "staff"
+        return cls(business=business, user_id=api_key.created_by_id, role=role)
 
     @property
     def business_id(self) -> int:

@@ -13,3 +13,15 @@ document.addEventListener("click", (event) => {
     }
   }
 });
+
+// Terms forms: show only the amount field the chosen commission basis uses.
+function showFieldsForBasis(select) {
+  const fieldset = select.closest("[data-terms]");
+  fieldset.querySelectorAll("[data-for-basis]").forEach((field) => {
+    field.hidden = !field.dataset.forBasis.split(" ").includes(select.value);
+  });
+}
+document.querySelectorAll("[data-basis]").forEach((select) => {
+  showFieldsForBasis(select);
+  select.addEventListener("change", () => showFieldsForBasis(select));
+});
