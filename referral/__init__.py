@@ -38,6 +38,9 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     from referral.views import register_blueprints
 
     load_all_models()
+    from referral.jobs.queue import load_job_handlers
+
+    load_job_handlers()
     db.init_app(app)
     security.init_app(app)
     errors.init_app(app)

@@ -1,7 +1,200 @@
-"""CLI commands."""
+"""Demo data: a dozen Austin, Texas businesses of different trades, their
+owners, an operator, and partnerships in several states, so a newcomer can
+click through the product at once. Loading twice changes nothing."""
 
 from __future__ import annotations
 
-import click
+from dataclasses import dataclass, field
 
-commands: list[click.Command] = []
+import click
+from flask.cli import with_appcontext
+from sqlmodel import Session, select
+
+from referral.auth.models import User
+from referral.auth.passwords import hash_password
+from referral.businesses.services import create_business
+from referral.db import transaction, utcnow
+from referral.partnerships import services as partnerships
+from referral.partnerships.services import Actor, TermsPair
+from referral.partnerships.terms import TermsOffer
+
+DEMO_PASSWORD = "referral-demo-2026"
+OPERATOR_EMAIL = "operator@referral.example"
+
+# name, trade slug, ZIP code, radius in miles, description
+BUSINESSES = [
+    (
+        "Lone Star Comfort Air",
+        "hvac",
+        "78701",
+        30,
+        "Heating and air conditioning: installs, tune-ups and 24/7 repairs.",
+    ),
+    (
+        "Barton Creek Plumbing",
+        "plumbing",
+        "78704",
+        25,
+        "Leaks, water heaters, repipes and drain cleaning.",
+    ),
+    (
+        "Capitol Spark Electric",
+        "electrical",
+        "78745",
+        30,
+        "Panels, EV chargers, lighting and rewiring.",
+    ),
+    (
+        "Hill Country Carpet Care",
+        "carpet-cleaning",
+        "78731",
+        20,
+        "Steam cleaning, stain and pet odour removal.",
+    ),
+    (
+        "Eastside Remodeling Co.",
+        "remodeling",
+        "78723",
+        35,
+        "Kitchens, bathrooms and whole-home remodels.",
+    ),
+    (
+        "Violet Crown Landscapes",
+        "landscaping",
+        "78757",
+        25,
+        "Native plantings, irrigation and lawn care.",
+    ),
+    ("Pflugerville Roofing", "roofing", "78660", 40, "Roof repair and replacement, storm damage."),
+    (
+        "Zilker Pest Solutions",
+        "pest-control",
+        "78704",
+        30,
+        "Termites, ants, rodents: safe for families and pets.",
+    ),
+    ("Mueller Painting", "painting", "78723", 20, "Interior and exterior painting, cabinets."),
+    (
+        "Lakeway Pool Service",
+        "pool-service",
+        "78734",
+        30,
+        "Weekly pool care, repairs and equipment.",
+    ),
+    ("Round Rock Handyman", "handyman", "78664", 25, "Small repairs, installs and odd jobs."),
+    ("Bee Cave House Cleaning", "house-cleaning", "78738", 25, "Weekly, move-out and deep cleans."),
+]
+
+
+def slug_of(name: str) -> str:
+    return "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
+
+
+def owner_email(name: str) -> str:
+    return f"owner@{slug_of(name)}.example"
+
+
+@dataclass
+class DemoSummary:
+    created: bool
+    logins: list[tuple[str, str, str]] = field(default_factory=list)  # business, trade, email
+
+    def describe(self) -> str:
+        head = "Demo data loaded." if self.created else "Demo data already present."
+        lines = [head, f"Log in with any of these emails and the password {DEMO_PASSWORD}:"]
+        lines += [f"  {email:<45} {business} ({trade})" for business, trade, email in self.logins]
+        lines.append(f"  {OPERATOR_EMAIL:<45} the operator (edits trades)")
+        return "\n".join(lines)
+
+
+def load_demo_data(session: Session) -> DemoSummary:
+    """Create the demo businesses, users and partnerships unless they exist."""
+    summary = DemoSummary(created=False)
+    summary.logins = [(name, trade, owner_email(name)) for name, trade, *_ in BUSINESSES]
+    if session.exec(select(User.id).where(User.email == OPERATOR_EMAIL)).first() is not None:
+        return summary
+    summary.created = True
+    password_hash = hash_password(DEMO_PASSWORD)
+    now = utcnow()
+    actors: dict[str, Actor] = {}
+    for name, trade, zip_code, radius, description in BUSINESSES:
+        slug = slug_of(name)
+        business = create_business(
+            session=session,
+            name=name,
+            trade=trade,
+            zip_code=zip_code,
+            radius_miles=radius,
+            description=description,
+            phone=f"+1512555{len(actors):04d}",
+            website=f"https://{slug}.example",
+        )
+        owner = User(
+            business_id=business.id,
+            email=owner_email(name),
+            name=f"{name.split()[0]} Owner",
+            role="owner",
+            password_hash=password_hash,
+            email_verified_at=now,
+            password_changed_at=now,
+        )
+        session.add(owner)
+        session.flush()
+        actors[trade] = Actor.of_user(owner, business)
+    operator_business = actors["hvac"].business
+    session.add(
+        User(
+            business_id=operator_business.id,
+            email=OPERATOR_EMAIL,
+            name="Olivia Operator",
+            role="staff",
+            password_hash=password_hash,
+            email_verified_at=now,
+            password_changed_at=now,
+            is_operator=True,
+        )
+    )
+    _demo_partnerships(session, actors)
+    session.flush()
+    return summary
+
+
+def _demo_partnerships(session: Session, actors: dict[str, Actor]) -> None:
+    ten_percent = TermsOffer(basis="percent", rate_bps=1000, hold_days=14, response_window_hours=48)
+    flat_fee = TermsOffer(
+        basis="flat_per_won", flat_fee_cents=15000, hold_days=7, response_window_hours=24
+    )
+    both_ten = TermsPair(they_refer_to_me=ten_percent, i_refer_to_them=ten_percent)
+
+    def agree(a: str, b: str, terms: TermsPair) -> None:
+        partnership = partnerships.propose_partnership(
+            session=session, actor=actors[a], partner_id=actors[b].business_id, terms=terms
+        )
+        assert partnership.id is not None
+        partnerships.accept_proposal(
+            session=session, actor=actors[b], partnership_id=partnership.id
+        )
+
+    agree("hvac", "plumbing", both_ten)
+    agree("hvac", "electrical", TermsPair(they_refer_to_me=flat_fee, i_refer_to_them=ten_percent))
+    agree("remodeling", "carpet-cleaning", both_ten)
+    # One proposal waiting for an answer, to show the flow.
+    partnerships.propose_partnership(
+        session=session,
+        actor=actors["landscaping"],
+        partner_id=actors["hvac"].business_id,
+        terms=both_ten,
+        message="Our customers ask us about AC every summer. Partners?",
+    )
+
+
+@click.command("demo")
+@with_appcontext
+def demo_command() -> None:
+    """Load the demo businesses and users (once)."""
+    with transaction() as session:
+        summary = load_demo_data(session)
+    click.echo(summary.describe())
+
+
+commands: list[click.Command] = [demo_command]

@@ -154,9 +154,19 @@ def client(app: Flask) -> FormClient:
 
 @pytest.fixture
 def db(app: Flask) -> Iterator[Session]:
-    """A session of the test's own, for arranging data and checking results."""
-    with app.app_context(), Session(app.extensions["db_engine"], expire_on_commit=False) as session:
+    """A session of the test's own, for arranging data and checking results.
+
+    It pushes no app context: requests made while a test's context is pushed
+    would share its `g` (and so one client's CSRF token) with each other."""
+    with Session(app.extensions["db_engine"], expire_on_commit=False) as session:
         yield session
+
+
+@pytest.fixture
+def app_context(app: Flask) -> Iterator[None]:
+    """For tests that call services directly (they render email, read config)."""
+    with app.app_context():
+        yield
 
 
 # --- CI guarantees ----------------------------------------------------------------

@@ -2,8 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask import g
+from flask.views import MethodView
+
 from referral.api import Blueprint
+from referral.apikeys.schemas import MeSchema
+from referral.auth.current import api_key_required
 
 blp = Blueprint(
     "api_me", __name__, url_prefix="", description="The business an API key belongs to."
 )
+
+
+@blp.route("/me")
+class Me(MethodView):
+    decorators = [api_key_required]
+
+    @blp.response(200, MeSchema)
+    @blp.alt_response(401, description="No valid API key.", schema="Error")
+    def get(self) -> dict[str, Any]:
+        """The business this API key belongs to, and the key itself."""
+        return {"business": g.business, "api_key": g.api_key}

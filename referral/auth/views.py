@@ -1,7 +1,325 @@
-"""Pages: sign up, email verification, log in/out, password reset, team, API keys."""
+"""Pages: sign up, verify email, log in and out, passwords, and the team."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlmodel import select
+from werkzeug.wrappers import Response
+
+from referral.auth import schemas, services
+from referral.auth.current import SESSION_KEY, login_required, roles_required
+from referral.businesses.models import Business, Trade
+from referral.db import get_session
+from referral.errors import DomainError
+from referral.forms import parse_form
+from referral.security import limiter
 
 bp = Blueprint("auth", __name__)
+
+LOGIN_FAILED = "Email or password is incorrect."
+
+
+def _trade_options() -> list[tuple[str, str]]:
+    return [(t.slug, t.name) for t in get_session().exec(select(Trade).order_by(Trade.name))]
+
+
+def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    context.setdefault("errors", {})
+    context.setdefault("form", {})
+    return render_template(template, **context), status
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: never an open redirect."""
+    if not target:
+        return url_for("home.index")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("home.index")
+    return target
+
+
+def _log_in(user: Any) -> None:
+    """Rotate the session: a fresh cookie and a fresh login token."""
+    login = services.start_login_session(
+        session=get_session(), user=user, user_agent=request.headers.get("User-Agent", "")
+    )
+    session.clear()
+    session.permanent = True
+    session[SESSION_KEY] = login.token
+
+
+# --- sign-up and verification ------------------------------------------------------------
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup() -> Response | tuple[str, int]:
+    """Sign up a business and its owner."""
+    if request.method == "GET":
+        return _page("auth/signup.html", trades=_trade_options(), form={"radius_miles": 25})
+    data, errors = parse_form(schemas.SignupSchema(), request.form)
+    if not errors:
+        try:
+            user = services.sign_up_business(session=get_session(), data=data)
+        except DomainError as error:
+            get_session().rollback()
+            errors = error.errors or {"_form": [error.message]}
+        else:
+            _log_in(user)
+            flash("Welcome to Referral! We sent you an email to confirm your address.", "success")
+            return redirect(url_for("home.index"))
+    return _page("auth/signup.html", 422, trades=_trade_options(), form=request.form, errors=errors)
+
+
+@bp.get("/verify/<token>")
+def verify(token: str) -> Response | tuple[str, int]:
+    """Confirm an email address from the emailed link."""
+    try:
+        services.verify_email(session=get_session(), token=token)
+    except DomainError as error:
+        return _page("auth/link_problem.html", 400, message=error.message)
+    flash("Thank you: your email address is confirmed.", "success")
+    return redirect(url_for("home.index"))
+
+
+@bp.route("/verify/resend", methods=["GET", "POST"])
+@login_required
+def resend_verification() -> Response | tuple[str, int]:
+    """Send the verification email again."""
+    if g.user.email_verified_at is not None:
+        flash("Your email address is already confirmed.", "success")
+        return redirect(url_for("home.index"))
+    if request.method == "GET":
+        return _page("auth/resend_verification.html")
+    services.send_verification_email(session=get_session(), user=g.user)
+    flash(f"We sent a new link to {g.user.email}.", "success")
+    return redirect(url_for("home.index"))
+
+
+# --- logging in and out --------------------------------------------------------------------
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login() -> Response | tuple[str, int]:
+    """Log in with email and password."""
+    if request.method == "GET":
+        return _page("auth/login.html", next=request.args.get("next", ""))
+    data, errors = parse_form(schemas.LoginSchema(), request.form)
+    user = None
+    if not errors:
+        user = services.authenticate(
+            session=get_session(), email=data["email"], password=data["password"]
+        )
+    if user is None:
+        return _page(
+            "auth/login.html",
+            401 if not errors else 422,
+            form={"email": request.form.get("email", "")},
+            errors={"_form": [LOGIN_FAILED]},
+            next=request.form.get("next", ""),
+        )
+    _log_in(user)
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    token = session.get(SESSION_KEY)
+    if token:
+        services.end_login_session(session=get_session(), token=token)
+    session.clear()
+    flash("You are logged out.", "success")
+    return redirect(url_for("home.index"))
+
+
+# --- passwords ---------------------------------------------------------------------------------
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def forgot_password() -> Response | tuple[str, int]:
+    """Ask for a password reset link."""
+    if request.method == "GET":
+        return _page("auth/forgot_password.html")
+    data, errors = parse_form(schemas.ForgotPasswordSchema(), request.form)
+    if errors:
+        return _page("auth/forgot_password.html", 422, form=request.form, errors=errors)
+    services.request_password_reset(session=get_session(), email=data["email"])
+    flash(
+        "If an account uses that email, we sent it a link to reset the password. "
+        "The link works for one hour.",
+        "success",
+    )
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str) -> Response | tuple[str, int]:
+    """Choose a new password from an emailed link."""
+    db = get_session()
+    try:
+        services.check_reset_token(session=db, token=token)
+    except DomainError as error:
+        return _page("auth/link_problem.html", 400, message=error.message)
+    if request.method == "GET":
+        return _page("auth/reset_password.html")
+    data, errors = parse_form(schemas.NewPasswordSchema(), request.form)
+    if errors:
+        return _page("auth/reset_password.html", 422, errors=errors)
+    services.reset_password(session=db, token=token, new_password=data["password"])
+    session.clear()
+    flash("Your password is changed. Log in with the new one.", "success")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password() -> Response | tuple[str, int]:
+    """Change my password; my other sessions end."""
+    if request.method == "GET":
+        return _page("auth/change_password.html")
+    data, errors = parse_form(schemas.ChangePasswordSchema(), request.form)
+    if not errors:
+        try:
+            services.change_password(
+                session=get_session(),
+                user=g.user,
+                current_password=data["current_password"],
+                new_password=data["password"],
+            )
+        except DomainError as error:
+            get_session().rollback()
+            errors = error.errors
+        else:
+            _log_in(g.user)
+            flash("Your password is changed. Other devices have been logged out.", "success")
+            return redirect(url_for("home.index"))
+    return _page("auth/change_password.html", 422, errors=errors)
+
+
+# --- the team -------------------------------------------------------------------------------------
+
+
+def _team_page(status: int = 200, **context: Any) -> tuple[str, int]:
+    db = get_session()
+    return _page(
+        "auth/team.html",
+        status,
+        members=services.team_members(session=db, business_id=g.business.id),
+        invitations=services.pending_invitations(session=db, business_id=g.business.id),
+        roles=schemas.ROLE_CHOICES,
+        **context,
+    )
+
+
+@bp.get("/team")
+@login_required
+def team() -> tuple[str, int]:
+    """Who works here; owners invite, change roles and remove."""
+    return _team_page()
+
+
+def _team_action(action: Any, done: str, **kwargs: Any) -> Response:
+    try:
+        action(session=get_session(), actor=g.user, **kwargs)
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        get_session().rollback()
+        flash(error.message, "error")
+    else:
+        flash(done, "success")
+    return redirect(url_for("auth.team"))
+
+
+@bp.post("/team/invitations")
+@roles_required("owner")
+def invite() -> Response | tuple[str, int]:
+    data, errors = parse_form(schemas.InviteSchema(), request.form)
+    if not errors:
+        try:
+            services.invite_member(
+                session=get_session(), actor=g.user, email=data["email"], role=data["role"]
+            )
+        except DomainError as error:
+            get_session().rollback()
+            errors = error.errors or {"_form": [error.message]}
+        else:
+            flash(f"Invitation sent to {data['email']}.", "success")
+            return redirect(url_for("auth.team"))
+    return _team_page(422, form=request.form, errors=errors)
+
+
+@bp.post("/team/invitations/<int:invitation_id>/revoke")
+@roles_required("owner")
+def revoke_invitation(invitation_id: int) -> Response:
+    return _team_action(
+        services.revoke_invitation, "Invitation revoked.", invitation_id=invitation_id
+    )
+
+
+@bp.post("/team/members/<int:user_id>/role")
+@roles_required("owner")
+def change_role(user_id: int) -> Response:
+    data, errors = parse_form(schemas.RoleSchema(), request.form)
+    if errors:
+        flash("Choose a role.", "error")
+        return redirect(url_for("auth.team"))
+    return _team_action(services.change_role, "Role changed.", user_id=user_id, role=data["role"])
+
+
+@bp.post("/team/members/<int:user_id>/remove")
+@roles_required("owner")
+def remove_member(user_id: int) -> Response:
+    return _team_action(services.remove_member, "Removed from the team.", user_id=user_id)
+
+
+@bp.route("/invitations/<token>", methods=["GET", "POST"])
+def accept_invitation(token: str) -> Response | tuple[str, int]:
+    """Join a business from an emailed invitation."""
+    db = get_session()
+    try:
+        invitation = services.open_invitation(session=db, token=token)
+    except DomainError as error:
+        return _page("auth/link_problem.html", 400, message=error.message)
+    business = db.get(Business, invitation.business_id)
+    if request.method == "GET":
+        return _page("auth/accept_invitation.html", invitation=invitation, business=business)
+    data, errors = parse_form(schemas.AcceptInvitationSchema(), request.form)
+    if not errors:
+        try:
+            user = services.accept_invitation(
+                session=db, token=token, name=data["name"], password=data["password"]
+            )
+        except DomainError as error:
+            db.rollback()
+            return _page("auth/link_problem.html", 400, message=error.message)
+        _log_in(user)
+        flash(f"Welcome to {business.name if business else 'your team'}!", "success")
+        return redirect(url_for("home.index"))
+    return _page(
+        "auth/accept_invitation.html",
+        422,
+        invitation=invitation,
+        business=business,
+        form=request.form,
+        errors=errors,
+    )

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field
 
 from referral.models import TableBase, utc_column
@@ -41,15 +50,18 @@ class Business(TableBase, table=True):
             f"radius_miles >= {MIN_RADIUS_MILES} AND radius_miles <= {MAX_RADIUS_MILES}",
             name="radius_range",
         ),
+        # Discovery's bounding box reads centres, radius and trade from this
+        # index alone, without visiting the table.
+        Index("ix_business_geo", "latitude", "longitude", "radius_miles", "trade_id", "id"),
     )
     name: str = Field(sa_column=Column(String(120), nullable=False))
     trade_id: int = Field(
         sa_column=Column(Integer, ForeignKey("trade.id"), nullable=False, index=True)
     )
     zip_code: str = Field(sa_column=Column(String(5), nullable=False))
-    latitude: float = Field(index=True)
-    longitude: float = Field(index=True)
-    radius_miles: int
+    latitude: float
+    longitude: float
+    radius_miles: int = Field(index=True)
     description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     phone: str = Field(default="", sa_column=Column(String(32), nullable=False, default=""))
     website: str = Field(default="", sa_column=Column(String(255), nullable=False, default=""))

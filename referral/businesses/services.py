@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import delete
 from sqlmodel import Session, select
 
 from referral.businesses.geo import locate_zip
-from referral.businesses.models import Business, Trade
+from referral.businesses.models import Business, Trade, TradeCompetition
 from referral.db import utcnow
-from referral.errors import ValidationFailed
+from referral.errors import NotFound, ValidationFailed
 
 
 def trade_by_slug(session: Session, slug: str) -> Trade:
@@ -70,3 +71,76 @@ def update_business_profile(
     session.add(business)
     session.flush()
     return business
+
+
+# --- the trade taxonomy (operators) ---------------------------------------------------------
+
+
+def add_trade(*, session: Session, name: str, slug: str) -> Trade:
+    """Fails (ValidationFailed) when the name or slug is taken."""
+    taken = session.exec(select(Trade).where((Trade.slug == slug) | (Trade.name == name))).first()
+    if taken is not None:
+        field = "slug" if taken.slug == slug else "name"
+        raise ValidationFailed(
+            "Some fields are not valid.", errors={field: ["A trade already has this " + field]}
+        )
+    trade = Trade(name=name, slug=slug)
+    session.add(trade)
+    session.flush()
+    return trade
+
+
+def rename_trade(*, session: Session, trade_id: int, name: str) -> Trade:
+    trade = session.get(Trade, trade_id)
+    if trade is None:
+        raise NotFound("No such trade.")
+    taken = session.exec(select(Trade.id).where(Trade.name == name, Trade.id != trade_id)).first()
+    if taken is not None:
+        raise ValidationFailed(
+            "Some fields are not valid.", errors={"name": ["A trade already has this name"]}
+        )
+    trade.name = name
+    return trade
+
+
+def set_competitors(*, session: Session, trade_id: int, competitor_ids: set[int]) -> set[int]:
+    """Make `trade_id` compete with exactly `competitor_ids` (both directions).
+    A trade always competes with itself; that needs no row and cannot be removed."""
+    if session.get(Trade, trade_id) is None:
+        raise NotFound("No such trade.")
+    competitor_ids = set(competitor_ids) - {trade_id}
+    known = set(session.exec(select(Trade.id).where(Trade.id.in_(competitor_ids))))
+    if known != competitor_ids:
+        raise ValidationFailed(
+            "Some fields are not valid.", errors={"competitors": ["Unknown trade."]}
+        )
+    current = set(
+        session.exec(
+            select(TradeCompetition.competitor_id).where(TradeCompetition.trade_id == trade_id)
+        )
+    )
+    for gone in current - competitor_ids:
+        session.execute(
+            delete(TradeCompetition).where(
+                ((TradeCompetition.trade_id == trade_id) & (TradeCompetition.competitor_id == gone))
+                | (
+                    (TradeCompetition.trade_id == gone)
+                    & (TradeCompetition.competitor_id == trade_id)
+                )
+            )
+        )
+    for new in competitor_ids - current:
+        session.add(TradeCompetition(trade_id=trade_id, competitor_id=new))
+        session.add(TradeCompetition(trade_id=new, competitor_id=trade_id))
+    session.flush()
+    return competitor_ids
+
+
+def competition_table(session: Session) -> dict[int, set[int]]:
+    """Each trade's competitors (itself excluded)."""
+    table: dict[int, set[int]] = {}
+    for trade_id, competitor_id in session.exec(
+        select(TradeCompetition.trade_id, TradeCompetition.competitor_id)
+    ):
+        table.setdefault(trade_id, set()).add(competitor_id)
+    return table

@@ -45,3 +45,10 @@ def enqueue(
     )
     session.add(job)
     return job
+
+
+def load_job_handlers() -> dict[str, JobHandler]:
+    """Import every module that registers a handler."""
+    from referral.mail import delivery as _delivery  # noqa: F401
+
+    return HANDLERS

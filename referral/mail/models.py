@@ -10,6 +10,7 @@ from referral.models import TableBase
 
 class OutboxEmail(TableBase, table=True):
     __tablename__ = "outbox_email"
+    message_id: str = Field(sa_column=Column(String(255), nullable=False, unique=True))
     recipient: str = Field(sa_column=Column(String(254), nullable=False, index=True))
     subject: str = Field(sa_column=Column(String(255), nullable=False))
     text_body: str = Field(sa_column=Column(Text, nullable=False))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email.utils import make_msgid
 from typing import Any
 
 from flask import render_template
@@ -22,4 +23,10 @@ def queue_email(session: Session, *, to: str, subject: str, template: str, **con
         html = render_template(f"emails/{template}.html", subject=subject, **context)
     except TemplateNotFound:
         html = ""  # plain text only
-    return enqueue(session, SEND_EMAIL, {"to": to, "subject": subject, "text": text, "html": html})
+    # The Message-ID is fixed now, so a delivery retried after a crash keeps it.
+    message_id = make_msgid(domain="referral.localhost")
+    return enqueue(
+        session,
+        SEND_EMAIL,
+        {"to": to, "subject": subject, "text": text, "html": html, "message_id": message_id},
+    )

@@ -44,10 +44,10 @@ def great_circle_miles(latitude: float, longitude: float) -> ColumnElement[float
     return 2 * EARTH_RADIUS_MILES * func.asin(func.sqrt(a))
 
 
-def bounding_box(business: Business) -> ColumnElement[bool]:
+def bounding_box(business: Business, largest_radius: int) -> ColumnElement[bool]:
     """Centres close enough that the two areas could overlap: within my radius
-    plus the largest radius anyone may have."""
-    reach = business.radius_miles + MAX_RADIUS_MILES
+    plus the largest radius any business has."""
+    reach = business.radius_miles + largest_radius
     dlat = reach / MILES_PER_DEGREE_LATITUDE
     widest = min(89.0, abs(business.latitude) + dlat)
     dlon = min(180.0, reach / (MILES_PER_DEGREE_LATITUDE * math.cos(math.radians(widest))))
@@ -55,6 +55,11 @@ def bounding_box(business: Business) -> ColumnElement[bool]:
         Business.latitude.between(business.latitude - dlat, business.latitude + dlat),
         Business.longitude.between(business.longitude - dlon, business.longitude + dlon),
     )
+
+
+def largest_radius(session: Session) -> int:
+    """The widest service area of any business (an index lookup)."""
+    return session.scalar(select(func.max(Business.radius_miles))) or MAX_RADIUS_MILES
 
 
 def competing_trade_ids(session: Session, trade_id: int) -> set[int]:
@@ -89,25 +94,47 @@ def discover_partners(
 ) -> tuple[list[PartnerCandidate], int]:
     """One page of possible partners for `business`, nearest first, and the total."""
     assert business.id is not None
-    distance = great_circle_miles(business.latitude, business.longitude).label("distance")
     hidden = blocked_business_ids(session, business.id) | {business.id}
+    excluded_trades = competing_trade_ids(session, business.trade_id)
     conditions = [
-        bounding_box(business),
-        Business.trade_id.not_in(competing_trade_ids(session, business.trade_id)),
+        bounding_box(business, largest_radius(session)),
+        Business.trade_id.not_in(excluded_trades),
         Business.id.not_in(hidden),
-        great_circle_miles(business.latitude, business.longitude)
-        <= literal(business.radius_miles) + Business.radius_miles,
     ]
     if trade_slug:
-        conditions.append(Trade.slug == trade_slug)
+        trade_id = session.scalar(select(Trade.id).where(Trade.slug == trade_slug))
+        conditions.append(Business.trade_id == (trade_id or -1))
     if name and name.strip():
         conditions.append(Business.name.ilike(f"%{_escape_like(name.strip())}%", escape="\\"))
 
-    total = (
-        session.scalar(select(func.count()).select_from(Business).join(Trade).where(*conditions))
-        or 0
+    # Phase one: ids and distances of the page, and the total (a window count),
+    # computing each candidate's distance once, from the index.
+    candidates = (
+        select(
+            Business.id.label("id"),
+            Business.radius_miles.label("radius"),
+            great_circle_miles(business.latitude, business.longitude).label("distance"),
+        )
+        .where(*conditions)
+        .subquery()
     )
+    overlapping = candidates.c.distance <= literal(business.radius_miles) + candidates.c.radius
+    page_rows = session.execute(
+        select(candidates.c.id, candidates.c.distance, func.count().over())
+        .where(overlapping)
+        .order_by(candidates.c.distance, candidates.c.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    if not page_rows:
+        total = 0
+        if page > 1:  # past the last page: still tell the caller how many there are
+            total = session.scalar(select(func.count()).select_from(candidates).where(overlapping))
+        return [], total or 0
+    total = int(page_rows[0][2])
+    distances = {row[0]: float(row[1]) for row in page_rows}
 
+    # Phase two: details of those few businesses only.
     live = aliased(Partnership)
     low, high = live.business_low_id, live.business_high_id
     pair = or_(
@@ -128,23 +155,22 @@ def discover_partners(
         .scalar_subquery()
     )
     rows = session.execute(
-        select(Business, Trade.name, Trade.slug, distance, active_count, live.id, live.status)
+        select(Business, Trade.name, Trade.slug, active_count, live.id, live.status)
         .join(Trade, Trade.id == Business.trade_id)
         .outerjoin(live, and_(pair, live.status.in_(LIVE_STATUSES)))
-        .where(*conditions)
-        .order_by(distance, Business.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
+        .where(Business.id.in_(distances))
     ).all()
-    return [
+    candidates = [
         PartnerCandidate(
             business=row[0],
             trade_name=row[1],
             trade_slug=row[2],
-            distance_miles=round(float(row[3]), 1),
-            active_partnerships=int(row[4]),
-            partnership_id=row[5],
-            partnership_status=row[6],
+            distance_miles=round(distances[row[0].id], 1),
+            active_partnerships=int(row[3]),
+            partnership_id=row[4],
+            partnership_status=row[5],
         )
         for row in rows
-    ], total
+    ]
+    candidates.sort(key=lambda c: (distances[c.business.id], c.business.id))
+    return candidates, total

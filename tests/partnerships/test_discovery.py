@@ -10,6 +10,8 @@ from referral.partnerships.discovery import discover_partners
 from tests.factories import make_business, make_user
 from tests.partnerships.support import actor, agreed_partnership
 
+pytestmark = pytest.mark.usefixtures("app_context")
+
 
 @pytest.fixture
 def me(db: Session):  # type: ignore[no-untyped-def]

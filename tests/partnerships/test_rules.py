@@ -20,6 +20,8 @@ from tests.partnerships.support import (
     terms,
 )
 
+pytestmark = pytest.mark.usefixtures("app_context")
+
 
 @pytest.fixture
 def hvac(db: Session):  # type: ignore[no-untyped-def]
