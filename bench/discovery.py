@@ -94,7 +94,8 @@ def generate(url: str, count: int, seed: int) -> None:
     # Statistics and (on PostgreSQL) the visibility map that index-only scans
     # need: what autovacuum keeps up to date on a live database.
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text("VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"))
+        statement = "VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"
+        connection.execute(text(statement))
     engine.dispose()
 
 

@@ -37,7 +37,10 @@ class ServiceAreaFields(FormSchema):
         validate=ma.validate.Length(min=1, max=120, error="Enter a name of 1 to 120 characters."),
     )
     trade = ma.fields.String(
-        required=True, validate=ma.validate.Length(min=1, max=60), metadata={"example": "hvac"}
+        required=True,
+        validate=ma.validate.Length(min=1, max=60, error="Choose a trade."),
+        error_messages={"required": "Choose a trade."},
+        metadata={"example": "hvac"},
     )
     zip_code = ma.fields.String(required=True, validate=validate_zip)
     radius_miles = ma.fields.Integer(
