@@ -30,7 +30,7 @@ REQUIRE_POSTGRES = os.environ.get("REFERRAL_REQUIRE_POSTGRES") == "1"
 REQUIRE_BROWSER = os.environ.get("REFERRAL_REQUIRE_BROWSER") == "1"
 BACKENDS = ["sqlite", "postgresql"]
 
-pytest_plugins = ["tests.factories"]
+pytest_plugins = ["tests.factories", "tests.support.smtp"]
 
 
 def _cheap_password_hashing() -> None:
