@@ -10,6 +10,8 @@ from flask.views import MethodView
 from referral.api import Blueprint
 from referral.apikeys.schemas import MeSchema
 from referral.auth.current import api_key_required
+from referral.businesses.services import public_profile
+from referral.db import get_session
 
 blp = Blueprint(
     "api_me", __name__, url_prefix="", description="The business an API key belongs to."
@@ -24,4 +26,4 @@ class Me(MethodView):
     @blp.alt_response(401, description="No valid API key.", schema="Error")
     def get(self) -> dict[str, Any]:
         """The business this API key belongs to, and the key itself."""
-        return {"business": g.business, "api_key": g.api_key}
+        return {"business": public_profile(get_session(), g.business), "api_key": g.api_key}

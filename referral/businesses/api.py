@@ -39,15 +39,14 @@ class BusinessUpdateSchema(BusinessProfileSchema):
     class Meta:
         unknown = ma.RAISE
 
+    def _drop_blank(self, data: Any, **_: Any) -> Any:
+        """JSON says what it means: a blank value is an error here, not "unchanged"
+        (this replaces the form schema's blank-dropping hook)."""
+        return data
+
     def on_bind_field(self, field_name: str, field_obj: ma.fields.Field) -> None:
         field_obj.required = False
         field_obj.load_default = ma.missing
-
-
-def _public(business: Business) -> dict[str, Any]:
-    trade = get_session().get(Trade, business.trade_id)
-    data = {c: getattr(business, c) for c in BusinessPublicSchema().fields if c != "trade"}
-    return {**data, "trade": trade}
 
 
 @blp.route("/trades")
@@ -86,7 +85,7 @@ class PublicBusiness(MethodView):
         business = get_session().get(Business, business_id)
         if business is None:
             raise NotFound("No such business.")
-        return _public(business)
+        return services.public_profile(get_session(), business)
 
 
 @blp.route("/business")
@@ -97,7 +96,7 @@ class MyBusiness(MethodView):
     @blp.alt_response(401, description="No valid API key.", schema="Error")
     def get(self) -> dict[str, Any]:
         """My business's profile."""
-        return _public(g.business)
+        return services.public_profile(get_session(), g.business)
 
     @blp.arguments(BusinessUpdateSchema)
     @blp.response(200, BusinessPublicSchema)
@@ -109,4 +108,4 @@ class MyBusiness(MethodView):
         if creator is None or creator.disabled_at or creator.role not in ("owner", "manager"):
             raise PermissionDenied("Only owners and managers can change the profile.")
         services.update_business_profile(session=get_session(), business=g.business, data=data)
-        return _public(g.business)
+        return services.public_profile(get_session(), g.business)

@@ -13,6 +13,20 @@ from referral.db import utcnow
 from referral.errors import NotFound, ValidationFailed
 
 
+def public_profile(session: Session, business: Business) -> dict[str, Any]:
+    """What any signed-in business (or API client) may see of a business."""
+    return {
+        "id": business.id,
+        "name": business.name,
+        "trade": session.get(Trade, business.trade_id),
+        "zip_code": business.zip_code,
+        "radius_miles": business.radius_miles,
+        "description": business.description,
+        "phone": business.phone,
+        "website": business.website,
+    }
+
+
 def trade_by_slug(session: Session, slug: str) -> Trade:
     """Fails (ValidationFailed on `trade`) when the trade is not in the taxonomy."""
     trade = session.exec(select(Trade).where(Trade.slug == slug)).first()
