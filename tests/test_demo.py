@@ -1,0 +1,31 @@
+"""Demo data loads once, and a second run changes nothing."""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlmodel import Session, select
+
+from referral.auth.models import User
+from referral.businesses.models import Business
+from referral.demo import DEMO_PASSWORD, OPERATOR_EMAIL
+from referral.partnerships.models import Partnership
+from tests.factories import sign_in
+
+
+def test_the_demo_command_is_idempotent_and_its_logins_work(app: Flask, db: Session) -> None:
+    runner = app.test_cli_runner()
+
+    first = runner.invoke(args=["demo"])
+    second = runner.invoke(args=["demo"])
+
+    assert first.exit_code == 0, first.output
+    assert "Demo data loaded." in first.output and "already present" in second.output
+    assert len(db.exec(select(Business)).all()) == 12
+    assert len(db.exec(select(User)).all()) == 13
+    statuses = sorted(p.status for p in db.exec(select(Partnership)))
+    assert statuses == ["active", "active", "active", "proposed"]
+    owner = db.exec(select(User).where(User.email == "owner@lone-star-comfort-air.example")).one()
+    client = sign_in(app, owner, DEMO_PASSWORD)
+    assert "Lone Star Comfort Air" in client.get("/").get_data(as_text=True)
+    operator = db.exec(select(User).where(User.email == OPERATOR_EMAIL)).one()
+    assert sign_in(app, operator, DEMO_PASSWORD).get("/operator/trades").status_code == 200
