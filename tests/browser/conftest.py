@@ -82,13 +82,35 @@ def live_server(app: Flask) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
+def job_worker(app: Flask) -> Iterator[None]:
+    """A job worker thread beside the live server, as `referral up` runs one."""
+    from referral.jobs.worker import run_worker
+
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_worker, args=(app,), kwargs={"stop": stop, "poll_seconds": 0.1}, daemon=True
+    )
+    thread.start()
+    yield
+    stop.set()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
 def page(browser, live_server: LiveServer, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     """A fresh browser context per test; failing tests leave a screenshot."""
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
     page = context.new_page()
     errors: list[str] = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+
+    def on_console(message) -> None:  # type: ignore[no-untyped-def]
+        # A 4xx answer to a bad form is expected; CSP violations and script errors are not.
+        expected = message.text.startswith("Failed to load resource: the server responded")
+        if message.type == "error" and not (expected and " 4" in message.text):
+            errors.append(message.text)
+
+    page.on("console", on_console)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     yield page
     report = getattr(request.node, "rep_call", None)

@@ -38,7 +38,7 @@ def test_discovery_counter_proposal_and_acceptance_in_two_browsers(
         assert "Rival HVAC" not in alex.content()
         row.locator("text=Propose").click()
         # The fee field is hidden until its basis is chosen.
-        assert not alex.is_visible("#i_refer_to_them-flat_fee")
+        alex.wait_for_selector("#i_refer_to_them-flat_fee", state="hidden")
         alex.select_option("#i_refer_to_them-basis", "flat_per_won")
         alex.fill("#i_refer_to_them-flat_fee", "150")
         alex.fill("#message", "HVAC and plumbing customers overlap a lot")
