@@ -134,8 +134,10 @@ def main() -> int:
     SQLModel.metadata  # noqa: B018 - models are loaded by load_all_models in generate()
     bare_ms = bare_flask_request_ms()
     print(f"bare Flask request (test client): {bare_ms:.3f} ms median")
-    print(f"{'database':<12}{'businesses':>11}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-          f"{'p95/bare':>10}{'target':>9}  result")
+    print(
+        f"{'database':<12}{'businesses':>11}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
+        f"{'p95/bare':>10}{'target':>9}  result"
+    )
     failed = False
     backends = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     with tempfile.TemporaryDirectory() as tmp:
@@ -143,14 +145,19 @@ def main() -> int:
             url = f"sqlite:///{Path(tmp) / 'discovery.db'}" if backend == "sqlite" else args.pg_url
             started = time.perf_counter()
             generate(url, args.businesses, args.seed)
-            print(f"  ({backend}: generated {args.businesses:,} businesses in "
-                  f"{time.perf_counter() - started:.1f} s)", file=sys.stderr)
+            print(
+                f"  ({backend}: generated {args.businesses:,} businesses in "
+                f"{time.perf_counter() - started:.1f} s)",
+                file=sys.stderr,
+            )
             timings = measure(url, args.queries, args.seed)
             p50, p95, p99 = (percentile(timings, f) for f in (0.5, 0.95, 0.99))
             ok = p95 < TARGET_P95_MS
             failed |= not ok
-            print(f"{backend:<12}{args.businesses:>11,}{p50:>9.2f}{p95:>9.2f}{p99:>9.2f}"
-                  f"{p95 / bare_ms:>9.1f}x{TARGET_P95_MS:>8.0f}ms  {'PASS' if ok else 'FAIL'}")
+            print(
+                f"{backend:<12}{args.businesses:>11,}{p50:>9.2f}{p95:>9.2f}{p99:>9.2f}"
+                f"{p95 / bare_ms:>9.1f}x{TARGET_P95_MS:>8.0f}ms  {'PASS' if ok else 'FAIL'}"
+            )
     return 1 if failed else 0
 
 

@@ -26,4 +26,7 @@ class Me(MethodView):
     @blp.alt_response(401, description="No valid API key.", schema="Error")
     def get(self) -> dict[str, Any]:
         """The business this API key belongs to, and the key itself."""
-        return {"business": public_profile(get_session(), g.business), "api_key": g.api_key}
+        return {
+            "business": public_profile(get_session(), g.business, g.trade),
+            "api_key": g.api_key,
+        }

@@ -17,7 +17,7 @@ from sqlmodel import select
 from referral.apikeys.models import ApiKey
 from referral.auth.models import LoginSession, User
 from referral.auth.tokens import hash_token
-from referral.businesses.models import Business
+from referral.businesses.models import Business, Trade
 from referral.db import get_session, utcnow
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -104,14 +104,16 @@ def api_key_required(view: F) -> F:
         if scheme.lower() != "bearer" or not raw.strip():
             abort(401, "Send an API key as 'Authorization: Bearer <key>'.")
         db = get_session()
+        # One query answers "who is this" with what every API answer shows.
         row = db.exec(
-            select(ApiKey, Business)
+            select(ApiKey, Business, Trade)
             .join(Business, Business.id == ApiKey.business_id)
+            .join(Trade, Trade.id == Business.trade_id)
             .where(ApiKey.key_hash == hash_token(raw.strip()), ApiKey.revoked_at.is_(None))
         ).first()
         if row is None:
             abort(401, "The API key is not valid or has been revoked.")
-        g.api_key, g.business = row
+        g.api_key, g.business, g.trade = row
         g.user = None
         now = utcnow()
         if g.api_key.last_used_at is None or now - g.api_key.last_used_at > API_KEY_TOUCH_EVERY:

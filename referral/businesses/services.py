@@ -13,12 +13,14 @@ from referral.db import utcnow
 from referral.errors import NotFound, ValidationFailed
 
 
-def public_profile(session: Session, business: Business) -> dict[str, Any]:
+def public_profile(
+    session: Session, business: Business, trade: Trade | None = None
+) -> dict[str, Any]:
     """What any signed-in business (or API client) may see of a business."""
     return {
         "id": business.id,
         "name": business.name,
-        "trade": session.get(Trade, business.trade_id),
+        "trade": trade if trade is not None else session.get(Trade, business.trade_id),
         "zip_code": business.zip_code,
         "radius_miles": business.radius_miles,
         "description": business.description,
