@@ -16,6 +16,7 @@ from contextlib import ExitStack
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from werkzeug.serving import run_simple
 
 
 @click.command("up")
@@ -45,7 +46,8 @@ def up_command(host: str, port: int, demo: bool) -> None:
         click.echo(f"\nReferral is running at http://{host}:{port}/  (Ctrl-C stops it)")
         if app.config["MAIL_BACKEND"] == "outbox":
             click.echo(f"Email goes to the outbox: http://{host}:{port}/dev/outbox")
-        app.run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
+        # werkzeug directly: Flask's app.run() refuses to run inside the flask CLI.
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 
 class _child:
