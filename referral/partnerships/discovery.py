@@ -8,10 +8,12 @@ is computed, so a query never scans the whole table.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal, or_
+from sqlalchemy import ColumnElement, Float, Integer, Select, and_, bindparam, func, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -33,28 +35,119 @@ class PartnerCandidate:
     partnership_status: str | None
 
 
-def great_circle_miles(latitude: float, longitude: float) -> ColumnElement[float]:
-    """SQL for the haversine distance from a point to each business's centre
+# Every statement is built once with bound parameters, so a query costs its SQL
+# and not the building of an expression tree (SQLAlchemy caches the compiled form).
+P = {
+    name: bindparam(name, type_=Float)
+    for name in ("lat", "lon", "cos_lat", "lat_min", "lat_max", "lon_min", "lon_max", "lon_miles")
+}
+MY_RADIUS = bindparam("my_radius", type_=Integer)
+
+
+def _great_circle_miles() -> ColumnElement[float]:
+    """SQL for the haversine distance from (:lat, :lon) to each business's centre
     (SQLite's and PostgreSQL's math functions have the same names)."""
-    dlat = func.radians(Business.latitude - latitude)
-    dlon = func.radians(Business.longitude - longitude)
-    a = func.sin(dlat / 2) * func.sin(dlat / 2) + math.cos(math.radians(latitude)) * func.cos(
+    dlat = func.radians(Business.latitude - P["lat"])
+    dlon = func.radians(Business.longitude - P["lon"])
+    a = func.sin(dlat / 2) * func.sin(dlat / 2) + P["cos_lat"] * func.cos(
         func.radians(Business.latitude)
     ) * func.sin(dlon / 2) * func.sin(dlon / 2)
     return 2 * EARTH_RADIUS_MILES * func.asin(func.sqrt(a))
 
 
-def bounding_box(business: Business, largest_radius: int) -> ColumnElement[bool]:
-    """Centres close enough that the two areas could overlap: within my radius
-    plus the largest radius any business has."""
+def _candidate_conditions() -> list[ColumnElement[bool]]:
+    reach = MY_RADIUS + Business.radius_miles
+    return [
+        # The box: centres within my radius plus the largest radius anyone has.
+        Business.latitude.between(P["lat_min"], P["lat_max"]),
+        Business.longitude.between(P["lon_min"], P["lon_max"]),
+        # Per row, cheap arithmetic before trigonometry: centres farther apart
+        # in latitude (or, with a margin, longitude) than both radii cannot overlap.
+        func.abs(Business.latitude - P["lat"]) * MILES_PER_DEGREE_LATITUDE <= reach,
+        func.abs(Business.longitude - P["lon"]) * P["lon_miles"] <= reach,
+        Business.trade_id.not_in(bindparam("excluded_trades", expanding=True)),
+        Business.id.not_in(bindparam("hidden", expanding=True)),
+    ]
+
+
+def _page_statement(*, by_trade: bool, by_name: bool) -> Select[Any]:
+    conditions = _candidate_conditions()
+    if by_trade:
+        conditions.append(Business.trade_id == bindparam("trade_id", type_=Integer))
+    if by_name:
+        conditions.append(Business.name.ilike(bindparam("name_pattern"), escape="\\"))
+    candidates = (
+        select(
+            Business.id.label("id"),
+            Business.radius_miles.label("radius"),
+            _great_circle_miles().label("distance"),
+        )
+        .where(*conditions)
+        .subquery()
+    )
+    return (
+        select(candidates.c.id, candidates.c.distance, func.count().over())
+        .where(candidates.c.distance <= MY_RADIUS + candidates.c.radius)
+        .order_by(candidates.c.distance, candidates.c.id)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
+    )
+
+
+def _details_statement() -> Select[Any]:
+    me = bindparam("me", type_=Integer)
+    live = aliased(Partnership)
+    pair = or_(
+        and_(live.business_low_id == me, live.business_high_id == Business.id),
+        and_(live.business_high_id == me, live.business_low_id == Business.id),
+    )
+    active_count = (
+        select(func.count())
+        .select_from(Partnership)
+        .where(
+            Partnership.status == "active",
+            or_(
+                Partnership.business_low_id == Business.id,
+                Partnership.business_high_id == Business.id,
+            ),
+        )
+        .correlate(Business)
+        .scalar_subquery()
+    )
+    return (
+        select(Business, Trade.name, Trade.slug, active_count, live.id, live.status)
+        .join(Trade, Trade.id == Business.trade_id)
+        .outerjoin(live, and_(pair, live.status.in_(LIVE_STATUSES)))
+        .where(Business.id.in_(bindparam("ids", expanding=True)))
+    )
+
+
+@functools.cache
+def _statements() -> dict[Any, Select[Any]]:
+    pages = {
+        (t, n): _page_statement(by_trade=t, by_name=n) for t in (False, True) for n in (False, True)
+    }
+    return {**pages, "details": _details_statement()}
+
+
+def _geometry(business: Business, largest_radius: int) -> dict[str, float]:
+    """The bound values of the box and the distance for one business."""
     reach = business.radius_miles + largest_radius
     dlat = reach / MILES_PER_DEGREE_LATITUDE
     widest = min(89.0, abs(business.latitude) + dlat)
-    dlon = min(180.0, reach / (MILES_PER_DEGREE_LATITUDE * math.cos(math.radians(widest))))
-    return and_(
-        Business.latitude.between(business.latitude - dlat, business.latitude + dlat),
-        Business.longitude.between(business.longitude - dlon, business.longitude + dlon),
-    )
+    cos_widest = math.cos(math.radians(widest))
+    dlon = min(180.0, reach / (MILES_PER_DEGREE_LATITUDE * cos_widest))
+    return {
+        "lat": business.latitude,
+        "lon": business.longitude,
+        "cos_lat": math.cos(math.radians(business.latitude)),
+        "lat_min": business.latitude - dlat,
+        "lat_max": business.latitude + dlat,
+        "lon_min": business.longitude - dlon,
+        "lon_max": business.longitude + dlon,
+        # 0.9: a margin for paths that bend poleward between the two centres.
+        "lon_miles": MILES_PER_DEGREE_LATITUDE * cos_widest * 0.9,
+    }
 
 
 def largest_radius(session: Session) -> int:
@@ -94,71 +187,35 @@ def discover_partners(
 ) -> tuple[list[PartnerCandidate], int]:
     """One page of possible partners for `business`, nearest first, and the total."""
     assert business.id is not None
-    hidden = blocked_business_ids(session, business.id) | {business.id}
-    excluded_trades = competing_trade_ids(session, business.trade_id)
-    conditions = [
-        bounding_box(business, largest_radius(session)),
-        Business.trade_id.not_in(excluded_trades),
-        Business.id.not_in(hidden),
-    ]
+    params: dict[str, Any] = {
+        **_geometry(business, largest_radius(session)),
+        "my_radius": business.radius_miles,
+        "excluded_trades": sorted(competing_trade_ids(session, business.trade_id)),
+        "hidden": sorted(blocked_business_ids(session, business.id) | {business.id}),
+        "limit": per_page,
+        "offset": (page - 1) * per_page,
+    }
     if trade_slug:
-        trade_id = session.scalar(select(Trade.id).where(Trade.slug == trade_slug))
-        conditions.append(Business.trade_id == (trade_id or -1))
+        params["trade_id"] = session.scalar(select(Trade.id).where(Trade.slug == trade_slug)) or -1
     if name and name.strip():
-        conditions.append(Business.name.ilike(f"%{_escape_like(name.strip())}%", escape="\\"))
+        params["name_pattern"] = f"%{_escape_like(name.strip())}%"
+    statement = _statements()[("trade_id" in params, "name_pattern" in params)]
 
     # Phase one: ids and distances of the page, and the total (a window count),
-    # computing each candidate's distance once, from the index.
-    candidates = (
-        select(
-            Business.id.label("id"),
-            Business.radius_miles.label("radius"),
-            great_circle_miles(business.latitude, business.longitude).label("distance"),
-        )
-        .where(*conditions)
-        .subquery()
-    )
-    overlapping = candidates.c.distance <= literal(business.radius_miles) + candidates.c.radius
-    page_rows = session.execute(
-        select(candidates.c.id, candidates.c.distance, func.count().over())
-        .where(overlapping)
-        .order_by(candidates.c.distance, candidates.c.id)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
+    # computing each candidate's distance once, from the index alone.
+    page_rows = session.execute(statement, params).all()
     if not page_rows:
-        total = 0
-        if page > 1:  # past the last page: still tell the caller how many there are
-            total = session.scalar(select(func.count()).select_from(candidates).where(overlapping))
-        return [], total or 0
+        if page == 1:
+            return [], 0
+        # Past the last page: still tell the caller how many there are.
+        first = session.execute(statement, {**params, "offset": 0, "limit": 1}).first()
+        return [], int(first[2]) if first else 0
     total = int(page_rows[0][2])
     distances = {row[0]: float(row[1]) for row in page_rows}
 
     # Phase two: details of those few businesses only.
-    live = aliased(Partnership)
-    low, high = live.business_low_id, live.business_high_id
-    pair = or_(
-        and_(low == business.id, high == Business.id),
-        and_(high == business.id, low == Business.id),
-    )
-    active_count = (
-        select(func.count())
-        .select_from(Partnership)
-        .where(
-            Partnership.status == "active",
-            or_(
-                Partnership.business_low_id == Business.id,
-                Partnership.business_high_id == Business.id,
-            ),
-        )
-        .correlate(Business)
-        .scalar_subquery()
-    )
     rows = session.execute(
-        select(Business, Trade.name, Trade.slug, active_count, live.id, live.status)
-        .join(Trade, Trade.id == Business.trade_id)
-        .outerjoin(live, and_(pair, live.status.in_(LIVE_STATUSES)))
-        .where(Business.id.in_(distances))
+        _statements()["details"], {"me": business.id, "ids": list(distances)}
     ).all()
     candidates = [
         PartnerCandidate(
