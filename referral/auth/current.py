@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, abort, flash, g, redirect, request, session, url_for
+from sqlalchemy import Select, bindparam
 from sqlmodel import select
 
 from referral.apikeys.models import ApiKey
@@ -95,6 +96,18 @@ def operator_required(view: F) -> F:
 API_KEY_TOUCH_EVERY = dt.timedelta(minutes=1)
 
 
+@functools.cache
+def _api_key_lookup() -> Select[Any]:
+    """One query answers "who is this" with what every API answer shows; built
+    once, as it runs on every API call."""
+    return (
+        select(ApiKey, Business, Trade)
+        .join(Business, Business.id == ApiKey.business_id)
+        .join(Trade, Trade.id == Business.trade_id)
+        .where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
+    )
+
+
 def api_key_required(view: F) -> F:
     """Authenticate an API call by `Authorization: Bearer <key>`; 401 otherwise."""
 
@@ -104,13 +117,7 @@ def api_key_required(view: F) -> F:
         if scheme.lower() != "bearer" or not raw.strip():
             abort(401, "Send an API key as 'Authorization: Bearer <key>'.")
         db = get_session()
-        # One query answers "who is this" with what every API answer shows.
-        row = db.exec(
-            select(ApiKey, Business, Trade)
-            .join(Business, Business.id == ApiKey.business_id)
-            .join(Trade, Trade.id == Business.trade_id)
-            .where(ApiKey.key_hash == hash_token(raw.strip()), ApiKey.revoked_at.is_(None))
-        ).first()
+        row = db.execute(_api_key_lookup(), {"key_hash": hash_token(raw.strip())}).first()
         if row is None:
             abort(401, "The API key is not valid or has been revoked.")
         g.api_key, g.business, g.trade = row
