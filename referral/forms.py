@@ -7,9 +7,11 @@ committed for a rejected form.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import marshmallow as ma
+from flask import flash
 from werkzeug.datastructures import MultiDict
 
 
@@ -42,3 +44,21 @@ def parse_form(
     except ma.ValidationError as exc:
         messages = exc.normalized_messages()
         return {}, {k: v if isinstance(v, list) else [str(v)] for k, v in messages.items()}
+
+
+def run_action(action: Callable[[], object], *, done: str) -> bool:
+    """Run a page's action. A refusal by a business rule becomes a flash message
+    (and nothing is written); a missing object stays a 404. True on success."""
+    from referral.db import get_session
+    from referral.errors import DomainError
+
+    try:
+        action()
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        get_session().rollback()
+        flash(error.message, "error")
+        return False
+    flash(done, "success")
+    return True

@@ -24,7 +24,7 @@ from referral.auth.current import SESSION_KEY, login_required, roles_required
 from referral.businesses.models import Business, Trade
 from referral.db import get_session
 from referral.errors import DomainError
-from referral.forms import parse_form
+from referral.forms import parse_form, run_action
 from referral.security import limiter
 
 bp = Blueprint("auth", __name__)
@@ -238,15 +238,7 @@ def team() -> tuple[str, int]:
 
 
 def _team_action(action: Any, done: str, **kwargs: Any) -> Response:
-    try:
-        action(session=get_session(), actor=g.user, **kwargs)
-    except DomainError as error:
-        if error.status == 404:
-            raise
-        get_session().rollback()
-        flash(error.message, "error")
-    else:
-        flash(done, "success")
+    run_action(lambda: action(session=get_session(), actor=g.user, **kwargs), done=done)
     return redirect(url_for("auth.team"))
 
 

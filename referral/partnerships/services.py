@@ -237,6 +237,14 @@ def is_blocked(session: Session, a: int, b: int) -> bool:
 # --- proposing and agreeing ----------------------------------------------------------
 
 
+def _managed_partnership(session: Session, actor: Actor, partnership_id: int) -> Partnership:
+    """The actor's partnership, if the actor may change it (owner or manager)."""
+    _require_manager(actor)
+    return get_partnership(
+        session=session, business_id=actor.business_id, partnership_id=partnership_id
+    )
+
+
 def _partner_for(session: Session, actor: Actor, partner_id: int) -> Business:
     """The business `actor` may partner with. Fails on self, unknown, blocked
     (both look like NotFound), competitor or no overlap."""
@@ -333,10 +341,7 @@ def _proposal_to_answer(session: Session, partnership: Partnership, actor: Actor
 
 def accept_proposal(*, session: Session, actor: Actor, partnership_id: int) -> TermsVersion:
     """Accept the open proposal: its terms become the next version in force."""
-    _require_manager(actor)
-    partnership = get_partnership(
-        session=session, business_id=actor.business_id, partnership_id=partnership_id
-    )
+    partnership = _managed_partnership(session, actor, partnership_id)
     if partnership.status not in LIVE_STATUSES:
         raise DomainError(f"This partnership is {partnership.status}.")
     proposal = _proposal_to_answer(session, partnership, actor)
@@ -372,10 +377,7 @@ def decline_proposal(
 ) -> Partnership:
     """Decline the open proposal. A declined first proposal closes the
     partnership; a declined amendment leaves the agreed terms in force."""
-    _require_manager(actor)
-    partnership = get_partnership(
-        session=session, business_id=actor.business_id, partnership_id=partnership_id
-    )
+    partnership = _managed_partnership(session, actor, partnership_id)
     proposal = _proposal_to_answer(session, partnership, actor)
     _move_proposal(proposal, "declined")
     proposal.responded_at, proposal.responded_by_user_id = utcnow(), actor.user_id
@@ -396,10 +398,7 @@ def counter_proposal(
     *, session: Session, actor: Actor, partnership_id: int, terms: TermsPair, message: str = ""
 ) -> Proposal:
     """Answer the open proposal with other terms; the other side answers next."""
-    _require_manager(actor)
-    partnership = get_partnership(
-        session=session, business_id=actor.business_id, partnership_id=partnership_id
-    )
+    partnership = _managed_partnership(session, actor, partnership_id)
     previous = _proposal_to_answer(session, partnership, actor)
     _move_proposal(previous, "countered")
     previous.responded_at, previous.responded_by_user_id = utcnow(), actor.user_id
@@ -420,10 +419,7 @@ def counter_proposal(
 
 def withdraw_proposal(*, session: Session, actor: Actor, partnership_id: int) -> Partnership:
     """Take back my open proposal. A withdrawn first proposal closes the partnership."""
-    _require_manager(actor)
-    partnership = get_partnership(
-        session=session, business_id=actor.business_id, partnership_id=partnership_id
-    )
+    partnership = _managed_partnership(session, actor, partnership_id)
     proposal = open_proposal(session, partnership)
     if proposal is None or proposal.proposed_by_id != actor.business_id:
         raise DomainError("You have no open proposal here to withdraw.")
@@ -446,10 +442,7 @@ def propose_amendment(
     *, session: Session, actor: Actor, partnership_id: int, terms: TermsPair, message: str = ""
 ) -> Proposal:
     """Propose new terms for an agreed partnership; they apply once the other side accepts."""
-    _require_manager(actor)
-    partnership = get_partnership(
-        session=session, business_id=actor.business_id, partnership_id=partnership_id
-    )
+    partnership = _managed_partnership(session, actor, partnership_id)
     if partnership.status not in ("active", "paused"):
         raise DomainError(f"A {partnership.status} partnership cannot be amended.")
     if open_proposal(session, partnership) is not None:
@@ -474,10 +467,7 @@ def propose_amendment(
 def _change_status(
     session: Session, actor: Actor, partnership_id: int, status: str, action: str, note: str
 ) -> Partnership:
-    _require_manager(actor)
-    partnership = get_partnership(
-        session=session, business_id=actor.business_id, partnership_id=partnership_id
-    )
+    partnership = _managed_partnership(session, actor, partnership_id)
     if partnership.status == "proposed":
         raise DomainError("This partnership has not been agreed yet.")
     _move(partnership, status)

@@ -12,6 +12,7 @@ from referral.auth.current import login_required, roles_required
 from referral.businesses.models import Business, Trade
 from referral.db import get_session
 from referral.errors import DomainError
+from referral.forms import run_action
 from referral.partnerships import services
 from referral.partnerships.discovery import discover_partners
 from referral.partnerships.history import partnership_page_data
@@ -141,15 +142,12 @@ def detail(partnership_id: int) -> str:
 
 def _act(partnership_id: int, action: Any, done: str, **kwargs: Any) -> Response:
     """Run one partnership action; a refused action is a flash message, not a crash."""
-    try:
-        action(session=get_session(), actor=_actor(), partnership_id=partnership_id, **kwargs)
-    except DomainError as error:
-        if error.status == 404:
-            raise
-        get_session().rollback()
-        flash(error.message, "error")
-    else:
-        flash(done, "success")
+    run_action(
+        lambda: action(
+            session=get_session(), actor=_actor(), partnership_id=partnership_id, **kwargs
+        ),
+        done=done,
+    )
     return redirect(url_for("partnerships.detail", partnership_id=partnership_id))
 
 
