@@ -1,0 +1,1 @@
+"""Customers: each business's own customers and their past jobs (personal data)."""
