@@ -30,9 +30,20 @@ def register_blueprints(app: Flask) -> None:
     from referral.apikeys.views import bp as apikeys
     from referral.auth.views import bp as auth
     from referral.businesses.views import bp as businesses
+    from referral.customers.views import bp as customers
     from referral.mail.views import bp as mail
     from referral.notifications.views import bp as notifications
     from referral.partnerships.views import bp as partnerships
 
-    for blueprint in (home, auth, businesses, partnerships, notifications, apikeys, mail, docs):
+    for blueprint in (
+        home,
+        auth,
+        businesses,
+        partnerships,
+        customers,
+        notifications,
+        apikeys,
+        mail,
+        docs,
+    ):
         app.register_blueprint(blueprint)
