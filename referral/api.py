@@ -63,10 +63,11 @@ def init_app(app: Flask) -> Api:
     """A fresh Api (and spec) per app, so many apps can live in one process."""
     from referral.apikeys.api import blp as me_blp
     from referral.businesses.api import blp as businesses_blp
+    from referral.customers.api import blp as customers_blp
     from referral.partnerships.api import blp as partnerships_blp
 
     api = Api(app)
-    for blueprint in (me_blp, businesses_blp, partnerships_blp):
+    for blueprint in (me_blp, businesses_blp, partnerships_blp, customers_blp):
         csrf.exempt(blueprint)  # API calls authenticate with a key, not a cookie
         api.register_blueprint(blueprint, url_prefix=f"/api/v1{blueprint.url_prefix or ''}")
     return api

@@ -42,6 +42,10 @@ class Customer(TableBase, table=True):
     erased_at: dt.datetime | None = utc_column(default=None)
     updated_at: dt.datetime | None = utc_column(default=None)
 
+    @property
+    def erased(self) -> bool:
+        return self.erased_at is not None
+
 
 class CustomerJob(TableBase, table=True):
     """A job a business did for its customer: sale #1, #2, #3..."""

@@ -61,7 +61,7 @@ class CustomerOutSchema(ma.Schema):
     zip_code = ma.fields.String()
     notes = ma.fields.String()
     created_at = ma.fields.DateTime()
-    erased = ma.fields.Function(lambda c: c.erased_at is not None)
+    erased = ma.fields.Boolean()
 
 
 def _not_in_future(value: dt.date) -> None:
