@@ -71,3 +71,19 @@ def test_models_and_migrations_agree(empty_database_url: str) -> None:
     engine.dispose()
 
     assert differences == [], "run `referral db revision -m ...` and read the result"
+
+
+def test_migrations_make_consent_records_append_only(empty_database_url: str) -> None:
+    migrate.upgrade(empty_database_url, "head")
+    engine = make_engine(empty_database_url)
+    query = (
+        "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+        if engine.dialect.name == "postgresql"
+        else "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    )
+    with engine.connect() as connection:
+        triggers = set(connection.execute(text(query)).scalars())
+    engine.dispose()
+
+    for table in ("consent_record", "consent_withdrawal"):
+        assert any(name.startswith(table) for name in triggers), triggers

@@ -1,0 +1,1 @@
+"""Consent: the customer's provable permission before any personal data moves."""

@@ -1,0 +1,122 @@
+"""Consent requests, records and withdrawals. Records and withdrawals are
+append-only: the database refuses to change or delete them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    DDL,
+    JSON,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    event,
+)
+from sqlmodel import Field
+
+from referral.models import TableBase, utc_column
+
+METHODS = ("email_link", "attested_phone", "attested_in_person", "attested_writing")
+
+
+def _ref(target: str, *, nullable: bool = False, index: bool = False) -> Any:
+    return Field(
+        default=None if nullable else ...,
+        sa_column=Column(Integer, ForeignKey(target), nullable=nullable, index=index),
+    )
+
+
+class ConsentRequest(TableBase, table=True):
+    """The emailed single-use link that asks a customer."""
+
+    __tablename__ = "consent_request"
+    referral_id: int = _ref("referral.id", index=True)
+    customer_id: int = _ref("customer.id")
+    token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    sent_to: str = Field(sa_column=Column(String(254), nullable=False))
+    expires_at: dt.datetime = utc_column(nullable=False)
+    used_at: dt.datetime | None = utc_column(default=None)
+
+
+class ConsentRecord(TableBase, table=True):
+    __tablename__ = "consent_record"
+    __table_args__ = (
+        CheckConstraint("decision IN ('given', 'refused')", name="decision_known"),
+        CheckConstraint(
+            "method IN (" + ", ".join(f"'{m}'" for m in METHODS) + ")", name="method_known"
+        ),
+    )
+    customer_id: int = _ref("customer.id", index=True)
+    referral_id: int = _ref("referral.id", index=True)
+    referring_business_id: int = _ref("business.id")
+    receiving_business_id: int = _ref("business.id")
+    data_categories: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    purpose: str = Field(sa_column=Column(Text, nullable=False))
+    text_version: str = Field(sa_column=Column(String(16), nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))  # exactly as shown
+    text_sha256: str = Field(sa_column=Column(String(64), nullable=False))
+    method: str = Field(sa_column=Column(String(24), nullable=False))
+    decision: str = Field(sa_column=Column(String(8), nullable=False))
+    ip: str = Field(default="", sa_column=Column(String(45), nullable=False, default=""))
+    user_agent: str = Field(default="", sa_column=Column(String(255), nullable=False, default=""))
+    attested_by_user_id: int | None = _ref("user_account.id", nullable=True)
+    attested_on: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    evidence_sha256: str = Field(
+        default="", sa_column=Column(String(64), nullable=False, default="")
+    )
+    evidence_content_type: str = Field(
+        default="", sa_column=Column(String(64), nullable=False, default="")
+    )
+
+
+class ConsentWithdrawal(TableBase, table=True):
+    __tablename__ = "consent_withdrawal"
+    consent_record_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("consent_record.id"), nullable=False, unique=True)
+    )
+    customer_id: int = _ref("customer.id", index=True)
+    method: str = Field(sa_column=Column(String(24), nullable=False))
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+
+
+APPEND_ONLY_TABLES = ("consent_record", "consent_withdrawal")
+
+
+def append_only_ddl(table: str, dialect: str) -> list[str]:
+    """Triggers that refuse UPDATE and DELETE (used by the migration and create_all)."""
+    if dialect == "postgresql":
+        return [
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_change()"
+        ]
+    return [
+        f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END",
+        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END",
+    ]
+
+
+REFUSE_CHANGE_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$ "
+    "BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$"
+)
+
+
+def _install_triggers(target: Any, connection: Any, **_: Any) -> None:
+    dialect = connection.dialect.name
+    # DDL() formats its text with %, so a literal % is written %%.
+    if dialect == "postgresql":
+        connection.execute(DDL(REFUSE_CHANGE_FUNCTION.replace("%", "%%")))
+    for statement in append_only_ddl(target.name, dialect):
+        connection.execute(DDL(statement.replace("%", "%%")))
+
+
+for _model in (ConsentRecord, ConsentWithdrawal):
+    event.listen(_model.__table__, "after_create", _install_triggers)

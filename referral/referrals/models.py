@@ -1,0 +1,96 @@
+"""Referrals and their history."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlmodel import Field
+
+from referral.models import TableBase, utc_column
+
+STATUSES = (
+    "awaiting_consent",
+    "sent",
+    "accepted",
+    "declined",
+    "declined_by_customer",
+    "expired",
+    "won",
+    "lost",
+    "withdrawn",
+)
+URGENCIES = {
+    "emergency": "Emergency (today)",
+    "this_week": "This week",
+    "this_month": "This month",
+    "flexible": "Flexible",
+}
+
+
+def _ref(target: str, *, nullable: bool = False, index: bool = False) -> object:
+    return Field(
+        default=None if nullable else ...,
+        sa_column=Column(Integer, ForeignKey(target), nullable=nullable, index=index),
+    )
+
+
+class Referral(TableBase, table=True):
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s}'" for s in STATUSES) + ")", name="status_known"
+        ),
+        CheckConstraint("sender_id <> receiver_id", name="two_sides"),
+        CheckConstraint("job_value_cents IS NULL OR job_value_cents >= 0", name="value_sign"),
+        UniqueConstraint("sender_id", "idempotency_key", name="uq_referral_idempotency"),
+        Index("ix_referral_receiver_status", "receiver_id", "status", "created_at"),
+        Index("ix_referral_sender_status", "sender_id", "status", "created_at"),
+        Index("ix_referral_customer_receiver", "customer_id", "receiver_id", "created_at"),
+    )
+    sender_id: int = _ref("business.id")
+    receiver_id: int = _ref("business.id")
+    partnership_id: int = _ref("partnership.id", index=True)
+    terms_version_id: int = _ref("terms_version.id")
+    customer_id: int = _ref("customer.id")
+    created_by_user_id: int = _ref("user_account.id")
+    need: str = Field(sa_column=Column(Text, nullable=False))
+    urgency: str = Field(sa_column=Column(String(16), nullable=False))
+    preferred_contact_time: str = Field(
+        default="", sa_column=Column(String(120), nullable=False, default="")
+    )
+    consent_method: str = Field(sa_column=Column(String(24), nullable=False))
+    status: str = Field(sa_column=Column(String(24), nullable=False))
+    idempotency_key: str | None = Field(default=None, sa_column=Column(String(80), nullable=True))
+    sent_at: dt.datetime | None = utc_column(default=None)
+    respond_by: dt.datetime | None = utc_column(default=None)
+    accepted_at: dt.datetime | None = utc_column(default=None)
+    closed_at: dt.datetime | None = utc_column(default=None)
+    decline_reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    job_value_cents: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    currency: str = Field(default="USD", sa_column=Column(String(3), nullable=False))
+    job_date: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    updated_at: dt.datetime | None = utc_column(default=None)
+
+
+class ReferralEvent(TableBase, table=True):
+    """Every transition: who (business, person) moved the referral from what to what."""
+
+    __tablename__ = "referral_event"
+    referral_id: int = _ref("referral.id", index=True)
+    business_id: int | None = _ref("business.id", nullable=True)
+    user_id: int | None = _ref("user_account.id", nullable=True)
+    action: str = Field(sa_column=Column(String(32), nullable=False))
+    from_status: str = Field(default="", sa_column=Column(String(24), nullable=False, default=""))
+    to_status: str = Field(sa_column=Column(String(24), nullable=False))
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

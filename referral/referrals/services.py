@@ -1,0 +1,508 @@
+"""Every write to a referral, and the rules that guard it.
+
+- Only to an active partner whose trade does not compete with the sender's.
+- The same customer to the same partner at most once in 30 days.
+- No personal data moves before the customer's consent is recorded; the
+  receiver sees contact details only after accepting, and never after the
+  consent is withdrawn.
+- One table of allowed transitions; each transition is recorded and the
+  other side is notified.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from referral.businesses.competition import businesses_compete
+from referral.businesses.models import Business
+from referral.consent import services as consent
+from referral.customers.models import Customer
+from referral.customers.services import get_customer
+from referral.db import utcnow
+from referral.errors import DomainError, NotFound, PermissionDenied
+from referral.mail.services import queue_email
+from referral.notifications.services import notify_business
+from referral.partnerships.models import Proposal, TermsVersion
+from referral.partnerships.services import (
+    Actor,
+    live_partnership_between,
+    proposal_terms,
+    terms_in_force,
+)
+from referral.referrals.models import Referral, ReferralEvent
+
+DUPLICATE_WINDOW = dt.timedelta(days=30)
+OPEN_STATUSES = ("awaiting_consent", "sent", "accepted")
+CONTACT_VISIBLE_STATUSES = ("accepted", "won", "lost")
+
+TRANSITIONS: dict[str, set[str]] = {
+    "awaiting_consent": {"sent", "declined_by_customer", "withdrawn", "expired"},
+    "sent": {"accepted", "declined", "expired", "withdrawn"},
+    "accepted": {"won", "lost", "withdrawn"},
+}
+
+
+@dataclass(frozen=True)
+class NewReferral:
+    """Validated input for sending a referral."""
+
+    partner_id: int
+    customer_id: int
+    need: str
+    urgency: str
+    preferred_contact_time: str = ""
+    consent_method: str = "email_link"  # or attested_phone / attested_in_person / attested_writing
+    attested_on: dt.date | None = None
+    evidence_sha256: str = ""
+    evidence_content_type: str = ""
+    idempotency_key: str | None = None
+
+
+def _move(
+    session: Session,
+    referral: Referral,
+    status: str,
+    *,
+    action: str,
+    business_id: int | None,
+    user_id: int | None,
+    note: str = "",
+) -> None:
+    if status not in TRANSITIONS.get(referral.status, set()):
+        raise DomainError(
+            f"A referral that is {referral.status.replace('_', ' ')} cannot be {action}."
+        )
+    assert referral.id is not None
+    session.add(
+        ReferralEvent(
+            referral_id=referral.id,
+            business_id=business_id,
+            user_id=user_id,
+            action=action,
+            from_status=referral.status,
+            to_status=status,
+            note=note,
+        )
+    )
+    referral.status = status
+    referral.updated_at = utcnow()
+    if status not in OPEN_STATUSES:
+        referral.closed_at = referral.updated_at
+
+
+def _notify(session: Session, business_id: int, referral: Referral, kind: str, title: str) -> None:
+    notify_business(
+        session=session,
+        business_id=business_id,
+        kind=kind,
+        title=title,
+        path=f"/referrals/{referral.id}",
+    )
+
+
+def get_referral(*, session: Session, business_id: int, referral_id: int) -> Referral:
+    """The referral if `business_id` sent or received it; NotFound otherwise."""
+    referral = session.get(Referral, referral_id)
+    if referral is None or business_id not in (referral.sender_id, referral.receiver_id):
+        raise NotFound("No such referral.")
+    return referral
+
+
+def contact_visible_to(session: Session, referral: Referral, business_id: int) -> bool:
+    """May this business see the customer's contact details on this referral?"""
+    if business_id == referral.sender_id:
+        return True  # their own customer
+    return (
+        business_id == referral.receiver_id
+        and referral.status in CONTACT_VISIBLE_STATUSES
+        and consent.consent_in_force(session, referral.id or 0)
+    )
+
+
+def _first_recent_referral(
+    session: Session, customer_id: int, receiver_id: int, now: dt.datetime
+) -> Referral | None:
+    return session.exec(
+        select(Referral)
+        .where(
+            Referral.customer_id == customer_id,
+            Referral.receiver_id == receiver_id,
+            Referral.created_at > now - DUPLICATE_WINDOW,
+            Referral.status.not_in(("declined_by_customer", "withdrawn", "expired")),
+        )
+        .order_by(Referral.id)
+    ).first()
+
+
+def send_referral(*, session: Session, actor: Actor, data: NewReferral) -> Referral:
+    """Refer a customer to an active partner. With `email_link` the customer is
+    asked first; with an attested method the consent is recorded now and the
+    partner is told at once. Fails on a partnership that is not active, a
+    competitor, another business's customer, or a duplicate within 30 days."""
+    if actor.role not in ("owner", "manager", "staff"):
+        raise PermissionDenied("Your role cannot send referrals.")
+    existing = _by_idempotency_key(session, actor.business_id, data.idempotency_key)
+    if existing is not None:
+        return existing
+    receiver = session.get(Business, data.partner_id)
+    if receiver is None or receiver.id == actor.business_id:
+        raise NotFound("No such business.")
+    partnership = live_partnership_between(session, actor.business_id, data.partner_id)
+    if partnership is None or partnership.status != "active":
+        state = partnership.status if partnership else "not agreed"
+        raise DomainError(
+            f"You can refer customers only to active partners; this partnership is {state}.",
+            errors={"partner_id": ["Not an active partner."]},
+        )
+    if businesses_compete(session, actor.business, receiver):
+        raise DomainError("Your trades compete, so you cannot refer customers to this business.")
+    customer = get_customer(
+        session=session, business_id=actor.business_id, customer_id=data.customer_id
+    )
+    if customer.erased_at is not None:
+        raise DomainError("This customer was erased.")
+    now = utcnow()
+    earlier = _first_recent_referral(session, customer.id or 0, receiver.id or 0, now)
+    if earlier is not None:
+        raise DomainError(
+            f"You referred this customer to {receiver.name} less than 30 days ago.",
+            errors={"referral_id": [str(earlier.id)]},
+        )
+    version, terms = terms_in_force(session, partnership, referrer_id=actor.business_id)
+    referral = Referral(
+        sender_id=actor.business_id,
+        receiver_id=data.partner_id,
+        partnership_id=partnership.id,
+        terms_version_id=version.id,
+        customer_id=customer.id,
+        created_by_user_id=actor.user_id,
+        need=data.need,
+        urgency=data.urgency,
+        preferred_contact_time=data.preferred_contact_time,
+        consent_method=data.consent_method,
+        status="awaiting_consent",
+        idempotency_key=data.idempotency_key,
+    )
+    session.add(referral)
+    session.flush()
+    session.add(
+        ReferralEvent(
+            referral_id=referral.id,
+            business_id=actor.business_id,
+            user_id=actor.user_id,
+            action="created",
+            to_status="awaiting_consent",
+        )
+    )
+    if data.consent_method == "email_link":
+        consent.request_consent(
+            session,
+            referral=referral,
+            customer=customer,
+            referrer=actor.business,
+            receiver=receiver,
+        )
+        return referral
+    text = consent.consent_text(
+        session, referrer=actor.business, receiver=receiver, customer=customer, need=data.need
+    )
+    record = consent.add_consent_record(
+        session,
+        referral=referral,
+        customer=customer,
+        text=text,
+        purpose=data.need,
+        method=data.consent_method,
+        decision="given",
+        attested_by_user_id=actor.user_id,
+        attested_on=data.attested_on,
+        evidence_sha256=data.evidence_sha256,
+        evidence_content_type=data.evidence_content_type,
+    )
+    _deliver(session, referral, receiver, terms.response_window_hours, actor=actor)
+    if customer.email:
+        queue_email(
+            session,
+            to=customer.email,
+            subject=f"{actor.business.name} shared your details with {receiver.name}",
+            template="consent_confirmation",
+            customer=customer,
+            referrer=actor.business,
+            receiver=receiver,
+            categories=record.data_categories,
+            withdraw_link=consent.withdrawal_link(record),
+        )
+    return referral
+
+
+def _response_window(session: Session, referral: Referral) -> int:
+    """Hours the receiver has to answer, from the terms version the referral locked."""
+    version = session.get(TermsVersion, referral.terms_version_id)
+    assert version is not None
+    proposal = session.get(Proposal, version.proposal_id)
+    assert proposal is not None
+    return proposal_terms(session, proposal)[referral.sender_id].response_window_hours
+
+
+def _by_idempotency_key(session: Session, sender_id: int, key: str | None) -> Referral | None:
+    if not key:
+        return None
+    return session.exec(
+        select(Referral).where(Referral.sender_id == sender_id, Referral.idempotency_key == key)
+    ).first()
+
+
+def _deliver(
+    session: Session,
+    referral: Referral,
+    receiver: Business,
+    response_window_hours: int,
+    *,
+    actor: Actor | None,
+) -> None:
+    """Consent is in place: the partner sees the referral (without contact
+    details until it accepts) and must answer within the response window."""
+    now = utcnow()
+    _move(
+        session,
+        referral,
+        "sent",
+        action="sent",
+        business_id=actor.business_id if actor else None,
+        user_id=actor.user_id if actor else None,
+    )
+    referral.sent_at = now
+    referral.respond_by = now + dt.timedelta(hours=response_window_hours)
+    sender = session.get(Business, referral.sender_id)
+    _notify(
+        session,
+        receiver.id or 0,
+        referral,
+        "referral.received",
+        f"{sender.name if sender else 'A partner'} referred a customer to you",
+    )
+
+
+def answer_consent(
+    *, session: Session, token: str, yes: bool, ip: str = "", user_agent: str = ""
+) -> Referral:
+    """The customer's answer through the emailed link. Yes records the consent
+    and sends the referral; No closes it. Fails on a used or expired link."""
+    request = consent.open_consent_request(session, token)
+    referral = session.get(Referral, request.referral_id)
+    customer = session.get(Customer, request.customer_id)
+    assert referral is not None and customer is not None
+    referrer = session.get(Business, referral.sender_id)
+    receiver = session.get(Business, referral.receiver_id)
+    assert referrer is not None and receiver is not None
+    if referral.status != "awaiting_consent":
+        raise DomainError("This request is closed.")
+    request.used_at = utcnow()
+    text = consent.consent_text(
+        session, referrer=referrer, receiver=receiver, customer=customer, need=referral.need
+    )
+    consent.add_consent_record(
+        session,
+        referral=referral,
+        customer=customer,
+        text=text,
+        purpose=referral.need,
+        method="email_link",
+        decision="given" if yes else "refused",
+        ip=ip,
+        user_agent=user_agent,
+    )
+    if yes:
+        _deliver(session, referral, receiver, _response_window(session, referral), actor=None)
+        _notify(
+            session,
+            referrer.id or 0,
+            referral,
+            "referral.consented",
+            f"{customer.name} agreed to be referred to {receiver.name}",
+        )
+    else:
+        _move(
+            session,
+            referral,
+            "declined_by_customer",
+            action="refused by the customer",
+            business_id=None,
+            user_id=None,
+        )
+        _notify(
+            session,
+            referrer.id or 0,
+            referral,
+            "referral.consent_refused",
+            f"{customer.name} declined to be referred to {receiver.name}",
+        )
+    return referral
+
+
+def _receiver_action(session: Session, actor: Actor, referral_id: int) -> Referral:
+    referral = get_referral(session=session, business_id=actor.business_id, referral_id=referral_id)
+    if referral.receiver_id != actor.business_id:
+        raise DomainError("Only the business the customer was referred to can do this.")
+    return referral
+
+
+def accept_referral(*, session: Session, actor: Actor, referral_id: int) -> Referral:
+    """Accept: the customer's contact details become visible to the receiver."""
+    referral = _receiver_action(session, actor, referral_id)
+    if referral.status == "sent" and not consent.consent_in_force(session, referral_id):
+        raise DomainError("The customer has withdrawn their consent.")
+    _move(
+        session,
+        referral,
+        "accepted",
+        action="accepted",
+        business_id=actor.business_id,
+        user_id=actor.user_id,
+    )
+    referral.accepted_at = utcnow()
+    _notify(
+        session,
+        referral.sender_id,
+        referral,
+        "referral.accepted",
+        f"{actor.business.name} accepted your referral",
+    )
+    return referral
+
+
+def decline_referral(
+    *, session: Session, actor: Actor, referral_id: int, reason: str = ""
+) -> Referral:
+    referral = _receiver_action(session, actor, referral_id)
+    _move(
+        session,
+        referral,
+        "declined",
+        action="declined",
+        business_id=actor.business_id,
+        user_id=actor.user_id,
+        note=reason,
+    )
+    referral.decline_reason = reason
+    _notify(
+        session,
+        referral.sender_id,
+        referral,
+        "referral.declined",
+        f"{actor.business.name} declined your referral",
+    )
+    return referral
+
+
+def report_won(
+    *, session: Session, actor: Actor, referral_id: int, job_value_cents: int, job_date: dt.date
+) -> Referral:
+    """The receiver won the job. Fails on a negative value or an unaccepted referral."""
+    if job_value_cents < 0:
+        raise DomainError("A job value cannot be negative.", errors={"job_value_cents": ["< 0"]})
+    referral = _receiver_action(session, actor, referral_id)
+    _move(
+        session, referral, "won", action="won", business_id=actor.business_id, user_id=actor.user_id
+    )
+    referral.job_value_cents, referral.job_date = job_value_cents, job_date
+    _notify(
+        session,
+        referral.sender_id,
+        referral,
+        "referral.won",
+        f"{actor.business.name} won the job you referred",
+    )
+    return referral
+
+
+def report_lost(*, session: Session, actor: Actor, referral_id: int, reason: str = "") -> Referral:
+    referral = _receiver_action(session, actor, referral_id)
+    _move(
+        session,
+        referral,
+        "lost",
+        action="lost",
+        business_id=actor.business_id,
+        user_id=actor.user_id,
+        note=reason,
+    )
+    _notify(
+        session,
+        referral.sender_id,
+        referral,
+        "referral.lost",
+        f"{actor.business.name} did not win the job you referred",
+    )
+    return referral
+
+
+def withdraw_referral(*, session: Session, actor: Actor, referral_id: int) -> Referral:
+    """The sender takes the referral back while it is open."""
+    referral = get_referral(session=session, business_id=actor.business_id, referral_id=referral_id)
+    if referral.sender_id != actor.business_id:
+        raise DomainError("Only the business that sent the referral can withdraw it.")
+    _move(
+        session,
+        referral,
+        "withdrawn",
+        action="withdrawn",
+        business_id=actor.business_id,
+        user_id=actor.user_id,
+    )
+    _notify(
+        session,
+        referral.receiver_id,
+        referral,
+        "referral.withdrawn",
+        f"{actor.business.name} withdrew a referral",
+    )
+    return referral
+
+
+def withdraw_consent_by_link(*, session: Session, token: str) -> Referral:
+    """The customer withdraws: the receiver loses the contact details at once,
+    the referral closes if it is open, and both businesses are told."""
+    record = consent.record_from_withdrawal_token(session, token)
+    referral = session.get(Referral, record.referral_id)
+    assert referral is not None
+    if consent.withdraw(session, record):
+        if referral.status in OPEN_STATUSES:
+            _move(
+                session,
+                referral,
+                "withdrawn",
+                action="consent withdrawn",
+                business_id=None,
+                user_id=None,
+            )
+        for business_id in (referral.sender_id, referral.receiver_id):
+            _notify(
+                session,
+                business_id,
+                referral,
+                "referral.consent_withdrawn",
+                "A customer withdrew their consent to share their details",
+            )
+    return referral
+
+
+def expire_overdue(*, session: Session, now: dt.datetime | None = None) -> int:
+    """Close referrals whose partner did not answer within the response window."""
+    now = now or utcnow()
+    overdue = session.exec(
+        select(Referral).where(Referral.status == "sent", Referral.respond_by < now)
+    ).all()
+    for referral in overdue:
+        _move(session, referral, "expired", action="expired", business_id=None, user_id=None)
+        _notify(
+            session,
+            referral.sender_id,
+            referral,
+            "referral.expired",
+            "A referral expired without an answer",
+        )
+    return len(overdue)

@@ -1,0 +1,271 @@
+"""Referrals: consent first, then the partner answers and reports the outcome."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import text, update
+from sqlalchemy.exc import DatabaseError
+from sqlmodel import Session, select
+
+from referral.consent import services as consent
+from referral.consent.models import ConsentRecord, ConsentRequest
+from referral.customers.services import create_customer
+from referral.errors import DomainError, NotFound
+from referral.partnerships import services as partnerships
+from referral.referrals import services
+from referral.referrals.models import Referral, ReferralEvent
+from referral.referrals.services import NewReferral
+from tests.factories import make_business, make_user
+from tests.partnerships.support import actor, agreed_partnership
+from tests.support.mail import last_email
+
+pytestmark = pytest.mark.usefixtures("app_context")
+
+
+@pytest.fixture
+def hvac(db: Session):  # type: ignore[no-untyped-def]
+    business = make_business(db, name="Cool Air HVAC", trade="hvac", zip_code="78701")
+    return actor(make_user(db, business, email="alex@coolair.example"), business)
+
+
+@pytest.fixture
+def plumber(db: Session, hvac):  # type: ignore[no-untyped-def]
+    business = make_business(db, name="Drip Plumbing", trade="plumbing", zip_code="78704")
+    partner = actor(make_user(db, business, email="blair@drip.example"), business)
+    agreed_partnership(db, hvac, partner)
+    return partner
+
+
+@pytest.fixture
+def customer_id(db: Session, hvac) -> int:  # type: ignore[no-untyped-def]
+    customer = create_customer(
+        session=db,
+        business_id=hvac.business_id,
+        data={"name": "Ana Diaz", "email": "ana@example.com", "phone": "+15125550101"},
+    )
+    db.commit()
+    assert customer.id is not None
+    return customer.id
+
+
+def refer(db: Session, sender, receiver, customer_id: int, **kwargs):  # type: ignore[no-untyped-def]
+    referral = services.send_referral(
+        session=db,
+        actor=sender,
+        data=NewReferral(
+            partner_id=receiver.business_id,
+            customer_id=customer_id,
+            need="Leaking water heater",
+            urgency="this_week",
+            **kwargs,
+        ),
+    )
+    db.commit()
+    return referral
+
+
+def consent_token(db: Session) -> str:
+    return last_email(db, to="ana@example.com").link("/consent/").rsplit("/", 1)[1]
+
+
+def test_the_customer_says_yes_then_the_partner_accepts_and_wins(
+    db: Session, hvac, plumber, customer_id: int
+) -> None:
+    referral = refer(db, hvac, plumber, customer_id)
+    assert referral.status == "awaiting_consent"
+    assert not services.contact_visible_to(db, referral, plumber.business_id)
+
+    services.answer_consent(
+        session=db, token=consent_token(db), yes=True, ip="203.0.113.9", user_agent="Mobile Safari"
+    )
+    db.commit()
+    assert referral.status == "sent" and referral.respond_by is not None
+    assert not services.contact_visible_to(db, referral, plumber.business_id)
+
+    services.accept_referral(session=db, actor=plumber, referral_id=referral.id)
+    assert services.contact_visible_to(db, referral, plumber.business_id)
+    services.report_won(
+        session=db,
+        actor=plumber,
+        referral_id=referral.id,
+        job_value_cents=480000,
+        job_date=dt.date(2026, 11, 1),
+    )
+    db.commit()
+
+    assert (referral.status, referral.job_value_cents) == ("won", 480000)
+    record = db.exec(select(ConsentRecord)).one()
+    assert (record.method, record.decision, record.ip) == ("email_link", "given", "203.0.113.9")
+    assert record.receiving_business_id == plumber.business_id
+    assert "Drip Plumbing" in record.text and "phone number" in record.data_categories
+    receipt = consent.receipt(db, record)
+    assert receipt["hash_matches"] and receipt["receiving_business"] == "Drip Plumbing"
+    actions = db.exec(select(ReferralEvent.action).order_by(ReferralEvent.id)).all()
+    assert actions == ["created", "sent", "accepted", "won"]
+
+
+def test_the_customer_says_no_and_nothing_is_shared(
+    db: Session, hvac, plumber, customer_id: int
+) -> None:
+    referral = refer(db, hvac, plumber, customer_id)
+
+    services.answer_consent(session=db, token=consent_token(db), yes=False)
+    db.commit()
+
+    assert referral.status == "declined_by_customer"
+    with pytest.raises(DomainError):
+        services.accept_referral(session=db, actor=plumber, referral_id=referral.id)
+
+
+def test_a_consent_link_works_once_and_expires(
+    db: Session, hvac, plumber, customer_id: int
+) -> None:
+    refer(db, hvac, plumber, customer_id)
+    token = consent_token(db)
+    services.answer_consent(session=db, token=token, yes=True)
+    db.commit()
+
+    with pytest.raises(DomainError, match="already answered"):
+        services.answer_consent(session=db, token=token, yes=False)
+    with pytest.raises(DomainError, match="not valid"):
+        services.answer_consent(session=db, token=token[:-2] + "xx", yes=True)
+
+    other = create_customer(
+        session=db, business_id=hvac.business_id, data={"name": "Ben", "email": "ana@example.com"}
+    )
+    db.commit()
+    refer(db, hvac, plumber, other.id)
+    db.execute(update(ConsentRequest).values(expires_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC)))
+    db.commit()
+    with pytest.raises(DomainError, match="expired"):
+        services.answer_consent(session=db, token=consent_token(db), yes=True)
+
+
+def test_attested_consent_sends_at_once_and_emails_the_customer_a_withdrawal_link(
+    db: Session, hvac, plumber, customer_id: int
+) -> None:
+    referral = refer(
+        db,
+        hvac,
+        plumber,
+        customer_id,
+        consent_method="attested_phone",
+        attested_on=dt.date(2026, 11, 20),
+    )
+
+    assert referral.status == "sent"
+    record = db.exec(select(ConsentRecord)).one()
+    assert (record.method, record.attested_by_user_id) == ("attested_phone", hvac.user_id)
+    confirmation = last_email(db, to="ana@example.com")
+    assert "Drip Plumbing" in confirmation.subject
+    assert "/consent/withdraw/" in confirmation.link("/consent/withdraw/")
+
+
+def test_withdrawal_after_acceptance_removes_access_at_once(
+    db: Session, hvac, plumber, customer_id: int
+) -> None:
+    referral = refer(db, hvac, plumber, customer_id, consent_method="attested_in_person")
+    services.accept_referral(session=db, actor=plumber, referral_id=referral.id)
+    db.commit()
+    assert services.contact_visible_to(db, referral, plumber.business_id)
+    token = last_email(db, to="ana@example.com").link("/consent/withdraw/").rsplit("/", 1)[1]
+
+    services.withdraw_consent_by_link(session=db, token=token)
+    db.commit()
+
+    assert referral.status == "withdrawn"
+    assert not services.contact_visible_to(db, referral, plumber.business_id)
+    assert consent.receipt(db, db.exec(select(ConsentRecord)).one())["withdrawn"]
+
+
+def test_referrals_only_go_to_active_non_competing_partners(
+    db: Session, hvac, plumber, customer_id: int
+) -> None:
+    partnership = partnerships.live_partnership_between(db, hvac.business_id, plumber.business_id)
+    partnerships.pause_partnership(session=db, actor=plumber, partnership_id=partnership.id)
+    db.commit()
+    with pytest.raises(DomainError, match="paused"):
+        refer(db, hvac, plumber, customer_id)
+
+    stranger_business = make_business(db, trade="electrical", zip_code="78702")
+    stranger = actor(make_user(db, stranger_business), stranger_business)
+    with pytest.raises(DomainError, match="not agreed"):
+        refer(db, hvac, stranger, customer_id)
+    assert db.exec(select(Referral)).all() == []
+
+
+def test_the_same_customer_to_the_same_partner_twice_in_30_days_is_refused(
+    db: Session, hvac, plumber, customer_id: int
+) -> None:
+    first = refer(db, hvac, plumber, customer_id)
+
+    with pytest.raises(DomainError) as refused:
+        refer(db, hvac, plumber, customer_id)
+    assert refused.value.errors == {"referral_id": [str(first.id)]}
+
+
+def test_a_retried_request_with_the_same_idempotency_key_creates_one_referral(
+    db: Session, hvac, plumber, customer_id: int
+) -> None:
+    first = refer(db, hvac, plumber, customer_id, idempotency_key="abc-123")
+    again = refer(db, hvac, plumber, customer_id, idempotency_key="abc-123")
+
+    assert first.id == again.id
+    assert len(db.exec(select(Referral)).all()) == 1
+
+
+def test_illegal_transitions_and_other_tenants_are_refused(
+    db: Session, hvac, plumber, customer_id: int
+) -> None:
+    referral = refer(db, hvac, plumber, customer_id, consent_method="attested_writing")
+    with pytest.raises(DomainError):  # won before accepted
+        services.report_won(
+            session=db,
+            actor=plumber,
+            referral_id=referral.id,
+            job_value_cents=100,
+            job_date=dt.date(2026, 1, 1),
+        )
+    with pytest.raises(DomainError):  # the sender cannot accept its own referral
+        services.accept_referral(session=db, actor=hvac, referral_id=referral.id)
+    outsider_business = make_business(db, trade="roofing", zip_code="78702")
+    outsider = actor(make_user(db, outsider_business), outsider_business)
+    with pytest.raises(NotFound):
+        services.accept_referral(session=db, actor=outsider, referral_id=referral.id)
+    with pytest.raises(NotFound):  # another business's customer
+        other_customer = create_customer(
+            session=db,
+            business_id=outsider.business_id,
+            data={"name": "Zed", "email": "z@example.com"},
+        )
+        db.commit()
+        refer(db, hvac, plumber, other_customer.id)
+
+
+def test_unanswered_referrals_expire(db: Session, hvac, plumber, customer_id: int) -> None:
+    referral = refer(db, hvac, plumber, customer_id, consent_method="attested_phone")
+
+    assert (
+        services.expire_overdue(session=db, now=referral.respond_by - dt.timedelta(minutes=1)) == 0
+    )
+    assert (
+        services.expire_overdue(session=db, now=referral.respond_by + dt.timedelta(minutes=1)) == 1
+    )
+    db.commit()
+    assert referral.status == "expired"
+
+
+def test_consent_records_cannot_be_changed_or_deleted(
+    db: Session, hvac, plumber, customer_id: int
+) -> None:
+    refer(db, hvac, plumber, customer_id, consent_method="attested_phone")
+    for statement in (
+        "UPDATE consent_record SET decision = 'refused'",
+        "DELETE FROM consent_record",
+    ):
+        with pytest.raises(DatabaseError, match="append-only"):
+            db.execute(text(statement))
+        db.rollback()
+    assert db.exec(select(ConsentRecord.decision)).all() == ["given"]
