@@ -30,6 +30,7 @@ def register_blueprints(app: Flask) -> None:
     from referral.apikeys.views import bp as apikeys
     from referral.auth.views import bp as auth
     from referral.businesses.views import bp as businesses
+    from referral.consent.views import bp as consent
     from referral.customers.views import bp as customers
     from referral.mail.views import bp as mail
     from referral.notifications.views import bp as notifications
@@ -41,6 +42,7 @@ def register_blueprints(app: Flask) -> None:
         businesses,
         partnerships,
         customers,
+        consent,
         notifications,
         apikeys,
         mail,

@@ -16,54 +16,12 @@ from referral.errors import DomainError, NotFound
 from referral.partnerships import services as partnerships
 from referral.referrals import services
 from referral.referrals.models import Referral, ReferralEvent
-from referral.referrals.services import NewReferral
 from tests.factories import make_business, make_user
-from tests.partnerships.support import actor, agreed_partnership
+from tests.partnerships.support import actor
+from tests.referrals.conftest import refer
 from tests.support.mail import last_email
 
 pytestmark = pytest.mark.usefixtures("app_context")
-
-
-@pytest.fixture
-def hvac(db: Session):  # type: ignore[no-untyped-def]
-    business = make_business(db, name="Cool Air HVAC", trade="hvac", zip_code="78701")
-    return actor(make_user(db, business, email="alex@coolair.example"), business)
-
-
-@pytest.fixture
-def plumber(db: Session, hvac):  # type: ignore[no-untyped-def]
-    business = make_business(db, name="Drip Plumbing", trade="plumbing", zip_code="78704")
-    partner = actor(make_user(db, business, email="blair@drip.example"), business)
-    agreed_partnership(db, hvac, partner)
-    return partner
-
-
-@pytest.fixture
-def customer_id(db: Session, hvac) -> int:  # type: ignore[no-untyped-def]
-    customer = create_customer(
-        session=db,
-        business_id=hvac.business_id,
-        data={"name": "Ana Diaz", "email": "ana@example.com", "phone": "+15125550101"},
-    )
-    db.commit()
-    assert customer.id is not None
-    return customer.id
-
-
-def refer(db: Session, sender, receiver, customer_id: int, **kwargs):  # type: ignore[no-untyped-def]
-    referral = services.send_referral(
-        session=db,
-        actor=sender,
-        data=NewReferral(
-            partner_id=receiver.business_id,
-            customer_id=customer_id,
-            need="Leaking water heater",
-            urgency="this_week",
-            **kwargs,
-        ),
-    )
-    db.commit()
-    return referral
 
 
 def consent_token(db: Session) -> str:
