@@ -50,5 +50,6 @@ def enqueue(
 def load_job_handlers() -> dict[str, JobHandler]:
     """Import every module that registers a handler."""
     from referral.mail import delivery as _delivery  # noqa: F401
+    from referral.referrals import jobs as _referral_jobs  # noqa: F401
 
     return HANDLERS

@@ -23,6 +23,7 @@ from referral.customers.models import Customer
 from referral.customers.services import get_customer
 from referral.db import utcnow
 from referral.errors import DomainError, NotFound, PermissionDenied
+from referral.jobs.queue import enqueue
 from referral.mail.services import queue_email
 from referral.notifications.services import notify_business
 from referral.partnerships.models import Proposal, TermsVersion
@@ -276,6 +277,7 @@ def _deliver(
     )
     referral.sent_at = now
     referral.respond_by = now + dt.timedelta(hours=response_window_hours)
+    enqueue(session, "referral.expire", {"referral_id": referral.id}, run_at=referral.respond_by)
     sender = session.get(Business, referral.sender_id)
     _notify(
         session,
@@ -490,19 +492,24 @@ def withdraw_consent_by_link(*, session: Session, token: str) -> Referral:
     return referral
 
 
+def expire_referral(*, session: Session, referral: Referral) -> None:
+    _move(session, referral, "expired", action="expired", business_id=None, user_id=None)
+    _notify(
+        session,
+        referral.sender_id,
+        referral,
+        "referral.expired",
+        "A referral expired without an answer",
+    )
+
+
 def expire_overdue(*, session: Session, now: dt.datetime | None = None) -> int:
-    """Close referrals whose partner did not answer within the response window."""
+    """Close referrals whose partner did not answer within the response window
+    (each also has a job at its deadline; this sweeps any that were missed)."""
     now = now or utcnow()
     overdue = session.exec(
         select(Referral).where(Referral.status == "sent", Referral.respond_by < now)
     ).all()
     for referral in overdue:
-        _move(session, referral, "expired", action="expired", business_id=None, user_id=None)
-        _notify(
-            session,
-            referral.sender_id,
-            referral,
-            "referral.expired",
-            "A referral expired without an answer",
-        )
+        expire_referral(session=session, referral=referral)
     return len(overdue)

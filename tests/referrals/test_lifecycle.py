@@ -227,3 +227,23 @@ def test_consent_records_cannot_be_changed_or_deleted(
             db.execute(text(statement))
         db.rollback()
     assert db.exec(select(ConsentRecord.decision)).all() == ["given"]
+
+
+def test_a_job_at_the_deadline_expires_an_unanswered_referral(
+    app, db: Session, hvac, plumber, customer_id: int
+) -> None:  # type: ignore[no-untyped-def]
+    from referral.jobs.models import Job
+    from referral.jobs.worker import run_due_jobs
+
+    referral = refer(db, hvac, plumber, customer_id, consent_method="attested_phone")
+    job = db.exec(select(Job).where(Job.kind == "referral.expire")).one()
+    assert job.run_at == referral.respond_by
+
+    db.execute(update(Referral).values(respond_by=dt.datetime(2000, 1, 1, tzinfo=dt.UTC)))
+    db.execute(update(Job).values(run_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC)))
+    db.commit()
+    run_due_jobs(app)
+
+    db.refresh(referral)
+    db.refresh(job)
+    assert referral.status == "expired", job.last_error
