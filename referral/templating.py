@@ -33,11 +33,13 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["describe_terms"] = describe_terms
     app.jinja_env.autoescape = True
 
+    from referral.mail.views import outbox_visible
+
     @app.context_processor
     def _current() -> dict[str, object]:
         return {
             "current_user": g.get("user"),
             "current_business": g.get("business"),
-            "mail_outbox_enabled": app.config.get("MAIL_BACKEND") == "outbox",
+            "mail_outbox_enabled": outbox_visible(),
             "unread_notifications": _unread_notifications(),
         }

@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 import pytest
-from flask import Flask
+from flask import Blueprint, Flask
 from sqlmodel import Session, select
 
 from referral.apikeys.models import ApiKey
 from referral.auth.tokens import hash_token
 from referral.businesses.models import Business
+from referral.db import get_session
+from referral.mail.models import OutboxEmail
 from tests.factories import SignedIn
+
+
+def add_failing_routes(app: Flask) -> None:
+    """A page and an API path that write a row, then hit a bug."""
+    broken = Blueprint("broken", __name__)
+
+    def write_then_crash() -> str:
+        session = get_session()
+        session.add(
+            OutboxEmail(message_id="half", recipient="x@example.com", subject="s", text_body="")
+        )
+        session.flush()
+        raise RuntimeError("secret internal detail")
+
+    broken.add_url_rule("/api/v1/test-broken", "api", write_then_crash, methods=["GET"])
+    broken.add_url_rule("/test-broken", "page", write_then_crash, methods=["GET"])
+    app.register_blueprint(broken)
 
 
 @pytest.fixture
@@ -87,7 +106,7 @@ def test_unknown_paths_are_404_as_json_for_the_api_and_a_page_otherwise(client) 
     api = client.get("/api/v1/nothing-here")
     page = client.get("/nothing-here")
 
-    assert api.status_code == 404 and api.json["status"] == 404
+    assert api.status_code == 404 and api.json["status"] == 404 and api.json["message"]
     assert page.status_code == 404 and "text/html" in page.content_type
 
 
@@ -110,3 +129,53 @@ def test_the_openapi_spec_and_docs_are_served_by_the_app(client) -> None:
     assert spec.status_code == 200 and "/api/v1/me" in spec.json["paths"]
     assert spec.json["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
     assert docs.status_code == 200 and "<script>" not in docs.get_data(as_text=True)
+
+
+def test_a_missing_or_invalid_api_key_is_a_401_in_json(client) -> None:
+    for headers in ({}, {"Authorization": "Bearer rk_live_00000000_wrong"}):
+        response = client.get("/api/v1/me", headers=headers)
+
+        assert response.status_code == 401
+        assert response.is_json and response.json["status"] == 401
+        assert response.json["message"]
+
+
+def test_a_wrong_method_is_a_405_in_json_for_the_api(client, key: dict[str, str]) -> None:
+    response = client.delete("/api/v1/me", headers=key)
+
+    assert response.status_code == 405
+    assert response.json["status"] == 405 and response.json["message"]
+    assert "GET" in response.headers["Allow"]
+
+
+def test_an_unexpected_error_is_a_500_that_hides_its_cause_and_writes_nothing(
+    app: Flask, client, db: Session
+) -> None:
+    add_failing_routes(app)
+
+    api = client.get("/api/v1/test-broken")
+    page = client.get("/test-broken")
+
+    assert api.status_code == 500 and api.json["status"] == 500
+    assert page.status_code == 500 and "text/html" in page.content_type
+    for response in (api, page):
+        assert "secret internal detail" not in response.get_data(as_text=True)
+    assert db.exec(select(OutboxEmail)).all() == []
+
+
+def test_a_form_without_its_csrf_token_is_a_400_page_and_writes_nothing(
+    db: Session, owner_a: SignedIn
+) -> None:
+    response = owner_a.client.post("/settings/api-keys", data={"name": "No token"})  # type: ignore[attr-defined]
+
+    assert response.status_code == 400 and "text/html" in response.content_type
+    assert "CSRF" in response.get_data(as_text=True)
+    assert db.exec(select(ApiKey)).all() == []
+
+
+def test_a_browser_sees_a_not_found_page(client) -> None:
+    page = client.get("/nothing-here", headers={"Accept": "text/html"})
+
+    assert page.status_code == 404
+    assert "Not found" in page.get_data(as_text=True)
+    assert 'href="/"' in page.get_data(as_text=True)

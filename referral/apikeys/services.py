@@ -23,7 +23,11 @@ class IssuedKey:
 
 
 def create_api_key(*, session: Session, actor: User, name: str) -> IssuedKey:
-    """A new key for the actor's business. Its calls act with the actor's role."""
+    """A new key for the actor's business, named for what uses it.
+
+    The key is `rk_live_<8 hex>_<43 random url-safe chars>`; its first part is
+    kept as the prefix (to recognise it in the list) and the whole as SHA-256.
+    """
     prefix = KEY_PREFIX + secrets.token_hex(4)
     secret = f"{prefix}_{secrets.token_urlsafe(32)}"
     api_key = ApiKey(
@@ -39,6 +43,7 @@ def create_api_key(*, session: Session, actor: User, name: str) -> IssuedKey:
 
 
 def list_api_keys(*, session: Session, business_id: int) -> list[ApiKey]:
+    """The business's keys: active ones first, newest first."""
     return list(
         session.exec(
             select(ApiKey)

@@ -42,6 +42,7 @@ def create() -> tuple[str, int]:
 @bp.post("/settings/api-keys/<int:key_id>/revoke")
 @roles_required("owner", "manager")
 def revoke(key_id: int) -> Response:
+    """Revoke one of my business's keys; another business's key is a 404."""
     api_key = services.revoke_api_key(
         session=get_session(), business_id=g.business.id, key_id=key_id
     )

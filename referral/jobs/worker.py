@@ -2,17 +2,22 @@
 
 A claim is one atomic statement: on PostgreSQL `FOR UPDATE SKIP LOCKED` lets
 many workers claim side by side; on SQLite the claim runs under `BEGIN
-IMMEDIATE`, the database's single write lock. A claimed job carries a lease:
-if its worker dies, the lease lapses and another worker runs it again, so every
+IMMEDIATE`, the database's single write lock, so two processes never take the
+same job. A claimed job carries a lease, renewed while its handler runs: if its
+worker dies, the lease lapses and another worker runs the job again, so every
 handler must be idempotent.
 
 The handler's writes and the job's "done" commit in one transaction, guarded
 by the attempt number, so a worker whose lease was taken over cannot also
 commit its result.
+
+Logs name job ids and kinds, never payloads: emails carry personal data.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import logging
 import os
@@ -21,10 +26,11 @@ import signal
 import socket
 import threading
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import Engine, or_, select, update
 from sqlmodel import Session
 
@@ -34,7 +40,14 @@ from referral.jobs.queue import HANDLERS
 
 log = logging.getLogger(__name__)
 
+BASE_BACKOFF_SECONDS = 5
 MAX_BACKOFF_SECONDS = 3600
+MAX_ERROR_CHARS = 4000
+
+
+class PermanentJobError(Exception):
+    """Raised by a handler when trying again cannot help (a refused address, a
+    deleted record): the job is dead at once instead of being retried."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,20 @@ class ClaimedJob:
     max_attempts: int
 
 
+_current_job: contextvars.ContextVar[ClaimedJob | None] = contextvars.ContextVar(
+    "current_job", default=None
+)
+
+
+def current_job() -> ClaimedJob | None:
+    """The job whose handler is running in this thread, if any."""
+    return _current_job.get()
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def _due(now: dt.datetime) -> Any:
     return or_(
         (Job.status == "queued") & (Job.run_at <= now),
@@ -54,9 +81,17 @@ def _due(now: dt.datetime) -> Any:
 
 
 def claim_next_job(
-    engine: Engine, *, lease_seconds: int, now: dt.datetime | None = None
+    engine: Engine,
+    *,
+    lease_seconds: int,
+    worker_id: str = "",
+    now: dt.datetime | None = None,
 ) -> ClaimedJob | None:
-    """Atomically take the next due job (or one whose lease lapsed), or None."""
+    """Atomically take the next due job (or one whose lease lapsed), or None.
+
+    The claim commits at once, in a transaction of its own, so it takes the
+    engine rather than a caller's session.
+    """
     now = now or utcnow()
     next_id = select(Job.id).where(_due(now)).order_by(Job.run_at, Job.id).limit(1)
     if engine.dialect.name == "postgresql":
@@ -83,12 +118,23 @@ def claim_next_job(
     else:
         with engine.begin() as connection:
             row = connection.execute(claim).first()
-    return ClaimedJob(*row) if row else None
+    if row is None:
+        return None
+    job = ClaimedJob(*row)
+    log.info(
+        "worker %s claimed job %s (%s), attempt %s of %s",
+        worker_id or default_worker_id(),
+        job.id,
+        job.kind,
+        job.attempts,
+        job.max_attempts,
+    )
+    return job
 
 
 def backoff(attempts: int) -> dt.timedelta:
-    """5 s, 10 s, 20 s ... up to an hour, with jitter so retries spread out."""
-    seconds = min(MAX_BACKOFF_SECONDS, 5 * 2 ** max(0, attempts - 1))
+    """5 s, 10 s, 20 s ... up to an hour, with ±20% jitter so retries spread out."""
+    seconds = min(MAX_BACKOFF_SECONDS, BASE_BACKOFF_SECONDS * 2 ** max(0, attempts - 1))
     return dt.timedelta(seconds=seconds * random.uniform(0.8, 1.2))
 
 
@@ -96,14 +142,50 @@ def _still_ours(job: ClaimedJob) -> Any:
     return (Job.id == job.id) & (Job.status == "running") & (Job.attempts == job.attempts)
 
 
-def run_claimed_job(engine: Engine, job: ClaimedJob) -> bool:
-    """Run one claimed job; True when it succeeded. Never raises for the job's own failure."""
+@contextlib.contextmanager
+def _lease_kept(engine: Engine, job: ClaimedJob, lease_seconds: int) -> Iterator[None]:
+    """Renew the job's lease while its handler runs, so a slow job is not taken
+    over by another worker; a dead worker stops renewing and its lease lapses."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(max(lease_seconds / 3, 0.2)):
+            try:
+                with engine.begin() as connection:
+                    renewed = connection.execute(
+                        update(Job)
+                        .where(_still_ours(job))
+                        .values(lease_expires_at=utcnow() + dt.timedelta(seconds=lease_seconds))
+                    ).rowcount
+            except Exception as exc:  # busy database: try again at the next beat
+                log.warning("job %s (%s): lease not renewed: %r", job.id, job.kind, exc)
+                continue
+            if renewed != 1:
+                return  # finished, or taken over: nothing left to keep
+
+    keeper = threading.Thread(target=renew, name=f"lease-job-{job.id}", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        keeper.join()
+
+
+def run_claimed_job(engine: Engine, job: ClaimedJob, *, lease_seconds: int | None = None) -> bool:
+    """Run one claimed job in its own transaction; True when it succeeded.
+
+    Needs an app context (handlers read config and render templates). Never
+    raises for the job's own failure: that is recorded on the job instead.
+    """
     handler = HANDLERS.get(job.kind)
     if handler is None:
         _record_failure(engine, job, f"no handler for job kind {job.kind!r}", final=True)
         return False
+    lease = lease_seconds or current_app.config["JOB_LEASE_SECONDS"]
+    token = _current_job.set(job)
     try:
-        with Session(engine) as session:
+        with _lease_kept(engine, job, lease), Session(engine, expire_on_commit=False) as session:
             handler(session, job.payload)
             done = session.execute(
                 update(Job)
@@ -115,17 +197,29 @@ def run_claimed_job(engine: Engine, job: ClaimedJob) -> bool:
                 log.warning("job %s (%s): lease lost, result discarded", job.id, job.kind)
                 return False
             session.commit()
-    except Exception:
-        error = traceback.format_exc(limit=8)
-        log.warning("job %s (%s) failed on attempt %s", job.id, job.kind, job.attempts)
-        _record_failure(engine, job, error, final=job.attempts >= job.max_attempts)
+    except PermanentJobError as exc:
+        _record_failure(engine, job, f"{type(exc).__name__}: {exc}", final=True)
         return False
+    except Exception as exc:
+        final = job.attempts >= job.max_attempts
+        log.warning(
+            "job %s (%s) failed on attempt %s of %s: %s",
+            job.id,
+            job.kind,
+            job.attempts,
+            job.max_attempts,
+            type(exc).__name__,
+        )
+        _record_failure(engine, job, traceback.format_exc(limit=8), final=final)
+        return False
+    finally:
+        _current_job.reset(token)
     log.info("job %s (%s) done", job.id, job.kind)
     return True
 
 
 def _record_failure(engine: Engine, job: ClaimedJob, error: str, *, final: bool) -> None:
-    values: dict[str, Any] = {"last_error": error[-4000:], "lease_expires_at": None}
+    values: dict[str, Any] = {"last_error": error[-MAX_ERROR_CHARS:], "lease_expires_at": None}
     if final:
         values.update(status="dead", finished_at=utcnow())
         log.error("job %s (%s) is dead after %s attempts", job.id, job.kind, job.attempts)
@@ -136,41 +230,70 @@ def _record_failure(engine: Engine, job: ClaimedJob, error: str, *, final: bool)
         session.commit()
 
 
-def run_due_jobs(app: Flask, *, limit: int | None = None) -> int:
-    """Run due jobs until none is left (or `limit` ran); the number run."""
+def _run_one(app: Flask, worker_id: str) -> bool | None:
+    """Claim and run one due job in a fresh app context; None when none is due."""
     engine: Engine = app.extensions["db_engine"]
+    lease_seconds = app.config["JOB_LEASE_SECONDS"]
+    job = claim_next_job(engine, lease_seconds=lease_seconds, worker_id=worker_id)
+    if job is None:
+        return None
+    with app.app_context():  # a fresh `g` per job: nothing leaks between jobs
+        return run_claimed_job(engine, job, lease_seconds=lease_seconds)
+
+
+def run_due_jobs(app: Flask, *, limit: int | None = None) -> int:
+    """Run due jobs until none is left (or `limit` ran); the number run.
+
+    A failed job is queued again for later, so it does not run twice here.
+    """
+    worker_id = default_worker_id()
     ran = 0
-    with app.app_context():
-        while limit is None or ran < limit:
-            job = claim_next_job(engine, lease_seconds=app.config["JOB_LEASE_SECONDS"])
-            if job is None:
-                break
-            run_claimed_job(engine, job)
-            ran += 1
+    while limit is None or ran < limit:
+        if _run_one(app, worker_id) is None:
+            break
+        ran += 1
     return ran
 
 
+@contextlib.contextmanager
+def _stop_on_signals(stop_event: threading.Event, worker_id: str) -> Iterator[None]:
+    """SIGTERM and SIGINT ask the loop to stop after the current job (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("worker %s: %s received, stopping after the current job", worker_id, signum)
+        stop_event.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def run_worker(
-    app: Flask, *, stop: threading.Event | None = None, poll_seconds: float = 1.0
+    app: Flask,
+    stop_event: threading.Event | None = None,
+    *,
+    poll_interval: float = 1.0,
+    worker_id: str | None = None,
 ) -> None:
-    """Run jobs until stopped. SIGTERM and SIGINT finish the current job, then stop."""
-    stop = stop or threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
-    name = f"{socket.gethostname()}:{os.getpid()}"
-    log.info("worker %s started", name)
-    engine: Engine = app.extensions["db_engine"]
-    with app.app_context():
-        while not stop.is_set():
+    """Run jobs until `stop_event` is set or SIGTERM/SIGINT arrives; the job
+    under way is finished first. An unreachable database is waited out."""
+    stop_event = stop_event or threading.Event()
+    worker_id = worker_id or default_worker_id()
+    log.info("worker %s started", worker_id)
+    with _stop_on_signals(stop_event, worker_id):
+        while not stop_event.is_set():
             try:
-                job = claim_next_job(engine, lease_seconds=app.config["JOB_LEASE_SECONDS"])
+                ran = _run_one(app, worker_id)
             except Exception:  # the database is away (restart, failover): wait and retry
-                log.exception("worker %s could not claim a job", name)
-                stop.wait(poll_seconds * 5)
+                log.exception("worker %s could not claim or record a job", worker_id)
+                stop_event.wait(max(poll_interval, 1.0) * 5)
                 continue
-            if job is None:
-                stop.wait(poll_seconds)
-                continue
-            run_claimed_job(engine, job)
-    log.info("worker %s stopped", name)
+            if ran is None:
+                stop_event.wait(poll_interval)
+    log.info("worker %s stopped", worker_id)

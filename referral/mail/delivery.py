@@ -1,59 +1,137 @@
-"""Deliver queued email: by SMTP, or into the local outbox (embedded default)."""
+"""Deliver queued email: by SMTP, or into the local outbox (embedded default).
+
+`send_email` is the handler of the "send_email" job. It is imported by
+`referral.jobs.queue.load_job_handlers`, which `create_app` calls, so every
+app (web, worker, CLI) knows it.
+"""
 
 from __future__ import annotations
 
 import smtplib
 import ssl
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, parseaddr
 from typing import Any
 
 from flask import current_app
 from sqlmodel import Session, select
 
 from referral.jobs.queue import job_handler
+from referral.jobs.worker import PermanentJobError, current_job
 from referral.mail.models import OutboxEmail
 from referral.mail.services import SEND_EMAIL
 
+SMTP_TIMEOUT_SECONDS = 30
+
+
+class TemporaryDeliveryError(Exception):
+    """The mail server said "not now": the job is retried with backoff."""
+
+
+def sender_domain(sender: str) -> str:
+    address = parseaddr(sender)[1]
+    return address.rpartition("@")[2] or "referral.localhost"
+
+
+def job_message_id(job_id: int, *, domain: str) -> str:
+    """The Message-ID of the email a job delivers: the same on every attempt."""
+    return f"<referral-job-{job_id}@{domain}>"
+
+
+def message_id_for(payload: dict[str, Any], *, domain: str) -> str:
+    """The Message-ID fixed when the email was queued, else one from the job id,
+    so a retried delivery is recognisable as the same message."""
+    if payload.get("message_id"):
+        return str(payload["message_id"])
+    job = current_job()
+    if job is None:
+        raise RuntimeError("send_email runs as a job: no job is running")
+    return job_message_id(job.id, domain=domain)
+
 
 def build_message(payload: dict[str, Any], *, sender: str, message_id: str) -> EmailMessage:
+    """A text email, with an HTML alternative when the payload has one."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = payload["to"]
     message["Subject"] = payload["subject"]
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"
     message.set_content(payload["text"])
     if payload.get("html"):
         message.add_alternative(payload["html"], subtype="html")
     return message
 
 
+def store_in_outbox(*, session: Session, payload: dict[str, Any], message_id: str) -> None:
+    """Keep the message in the outbox table, once per Message-ID."""
+    already = session.exec(
+        select(OutboxEmail.id).where(OutboxEmail.message_id == message_id)
+    ).first()
+    if already is None:
+        session.add(
+            OutboxEmail(
+                message_id=message_id,
+                recipient=payload["to"],
+                subject=payload["subject"],
+                text_body=payload["text"],
+                html_body=payload.get("html") or "",
+            )
+        )
+
+
+def list_outbox_emails(*, session: Session, page: int, per_page: int) -> dict[str, Any]:
+    """One page of the outbox, newest first, in the API's page envelope."""
+    from referral.api import paginate
+
+    query = select(OutboxEmail).order_by(OutboxEmail.id.desc())  # type: ignore[union-attr]
+    return paginate(session, query, page=page, per_page=per_page)
+
+
+def _is_permanent(code: int) -> bool:
+    return 500 <= code < 600
+
+
+def send_by_smtp(message: EmailMessage, config: dict[str, Any]) -> None:
+    """Hand the message to MAIL_SERVER. A 5xx refusal raises PermanentJobError,
+    a 4xx one TemporaryDeliveryError; neither message repeats the address."""
+    try:
+        with smtplib.SMTP(
+            config["MAIL_SERVER"], config["MAIL_PORT"], timeout=SMTP_TIMEOUT_SECONDS
+        ) as smtp:
+            if config["MAIL_USE_STARTTLS"]:
+                smtp.starttls(context=ssl.create_default_context())
+            if config["MAIL_USERNAME"]:
+                smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+            smtp.send_message(message)
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = sorted({code for code, _ in exc.recipients.values()})
+        _raise_refusal("refused the recipient", codes)
+    except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+        what = "the sender" if isinstance(exc, smtplib.SMTPSenderRefused) else "the message"
+        _raise_refusal(f"refused {what}", [exc.smtp_code])
+
+
+def _raise_refusal(what: str, codes: list[int]) -> None:
+    reason = f"the mail server {what} (SMTP {', '.join(map(str, codes))})"
+    if codes and all(_is_permanent(code) for code in codes):
+        raise PermanentJobError(reason) from None
+    raise TemporaryDeliveryError(reason) from None
+
+
 @job_handler(SEND_EMAIL)
 def send_email(session: Session, payload: dict[str, Any]) -> None:
-    """Send one queued email. A retry after a crash may send it twice; the
-    Message-ID stays the same, so mail clients can tell."""
+    """Send one queued email. A retry after a crash may send it twice by SMTP;
+    the Message-ID stays the same, so mail clients can tell. The outbox keeps
+    each Message-ID once."""
     config = current_app.config
-    message_id = payload.get("message_id") or make_msgid(domain="referral.localhost")
+    message_id = message_id_for(payload, domain=sender_domain(config["MAIL_SENDER"]))
     if config["MAIL_BACKEND"] == "outbox":
-        already = session.exec(
-            select(OutboxEmail.id).where(OutboxEmail.message_id == message_id)
-        ).first()
-        if already is None:
-            session.add(
-                OutboxEmail(
-                    message_id=message_id,
-                    recipient=payload["to"],
-                    subject=payload["subject"],
-                    text_body=payload["text"],
-                    html_body=payload.get("html", ""),
-                )
-            )
+        store_in_outbox(session=session, payload=payload, message_id=message_id)
         return
+    if config["MAIL_BACKEND"] != "smtp":
+        # Retried, not dead: fixing the setting lets the queued mail go out.
+        raise TemporaryDeliveryError(f"unknown MAIL_BACKEND {config['MAIL_BACKEND']!r}")
     message = build_message(payload, sender=config["MAIL_SENDER"], message_id=message_id)
-    with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=30) as smtp:
-        if config["MAIL_USE_STARTTLS"]:
-            smtp.starttls(context=ssl.create_default_context())
-        if config["MAIL_USERNAME"]:
-            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
-        smtp.send_message(message)
+    send_by_smtp(message, config)

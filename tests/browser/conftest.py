@@ -88,7 +88,10 @@ def job_worker(app: Flask) -> Iterator[None]:
 
     stop = threading.Event()
     thread = threading.Thread(
-        target=run_worker, args=(app,), kwargs={"stop": stop, "poll_seconds": 0.1}, daemon=True
+        target=run_worker,
+        args=(app,),
+        kwargs={"stop_event": stop, "poll_interval": 0.1},
+        daemon=True,
     )
     thread.start()
     yield

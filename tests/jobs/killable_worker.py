@@ -1,7 +1,13 @@
-"""A worker process for the crash test: `python -m tests.jobs.killable_worker`.
+"""A worker process for the crash tests: `python -m tests.jobs.killable_worker`.
 
-Registers `test.slow`, whose first run hangs (so the test can SIGKILL the
-process mid-job) and whose later runs finish at once.
+Settings come from the environment (DATABASE_URL, JOB_LEASE_SECONDS). It
+registers two test-only handlers:
+- `test.hang`: its first run hangs (so a test can SIGKILL the process
+  mid-job); later runs finish at once;
+- `test.patient`: takes a second and a half (so a test can SIGTERM the
+  process mid-job and see the job finish).
+Both write a marker file when they start and an outbox row named after the
+process, so a test can tell which run committed.
 """
 
 from __future__ import annotations
@@ -21,17 +27,31 @@ from referral.jobs.worker import run_due_jobs, run_worker
 from referral.mail.models import OutboxEmail
 
 
-@job_handler("test.slow")
-def slow(session: Session, payload: dict[str, Any]) -> None:
-    marker = Path(payload["marker"])
+def _write_row(session: Session, name: str) -> None:
     session.add(
         OutboxEmail(
-            message_id=f"slow-{os.getpid()}", recipient="x@example.com", subject="s", text_body=""
+            message_id=f"{name}-{os.getpid()}",
+            recipient="x@example.com",
+            subject=name,
+            text_body="",
         )
     )
+
+
+@job_handler("test.hang")
+def hang(session: Session, payload: dict[str, Any]) -> None:
+    marker = Path(payload["marker"])
+    _write_row(session, "hang")
     if not marker.exists():
         marker.write_text(str(os.getpid()))
         time.sleep(600)  # killed here
+
+
+@job_handler("test.patient")
+def patient(session: Session, payload: dict[str, Any]) -> None:
+    Path(payload["marker"]).write_text(str(os.getpid()))
+    time.sleep(1.5)  # SIGTERM arrives here
+    _write_row(session, "patient")
 
 
 if __name__ == "__main__":
@@ -39,4 +59,4 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["--once"]:
         run_due_jobs(app)
     else:
-        run_worker(app, poll_seconds=0.1)
+        run_worker(app, poll_interval=0.1)

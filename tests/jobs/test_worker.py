@@ -4,7 +4,10 @@ its worker dies, and is given up after its last attempt."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
+import time
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -15,26 +18,57 @@ from sqlmodel import Session, select
 from referral.db import utcnow
 from referral.jobs.models import Job
 from referral.jobs.queue import HANDLERS, enqueue, job_handler
-from referral.jobs.worker import claim_next_job, run_claimed_job, run_due_jobs
+from referral.jobs.worker import (
+    MAX_BACKOFF_SECONDS,
+    PermanentJobError,
+    backoff,
+    claim_next_job,
+    current_job,
+    run_claimed_job,
+    run_due_jobs,
+    run_worker,
+)
 from referral.mail.models import OutboxEmail
+from tests.support.jobs import run_jobs
 
 calls: list[dict[str, Any]] = []
+calls_lock = threading.Lock()
 
 
 @job_handler("test.record")
 def record(session: Session, payload: dict[str, Any]) -> None:
-    """Writes a row, so a test can tell which runs were committed."""
-    calls.append(payload)
+    """Writes a row named after the payload, so a test can tell which runs committed."""
+    with calls_lock:
+        calls.append(payload)
+        run = len(calls)
     session.add(
-        OutboxEmail(
-            message_id=f"run-{len(calls)}", recipient="x@example.com", subject="s", text_body=""
-        )
+        OutboxEmail(message_id=f"run-{run}", recipient="x@example.com", subject="s", text_body="")
     )
 
 
 @job_handler("test.fail")
 def fail(session: Session, payload: dict[str, Any]) -> None:
     raise RuntimeError("the remote service is down")
+
+
+@job_handler("test.refused")
+def refused(session: Session, payload: dict[str, Any]) -> None:
+    raise PermanentJobError("the remote service refused it for good")
+
+
+@job_handler("test.outlasts-lease")
+def outlasts_lease(session: Session, payload: dict[str, Any]) -> None:
+    """Outlasts its lease several times over while it runs."""
+    time.sleep(payload["seconds"])
+    with calls_lock:
+        calls.append(payload)
+
+
+@job_handler("test.whoami")
+def whoami(session: Session, payload: dict[str, Any]) -> None:
+    job = current_job()
+    assert job is not None
+    calls.append({"id": job.id, "attempts": job.attempts})
 
 
 @pytest.fixture(autouse=True)
@@ -52,6 +86,12 @@ def engine_of(app: Flask) -> Engine:
     return app.extensions["db_engine"]
 
 
+def make_due(db: Session) -> None:
+    """Skip the backoff wait: every queued job is due now."""
+    db.execute(update(Job).where(Job.status == "queued").values(run_at=utcnow()))
+    db.commit()
+
+
 def test_a_due_job_runs_once_and_is_marked_done(app: Flask, db: Session) -> None:
     job = add_job(db, "test.record", {"n": 1})
 
@@ -60,7 +100,8 @@ def test_a_due_job_runs_once_and_is_marked_done(app: Flask, db: Session) -> None
 
     db.refresh(job)
     assert (job.status, job.attempts, calls) == ("done", 1, [{"n": 1}])
-    assert job.finished_at is not None
+    assert job.finished_at is not None and job.lease_expires_at is None
+    assert [e.message_id for e in db.exec(select(OutboxEmail))] == ["run-1"]
 
 
 def test_a_job_waits_until_its_time(app: Flask, db: Session) -> None:
@@ -70,20 +111,64 @@ def test_a_job_waits_until_its_time(app: Flask, db: Session) -> None:
     assert calls == []
 
 
+def test_due_jobs_run_oldest_first(app: Flask, db: Session) -> None:
+    add_job(db, "test.record", {"n": "later"}, run_at=utcnow() - dt.timedelta(seconds=1))
+    add_job(db, "test.record", {"n": "earlier"}, run_at=utcnow() - dt.timedelta(seconds=5))
+
+    run_due_jobs(app)
+
+    assert calls == [{"n": "earlier"}, {"n": "later"}]
+
+
+def test_a_handler_knows_which_job_it_runs(app: Flask, db: Session) -> None:
+    job = add_job(db, "test.whoami")
+
+    run_due_jobs(app)
+
+    assert calls == [{"id": job.id, "attempts": 1}]
+
+
 def test_a_failing_job_is_retried_later_with_backoff_then_dead(app: Flask, db: Session) -> None:
-    job = add_job(db, "test.fail", max_attempts=2)
+    job = add_job(db, "test.fail", max_attempts=3)
 
+    before = utcnow()
     run_due_jobs(app)
     db.refresh(job)
-    assert job.status == "queued" and job.attempts == 1
-    assert "the remote service is down" in job.last_error
-    assert job.run_at > utcnow() + dt.timedelta(seconds=3)
+    assert (job.status, job.attempts) == ("queued", 1)
+    assert "RuntimeError: the remote service is down" in job.last_error
+    assert before + dt.timedelta(seconds=4) <= job.run_at <= utcnow() + dt.timedelta(seconds=6)
 
-    db.execute(update(Job).values(run_at=utcnow()))
-    db.commit()
+    make_due(db)
+    before = utcnow()
     run_due_jobs(app)
     db.refresh(job)
-    assert (job.status, job.attempts) == ("dead", 2)
+    assert (job.status, job.attempts) == ("queued", 2)
+    assert before + dt.timedelta(seconds=8) <= job.run_at <= utcnow() + dt.timedelta(seconds=12)
+
+    make_due(db)
+    run_due_jobs(app)
+    db.refresh(job)
+    assert (job.status, job.attempts) == ("dead", 3)
+    assert job.finished_at is not None
+    assert run_due_jobs(app) == 0  # dead jobs stay dead
+
+
+def test_backoff_doubles_with_jitter_up_to_an_hour() -> None:
+    for attempts, base in [(1, 5), (2, 10), (3, 20), (8, 640)]:
+        delays = [backoff(attempts).total_seconds() for _ in range(200)]
+        assert all(base * 0.8 <= d <= base * 1.2 for d in delays), (attempts, delays)
+        assert len(set(delays)) > 1  # jitter spreads retries out
+    assert backoff(50).total_seconds() <= MAX_BACKOFF_SECONDS * 1.2
+
+
+def test_a_permanent_failure_is_dead_at_once(app: Flask, db: Session) -> None:
+    job = add_job(db, "test.refused", max_attempts=5)
+
+    run_due_jobs(app)
+
+    db.refresh(job)
+    assert (job.status, job.attempts) == ("dead", 1)
+    assert "refused it for good" in job.last_error
 
 
 def test_a_job_of_unknown_kind_is_dead_with_a_clear_error(app: Flask, db: Session) -> None:
@@ -93,7 +178,25 @@ def test_a_job_of_unknown_kind_is_dead_with_a_clear_error(app: Flask, db: Sessio
 
     db.refresh(job)
     assert job.status == "dead"
-    assert "no handler" in job.last_error
+    assert job.last_error == "no handler for job kind 'test.nobody-handles-this'"
+
+
+def test_a_failed_handler_writes_nothing(app: Flask, db: Session) -> None:
+    @job_handler("test.write-then-fail")
+    def write_then_fail(session: Session, payload: dict[str, Any]) -> None:
+        session.add(
+            OutboxEmail(message_id="half", recipient="x@example.com", subject="s", text_body="")
+        )
+        session.flush()
+        raise RuntimeError("fails after writing")
+
+    try:
+        add_job(db, "test.write-then-fail")
+        run_due_jobs(app)
+    finally:
+        del HANDLERS["test.write-then-fail"]
+
+    assert db.exec(select(OutboxEmail)).all() == []
 
 
 def test_a_job_whose_lease_lapsed_is_run_again_by_another_worker(app: Flask, db: Session) -> None:
@@ -112,19 +215,49 @@ def test_a_job_whose_lease_lapsed_is_run_again_by_another_worker(app: Flask, db:
         assert not run_claimed_job(engine_of(app), claimed)
     assert len(calls) == 2
     assert [e.message_id for e in db.exec(select(OutboxEmail))] == ["run-1"]
+    db.refresh(job)
+    assert (job.status, job.attempts) == ("done", 2)
 
 
-def test_concurrent_workers_never_claim_the_same_job(app: Flask, db: Session) -> None:
+def test_a_slow_job_keeps_its_lease_while_it_runs(app: Flask, db: Session) -> None:
+    job = add_job(db, "test.outlasts-lease", {"seconds": 2.5})
+    engine = engine_of(app)
+    claimed = claim_next_job(engine, lease_seconds=1)
+    assert claimed is not None
+    stolen: list[object] = []
+
+    def another_worker() -> None:
+        deadline = time.monotonic() + 2.2
+        while time.monotonic() < deadline:
+            if (other := claim_next_job(engine, lease_seconds=1)) is not None:
+                stolen.append(other)
+            time.sleep(0.1)
+
+    thief = threading.Thread(target=another_worker)
+    thief.start()
+    with app.app_context():
+        assert run_claimed_job(engine, claimed, lease_seconds=1)
+    thief.join()
+
+    assert stolen == []
+    db.refresh(job)
+    assert (job.status, job.attempts) == ("done", 1)
+
+
+def test_concurrent_workers_run_each_job_exactly_once(app: Flask, db: Session) -> None:
     for n in range(40):
         enqueue(db, "test.record", {"n": n})
     db.commit()
-    claimed: list[int] = []
-    lock = threading.Lock()
+    engine = engine_of(app)
+    errors: list[BaseException] = []
 
     def worker() -> None:
-        while (job := claim_next_job(engine_of(app), lease_seconds=60)) is not None:
-            with lock:
-                claimed.append(job.id)
+        try:
+            while (job := claim_next_job(engine, lease_seconds=60)) is not None:
+                with app.app_context():
+                    run_claimed_job(engine, job)
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for thread in threads:
@@ -132,7 +265,50 @@ def test_concurrent_workers_never_claim_the_same_job(app: Flask, db: Session) ->
     for thread in threads:
         thread.join()
 
-    assert len(claimed) == 40 and len(set(claimed)) == 40
+    assert errors == []
+    assert Counter(call["n"] for call in calls) == Counter(range(40))
+    statuses = db.exec(select(Job.status, Job.attempts)).all()
+    assert Counter(statuses) == {("done", 1): 40}
+    assert len(db.exec(select(OutboxEmail)).all()) == 40
+
+
+def test_the_worker_loop_runs_jobs_until_stopped(app: Flask, db: Session) -> None:
+    job = add_job(db, "test.record", {"n": 1})
+    stop = threading.Event()
+    loop = threading.Thread(target=run_worker, args=(app, stop), kwargs={"poll_interval": 0.05})
+    loop.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            db.refresh(job)
+            if job.status == "done":
+                break
+            time.sleep(0.05)
+        later = add_job(db, "test.record", {"n": 2})  # picked up by the polling loop
+        while time.monotonic() < deadline:
+            db.refresh(later)
+            if later.status == "done":
+                break
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        loop.join(timeout=10)
+
+    assert not loop.is_alive()
+    assert (job.status, later.status) == ("done", "done")
+    assert calls == [{"n": 1}, {"n": 2}]
+
+
+def test_logs_name_jobs_but_never_their_payload(
+    app: Flask, db: Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    job = add_job(db, "test.fail", {"to": "private.person@example.com"}, max_attempts=1)
+
+    with caplog.at_level(logging.INFO, logger="referral"):
+        run_due_jobs(app)
+
+    assert f"job {job.id} (test.fail)" in caplog.text
+    assert "private.person" not in caplog.text
 
 
 def test_the_retry_command_queues_a_dead_job_again(app: Flask, db: Session) -> None:
@@ -147,8 +323,53 @@ def test_the_retry_command_queues_a_dead_job_again(app: Flask, db: Session) -> N
     assert "test.fail" in listed.output and "RuntimeError" in listed.output
     assert retried.exit_code == 0, retried.output
     db.refresh(job)
+    assert (job.status, job.attempts, job.finished_at) == ("queued", 0, None)
+    assert "queued         1" in status.output and "dead           0" in status.output
+
+
+def test_only_a_dead_job_can_be_retried(app: Flask, db: Session) -> None:
+    job = add_job(db, "test.record")
+    runner = app.test_cli_runner()
+
+    for job_id in (job.id, 999_999):
+        result = runner.invoke(args=["jobs", "retry", str(job_id)])
+        assert result.exit_code != 0
+        assert f"No dead job {job_id}." in result.output
+
+    db.refresh(job)
     assert (job.status, job.attempts) == ("queued", 0)
-    assert "queued         1" in status.output
+
+
+def test_the_jobs_command_alone_shows_counts_and_dead_jobs(app: Flask, db: Session) -> None:
+    add_job(db, "test.record")
+    dead = add_job(db, "test.nobody-handles-this")
+    run_due_jobs(app)
+
+    result = app.test_cli_runner().invoke(args=["jobs"])
+
+    assert result.exit_code == 0, result.output
+    assert "done           1" in result.output and "dead           1" in result.output
+    assert f"{dead.id:>6}  test.nobody-handles-this" in result.output
+
+
+def test_the_worker_command_runs_due_jobs_once(app: Flask, db: Session) -> None:
+    add_job(db, "test.record", {"n": 1})
+    add_job(db, "test.record", {"n": 2})
+
+    result = app.test_cli_runner().invoke(args=["worker", "--once"])
+
+    assert result.exit_code == 0, result.output
+    assert "2 jobs run." in result.output
+    assert db.exec(select(Job.status)).all() == ["done", "done"]
+
+
+def test_run_jobs_fails_a_test_when_a_job_fails(app: Flask, db: Session) -> None:
+    add_job(db, "test.record")
+    add_job(db, "test.fail")
+
+    with pytest.raises(AssertionError, match="the remote service is down"):
+        run_jobs(app)
+    assert run_jobs(app, allow_failures=True) == 0  # the failed one waits for its backoff
 
 
 def test_handlers_are_registered_when_the_app_is_created(app: Flask) -> None:

@@ -1,4 +1,4 @@
-"""Read the email the app queued, as a recipient would receive it."""
+"""Read the email the app queued or delivered, as a recipient would receive it."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from referral.jobs.models import Job
+from referral.mail.models import OutboxEmail
 from referral.mail.services import SEND_EMAIL
 
 
@@ -49,3 +50,16 @@ def last_email(db: Session, *, to: str) -> QueuedEmail:
     emails = queued_emails(db, to=to)
     assert emails, f"no email to {to}"
     return emails[-1]
+
+
+def sent_emails(db: Session, *, to: str | None = None) -> list[QueuedEmail]:
+    """The email delivered to the outbox (MAIL_BACKEND=outbox), oldest first;
+    run the jobs first (tests.support.jobs.run_jobs)."""
+    db.expire_all()
+    query = select(OutboxEmail).order_by(OutboxEmail.id)  # type: ignore[arg-type]
+    if to is not None:
+        query = query.where(OutboxEmail.recipient == to)
+    return [
+        QueuedEmail(to=e.recipient, subject=e.subject, text=e.text_body, html=e.html_body)
+        for e in db.exec(query)
+    ]

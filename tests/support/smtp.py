@@ -1,4 +1,5 @@
-"""A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
+"""A real SMTP server on loopback (aiosmtpd) that keeps what it receives,
+and can refuse chosen recipients with a chosen SMTP reply."""
 
 from __future__ import annotations
 
@@ -15,6 +16,19 @@ from aiosmtpd.controller import Controller
 class Inbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.refusals: dict[str, list[str]] = {}
+
+    def refuse(self, address: str, *replies: str) -> None:
+        """Answer RCPT TO for `address` with these replies in turn (e.g.
+        "451 4.3.0 Try again later"), then accept it."""
+        self.refusals[address] = list(replies)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]  # noqa: N802
+        replies = self.refusals.get(address)
+        if replies:
+            return replies.pop(0)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
