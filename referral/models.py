@@ -34,6 +34,7 @@ def utc_column(**kwargs: object) -> object:
 def load_all_models() -> MetaData:
     """Import every domain's models so SQLModel.metadata knows all tables."""
     from referral.apikeys import models as _apikeys  # noqa: F401
+    from referral.audit import models as _audit  # noqa: F401
     from referral.auth import models as _auth  # noqa: F401
     from referral.businesses import models as _businesses  # noqa: F401
     from referral.consent import models as _consent  # noqa: F401

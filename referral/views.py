@@ -35,6 +35,7 @@ def register_blueprints(app: Flask) -> None:
     from referral.mail.views import bp as mail
     from referral.notifications.views import bp as notifications
     from referral.partnerships.views import bp as partnerships
+    from referral.referrals.views import bp as referrals
 
     for blueprint in (
         home,
@@ -42,6 +43,7 @@ def register_blueprints(app: Flask) -> None:
         businesses,
         partnerships,
         customers,
+        referrals,
         consent,
         notifications,
         apikeys,

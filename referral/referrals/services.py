@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
+from referral.audit.models import AuditEvent
 from referral.businesses.competition import businesses_compete
 from referral.businesses.models import Business
 from referral.consent import services as consent
@@ -33,8 +34,9 @@ from referral.partnerships.services import (
     proposal_terms,
     terms_in_force,
 )
-from referral.referrals.models import Referral, ReferralEvent
+from referral.referrals.models import STATUSES, Referral, ReferralEvent
 
+ALL_STATUSES = STATUSES
 DUPLICATE_WINDOW = dt.timedelta(days=30)
 OPEN_STATUSES = ("awaiting_consent", "sent", "accepted")
 CONTACT_VISIBLE_STATUSES = ("accepted", "won", "lost")
@@ -120,6 +122,20 @@ def contact_visible_to(session: Session, referral: Referral, business_id: int) -
         business_id == referral.receiver_id
         and referral.status in CONTACT_VISIBLE_STATUSES
         and consent.consent_in_force(session, referral.id or 0)
+    )
+
+
+def record_contact_view(*, session: Session, referral: Referral, user_id: int | None) -> None:
+    """The receiver looked at the customer's contact details: the sender (whose
+    customer it is) sees that in its audit trail."""
+    session.add(
+        AuditEvent(
+            owner_business_id=referral.sender_id,
+            actor_business_id=referral.receiver_id,
+            actor_user_id=user_id,
+            action="contact_viewed",
+            subject=f"referral:{referral.id}",
+        )
     )
 
 

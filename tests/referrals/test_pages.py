@@ -1,0 +1,150 @@
+"""Referral pages: send, inbox, outbox, and what the partner sees when."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Flask
+from sqlmodel import Session, select
+
+from referral.audit.models import AuditEvent
+from referral.referrals.models import Referral
+from tests.factories import make_business, make_user, sign_in
+from tests.support.mail import last_email
+
+PII = ("Ana Diaz", "ana@example.com", "+15125550101", "9 Elm St")
+
+
+def send_form(client, partner_id: int, customer_id: int, **fields: str):  # type: ignore[no-untyped-def]
+    data = {
+        "partner_id": str(partner_id),
+        "customer_id": str(customer_id),
+        "need": "Water heater leaking in the garage",
+        "urgency": "this_week",
+        "consent_method": "email_link",
+        **fields,
+    }
+    return client.post_form("/referrals/new", data)
+
+
+def test_a_referral_from_the_form_to_a_won_job_without_leaking_before_consent(
+    app: Flask, db: Session, hvac, plumber, customer_id: int
+) -> None:  # type: ignore[no-untyped-def]
+    from referral.customers.models import Customer
+
+    customer = db.get(Customer, customer_id)
+    customer.address = "9 Elm St"
+    db.commit()
+    alex = sign_in(app, _user(db, "alex@coolair.example"))
+    blair = sign_in(app, _user(db, "blair@drip.example"))
+
+    sent = send_form(alex, plumber.business_id, customer_id)
+    assert sent.status_code == 302
+    referral = db.exec(select(Referral)).one()
+
+    # Before consent: nothing at all in the partner's inbox or pages.
+    inbox = blair.get("/referrals/inbox").get_data(as_text=True)
+    assert "Water heater" not in inbox
+    assert blair.get(f"/referrals/{referral.id}").status_code == 200
+
+    path = last_email(db, to="ana@example.com").path("/consent/")
+    app.test_client().post_form(path, {"answer": "yes"})
+
+    # After consent, before acceptance: the need and ZIP code, no contact details.
+    inbox = blair.get("/referrals/inbox").get_data(as_text=True)
+    detail = blair.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    notification_emails = [e.text for e in _emails_to(db, "blair@drip.example")]
+    for text in (inbox, detail, *notification_emails):
+        assert not any(value in text for value in PII), text
+    assert "Water heater" in inbox and "ZIP" in inbox
+
+    blair.post_form(f"/referrals/{referral.id}/accept", page=f"/referrals/{referral.id}")
+    detail = blair.get(f"/referrals/{referral.id}").get_data(as_text=True)
+    assert "ana@example.com" in detail and "+15125550101" in detail
+    views = db.exec(select(AuditEvent.action, AuditEvent.owner_business_id)).all()
+    assert views == [("contact_viewed", hvac.business_id)]
+
+    blair.post_form(
+        f"/referrals/{referral.id}/won",
+        {"job_value": "4,800", "job_date": "2026-11-20"},
+        page=f"/referrals/{referral.id}",
+    )
+    db.refresh(referral)
+    assert (referral.status, referral.job_value_cents, referral.job_date) == (
+        "won",
+        480000,
+        dt.date(2026, 11, 20),
+    )
+    outbox = alex.get("/referrals/outbox").get_data(as_text=True)
+    assert "Ana Diaz" in outbox and "given" in outbox and "won" in outbox
+
+
+def test_a_duplicate_within_30_days_links_to_the_first(
+    app: Flask, db: Session, hvac, plumber, customer_id: int
+) -> None:  # type: ignore[no-untyped-def]
+    alex = sign_in(app, _user(db, "alex@coolair.example"))
+    send_form(alex, plumber.business_id, customer_id)
+    first = db.exec(select(Referral)).one()
+
+    again = send_form(alex, plumber.business_id, customer_id)
+
+    assert again.status_code == 409
+    assert f"/referrals/{first.id}" in again.get_data(as_text=True)
+    assert len(db.exec(select(Referral)).all()) == 1
+
+
+def test_bad_input_is_shown_and_nothing_is_sent(
+    app: Flask, db: Session, hvac, plumber, customer_id: int
+) -> None:  # type: ignore[no-untyped-def]
+    alex = sign_in(app, _user(db, "alex@coolair.example"))
+
+    response = send_form(
+        alex,
+        plumber.business_id,
+        customer_id,
+        need="",
+        urgency="yesterday",
+        consent_method="attested_phone",
+    )
+
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "Describe the need" in page and "Choose how urgent" in page
+    assert "When did the customer agree?" in page
+    assert db.exec(select(Referral)).all() == []
+
+
+def test_a_third_business_gets_404_everywhere(
+    app: Flask, db: Session, hvac, plumber, customer_id: int
+) -> None:  # type: ignore[no-untyped-def]
+    alex = sign_in(app, _user(db, "alex@coolair.example"))
+    send_form(
+        alex,
+        plumber.business_id,
+        customer_id,
+        consent_method="attested_phone",
+        attested_on="2026-11-20",
+    )
+    referral = db.exec(select(Referral)).one()
+    outsider = make_business(db, trade="roofing", zip_code="78702")
+    client = sign_in(app, make_user(db, outsider))
+
+    assert client.get(f"/referrals/{referral.id}").status_code == 404
+    for action in ("accept", "decline", "lost", "withdraw"):
+        response = client.post_form(f"/referrals/{referral.id}/{action}", page="/referrals/inbox")
+        assert response.status_code == 404, action
+    assert "Water heater" not in client.get("/referrals/inbox").get_data(as_text=True)
+    db.refresh(referral)
+    assert referral.status == "sent"
+
+
+def _user(db: Session, email: str):  # type: ignore[no-untyped-def]
+    from referral.auth.models import User
+
+    return db.exec(select(User).where(User.email == email)).one()
+
+
+def _emails_to(db: Session, address: str):  # type: ignore[no-untyped-def]
+    from tests.support.mail import queued_emails
+
+    return queued_emails(db, to=address)
