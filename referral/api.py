@@ -65,9 +65,10 @@ def init_app(app: Flask) -> Api:
     from referral.businesses.api import blp as businesses_blp
     from referral.customers.api import blp as customers_blp
     from referral.partnerships.api import blp as partnerships_blp
+    from referral.referrals.api import blp as referrals_blp
 
     api = Api(app)
-    for blueprint in (me_blp, businesses_blp, partnerships_blp, customers_blp):
+    for blueprint in (me_blp, businesses_blp, partnerships_blp, customers_blp, referrals_blp):
         csrf.exempt(blueprint)  # API calls authenticate with a key, not a cookie
         api.register_blueprint(blueprint, url_prefix=f"/api/v1{blueprint.url_prefix or ''}")
     return api
