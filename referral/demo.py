@@ -4,6 +4,7 @@ click through the product at once. Loading twice changes nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import click
@@ -13,6 +14,7 @@ from sqlmodel import Session, select
 from referral.auth.models import User
 from referral.auth.passwords import hash_password
 from referral.businesses.services import create_business
+from referral.customers.services import add_job, create_customer
 from referral.db import transaction, utcnow
 from referral.partnerships import services as partnerships
 from referral.partnerships.services import Actor, TermsPair
@@ -49,7 +51,7 @@ BUSINESSES = [
         "carpet-cleaning",
         "78731",
         20,
-        "Steam cleaning, stain and pet odour removal.",
+        "Steam cleaning, stain and pet odor removal.",
     ),
     (
         "Eastside Remodeling Co.",
@@ -126,7 +128,7 @@ def load_demo_data(session: Session) -> DemoSummary:
             zip_code=zip_code,
             radius_miles=radius,
             description=description,
-            phone=f"+1512555{len(actors):04d}",
+            phone=f"+1512555{100 + len(actors):04d}",  # 555-01XX: reserved for fiction
             website=f"https://{slug}.example",
         )
         owner = User(
@@ -155,6 +157,7 @@ def load_demo_data(session: Session) -> DemoSummary:
         )
     )
     _demo_partnerships(session, actors)
+    _demo_customers(session, actors["hvac"].business_id)
     session.flush()
     return summary
 
@@ -186,6 +189,53 @@ def _demo_partnerships(session: Session, actors: dict[str, Actor]) -> None:
         terms=both_ten,
         message="Our customers ask us about AC every summer. Partners?",
     )
+
+
+# Customers of Lone Star Comfort Air with their jobs (sale #1, #2...), to refer.
+CUSTOMERS = [
+    (
+        "Maria Gonzalez",
+        "maria.gonzalez@example.com",
+        "+15125550142",
+        "1204 Oltorf St",
+        "78704",
+        [("2025-06-12", "AC repair: capacitor", 28500), ("2026-04-03", "Spring tune-up", 12900)],
+    ),
+    (
+        "James Carter",
+        "james.carter@example.com",
+        "+15125550187",
+        "88 Rainey St",
+        "78701",
+        [("2025-08-30", "New 3-ton heat pump", 845000)],
+    ),
+    ("Priya Shah", "priya.shah@example.com", "+15125550119", "4500 Duval St", "78751", []),
+]
+
+
+def _demo_customers(session: Session, business_id: int) -> None:
+    for name, email, phone, address, zip_code, jobs in CUSTOMERS:
+        customer = create_customer(
+            session=session,
+            business_id=business_id,
+            data={
+                "name": name,
+                "email": email,
+                "phone": phone,
+                "address": address,
+                "zip_code": zip_code,
+            },
+        )
+        for day, description, cents in jobs:
+            add_job(
+                session=session,
+                customer=customer,
+                data={
+                    "job_date": dt.date.fromisoformat(day),
+                    "description": description,
+                    "amount_cents": cents,
+                },
+            )
 
 
 @click.command("demo")
