@@ -58,6 +58,8 @@ class Config:
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_NAME = "referral_session"
         self.PERMANENT_SESSION_LIFETIME = _int(env.get("SESSION_LIFETIME_SECONDS"), 14 * 86400)
+        # Uploaded files (signed consent forms). Shared storage when several web nodes run.
+        self.UPLOAD_FOLDER = env.get("UPLOAD_FOLDER") or None
         self.MAX_CONTENT_LENGTH = _int(env.get("MAX_CONTENT_LENGTH"), 6 * 1024 * 1024)
         self.MAX_FORM_MEMORY_SIZE = _int(env.get("MAX_FORM_MEMORY_SIZE"), 500 * 1024)
         self.WTF_CSRF_TIME_LIMIT = None  # tied to the session instead of a clock

@@ -141,8 +141,10 @@ def app_overrides() -> dict[str, object]:
 
 
 @pytest.fixture
-def app(database_url: str, app_overrides: dict[str, object]) -> Iterator[Flask]:
-    app = make_test_app(database_url, **app_overrides)
+def app(database_url: str, app_overrides: dict[str, object], tmp_path: Path) -> Iterator[Flask]:
+    app = make_test_app(
+        database_url, **{"UPLOAD_FOLDER": str(tmp_path / "uploads"), **app_overrides}
+    )
     yield app
     app.extensions["db_engine"].dispose()
 

@@ -14,10 +14,11 @@ from werkzeug.wrappers import Response
 from referral.auth.current import login_required
 from referral.businesses.models import Business
 from referral.consent import services as consent
+from referral.consent.evidence import store_evidence
 from referral.customers.models import Customer
 from referral.customers.services import customers_query
 from referral.db import get_session
-from referral.errors import DomainError
+from referral.errors import DomainError, ValidationFailed
 from referral.forms import FormSchema, parse_form, run_action
 from referral.money import parse_amount
 from referral.partnerships.services import Actor, list_partnerships
@@ -94,10 +95,25 @@ def send() -> Response | tuple[str, int]:
     data, errors = parse_form(SendReferralForm(), request.form)
     if errors:
         return _send_form(422, errors=errors, form=request.form)
+    upload = request.files.get("evidence")
     try:
+        if upload is not None and upload.filename:
+            if not data["consent_method"].startswith("attested_"):
+                raise ValidationFailed(
+                    "Some fields are not valid.",
+                    errors={"evidence": ["A signed form is only for consent already given."]},
+                )
+            try:
+                stored = store_evidence(upload.stream)
+            finally:
+                upload.close()  # a large upload is spooled to a temporary file
+            data.update(evidence_sha256=stored.sha256, evidence_content_type=stored.content_type)
         referral = services.send_referral(
             session=get_session(), actor=_actor(), data=NewReferral(**data)
         )
+    except ValidationFailed as error:
+        get_session().rollback()
+        return _send_form(422, errors=error.errors, form=request.form)
     except DomainError as error:
         if error.status == 404:
             raise

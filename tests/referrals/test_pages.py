@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from flask import Flask
 from sqlmodel import Session, select
 
@@ -148,3 +149,57 @@ def _emails_to(db: Session, address: str):  # type: ignore[no-untyped-def]
     from tests.support.mail import queued_emails
 
     return queued_emails(db, to=address)
+
+
+def test_a_signed_form_is_checked_by_content_and_kept_with_the_consent(
+    app: Flask, db: Session, hvac, plumber, customer_id: int
+) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+    import io
+    from pathlib import Path
+
+    from referral.consent.models import ConsentRecord
+
+    alex = sign_in(app, _user(db, "alex@coolair.example"))
+
+    def upload(content: bytes, name: str):  # type: ignore[no-untyped-def]
+        return alex.post(
+            "/referrals/new",
+            data={
+                "csrf_token": alex.csrf_token("/referrals/new"),
+                "partner_id": str(plumber.business_id),
+                "customer_id": str(customer_id),
+                "need": "Water heater leaking",
+                "urgency": "this_week",
+                "consent_method": "attested_writing",
+                "attested_on": "2026-11-20",
+                "evidence": (io.BytesIO(content), name),
+            },
+            content_type="multipart/form-data",
+        )
+
+    fake = upload(b"just text, not a PDF", "signed.pdf")
+    assert fake.status_code == 422
+    assert "Upload a PDF or an image" in fake.get_data(as_text=True)
+    assert db.exec(select(Referral)).all() == []
+
+    pdf = b"%PDF-1.7\n1 0 obj <<>> endobj\n%%EOF\n"
+    assert upload(pdf, "signed.pdf").status_code == 302
+    record = db.exec(select(ConsentRecord)).one()
+    assert record.evidence_sha256 == hashlib.sha256(pdf).hexdigest()
+    assert record.evidence_content_type == "application/pdf"
+    stored = Path(app.config["UPLOAD_FOLDER"]) / "consent-evidence" / record.evidence_sha256
+    assert stored.read_bytes() == pdf
+
+
+def test_a_signed_form_over_5_mb_is_refused(app: Flask) -> None:
+    # Checked on the service: werkzeug's test client leaks the temporary file
+    # it spools a multipart body over 500 KB to.
+    import io
+
+    from referral.consent.evidence import store_evidence
+    from referral.errors import ValidationFailed
+
+    with app.app_context(), pytest.raises(ValidationFailed) as refused:
+        store_evidence(io.BytesIO(b"%PDF-1.7\n" + b"x" * (5 * 1024 * 1024)))
+    assert refused.value.errors == {"evidence": ["The file is larger than 5 MB."]}
