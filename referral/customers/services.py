@@ -221,3 +221,21 @@ def import_customers(*, session: Session, business_id: int, preview: ImportPrevi
         if row.job is not None:
             add_job(session=session, customer=customer, data=row.job)
     return len(preview.rows)
+
+
+def erase_customer(*, session: Session, business_id: int, customer_id: int) -> Customer:
+    """Remove the customer's personal data everywhere. Referrals still open are
+    withdrawn and the businesses that received them are told; outcomes, jobs
+    and money stay, with a pseudonymous customer. NotFound for another's customer."""
+    from referral.referrals.services import customer_erased
+
+    customer = get_customer(session=session, business_id=business_id, customer_id=customer_id)
+    if customer.erased_at is not None:
+        return customer
+    customer.name = f"Erased customer {customer.id}"
+    customer.email = customer.phone = customer.address = customer.notes = ""
+    customer.zip_code = ""
+    customer.erased_at = customer.updated_at = utcnow()
+    customer_erased(session=session, customer=customer)
+    session.flush()
+    return customer

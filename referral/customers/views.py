@@ -8,7 +8,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from werkzeug.wrappers import Response
 
 from referral.api import paginate
-from referral.auth.current import login_required
+from referral.auth.current import login_required, roles_required
 from referral.customers import services
 from referral.customers.schemas import CustomerFormSchema, JobFormSchema
 from referral.db import get_session
@@ -93,6 +93,17 @@ def add_job(customer_id: int) -> Response | tuple[str, int]:
         return _customer_page(customer_id, 422, errors=errors, form=request.form)
     services.add_job(session=db, customer=customer, data=data)
     flash("Job recorded.", "success")
+    return redirect(url_for("customers.show", customer_id=customer_id))
+
+
+@bp.post("/customers/<int:customer_id>/erase")
+@roles_required("owner", "manager")
+def erase(customer_id: int) -> Response:
+    """Erase the customer's personal data everywhere, at their request."""
+    services.erase_customer(
+        session=get_session(), business_id=g.business.id, customer_id=customer_id
+    )
+    flash("The customer's personal data is erased. Partners who had it were told.", "success")
     return redirect(url_for("customers.show", customer_id=customer_id))
 
 

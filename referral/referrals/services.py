@@ -14,12 +14,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from referral.audit.models import AuditEvent
 from referral.businesses.competition import businesses_compete
 from referral.businesses.models import Business
 from referral.consent import services as consent
+from referral.consent.models import ConsentRecord
 from referral.customers.models import Customer
 from referral.customers.services import get_customer
 from referral.db import utcnow
@@ -529,3 +531,66 @@ def expire_overdue(*, session: Session, now: dt.datetime | None = None) -> int:
     for referral in overdue:
         expire_referral(session=session, referral=referral)
     return len(overdue)
+
+
+def customer_erased(*, session: Session, customer: Customer) -> None:
+    """The owning business erased a customer: open referrals are withdrawn and
+    every business that received one is told."""
+    referrals = session.exec(select(Referral).where(Referral.customer_id == customer.id)).all()
+    told: set[int] = set()
+    for referral in referrals:
+        if referral.status in OPEN_STATUSES:
+            _move(
+                session,
+                referral,
+                "withdrawn",
+                action="customer erased",
+                business_id=None,
+                user_id=None,
+            )
+        if referral.receiver_id not in told and referral.status != "awaiting_consent":
+            told.add(referral.receiver_id)
+            _notify(
+                session,
+                referral.receiver_id,
+                referral,
+                "referral.customer_erased",
+                "A customer you were referred has been erased at their request",
+            )
+
+
+@dataclass(frozen=True)
+class Claim:
+    referral_id: int
+    sender_id: int
+    consented_at: dt.datetime
+    credited: bool
+
+
+def attribution(session: Session, referral: Referral) -> list[Claim]:
+    """Every consented referral of the same person (matched on email or phone)
+    to the same business, earliest consent first; the earliest is credited."""
+    customer = session.get(Customer, referral.customer_id)
+    if customer is None or customer.erased_at is not None:
+        return []
+    matches = [Customer.email == customer.email] if customer.email else []
+    if customer.phone:
+        matches.append(Customer.phone == customer.phone)
+    if not matches:
+        return []
+    rows = session.exec(
+        select(Referral.id, Referral.sender_id, func.min(ConsentRecord.created_at))
+        .join(Customer, Customer.id == Referral.customer_id)
+        .join(ConsentRecord, ConsentRecord.referral_id == Referral.id)
+        .where(
+            Referral.receiver_id == referral.receiver_id,
+            ConsentRecord.decision == "given",
+            or_(*matches),
+        )
+        .group_by(Referral.id, Referral.sender_id)
+        .order_by(func.min(ConsentRecord.created_at), Referral.id)
+    ).all()
+    return [
+        Claim(referral_id=r[0], sender_id=r[1], consented_at=r[2], credited=index == 0)
+        for index, r in enumerate(rows)
+    ]

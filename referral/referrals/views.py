@@ -182,6 +182,7 @@ def show(referral_id: int) -> str:
     if visible and referral.receiver_id == g.business.id:
         services.record_contact_view(session=db, referral=referral, user_id=g.user.id)
     record = consent.latest_record(db, referral_id)
+    claims = services.attribution(db, referral)
     events = db.exec(
         select(ReferralEvent)
         .where(ReferralEvent.referral_id == referral_id)
@@ -198,7 +199,16 @@ def show(referral_id: int) -> str:
         events=events,
         is_receiver=referral.receiver_id == g.business.id,
         urgencies=URGENCIES,
+        claims=claims,
+        business_names=_names(db, {c.sender_id for c in claims}),
     )
+
+
+def _names(db: Any, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = db.exec(select(Business.id, Business.name).where(Business.id.in_(ids))).all()
+    return dict(rows)
 
 
 def _act(referral_id: int, action: Any, done: str, **kwargs: Any) -> Response:

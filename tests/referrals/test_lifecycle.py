@@ -247,3 +247,53 @@ def test_a_job_at_the_deadline_expires_an_unanswered_referral(
     db.refresh(referral)
     db.refresh(job)
     assert referral.status == "expired", job.last_error
+
+
+def test_erasing_a_customer_withdraws_open_referrals_and_keeps_outcomes(
+    db: Session, hvac, plumber, customer_id: int
+) -> None:
+    from referral.customers.models import Customer
+    from referral.customers.services import erase_customer
+    from referral.notifications.models import Notification
+
+    open_one = refer(db, hvac, plumber, customer_id, consent_method="attested_phone")
+
+    erase_customer(session=db, business_id=hvac.business_id, customer_id=customer_id)
+    db.commit()
+
+    customer = db.get(Customer, customer_id)
+    assert (customer.email, customer.phone, customer.name) == (
+        "",
+        "",
+        f"Erased customer {customer_id}",
+    )
+    assert open_one.status == "withdrawn"
+    kinds = db.exec(
+        select(Notification.kind).where(Notification.business_id == plumber.business_id)
+    )
+    assert "referral.customer_erased" in kinds.all()
+
+
+def test_the_earliest_consented_referral_of_the_same_person_is_credited(
+    db: Session, hvac, plumber, customer_id: int
+) -> None:
+    electric_business = make_business(
+        db, name="Spark Electric", trade="electrical", zip_code="78702"
+    )
+    electric = actor(make_user(db, electric_business), electric_business)
+    from tests.partnerships.support import agreed_partnership
+
+    agreed_partnership(db, electric, plumber)
+    same_person = create_customer(
+        session=db,
+        business_id=electric.business_id,
+        data={"name": "A. Diaz", "email": "ana@example.com"},
+    )
+    db.commit()
+    first = refer(db, hvac, plumber, customer_id, consent_method="attested_phone")
+    second = refer(db, electric, plumber, same_person.id, consent_method="attested_phone")
+
+    claims = services.attribution(db, second)
+
+    assert [(c.referral_id, c.credited) for c in claims] == [(first.id, True), (second.id, False)]
+    assert claims[0].consented_at <= claims[1].consented_at
