@@ -51,11 +51,18 @@ def db_revision(message: str) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from referral.auth.cli import commands as auth_commands
     from referral.businesses.cli import commands as business_commands
     from referral.demo import commands as demo_commands
     from referral.devserver import commands as devserver_commands
     from referral.jobs.cli import commands as job_commands
 
     app.cli.add_command(db_group)
-    for command in [*business_commands, *job_commands, *demo_commands, *devserver_commands]:
+    for command in [
+        *auth_commands,
+        *business_commands,
+        *job_commands,
+        *demo_commands,
+        *devserver_commands,
+    ]:
         app.cli.add_command(command)

@@ -20,6 +20,7 @@ from sqlmodel import select
 from werkzeug.wrappers import Response
 
 from referral.auth import schemas, services
+from referral.auth import team as team_services
 from referral.auth.current import SESSION_KEY, login_required, roles_required
 from referral.businesses.models import Business, Trade
 from referral.db import get_session
@@ -43,19 +44,27 @@ def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path on this site: never an open redirect."""
-    if not target:
-        return url_for("home.index")
+    r"""Only a path on this site: never an open redirect. Browsers read "\" as
+    "/" and drop tabs and newlines, so "/\evil.example" and "/<tab>/evil.example"
+    are refused like "//evil.example"."""
+    home = url_for("home.index")
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return home
+    if "\\" in target or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return home
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("home.index")
-    return target
+    return home if parts.scheme or parts.netloc else target
 
 
 def _log_in(user: Any) -> None:
-    """Rotate the session: a fresh cookie and a fresh login token."""
+    """Rotate the session: the browser's previous login (if any) ends, the
+    Flask session starts empty, and a fresh login token goes into it."""
+    db = get_session()
+    previous = session.get(SESSION_KEY)
+    if previous:
+        services.end_login_session(session=db, token=previous)
     login = services.start_login_session(
-        session=get_session(), user=user, user_agent=request.headers.get("User-Agent", "")
+        session=db, user=user, user_agent=request.headers.get("User-Agent", "")
     )
     session.clear()
     session.permanent = True
@@ -95,7 +104,12 @@ def verify(token: str) -> Response | tuple[str, int]:
     return redirect(url_for("home.index"))
 
 
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
 @bp.route("/verify/resend", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
 @login_required
 def resend_verification() -> Response | tuple[str, int]:
     """Send the verification email again."""
@@ -110,10 +124,6 @@ def resend_verification() -> Response | tuple[str, int]:
 
 
 # --- logging in and out --------------------------------------------------------------------
-
-
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -142,6 +152,7 @@ def login() -> Response | tuple[str, int]:
 
 @bp.post("/logout")
 def logout() -> Response:
+    """Log out: this browser's login session ends."""
     token = session.get(SESSION_KEY)
     if token:
         services.end_login_session(session=get_session(), token=token)
@@ -184,7 +195,11 @@ def reset_password(token: str) -> Response | tuple[str, int]:
     data, errors = parse_form(schemas.NewPasswordSchema(), request.form)
     if errors:
         return _page("auth/reset_password.html", 422, errors=errors)
-    services.reset_password(session=db, token=token, new_password=data["password"])
+    try:
+        services.reset_password(session=db, token=token, new_password=data["password"])
+    except DomainError as error:  # spent by another request a moment ago
+        db.rollback()
+        return _page("auth/link_problem.html", 400, message=error.message)
     session.clear()
     flash("Your password is changed. Log in with the new one.", "success")
     return redirect(url_for("auth.login"))
@@ -223,8 +238,8 @@ def _team_page(status: int = 200, **context: Any) -> tuple[str, int]:
     return _page(
         "auth/team.html",
         status,
-        members=services.team_members(session=db, business_id=g.business.id),
-        invitations=services.pending_invitations(session=db, business_id=g.business.id),
+        members=team_services.team_members(session=db, business_id=g.business.id),
+        invitations=team_services.pending_invitations(session=db, business_id=g.business.id),
         roles=schemas.ROLE_CHOICES,
         **context,
     )
@@ -245,10 +260,11 @@ def _team_action(action: Any, done: str, **kwargs: Any) -> Response:
 @bp.post("/team/invitations")
 @roles_required("owner")
 def invite() -> Response | tuple[str, int]:
+    """Invite someone to the team by email, with a role."""
     data, errors = parse_form(schemas.InviteSchema(), request.form)
     if not errors:
         try:
-            services.invite_member(
+            team_services.invite_member(
                 session=get_session(), actor=g.user, email=data["email"], role=data["role"]
             )
         except DomainError as error:
@@ -263,25 +279,30 @@ def invite() -> Response | tuple[str, int]:
 @bp.post("/team/invitations/<int:invitation_id>/revoke")
 @roles_required("owner")
 def revoke_invitation(invitation_id: int) -> Response:
+    """Stop a waiting invitation from working."""
     return _team_action(
-        services.revoke_invitation, "Invitation revoked.", invitation_id=invitation_id
+        team_services.revoke_invitation, "Invitation revoked.", invitation_id=invitation_id
     )
 
 
 @bp.post("/team/members/<int:user_id>/role")
 @roles_required("owner")
 def change_role(user_id: int) -> Response:
+    """Give a member another role (the last owner stays owner)."""
     data, errors = parse_form(schemas.RoleSchema(), request.form)
     if errors:
         flash("Choose a role.", "error")
         return redirect(url_for("auth.team"))
-    return _team_action(services.change_role, "Role changed.", user_id=user_id, role=data["role"])
+    return _team_action(
+        team_services.change_role, "Role changed.", user_id=user_id, role=data["role"]
+    )
 
 
 @bp.post("/team/members/<int:user_id>/remove")
 @roles_required("owner")
 def remove_member(user_id: int) -> Response:
-    return _team_action(services.remove_member, "Removed from the team.", user_id=user_id)
+    """Remove a member: they are logged out and cannot log in again."""
+    return _team_action(team_services.remove_member, "Removed from the team.", user_id=user_id)
 
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
@@ -289,7 +310,7 @@ def accept_invitation(token: str) -> Response | tuple[str, int]:
     """Join a business from an emailed invitation."""
     db = get_session()
     try:
-        invitation = services.open_invitation(session=db, token=token)
+        invitation = team_services.open_invitation(session=db, token=token)
     except DomainError as error:
         return _page("auth/link_problem.html", 400, message=error.message)
     business = db.get(Business, invitation.business_id)
@@ -298,7 +319,7 @@ def accept_invitation(token: str) -> Response | tuple[str, int]:
     data, errors = parse_form(schemas.AcceptInvitationSchema(), request.form)
     if not errors:
         try:
-            user = services.accept_invitation(
+            user = team_services.accept_invitation(
                 session=db, token=token, name=data["name"], password=data["password"]
             )
         except DomainError as error:

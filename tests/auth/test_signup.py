@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from flask import Flask
 from sqlmodel import Session, select
 
-from referral.auth.models import User
+from referral.auth.models import LoginSession, User, UserToken
 from referral.businesses.models import Business
+from tests.auth.support import is_signed_in, row_counts
 from tests.factories import make_business, make_user
 from tests.support.mail import last_email
 
@@ -19,69 +21,118 @@ GOOD = {
     "email": "Sam@Sunny.example",
     "password": "a long enough password",
 }
+NOTHING = {"Business": 0, "User": 0, "LoginSession": 0, "UserToken": 0, "Invitation": 0, "Job": 0}
 
 
-def test_signup_creates_the_business_and_owner_signs_in_and_emails_a_link(
-    client, db: Session
+def test_the_signup_page_offers_the_seeded_trades(client) -> None:
+    html = client.get("/signup").get_data(as_text=True)
+
+    assert '<option value="solar">' in html
+    assert '<option value="hvac">' in html
+
+
+def test_signup_creates_the_business_and_its_owner_signs_in_and_emails_a_link(
+    app: Flask, client, db: Session
 ) -> None:
     response = client.post_form("/signup", GOOD)
 
     assert response.status_code == 302
     business = db.exec(select(Business).where(Business.name == "Sunny Solar")).one()
     owner = db.exec(select(User).where(User.business_id == business.id)).one()
-    assert (owner.email, owner.role, owner.email_verified_at) == (
+    assert (owner.email, owner.name, owner.role, owner.email_verified_at) == (
         "sam@sunny.example",
+        "Sam Sun",
         "owner",
         None,
     )
     assert owner.password_hash.startswith("$argon2id$")
     assert (business.zip_code, business.radius_miles) == ("78701", 30)
     assert round(business.latitude, 1) == 30.3
-    assert "Sunny Solar" in client.get("/").get_data(as_text=True)
+    assert db.exec(select(LoginSession.user_id)).all() == [owner.id]
+    assert is_signed_in(client)
+    assert "Please verify your email address" in client.get("/").get_data(as_text=True)
     email = last_email(db, to="sam@sunny.example")
-    assert "/verify/" in email.link("/verify/")
+    assert email.subject == "Confirm your email address for Referral"
+    assert email.link("/verify/").startswith(f"{app.config['BASE_URL']}/verify/")
+    assert email.link("/verify/") in email.html
+    token = db.exec(select(UserToken)).one()
+    assert (token.purpose, token.user_id, token.sent_to) == ("verify_email", owner.id, owner.email)
+    assert email.link("/verify/").rsplit("/", 1)[1] not in token.token_hash  # only a hash is kept
 
 
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
         ("business_name", "", "Enter a name of 1 to 120 characters."),
+        ("business_name", "x" * 121, "Enter a name of 1 to 120 characters."),
         ("trade", "", "Choose a trade."),
+        ("trade", "astrology", "Choose a trade."),
         ("zip_code", "00000", "Unknown ZIP code"),
         ("zip_code", "abcde", "Unknown ZIP code"),
+        ("zip_code", "", "Unknown ZIP code"),
         ("radius_miles", "0", "Choose a radius from 1 to 200 miles."),
         ("radius_miles", "10000", "Choose a radius from 1 to 200 miles."),
+        ("radius_miles", "ten", "Not a valid integer."),
+        ("name", "", "Enter a name of 1 to 120 characters."),
+        ("email", "", "Enter a valid email address."),
         ("email", "not-an-email", "Enter a valid email address."),
+        ("password", "", "Use 10 to 128 characters."),
         ("password", "short", "Use 10 to 128 characters."),
+        ("password", "x" * 129, "Use 10 to 128 characters."),
         ("password", "x" * 1000, "Use 10 to 128 characters."),
     ],
 )
-def test_a_bad_field_shows_its_error_and_writes_nothing(
+def test_a_bad_field_shows_its_error_next_to_it_and_writes_nothing(
     client, db: Session, field: str, value: str, message: str
 ) -> None:
     response = client.post_form("/signup", {**GOOD, field: value})
 
+    html = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert message in response.get_data(as_text=True)
-    assert db.exec(select(Business)).all() == []
-    assert db.exec(select(User)).all() == []
+    assert f'<p class="field-error" id="{field}-error">{message}' in html
+    assert row_counts(db) == NOTHING
+    assert not is_signed_in(client)
 
 
-def test_an_email_already_used_in_another_case_is_refused(client, db: Session) -> None:
+def test_a_missing_field_is_an_error_too(client, db: Session) -> None:
+    response = client.post_form("/signup", {k: v for k, v in GOOD.items() if k != "password"})
+
+    assert response.status_code == 422
+    assert 'id="password-error"' in response.get_data(as_text=True)
+    assert row_counts(db) == NOTHING
+
+
+def test_the_form_keeps_what_was_typed_except_the_password(client) -> None:
+    html = client.post_form("/signup", {**GOOD, "zip_code": "00000"}).get_data(as_text=True)
+
+    assert 'value="Sunny Solar"' in html
+    assert 'value="Sam@Sunny.example"' in html
+    assert GOOD["password"] not in html
+
+
+@pytest.mark.parametrize("taken", ["sam@sunny.example", "SAM@SUNNY.EXAMPLE"])
+def test_an_email_already_used_in_any_case_is_refused_and_writes_nothing(
+    client, db: Session, taken: str
+) -> None:
     existing = make_business(db)
-    make_user(db, existing, email="sam@sunny.example")
+    make_user(db, existing, email=taken.lower())
+    before = row_counts(db)
 
-    response = client.post_form("/signup", GOOD)
+    response = client.post_form("/signup", {**GOOD, "email": taken.swapcase()})
 
     assert response.status_code == 422
-    assert "already exists" in response.get_data(as_text=True)
-    assert db.exec(select(Business)).all() == [existing]
+    assert "An account with this email already exists." in response.get_data(as_text=True)
+    assert row_counts(db) == before
 
 
-def test_a_missing_or_wrong_csrf_token_is_a_400_and_writes_nothing(client, db: Session) -> None:
+@pytest.mark.parametrize("token", [None, "forged"])
+def test_a_missing_or_wrong_csrf_token_is_a_400_and_writes_nothing(
+    client, db: Session, token: str | None
+) -> None:
     client.get("/signup")
-    missing = client.post("/signup", data=GOOD)
-    wrong = client.post("/signup", data={**GOOD, "csrf_token": "forged"})
+    data = GOOD if token is None else {**GOOD, "csrf_token": token}
 
-    assert missing.status_code == wrong.status_code == 400
-    assert db.exec(select(User)).all() == []
+    response = client.post("/signup", data=data)
+
+    assert response.status_code == 400
+    assert row_counts(db) == NOTHING
