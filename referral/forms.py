@@ -16,7 +16,8 @@ from werkzeug.datastructures import MultiDict
 
 
 class FormSchema(ma.Schema):
-    """Blank optional inputs count as absent; unknown inputs (csrf_token) are ignored."""
+    """Blank optional inputs count as absent; unknown inputs (csrf_token) are ignored.
+    Inputs are trimmed, except fields marked `metadata={"verbatim": True}` (passwords)."""
 
     class Meta:
         unknown = ma.EXCLUDE
@@ -26,9 +27,9 @@ class FormSchema(ma.Schema):
         cleaned: dict[str, Any] = {}
         by_input_name = {f.data_key or name: f for name, f in self.fields.items()}
         for key, value in data.items():
-            if isinstance(value, str):
-                value = value.strip()
             field = by_input_name.get(key)
+            if isinstance(value, str) and not (field and field.metadata.get("verbatim")):
+                value = value.strip()
             if value == "" and field is not None and not field.required:
                 continue
             cleaned[key] = value

@@ -38,12 +38,14 @@ class SignupSchema(FormSchema):
     radius_miles = _area["radius_miles"]
     name = person_name
     email = email_field
-    password = ma.fields.String(required=True, validate=password_rule)
+    password = ma.fields.String(required=True, validate=password_rule, metadata={"verbatim": True})
 
 
 class LoginSchema(FormSchema):
     email = ma.fields.String(required=True, validate=ma.validate.Length(max=254))
-    password = ma.fields.String(required=True, validate=ma.validate.Length(max=1024))
+    password = ma.fields.String(
+        required=True, validate=ma.validate.Length(max=1024), metadata={"verbatim": True}
+    )
 
 
 class ForgotPasswordSchema(FormSchema):
@@ -51,11 +53,13 @@ class ForgotPasswordSchema(FormSchema):
 
 
 class NewPasswordSchema(FormSchema):
-    password = ma.fields.String(required=True, validate=password_rule)
+    password = ma.fields.String(required=True, validate=password_rule, metadata={"verbatim": True})
 
 
 class ChangePasswordSchema(NewPasswordSchema):
-    current_password = ma.fields.String(required=True, validate=ma.validate.Length(max=1024))
+    current_password = ma.fields.String(
+        required=True, validate=ma.validate.Length(max=1024), metadata={"verbatim": True}
+    )
 
 
 class InviteSchema(FormSchema):

@@ -250,3 +250,13 @@ class TestSecureCookies:
 
         assert "Secure" in response.headers["Set-Cookie"]
         assert "max-age" in response.headers["Strict-Transport-Security"]
+
+
+def test_a_password_is_kept_exactly_as_typed(client, db: Session) -> None:
+    user = make_user(db, make_business(db), email="spaces@example.com", password=" padded pass ")
+
+    trimmed = client.post_form("/login", {"email": user.email, "password": "padded pass"})
+    exact = client.post_form("/login", {"email": user.email, "password": " padded pass "})
+
+    assert trimmed.status_code == 401
+    assert exact.status_code == 302
