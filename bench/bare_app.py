@@ -1,47 +1,147 @@
-"""The baseline: a bare Flask app doing the least work that answers the same
-requests (a JSON document like /api/v1/me; a Jinja page like the home page)."""
+"""The baseline: a bare Flask app answering the benchmarked requests with the least work.
+
+It has no database, no extensions and no authentication, but it answers with
+documents of the same shape and size as Referral's, through the same Flask
+machinery:
+
+- `GET /api/v1/me`: the JSON document Referral's /me returns (a business with
+  its trade, and the API key), serialised by Flask's JSON provider.
+- `GET /`: the logged-in home page, rendered by Jinja from templates with the
+  same layout as Referral's (a base layout, an included nav, a page block,
+  `url_for` for every link), loaded once and cached like any Flask template.
+- `GET /healthz`: `{"status": "ok"}` (Referral's also runs `SELECT 1`).
+
+    gunicorn 'bench.bare_app:create_app()'
+"""
 
 from __future__ import annotations
 
-from flask import Flask, render_template_string
+from pathlib import Path
 
-PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
-<link rel="stylesheet" href="/static/app.css"></head>
-<body><header><a href="/">Referral</a><nav>
-{% for link in links %}<a href="{{ link }}">{{ link }}</a>{% endfor %}
-</nav></header>
-<main><h1>{{ title }}</h1><section>
-{% for card in cards %}<a href="#"><h2>{{ card }}</h2><p>{{ card }} text</p></a>{% endfor %}
-</section></main>
-</body></html>"""
+from flask import Flask, render_template
+from jinja2 import DictLoader
+
+ROOT = Path(__file__).resolve().parents[1]
+
+BASE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>{% block title %}Referral{% endblock %} · Referral</title>
+  <link rel="icon" href="{{ url_for('static', filename='img/favicon.svg') }}" type="image/svg+xml">
+  <link rel="stylesheet" href="{{ url_for('static', filename='css/app.css') }}">
+  <script src="{{ url_for('static', filename='js/app.js') }}" defer></script>
+</head>
+<body>
+  <header class="topbar">
+    <a class="brand" href="{{ url_for('home') }}">Referral</a>
+    <nav aria-label="Main">
+      {% include "_nav.html" %}
+      <span class="who">{{ user.name }} · {{ business.name }}</span>
+      <form method="post" action="{{ url_for('logout') }}" class="inline">
+        <input type="hidden" name="csrf_token" value="{{ form_token }}">
+        <button type="submit" class="link">Log out</button>
+      </form>
+      <a href="{{ url_for('outbox') }}">Outbox</a>
+    </nav>
+  </header>
+  <main>
+    {% for category, message in messages %}
+      <p class="flash flash-{{ category }}">{{ message }}</p>
+    {% endfor %}
+    {% block content %}{% endblock %}
+  </main>
+</body>
+</html>
+"""
+
+NAV = """<a href="{{ url_for('discover') }}">Find partners</a>
+<a href="{{ url_for('partnerships') }}">Partnerships</a>
+<a href="{{ url_for('customers') }}">Customers</a>
+<a href="{{ url_for('notifications') }}">Notifications
+  {%- if unread %} <span class="badge">{{ unread }}</span>{% endif %}</a>
+"""
+
+HOME = """{% extends "base.html" %}
+{% block title %}Home{% endblock %}
+{% block content %}
+<h1>{{ business.name }}</h1>
+{% if not user.email_verified %}
+  <p class="flash flash-warning">Please verify your email address.</p>
+{% endif %}
+<section class="grid">
+  <a class="card" href="{{ url_for('profile') }}"><h2>Profile</h2>
+    <p>Your trade, service area and how partners reach you.</p></a>
+  <a class="card" href="{{ url_for('team') }}"><h2>Team</h2>
+    <p>Invite owners, managers and staff.</p></a>
+  <a class="card" href="{{ url_for('api_keys') }}"><h2>API keys</h2>
+    <p>Connect your own tools to the REST API.</p></a>
+</section>
+{% endblock %}
+"""
 
 BUSINESS = {
     "id": 1,
     "name": "Bench HVAC",
-    "trade": {"slug": "hvac", "name": "HVAC"},
+    "trade": {"name": "HVAC", "slug": "hvac"},
     "zip_code": "78701",
     "radius_miles": 25,
-    "description": "",
-    "phone": "",
-    "website": "",
+    "description": "Heating and cooling for central Austin.",
+    "phone": "+15125550100",
+    "website": "https://bench-hvac.example.com",
+}
+API_KEY = {
+    "name": "bench",
+    "prefix": "rk_live_0a1b2c3d",
+    "created_at": "2026-01-01T00:00:00.000000+00:00",
+    "last_used_at": "2026-01-01T00:00:00.000000+00:00",
+}
+USER = {"name": "Bench Owner", "email_verified": True}
+# As long as the CSRF token Referral's page carries in its logout form.
+FORM_TOKEN = "Ij" + "A" * 78 + ".aaaaaa." + "b" * 27
+
+# Where the page links to; the bare app only needs them to exist for url_for.
+LINKS = {
+    "discover": "/partners",
+    "partnerships": "/partnerships",
+    "customers": "/customers",
+    "notifications": "/notifications",
+    "profile": "/business/profile",
+    "team": "/team",
+    "api_keys": "/settings/api-keys",
+    "outbox": "/dev/outbox",
 }
 
 
+def _elsewhere() -> tuple[str, int]:
+    return "", 204
+
+
 def create_app() -> Flask:
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=str(ROOT / "static"))
+    app.jinja_loader = DictLoader({"base.html": BASE, "_nav.html": NAV, "home.html": HOME})
 
     @app.get("/api/v1/me")
     def me() -> dict[str, object]:
-        return {"business": BUSINESS, "api_key": {"name": "bench", "prefix": "rk_live_bench000"}}
+        return {"business": BUSINESS, "api_key": API_KEY}
 
     @app.get("/")
     def home() -> str:
-        return render_template_string(
-            PAGE,
-            title="Bench HVAC",
-            links=["/partners", "/partnerships", "/notifications"],
-            cards=["Profile", "Team", "API keys"],
+        return render_template(
+            "home.html",
+            business=BUSINESS,
+            user=USER,
+            unread=0,
+            messages=[],
+            form_token=FORM_TOKEN,
         )
 
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for endpoint, path in LINKS.items():
+        app.add_url_rule(path, endpoint=endpoint, view_func=_elsewhere)
+    app.add_url_rule("/logout", endpoint="logout", view_func=_elsewhere, methods=["POST"])
     return app

@@ -1,332 +1,443 @@
-"""Throughput and memory of Referral against a bare Flask app, in the same run.
+"""Throughput, latency and worker memory of Referral as ratios to a bare Flask app.
 
-    .venv/bin/python bench/run.py                      # PostgreSQL (test_bench)
-    .venv/bin/python bench/run.py --db sqlite --duration 5
+    .venv/bin/python bench/run.py                       # PostgreSQL database test_bench
+    .venv/bin/python bench/run.py --db sqlite           # the embedded default
+    .venv/bin/python bench/run.py --strict              # exit 1 when a target is missed
 
-Both apps run under gunicorn with the same settings (2 sync workers, the
-production default for short CPU-bound requests) on loopback, and the same
-load generator drives each endpoint for the same time: `wrk` when installed,
-otherwise a Python keep-alive client. Figures are printed as ratios to the
-bare app; targets: GET /api/v1/me with an API key >= 50%, the logged-in home
-page >= 30%. Worker memory (RSS) is compared the same way.
+Both apps run under gunicorn with the same settings, in the same run, on
+loopback; each endpoint is measured on both in alternating rounds, so load from
+other processes falls on both alike. Targets (ratios, never absolute figures):
+GET /api/v1/me with an API key >= 50% of the bare app's throughput, the
+signed-in home page >= 30%. See bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
-import re
-import secrets
-import shutil
-import signal
-import socket
+import platform
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
-from dataclasses import asdict, dataclass
-from http.client import HTTPConnection
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-RESULTS = ROOT / "bench" / "results"
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test_bench"
-TARGETS = {"GET /api/v1/me": 0.50, "GET / (logged in)": 0.30}
+sys.path.insert(0, str(ROOT))
+
+from bench import seed  # noqa: E402
+from bench.checks import CheckFailed, Endpoint, check_endpoint  # noqa: E402
+from bench.load import Generator, Load, LoadFailed, choose_generator  # noqa: E402
+from bench.seed import SetupFailed  # noqa: E402
+from bench.servers import GunicornServer, ServerFailed, WorkerSettings  # noqa: E402
+
+RESULTS_DIR = ROOT / "bench" / "results"
+
+ENDPOINTS = {
+    "me": Endpoint("GET /api/v1/me (API key)", "/api/v1/me", "me", target=0.50),
+    "home": Endpoint("GET / (signed in)", "/", "page", target=0.30),
+    "healthz": Endpoint("GET /healthz", "/healthz", "health", target=None),
+}
 
 
 @dataclass
-class Load:
-    requests_per_second: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
+class EndpointResult:
+    """One endpoint measured on both apps over the same rounds."""
 
+    endpoint: Endpoint
+    app_rounds: list[Load] = field(default_factory=list)
+    bare_rounds: list[Load] = field(default_factory=list)
+    app_bytes: int = 0
+    bare_bytes: int = 0
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    @staticmethod
+    def _rps(rounds: list[Load]) -> float:
+        seconds = sum(r.seconds for r in rounds)
+        return sum(r.requests for r in rounds) / seconds if seconds else 0.0
 
+    @property
+    def app_rps(self) -> float:
+        return self._rps(self.app_rounds)
 
-class Gunicorn:
-    """One app under gunicorn, stopped on exit."""
+    @property
+    def bare_rps(self) -> float:
+        return self._rps(self.bare_rounds)
 
-    def __init__(self, app: str, env: dict[str, str], workers: int) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                "-w",
-                str(workers),
-                "-b",
-                f"127.0.0.1:{self.port}",
-                "--log-level",
-                "warning",
-                app,
-            ],
-            cwd=ROOT,
-            env={**os.environ, **env},
-        )
+    @property
+    def ratio(self) -> float:
+        return self.app_rps / self.bare_rps if self.bare_rps else 0.0
 
-    def __enter__(self) -> Gunicorn:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(self.url + "/healthz-not-there", timeout=1)
-            except urllib.error.HTTPError:
-                return self  # answering
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"gunicorn for {self.url} did not start")
-
-    def worker_rss_kib(self) -> list[int]:
-        children = subprocess.run(
-            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True
-        ).stdout.split()
-        sizes = []
-        for pid in children:
-            status = Path(f"/proc/{pid}/status").read_text()
-            sizes.append(int(re.search(r"VmRSS:\s+(\d+)", status).group(1)))  # type: ignore[union-attr]
-        return sizes
-
-    def __exit__(self, *exc: object) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-
-def check(url: str, headers: dict[str, str]) -> None:
-    request = urllib.request.Request(url, headers=headers)
-    with urllib.request.urlopen(request, timeout=10) as response:
-        if response.status != 200:
-            raise RuntimeError(f"{url} answered {response.status}")
-
-
-def run_wrk(url: str, headers: dict[str, str], seconds: int, connections: int) -> Load:
-    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
-    for name, value in headers.items():
-        args += ["-H", f"{name}: {value}"]
-    output = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
-
-    def latency(label: str) -> float:
-        match = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", output)
-        assert match, output
-        value, unit = float(match.group(1)), match.group(2)
-        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-
-    errors = sum(
-        int(n) for n in re.findall(r"(?:Non-2xx or 3xx responses|errors): .*?(\d+)", output)
-    )
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
-    return Load(rps, latency("50"), latency("99"), errors)
-
-
-def run_python_client(url: str, headers: dict[str, str], seconds: int, connections: int) -> Load:
-    """Keep-alive HTTP clients in threads: slower than wrk, same for both apps."""
-    host, port = url.split("//")[1].split("/")[0].split(":")
-    path = "/" + url.split("//")[1].split("/", 1)[1] if "/" in url.split("//")[1] else "/"
-    timings: list[float] = []
-    errors = 0
-    lock = threading.Lock()
-    stop_at = time.monotonic() + seconds
-
-    def client() -> None:
-        nonlocal errors
-        connection = HTTPConnection(host, int(port), timeout=10)
-        mine, failed = [], 0
-        while time.monotonic() < stop_at:
-            start = time.perf_counter()
-            try:
-                connection.request("GET", path, headers=headers)
-                response = connection.getresponse()
-                response.read()
-                if response.status >= 400:
-                    failed += 1
-                if response.getheader("Connection", "").lower() == "close":
-                    connection.close()
-            except OSError:
-                failed += 1
-                connection.close()
-            mine.append((time.perf_counter() - start) * 1000)
-        with lock:
-            timings.extend(mine)
-            errors += failed
-
-    threads = [threading.Thread(target=client) for _ in range(connections)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    ordered = sorted(timings)
-    return Load(
-        len(ordered) / seconds,
-        statistics.median(ordered),
-        ordered[int(0.99 * (len(ordered) - 1))],
-        errors,
-    )
-
-
-def prepare_referral(
-    database_url: str, env: dict[str, str]
-) -> tuple[dict[str, str], dict[str, str]]:
-    """Migrate, then make a business with an owner, a login and an API key.
-    Returns (API headers, page headers)."""
-    subprocess.run(
-        [str(BIN / "referral"), "db", "upgrade"],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    sys.path.insert(0, str(ROOT))
-    from referral import create_app
-    from referral.apikeys.models import ApiKey
-    from referral.auth.models import LoginSession, User
-    from referral.auth.passwords import hash_password
-    from referral.auth.tokens import hash_token, new_token
-    from referral.businesses.services import create_business
-    from referral.config import Config
-    from referral.db import transaction, utcnow
-
-    app = create_app(Config({**os.environ, **env}))
-    api_key = f"rk_live_bench000_{secrets.token_urlsafe(24)}"
-    login_token, login_hash = new_token()
-    with app.app_context(), transaction() as session:
-        business = create_business(
-            session=session, name="Bench HVAC", trade="hvac", zip_code="78701", radius_miles=25
-        )
-        user = User(
-            business_id=business.id,
-            email=f"bench-{secrets.token_hex(4)}@example.com",
-            name="Bench Owner",
-            role="owner",
-            password_hash=hash_password("bench password"),
-            email_verified_at=utcnow(),
-        )
-        session.add(user)
-        session.flush()
-        session.add(
-            ApiKey(
-                business_id=business.id,
-                created_by_id=user.id,
-                name="bench",
-                prefix="rk_live_bench000",
-                key_hash=hash_token(api_key),
-            )
-        )
-        session.add(
-            LoginSession(
-                user_id=user.id,
-                token_hash=login_hash,
-                expires_at=utcnow().replace(year=utcnow().year + 1),
-            )
-        )
-    with app.test_request_context():
-        cookie = app.session_interface.get_signing_serializer(app).dumps({"sid": login_token})
-    app.extensions["db_engine"].dispose()
-    return (
-        {"Authorization": f"Bearer {api_key}"},
-        {"Cookie": f"{app.config['SESSION_COOKIE_NAME']}={cookie}"},
-    )
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
-    parser.add_argument("--pg-url", default=DEFAULT_PG)
-    parser.add_argument("--duration", type=int, default=10, help="seconds per endpoint and app")
-    parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
-    args = parser.parse_args()
-
-    use_wrk = shutil.which("wrk") is not None
-    load = run_wrk if use_wrk else run_python_client
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.db == "sqlite":
-            database_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        else:
-            database_url = args.pg_url
-            from sqlalchemy import create_engine, text
-
-            engine = create_engine(database_url)
-            with engine.begin() as connection:
-                connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-            engine.dispose()
-        env = {
-            "DATABASE_URL": database_url,
-            "SECRET_KEY": secrets.token_hex(32),
-            "MAIL_BACKEND": "outbox",
-            "LOG_LEVEL": "WARNING",
-        }
-        api_headers, page_headers = prepare_referral(database_url, env)
-        endpoints = [
-            ("GET /api/v1/me", "/api/v1/me", api_headers),
-            ("GET / (logged in)", "/", page_headers),
+    @property
+    def round_ratios(self) -> list[float]:
+        return [
+            a.requests_per_second / b.requests_per_second
+            for a, b in zip(self.app_rounds, self.bare_rounds, strict=True)
+            if b.requests_per_second
         ]
-        results: dict[str, dict[str, Load]] = {}
-        rss: dict[str, list[int]] = {}
-        for name, app_spec, app_env in (
-            ("referral", "referral:create_app()", env),
-            ("bare", "bench.bare_app:create_app()", {}),
-        ):
-            with Gunicorn(app_spec, app_env, args.workers) as server:
-                for label, path, headers in endpoints:
-                    check(server.url + path, headers)
-                    load(server.url + path, headers, 2, args.connections)  # warm up
-                    results.setdefault(label, {})[name] = load(
-                        server.url + path, headers, args.duration, args.connections
-                    )
-                rss[name] = server.worker_rss_kib()
 
+    @property
+    def errors(self) -> int:
+        return sum(r.errors for r in self.app_rounds + self.bare_rounds)
+
+    @property
+    def passed(self) -> bool | None:
+        """None when the endpoint has no target."""
+        if self.endpoint.target is None:
+            return None
+        return self.errors == 0 and self.ratio >= self.endpoint.target
+
+    def latency(self, which: str) -> tuple[float, float]:
+        """(p50, p99) in ms: the median over rounds of each round's percentile."""
+        rounds = self.app_rounds if which == "app" else self.bare_rounds
+        return (
+            statistics.median(r.p50_ms for r in rounds),
+            statistics.median(r.p99_ms for r in rounds),
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "path": self.endpoint.path,
+            "target": self.endpoint.target,
+            "passed": self.passed,
+            "ratio": round(self.ratio, 4),
+            "round_ratios": [round(r, 4) for r in self.round_ratios],
+            "app": self._side("app", self.app_rps, self.app_bytes, self.app_rounds),
+            "bare": self._side("bare", self.bare_rps, self.bare_bytes, self.bare_rounds),
+        }
+
+    def _side(self, which: str, rps: float, body: int, rounds: list[Load]) -> dict[str, object]:
+        p50, p99 = self.latency(which)
+        return {
+            "requests_per_second": round(rps, 1),
+            "p50_ms": round(p50, 3),
+            "p99_ms": round(p99, 3),
+            "body_bytes": body,
+            "rounds": [asdict(r) for r in rounds],
+        }
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """How and where a run was made, printed above the figures and kept beside them."""
+
+    started_at: str
+    commit: str | None
+    generator: str
+    generator_name: str
+    connections: int
+    gunicorn: str
+    database: str
+    schema: str
+    seconds_per_endpoint: float
+    rounds: int
+    loadavg_start: str
+    loadavg_end: str
+    cpus: int
+    python: str
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Referral against a bare Flask app: throughput, latency, worker memory."
+    )
+    parser.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
+    parser.add_argument(
+        "--pg-url",
+        default=seed.DEFAULT_PG_URL,
+        help="PostgreSQL URL; its database is DROPPED and created again (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--schema",
+        choices=["migrations", "create_all"],
+        default="migrations",
+        help="`referral db upgrade` (default) or the models' create_all, when migrations lag",
+    )
+    parser.add_argument(
+        "--endpoints",
+        default="me,home",
+        help=f"comma-separated, from {','.join(ENDPOINTS)} (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--duration", type=float, default=10, help="seconds per endpoint per app (default 10)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="alternating app/bare slices of the duration"
+    )
+    parser.add_argument("--warmup", type=float, default=1, help="seconds per endpoint per app")
+    parser.add_argument("--connections", type=int, default=8, help="concurrent connections")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per app")
+    parser.add_argument("--worker-class", choices=["sync", "gthread"], default="sync")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
+    parser.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument("--wrk-threads", type=int, default=1)
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
+    args = parser.parse_args(argv)
+    unknown = set(args.endpoints.split(",")) - set(ENDPOINTS)
+    if unknown:
+        parser.error(f"unknown endpoint(s): {', '.join(sorted(unknown))}")
+    if args.rounds < 1 or args.duration <= 0 or args.connections < 1 or args.workers < 1:
+        parser.error("--rounds, --duration, --connections and --workers must be positive")
+    return args
+
+
+def slice_seconds(args: argparse.Namespace, generator: Generator) -> float:
+    seconds = args.duration / args.rounds
+    if generator.whole_seconds:
+        seconds = max(1, round(seconds))
+    return seconds
+
+
+def measure(
+    endpoint: Endpoint,
+    servers: dict[str, GunicornServer],
+    headers: dict[str, str],
+    *,
+    generator: Generator,
+    args: argparse.Namespace,
+) -> EndpointResult:
+    """Warm both apps up, then alternate them round by round (who goes first
+    alternates too), so drift and other load fall on both alike."""
+    result = EndpointResult(endpoint)
+    seconds = slice_seconds(args, generator)
+    for server in servers.values():
+        if args.warmup > 0:
+            generator.run(server.url + endpoint.path, headers, args.warmup, args.connections)
+    for round_number in range(args.rounds):
+        order = ("app", "bare") if round_number % 2 == 0 else ("bare", "app")
+        for name in order:
+            load = generator.run(
+                servers[name].url + endpoint.path, headers, seconds, args.connections
+            )
+            (result.app_rounds if name == "app" else result.bare_rounds).append(load)
+    return result
+
+
+def git_commit() -> str | None:
+    completed = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    )
+    return completed.stdout.strip() or None
+
+
+def print_report(
+    results: list[EndpointResult],
+    rss: dict[str, list[int]],
+    context: RunContext,
+) -> None:
+    print()
+    print(f"Referral vs bare Flask, same run ({context.started_at}, commit {context.commit})")
     print(
-        f"load generator: {'wrk' if use_wrk else 'python keep-alive client'}; "
-        f"{args.workers} gunicorn sync workers each; {args.connections} connections; "
-        f"{args.duration} s per run; database: {args.db}"
+        f"  gunicorn {context.gunicorn}; load: {context.generator}, "
+        f"{context.connections} connections; database: {context.database}"
     )
     print(
-        f"{'endpoint':<20}{'app req/s':>11}{'bare req/s':>12}{'ratio':>8}{'target':>8}"
-        f"{'app p50':>9}{'app p99':>9}{'bare p99':>9}{'p99 ratio':>10}  result"
+        f"  {context.seconds_per_endpoint:g} s per endpoint per app in {context.rounds} "
+        f"alternating rounds; load average {context.loadavg_start} -> "
+        f"{context.loadavg_end} on {context.cpus} CPUs"
     )
-    failed = False
-    for label, pair in results.items():
-        app_load, bare = pair["referral"], pair["bare"]
-        ratio = app_load.requests_per_second / bare.requests_per_second
-        ok = ratio >= TARGETS[label] and app_load.errors == 0
-        failed |= not ok
+    # Only the load before the run tells of other work: the run itself adds ~3.
+    before = float(context.loadavg_start.split()[0])
+    if before > context.cpus / 2:
         print(
-            f"{label:<20}{app_load.requests_per_second:>11.0f}{bare.requests_per_second:>12.0f}"
-            f"{ratio:>7.0%}{TARGETS[label]:>8.0%}{app_load.p50_ms:>8.1f}ms{app_load.p99_ms:>7.1f}ms"
-            f"{bare.p99_ms:>7.1f}ms{app_load.p99_ms / bare.p99_ms:>9.1f}x  "
-            f"{'PASS' if ok else 'FAIL'}{f' ({app_load.errors} errors)' if app_load.errors else ''}"
+            f"  warning: the machine was busy before the run (load average {before:.1f} on "
+            f"{context.cpus} CPUs): figures are noisy; compare the round ratios"
         )
-    app_rss, bare_rss = statistics.mean(rss["referral"]), statistics.mean(rss["bare"])
+    print()
+    width = max(len(r.endpoint.label) for r in results) + 2
     print(
-        f"{'worker RSS':<20}{app_rss / 1024:>10.1f}M{bare_rss / 1024:>11.1f}M"
-        f"{app_rss / bare_rss:>7.1f}x"
+        f"{'endpoint':<{width}}{'app req/s':>10}{'bare req/s':>11}{'ratio':>7}"
+        f"{'per round':>13}{'target':>8}  result"
     )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    (RESULTS / f"run-{stamp}.json").write_text(
-        json.dumps(
-            {
-                "args": vars(args),
-                "generator": "wrk" if use_wrk else "python",
-                "results": {k: {n: asdict(v) for n, v in p.items()} for k, p in results.items()},
-                "worker_rss_kib": rss,
-            },
-            indent=2,
+    for r in results:
+        spread = f"{min(r.round_ratios):.0%}-{max(r.round_ratios):.0%}" if r.round_ratios else "-"
+        target = f"{r.endpoint.target:.0%}" if r.endpoint.target is not None else "-"
+        verdict = {True: "PASS", False: "FAIL", None: "-"}[r.passed]
+        if r.errors:
+            verdict += f" ({r.errors} errors)"
+        print(
+            f"{r.endpoint.label:<{width}}{r.app_rps:>10.0f}{r.bare_rps:>11.0f}{r.ratio:>7.0%}"
+            f"{spread:>13}{target:>8}  {verdict}"
         )
+    print()
+    print(
+        f"{'latency, ms':<{width}}{'app p50':>10}{'app p99':>9}{'bare p50':>10}{'bare p99':>10}"
+        f"{'body bytes app/bare':>22}"
     )
-    return 1 if failed and args.strict else 0
+    for r in results:
+        (a50, a99), (b50, b99) = r.latency("app"), r.latency("bare")
+        print(
+            f"{r.endpoint.label:<{width}}{a50:>10.1f}{a99:>9.1f}{b50:>10.1f}{b99:>10.1f}"
+            f"{f'{r.app_bytes}/{r.bare_bytes}':>22}"
+        )
+    print()
+    app_rss, bare_rss = statistics.mean(rss["app"]), statistics.mean(rss["bare"])
+    print(f"{'worker RSS, MiB':<{width}}{'app':>10}{'bare':>11}{'ratio':>7}")
+    label = f"mean of {len(rss['app'])} workers"
+    print(
+        f"{label:<{width}}{app_rss / 1024:>10.1f}"
+        f"{bare_rss / 1024:>11.1f}{app_rss / bare_rss:>6.2f}x"
+    )
+
+
+def save(report: dict[str, object]) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    path = RESULTS_DIR / f"run-{stamp}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    return path
+
+
+def progress(message: str, *, since: float) -> None:
+    print(f"[{time.monotonic() - since:5.1f} s] {message}", file=sys.stderr, flush=True)
+
+
+def loadavg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+@dataclass
+class Requests:
+    """What each kind of endpoint sends (the same to both apps), and body sizes seen."""
+
+    credentials: seed.Credentials
+    sizes: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def headers(self, endpoint: Endpoint) -> dict[str, str]:
+        if endpoint.kind == "me":
+            return self.credentials.api_headers()
+        if endpoint.kind == "page":
+            return self.credentials.page_headers()
+        return {}
+
+
+def check_all(
+    endpoints: list[Endpoint], servers: dict[str, GunicornServer], requests: Requests
+) -> list[str]:
+    """Fetch each endpoint from each app once; return what is wrong (nothing, if all is well).
+
+    The signed-in page sets a new session cookie (permanent, with the CSRF
+    token added); as a browser would, the cookie it set is the one sent after.
+    """
+    problems = []
+    cookie_name = requests.credentials.cookie_name
+    for endpoint in endpoints:
+        for name, server in servers.items():
+            try:
+                probe = check_endpoint(
+                    server, endpoint, requests.headers(endpoint), cookie_name=cookie_name
+                )
+                if endpoint.kind == "page" and name == "app" and probe.new_cookie:
+                    requests.credentials = requests.credentials.with_cookie(probe.new_cookie)
+                    probe = check_endpoint(
+                        server, endpoint, requests.headers(endpoint), cookie_name=cookie_name
+                    )
+            except CheckFailed as failure:
+                problems.append(str(failure))
+                continue
+            requests.sizes.setdefault(endpoint.path, {})[name] = len(probe.body)
+    return problems
+
+
+def run_benchmark(
+    args: argparse.Namespace, generator: Generator, work_dir: Path, clock: float
+) -> tuple[list[EndpointResult], dict[str, list[int]]]:
+    """Prepare the database, start both apps, check, then measure every endpoint."""
+    endpoints = [ENDPOINTS[name] for name in args.endpoints.split(",")]
+    settings = WorkerSettings(args.workers, args.worker_class, args.threads)
+    database_url = seed.fresh_database(args.db, pg_url=args.pg_url, work_dir=work_dir)
+    env = seed.referral_env(database_url)
+    seed.create_schema(env, how=args.schema)
+    requests = Requests(seed.seed_business(env))
+    progress(f"{args.db} database ready ({args.schema}), business seeded", since=clock)
+    servers = {
+        "app": GunicornServer(
+            "referral", "referral:create_app()", env=env, settings=settings, work_dir=work_dir
+        ),
+        "bare": GunicornServer(
+            "bare", "bench.bare_app:create_app()", env={}, settings=settings, work_dir=work_dir
+        ),
+    }
+    try:
+        for server in servers.values():
+            server.start()
+        for server in servers.values():
+            server.wait_ready()
+        progress(f"both apps up under gunicorn, {settings.describe()} each", since=clock)
+        problems = check_all(endpoints, servers, requests)
+        if problems:
+            raise CheckFailed(
+                "Not measured: an endpoint did not answer as expected.\n"
+                + "\n".join(f"- {problem}" for problem in problems)
+            )
+        results = []
+        for endpoint in endpoints:
+            progress(f"measuring {endpoint.label}", since=clock)
+            result = measure(
+                endpoint, servers, requests.headers(endpoint), generator=generator, args=args
+            )
+            result.app_bytes = requests.sizes[endpoint.path]["app"]
+            result.bare_bytes = requests.sizes[endpoint.path]["bare"]
+            results.append(result)
+        rss = {name: server.worker_rss_kib() for name, server in servers.items()}
+    finally:
+        for server in servers.values():
+            server.stop()
+    progress("done", since=clock)
+    return results, rss
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Exit 0 when measured; 1 with --strict when a target is missed; 2 when
+    nothing could be measured (setup, server or endpoint check failed)."""
+    args = parse_args(argv)
+    started_at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    loadavg_start = loadavg()
+    clock = time.monotonic()
+    try:
+        generator = choose_generator(args.generator, wrk_threads=args.wrk_threads)
+        progress(f"load generator: {generator.description}", since=clock)
+        with tempfile.TemporaryDirectory(prefix="referral-bench-") as tmp:
+            results, rss = run_benchmark(args, generator, Path(tmp), clock)
+    except (SetupFailed, ServerFailed, CheckFailed, LoadFailed) as failure:
+        print(f"\n{failure}", file=sys.stderr)
+        return 2
+
+    context = RunContext(
+        started_at=started_at.isoformat(),
+        commit=git_commit(),
+        generator=generator.description,
+        generator_name=generator.name,
+        connections=args.connections,
+        gunicorn=WorkerSettings(args.workers, args.worker_class, args.threads).describe(),
+        database=args.db,
+        schema=args.schema,
+        seconds_per_endpoint=slice_seconds(args, generator) * args.rounds,
+        rounds=args.rounds,
+        loadavg_start=loadavg_start,
+        loadavg_end=loadavg(),
+        cpus=os.cpu_count() or 1,
+        python=platform.python_version(),
+    )
+    print_report(results, rss, context)
+    report = {
+        "context": asdict(context),
+        "args": vars(args),
+        "endpoints": {r.endpoint.label: r.as_dict() for r in results},
+        "worker_rss_kib": rss,
+        "worker_rss_ratio": round(statistics.mean(rss["app"]) / statistics.mean(rss["bare"]), 3),
+    }
+    if not args.no_save:
+        print(f"\nresults: {save(report).relative_to(ROOT)}")
+    missed = [r.endpoint.label for r in results if r.passed is False]
+    if missed:
+        print(f"missed target: {', '.join(missed)}" + ("" if args.strict else " (not --strict)"))
+    return 1 if missed and args.strict else 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,182 @@
+"""A fresh database for the Referral app, and a business that can call it.
+
+The business, its owner, a login session and an API key are written straight
+through the models, so the harness depends on no page or API being written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session, select
+
+from referral import create_app
+from referral.apikeys.models import ApiKey
+from referral.apikeys.services import KEY_PREFIX
+from referral.auth.current import SESSION_KEY
+from referral.auth.models import LoginSession, User
+from referral.auth.passwords import hash_password
+from referral.auth.tokens import hash_token, new_token
+from referral.businesses.geo import locate_zip
+from referral.businesses.models import Business, Trade
+from referral.businesses.taxonomy import seed_trades
+from referral.config import Config
+from referral.db import make_engine, transaction, utcnow
+from referral.models import load_all_models
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERRAL_CLI = Path(sys.executable).parent / "referral"
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test_bench"
+BUSINESS_NAME = "Bench HVAC"
+OWNER_NAME = "Bench Owner"
+
+
+class SetupFailed(RuntimeError):
+    """The database could not be prepared for a run."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a client sends to be the seeded business."""
+
+    api_key: str
+    cookie_name: str
+    cookie_value: str
+
+    def with_cookie(self, value: str) -> Credentials:
+        """The same credentials holding the session cookie the app set last."""
+        return Credentials(self.api_key, self.cookie_name, value)
+
+    def api_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    def page_headers(self) -> dict[str, str]:
+        return {"Cookie": f"{self.cookie_name}={self.cookie_value}"}
+
+
+def fresh_database(kind: str, *, pg_url: str, work_dir: Path) -> str:
+    """An empty database: a new SQLite file in work_dir, or PostgreSQL dropped and
+    created again (its name comes from pg_url; never point it at data you keep)."""
+    if kind == "sqlite":
+        return f"sqlite:///{work_dir / 'referral.db'}"
+    url = make_url(pg_url)
+    if not url.database or not any(word in url.database for word in ("bench", "test")):
+        raise SetupFailed(
+            f"--pg-url must name a scratch database (with 'bench' or 'test' in its name): "
+            f"it is dropped and created again. Got {url.database!r}."
+        )
+    maintenance = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    quoted = maintenance.dialect.identifier_preparer.quote(url.database)
+    try:
+        with maintenance.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
+            connection.execute(text(f"CREATE DATABASE {quoted}"))
+    finally:
+        maintenance.dispose()
+    return url.render_as_string(hide_password=False)
+
+
+def referral_env(database_url: str) -> dict[str, str]:
+    """The environment the Referral app runs with in the benchmark."""
+    return {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "MAIL_BACKEND": "outbox",
+    }
+
+
+def create_schema(env: dict[str, str], *, how: str) -> None:
+    """`migrations`: `referral db upgrade`, as a deployment does (schema and trades).
+    `create_all`: the models' tables and the trades, for when migrations lag the models."""
+    if how == "migrations":
+        completed = subprocess.run(
+            [str(REFERRAL_CLI), "db", "upgrade"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+        )
+        if completed.returncode != 0:
+            raise SetupFailed(
+                "`referral db upgrade` failed; try --schema create_all if the migrations "
+                f"lag the models.\n{completed.stdout}{completed.stderr}"
+            )
+        return
+    engine = make_engine(env["DATABASE_URL"])
+    try:
+        load_all_models().create_all(engine)
+        with Session(engine) as session:
+            seed_trades(session)
+            session.commit()
+    finally:
+        engine.dispose()
+
+
+def seed_business(env: dict[str, str]) -> Credentials:
+    """A business with an owner, a live login session and an API key.
+
+    The session cookie is what the login page sets: Flask's signed session
+    holding the login token under "sid", marked permanent.
+    """
+    app = create_app(Config({**os.environ, **env}))
+    centre = locate_zip("78701")
+    assert centre is not None
+    prefix = KEY_PREFIX + secrets.token_hex(4)
+    api_key = f"{prefix}_{secrets.token_urlsafe(32)}"
+    login_token, login_hash = new_token()
+    with app.app_context():
+        with transaction() as session:
+            trade = session.exec(select(Trade).where(Trade.slug == "hvac")).one()
+            business = Business(
+                name=BUSINESS_NAME,
+                trade_id=trade.id,
+                zip_code=centre.zip_code,
+                latitude=centre.latitude,
+                longitude=centre.longitude,
+                radius_miles=25,
+                description="Heating and cooling for central Austin.",
+                phone="+15125550100",
+                website="https://bench-hvac.example.com",
+            )
+            session.add(business)
+            session.flush()
+            owner = User(
+                business_id=business.id,
+                email=f"owner-{secrets.token_hex(4)}@bench.example.com",
+                name=OWNER_NAME,
+                role="owner",
+                password_hash=hash_password(secrets.token_urlsafe(16)),
+                email_verified_at=utcnow(),
+            )
+            session.add(owner)
+            session.flush()
+            session.add(
+                LoginSession(
+                    user_id=owner.id,
+                    token_hash=login_hash,
+                    expires_at=utcnow() + dt.timedelta(days=1),
+                    user_agent="bench",
+                )
+            )
+            session.add(
+                ApiKey(
+                    business_id=business.id,
+                    created_by_id=owner.id,
+                    name="bench",
+                    prefix=prefix,
+                    key_hash=hash_token(api_key),
+                )
+            )
+        app.extensions["db_engine"].dispose()
+    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    assert serializer is not None
+    cookie = serializer.dumps({"_permanent": True, SESSION_KEY: login_token})
+    return Credentials(api_key, app.config["SESSION_COOKIE_NAME"], cookie)
