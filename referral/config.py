@@ -57,6 +57,9 @@ class Config:
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_NAME = "referral_session"
+        # The login's own expiry lives in the database; re-signing the cookie on
+        # every response would only cost time.
+        self.SESSION_REFRESH_EACH_REQUEST = False
         self.PERMANENT_SESSION_LIFETIME = _int(env.get("SESSION_LIFETIME_SECONDS"), 14 * 86400)
         # Uploaded files (signed consent forms). Shared storage when several web nodes run.
         self.UPLOAD_FOLDER = env.get("UPLOAD_FOLDER") or None
@@ -98,6 +101,8 @@ class Config:
             },
             "security": [{"apiKey": []}],
         }
+
+        self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO").upper()
 
         self.TESTING = False
 

@@ -17,14 +17,8 @@ def format_datetime(value: dt.datetime | None) -> str:
 
 
 def _unread_notifications() -> int:
-    """Shown in the top bar of every page for a signed-in business."""
-    business = g.get("business")
-    if business is None or g.get("user") is None:
-        return 0
-    from referral.db import get_session
-    from referral.notifications.services import count_unread
-
-    return count_unread(session=get_session(), business_id=business.id)
+    """Counted with the signed-in user (auth.current), shown in every page's top bar."""
+    return int(g.get("unread_notifications") or 0)
 
 
 def init_app(app: Flask) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, abort, flash, g, redirect, request, session, url_for
-from sqlalchemy import Select, bindparam
+from sqlalchemy import Select, bindparam, func
 from sqlmodel import select
 
 from referral.apikeys.models import ApiKey
@@ -31,6 +31,27 @@ def init_app(app: Flask) -> None:
     app.before_request(load_signed_in_user)
 
 
+@functools.cache
+def _login_lookup() -> Select[Any]:
+    """Who is signed in, their business, and its unread notifications, in one
+    query built once: it runs on every page."""
+    from referral.notifications.models import Notification
+
+    unread = (
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.business_id == Business.id, Notification.read_at.is_(None))
+        .correlate(Business)
+        .scalar_subquery()
+    )
+    return (
+        select(LoginSession, User, Business, unread)
+        .join(User, User.id == LoginSession.user_id)
+        .join(Business, Business.id == User.business_id)
+        .where(LoginSession.token_hash == bindparam("token_hash"))
+    )
+
+
 def load_signed_in_user() -> None:
     g.user = None
     g.business = None
@@ -40,17 +61,12 @@ def load_signed_in_user() -> None:
     if not token:
         return
     db = get_session()
-    row = db.exec(
-        select(LoginSession, User, Business)
-        .join(User, User.id == LoginSession.user_id)
-        .join(Business, Business.id == User.business_id)
-        .where(LoginSession.token_hash == hash_token(token))
-    ).first()
+    row = db.execute(_login_lookup(), {"token_hash": hash_token(token)}).first()
     now = utcnow()
     if row is None or row[0].expires_at <= now or row[1].disabled_at is not None:
         session.pop(SESSION_KEY, None)
         return
-    login, g.user, g.business = row
+    login, g.user, g.business, g.unread_notifications = row
     if login.last_seen_at is None or now - login.last_seen_at > TOUCH_EVERY:
         login.last_seen_at = now
 

@@ -1,6 +1,13 @@
-"""Business profile input and output."""
+"""Business profile and trade input and output.
+
+The profile's fields and rules are written once (`ProfileFields`) and used by
+the page form (`BusinessProfileSchema`: a blank optional input clears it) and
+by the API (`BusinessUpdateSchema`: only the fields sent change).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import marshmallow as ma
 import phonenumbers
@@ -9,6 +16,16 @@ from referral.businesses.geo import locate_zip
 from referral.businesses.models import MAX_RADIUS_MILES, MIN_RADIUS_MILES
 from referral.forms import FormSchema
 
+MAX_PHONE_INPUT = 40
+MAX_DESCRIPTION = 2000
+MAX_WEBSITE = 255
+PHONE_ERROR = "Enter a valid phone number."
+WEBSITE_ERROR = "Enter a website address starting with http:// or https://."
+TRADE_SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+SLUG_ERROR = "Use lower-case letters, digits and single dashes, e.g. 'tile-setting'."
+
+_url = ma.validate.URL(schemes={"http", "https"}, require_tld=True, error=WEBSITE_ERROR)
+
 
 def validate_zip(value: str) -> None:
     if locate_zip(value) is None:
@@ -16,12 +33,26 @@ def validate_zip(value: str) -> None:
 
 
 def validate_phone(value: str) -> None:
+    """A phone number phonenumbers accepts (US numbers need no +1); "" clears it."""
+    if value == "":
+        return
+    if len(value) > MAX_PHONE_INPUT:
+        raise ma.ValidationError(PHONE_ERROR)
     try:
         parsed = phonenumbers.parse(value, "US")
     except phonenumbers.NumberParseException as exc:
-        raise ma.ValidationError("Enter a valid phone number.") from exc
+        raise ma.ValidationError(PHONE_ERROR) from exc
     if not phonenumbers.is_valid_number(parsed):
-        raise ma.ValidationError("Enter a valid phone number.")
+        raise ma.ValidationError(PHONE_ERROR)
+
+
+def validate_website(value: str) -> None:
+    """An http or https address; "" clears it."""
+    if value == "":
+        return
+    if len(value) > MAX_WEBSITE:
+        raise ma.ValidationError(f"Use at most {MAX_WEBSITE} characters.")
+    _url(value)
 
 
 def normalise_phone(value: str) -> str:
@@ -31,7 +62,9 @@ def normalise_phone(value: str) -> str:
     )
 
 
-class ServiceAreaFields(FormSchema):
+class ServiceAreaFields(ma.Schema):
+    """Name, trade and service area: the fields sign-up and the profile share."""
+
     name = ma.fields.String(
         required=True,
         validate=ma.validate.Length(min=1, max=120, error="Enter a name of 1 to 120 characters."),
@@ -40,9 +73,9 @@ class ServiceAreaFields(FormSchema):
         required=True,
         validate=ma.validate.Length(min=1, max=60, error="Choose a trade."),
         error_messages={"required": "Choose a trade."},
-        metadata={"example": "hvac"},
+        metadata={"description": "A trade's slug (see /trades).", "example": "hvac"},
     )
-    zip_code = ma.fields.String(required=True, validate=validate_zip)
+    zip_code = ma.fields.String(required=True, validate=validate_zip, metadata={"example": "78701"})
     radius_miles = ma.fields.Integer(
         required=True,
         strict=False,
@@ -54,25 +87,68 @@ class ServiceAreaFields(FormSchema):
     )
 
 
-class BusinessProfileSchema(ServiceAreaFields):
+class ProfileFields(ServiceAreaFields):
     """What an owner or manager may change about their business."""
 
-    description = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
-    phone = ma.fields.String(load_default="", validate=validate_phone)
-    website = ma.fields.Url(
-        load_default="", schemes={"http", "https"}, validate=ma.validate.Length(max=255)
+    description = ma.fields.String(
+        load_default="",
+        validate=ma.validate.Length(
+            max=MAX_DESCRIPTION, error=f"Use at most {MAX_DESCRIPTION} characters."
+        ),
+    )
+    phone = ma.fields.String(
+        load_default="",
+        validate=validate_phone,
+        metadata={
+            "description": "Any common US format; stored as E.164.",
+            "example": "+15125550100",
+        },
+    )
+    website = ma.fields.String(
+        load_default="", validate=validate_website, metadata={"example": "https://example.com"}
     )
 
+    @ma.pre_load
+    def _strip(self, data: Any, **_: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v.strip() if isinstance(v, str) else v for k, v in data.items()}
+        return data
+
     @ma.post_load
-    def _normalise(self, data: dict, **_: object) -> dict:
+    def _normalise(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
         if data.get("phone"):
             data["phone"] = normalise_phone(data["phone"])
         return data
 
 
+class BusinessProfileSchema(FormSchema, ProfileFields):
+    """The profile page's form: a blank optional input clears that field."""
+
+
+class BusinessUpdateSchema(ProfileFields):
+    """PATCH /business: only the fields sent change; "" clears description,
+    phone or website; an unknown field is an error."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("partial", True)
+        super().__init__(**kwargs)
+        for field in self.fields.values():  # omitted means unchanged, never a default
+            field.load_default = ma.missing
+
+
 class TradeOutSchema(ma.Schema):
     slug = ma.fields.String()
     name = ma.fields.String()
+
+
+class TradeListingSchema(TradeOutSchema):
+    competes_with = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "Slugs of the other trades it competes with."},
+    )
 
 
 class BusinessPublicSchema(ma.Schema):
@@ -86,3 +162,45 @@ class BusinessPublicSchema(ma.Schema):
     description = ma.fields.String()
     phone = ma.fields.String()
     website = ma.fields.String()
+
+
+trade_name = ma.fields.String(
+    required=True,
+    error_messages={"required": "Enter a name of 1 to 80 characters."},
+    validate=ma.validate.Length(min=1, max=80, error="Enter a name of 1 to 80 characters."),
+)
+
+
+class TradeIds(ma.fields.Field):
+    """The ids of the ticked boxes of a checklist of trades."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> set[int]:
+        values = value if isinstance(value, list | tuple) else [value]
+        try:
+            return {int(v) for v in values}
+        except (TypeError, ValueError) as exc:
+            raise ma.ValidationError("Choose trades from the list.") from exc
+
+
+class NewTradeSchema(FormSchema):
+    """The operator's "add a trade" form."""
+
+    name = trade_name
+    slug = ma.fields.String(
+        required=True,
+        error_messages={"required": SLUG_ERROR},
+        validate=[
+            ma.validate.Length(max=60, error="Use at most 60 characters."),
+            ma.validate.Regexp(
+                TRADE_SLUG_PATTERN,
+                error=SLUG_ERROR,
+            ),
+        ],
+    )
+
+
+class TradeEditSchema(FormSchema):
+    """The operator's form for one trade: its name and the trades it competes with."""
+
+    name = trade_name
+    competitors = TradeIds(load_default=set)

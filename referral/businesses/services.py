@@ -1,22 +1,30 @@
-"""Every write to a business, and the rules that guard it."""
+"""Every write to a business and to the trade taxonomy, and the rules that guard them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import and_, delete, func, or_
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from referral.businesses.competition import competition_table
 from referral.businesses.geo import locate_zip
 from referral.businesses.models import Business, Trade, TradeCompetition
 from referral.db import utcnow
-from referral.errors import NotFound, ValidationFailed
+from referral.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+
+MANAGING_ROLES = ("owner", "manager")
+INVALID = "Some fields are not valid."
 
 
 def public_profile(
     session: Session, business: Business, trade: Trade | None = None
 ) -> dict[str, Any]:
-    """What any signed-in business (or API client) may see of a business."""
+    """What any signed-in business (or API client) may see of a business:
+    never its people, keys, customers or money."""
     return {
         "id": business.id,
         "name": business.name,
@@ -33,16 +41,16 @@ def trade_by_slug(session: Session, slug: str) -> Trade:
     """Fails (ValidationFailed on `trade`) when the trade is not in the taxonomy."""
     trade = session.exec(select(Trade).where(Trade.slug == slug)).first()
     if trade is None:
-        raise ValidationFailed("Some fields are not valid.", errors={"trade": ["Choose a trade."]})
+        raise ValidationFailed(INVALID, errors={"trade": ["Choose a trade."]})
     return trade
 
 
 def _apply_service_area(business: Business, zip_code: str, radius_miles: int) -> None:
+    """Move the service area's centre to the ZIP code's centre. Fails
+    (ValidationFailed on `zip_code`) when the ZIP code is unknown."""
     centre = locate_zip(zip_code)
     if centre is None:
-        raise ValidationFailed(
-            "Some fields are not valid.", errors={"zip_code": ["Unknown ZIP code."]}
-        )
+        raise ValidationFailed(INVALID, errors={"zip_code": ["Unknown ZIP code."]})
     business.zip_code = centre.zip_code
     business.latitude = centre.latitude
     business.longitude = centre.longitude
@@ -69,11 +77,20 @@ def create_business(
 
 
 def update_business_profile(
-    *, session: Session, business: Business, data: dict[str, Any]
+    *, session: Session, business: Business, role: str, data: dict[str, Any]
 ) -> Business:
-    """Change the profile from validated input (BusinessProfileSchema)."""
-    if "trade" in data:
-        business.trade_id = trade_by_slug(session, data["trade"]).id
+    """Change the profile from validated input (a profile schema); only the
+    keys present change, and a new ZIP code moves the service area's centre.
+
+    Fails (PermissionDenied) unless `role` is owner or manager, and
+    (ValidationFailed) on an unknown trade or ZIP code, before changing anything."""
+    if role not in MANAGING_ROLES:
+        raise PermissionDenied("Only owners and managers can change the profile.")
+    trade_id = trade_by_slug(session, data["trade"]).id if "trade" in data else None
+    if "zip_code" in data and locate_zip(data["zip_code"]) is None:
+        raise ValidationFailed(INVALID, errors={"zip_code": ["Unknown ZIP code."]})
+    if trade_id is not None:
+        business.trade_id = trade_id
     if "zip_code" in data or "radius_miles" in data:
         _apply_service_area(
             business,
@@ -92,71 +109,135 @@ def update_business_profile(
 # --- the trade taxonomy (operators) ---------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class TradeListing:
+    """A trade and the trades it competes with (itself excluded), by name."""
+
+    trade: Trade
+    competitors: list[Trade]
+
+    @property
+    def id(self) -> int | None:
+        return self.trade.id
+
+    @property
+    def slug(self) -> str:
+        return self.trade.slug
+
+    @property
+    def name(self) -> str:
+        return self.trade.name
+
+    @property
+    def competes_with(self) -> list[str]:
+        return sorted(t.slug for t in self.competitors)
+
+
+def list_trades(session: Session, trades: Iterable[Trade] | None = None) -> list[TradeListing]:
+    """Each trade (all of them, by name, unless `trades` is given) with its competitors."""
+    every = {t.id: t for t in session.exec(select(Trade))}
+    chosen = sorted(every.values(), key=lambda t: t.name) if trades is None else list(trades)
+    table = competition_table(session, [t.id for t in chosen if t.id is not None])
+
+    def competitors(trade: Trade) -> list[Trade]:
+        ids = table.get(trade.id, set()) if trade.id is not None else set()
+        return sorted((every[c] for c in ids), key=lambda t: t.name)
+
+    return [TradeListing(trade=trade, competitors=competitors(trade)) for trade in chosen]
+
+
+def _name_taken(session: Session, name: str, *, besides: int | None = None) -> bool:
+    """Trade names are unique regardless of case ("HVAC" and "hvac" are one trade)."""
+    query = select(Trade.id).where(func.lower(Trade.name) == name.lower())
+    if besides is not None:
+        query = query.where(Trade.id != besides)
+    return session.exec(query).first() is not None
+
+
+def _taken(field: str) -> ValidationFailed:
+    return ValidationFailed(INVALID, errors={field: [f"A trade already has this {field}."]})
+
+
 def add_trade(*, session: Session, name: str, slug: str) -> Trade:
-    """Fails (ValidationFailed) when the name or slug is taken."""
-    taken = session.exec(select(Trade).where((Trade.slug == slug) | (Trade.name == name))).first()
-    if taken is not None:
-        field = "slug" if taken.slug == slug else "name"
-        raise ValidationFailed(
-            "Some fields are not valid.", errors={field: ["A trade already has this " + field]}
-        )
+    """Add a trade that competes only with itself until an operator says otherwise.
+    Fails (ValidationFailed on `slug` or `name`) when either is taken."""
+    if session.exec(select(Trade.id).where(Trade.slug == slug)).first() is not None:
+        raise _taken("slug")
+    if _name_taken(session, name):
+        raise _taken("name")
     trade = Trade(name=name, slug=slug)
     session.add(trade)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:  # another operator added it a moment ago
+        raise _taken("slug") from exc
     return trade
 
 
 def rename_trade(*, session: Session, trade_id: int, name: str) -> Trade:
+    """Rename a trade; its slug (what the API and sign-up use) stays.
+    Fails (NotFound) for an unknown trade, (ValidationFailed on `name`) when taken."""
     trade = session.get(Trade, trade_id)
     if trade is None:
         raise NotFound("No such trade.")
-    taken = session.exec(select(Trade.id).where(Trade.name == name, Trade.id != trade_id)).first()
-    if taken is not None:
-        raise ValidationFailed(
-            "Some fields are not valid.", errors={"name": ["A trade already has this name"]}
-        )
+    if _name_taken(session, name, besides=trade_id):
+        raise _taken("name")
     trade.name = name
+    session.add(trade)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise _taken("name") from exc
     return trade
 
 
 def set_competitors(*, session: Session, trade_id: int, competitor_ids: set[int]) -> set[int]:
-    """Make `trade_id` compete with exactly `competitor_ids` (both directions).
-    A trade always competes with itself; that needs no row and cannot be removed."""
+    """Make `trade_id` compete with exactly `competitor_ids`, writing both
+    directions of each pair. A trade always competes with itself; that needs no
+    row and cannot be removed, so its own id in `competitor_ids` is ignored.
+
+    Fails (NotFound) for an unknown trade, (ValidationFailed on `competitors`)
+    for an unknown competitor, and (DomainError, 409) when another operator
+    changed the same pairs at the same moment."""
     if session.get(Trade, trade_id) is None:
         raise NotFound("No such trade.")
-    competitor_ids = set(competitor_ids) - {trade_id}
-    known = set(session.exec(select(Trade.id).where(Trade.id.in_(competitor_ids))))
-    if known != competitor_ids:
-        raise ValidationFailed(
-            "Some fields are not valid.", errors={"competitors": ["Unknown trade."]}
-        )
-    current = set(
-        session.exec(
-            select(TradeCompetition.competitor_id).where(TradeCompetition.trade_id == trade_id)
-        )
-    )
-    for gone in current - competitor_ids:
+    wanted = set(competitor_ids) - {trade_id}
+    known = set(session.exec(select(Trade.id).where(Trade.id.in_(wanted)))) if wanted else set()
+    if known != wanted:
+        raise ValidationFailed(INVALID, errors={"competitors": ["Choose trades from the list."]})
+    current = competition_table(session, [trade_id]).get(trade_id, set())
+    gone, new = current - wanted, wanted - current
+    if gone:
         session.execute(
             delete(TradeCompetition).where(
-                ((TradeCompetition.trade_id == trade_id) & (TradeCompetition.competitor_id == gone))
-                | (
-                    (TradeCompetition.trade_id == gone)
-                    & (TradeCompetition.competitor_id == trade_id)
+                or_(
+                    and_(
+                        TradeCompetition.trade_id == trade_id,
+                        TradeCompetition.competitor_id.in_(gone),
+                    ),
+                    and_(
+                        TradeCompetition.trade_id.in_(gone),
+                        TradeCompetition.competitor_id == trade_id,
+                    ),
                 )
             )
         )
-    for new in competitor_ids - current:
-        session.add(TradeCompetition(trade_id=trade_id, competitor_id=new))
-        session.add(TradeCompetition(trade_id=new, competitor_id=trade_id))
-    session.flush()
-    return competitor_ids
+    for other in sorted(new):
+        session.add(TradeCompetition(trade_id=trade_id, competitor_id=other))
+        session.add(TradeCompetition(trade_id=other, competitor_id=trade_id))
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise DomainError(
+            "Another change to these trades was saved at the same moment. "
+            "Reload the page and try again."
+        ) from exc
+    return wanted
 
 
-def competition_table(session: Session) -> dict[int, set[int]]:
-    """Each trade's competitors (itself excluded)."""
-    table: dict[int, set[int]] = {}
-    for trade_id, competitor_id in session.exec(
-        select(TradeCompetition.trade_id, TradeCompetition.competitor_id)
-    ):
-        table.setdefault(trade_id, set()).add(competitor_id)
-    return table
+def edit_trade(*, session: Session, trade_id: int, name: str, competitor_ids: set[int]) -> Trade:
+    """Rename a trade and choose exactly the trades it competes with, in one go.
+    Fails as `rename_trade` and `set_competitors` do, and then changes nothing."""
+    trade = rename_trade(session=session, trade_id=trade_id, name=name)
+    set_competitors(session=session, trade_id=trade_id, competitor_ids=competitor_ids)
+    return trade
