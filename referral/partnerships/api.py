@@ -37,6 +37,13 @@ class PartnerBusinessSchema(ma.Schema):
     radius_miles = ma.fields.Integer()
 
 
+class TrustSignalsSchema(ma.Schema):
+    received = ma.fields.Integer(metadata={"description": "Referrals received in a year."})
+    acceptance_rate = ma.fields.Float(allow_none=True)
+    win_rate = ma.fields.Float(allow_none=True)
+    median_answer_hours = ma.fields.Float(allow_none=True)
+
+
 class PartnerCandidateSchema(ma.Schema):
     business = ma.fields.Nested(PartnerBusinessSchema)
     trade = ma.fields.String(attribute="trade_slug")
@@ -45,6 +52,7 @@ class PartnerCandidateSchema(ma.Schema):
     active_partnerships = ma.fields.Integer()
     partnership_id = ma.fields.Integer(allow_none=True)
     partnership_status = ma.fields.String(allow_none=True)
+    signals = ma.fields.Nested(TrustSignalsSchema, allow_none=True)
 
 
 class DiscoverArgs(PageArgs):

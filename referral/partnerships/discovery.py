@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 from referral.businesses.geo import EARTH_RADIUS_MILES
 from referral.businesses.models import MAX_RADIUS_MILES, Business, Trade, TradeCompetition
 from referral.partnerships.models import LIVE_STATUSES, PartnerBlock, Partnership
+from referral.referrals.signals import TrustSignals, trust_signals
 
 MILES_PER_DEGREE_LATITUDE = 68.7  # the shortest degree, so the box is never too small
 
@@ -33,6 +34,7 @@ class PartnerCandidate:
     active_partnerships: int
     partnership_id: int | None
     partnership_status: str | None
+    signals: TrustSignals | None = None
 
 
 # Every statement is built once with bound parameters, so a query costs its SQL
@@ -217,6 +219,7 @@ def discover_partners(
     rows = session.execute(
         _statements()["details"], {"me": business.id, "ids": list(distances)}
     ).all()
+    signals = trust_signals(session, list(distances))
     candidates = [
         PartnerCandidate(
             business=row[0],
@@ -226,6 +229,7 @@ def discover_partners(
             active_partnerships=int(row[3]),
             partnership_id=row[4],
             partnership_status=row[5],
+            signals=signals.get(row[0].id),
         )
         for row in rows
     ]

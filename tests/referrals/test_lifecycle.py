@@ -297,3 +297,33 @@ def test_the_earliest_consented_referral_of_the_same_person_is_credited(
 
     assert [(c.referral_id, c.credited) for c in claims] == [(first.id, True), (second.id, False)]
     assert claims[0].consented_at <= claims[1].consented_at
+
+
+def test_discovery_shows_a_partners_track_record(
+    db: Session, hvac, plumber, customer_id: int
+) -> None:
+    from referral.partnerships.discovery import discover_partners
+
+    won = refer(db, hvac, plumber, customer_id, consent_method="attested_phone")
+    services.accept_referral(session=db, actor=plumber, referral_id=won.id)
+    services.report_won(
+        session=db,
+        actor=plumber,
+        referral_id=won.id,
+        job_value_cents=100,
+        job_date=dt.date(2026, 11, 1),
+    )
+    second = create_customer(
+        session=db, business_id=hvac.business_id, data={"name": "Ben", "email": "ben@example.com"}
+    )
+    db.commit()
+    declined = refer(db, hvac, plumber, second.id, consent_method="attested_phone")
+    services.decline_referral(session=db, actor=plumber, referral_id=declined.id)
+    db.commit()
+
+    found, _ = discover_partners(session=db, business=hvac.business)
+
+    signals = next(c for c in found if c.business.id == plumber.business_id).signals
+    assert signals is not None
+    assert (signals.received, signals.acceptance_rate, signals.win_rate) == (2, 0.5, 1.0)
+    assert signals.median_answer_hours is not None and signals.median_answer_hours < 1

@@ -1,0 +1,78 @@
+"""Trust signals of a business as a referral partner: how fast it answers,
+how often it accepts, how often accepted referrals turn into won jobs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from dataclasses import dataclass
+
+from sqlalchemy import case, func
+from sqlmodel import Session, select
+
+from referral.db import utcnow
+from referral.referrals.models import Referral
+
+WINDOW = dt.timedelta(days=365)
+ANSWERED = ("accepted", "won", "lost", "declined")
+ACCEPTED = ("accepted", "won", "lost")
+MAX_SAMPLES = 500  # answer times per business used for the median
+
+
+@dataclass(frozen=True)
+class TrustSignals:
+    received: int
+    acceptance_rate: float | None  # of answered referrals
+    win_rate: float | None  # of accepted referrals that were decided
+    median_answer_hours: float | None
+
+
+def trust_signals(session: Session, business_ids: list[int]) -> dict[int, TrustSignals]:
+    """Signals for each business, over referrals it received in the last year."""
+    if not business_ids:
+        return {}
+    since = utcnow() - WINDOW
+    rows = session.exec(
+        select(
+            Referral.receiver_id,
+            func.count(),
+            func.sum(case((Referral.status.in_(ANSWERED), 1), else_=0)),
+            func.sum(case((Referral.status.in_(ACCEPTED), 1), else_=0)),
+            func.sum(case((Referral.status == "won", 1), else_=0)),
+            func.sum(case((Referral.status == "lost", 1), else_=0)),
+        )
+        .where(
+            Referral.receiver_id.in_(business_ids),
+            Referral.sent_at.is_not(None),
+            Referral.sent_at >= since,
+        )
+        .group_by(Referral.receiver_id)
+    ).all()
+    answer_hours: dict[int, list[float]] = {}
+    answered = session.exec(
+        select(Referral.receiver_id, Referral.sent_at, Referral.accepted_at, Referral.closed_at)
+        .where(
+            Referral.receiver_id.in_(business_ids),
+            Referral.sent_at >= since,
+            Referral.status.in_(ANSWERED),
+        )
+        .order_by(Referral.id.desc())
+        .limit(MAX_SAMPLES * len(business_ids))
+    ).all()
+    for receiver_id, sent_at, accepted_at, closed_at in answered:
+        answered_at = accepted_at or closed_at
+        if sent_at and answered_at:
+            answer_hours.setdefault(receiver_id, []).append(
+                (answered_at - sent_at).total_seconds() / 3600
+            )
+    signals = {}
+    for receiver_id, received, n_answered, n_accepted, n_won, n_lost in rows:
+        hours = answer_hours.get(receiver_id)
+        decided = (n_won or 0) + (n_lost or 0)
+        signals[receiver_id] = TrustSignals(
+            received=received,
+            acceptance_rate=(n_accepted / n_answered) if n_answered else None,
+            win_rate=(n_won / decided) if decided else None,
+            median_answer_hours=statistics.median(hours) if hours else None,
+        )
+    return signals
