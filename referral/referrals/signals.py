@@ -4,10 +4,12 @@ how often it accepts, how often accepted referrals turn into won jobs."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import statistics
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import case, func
+from sqlalchemy import bindparam, case, func
 from sqlmodel import Session, select
 
 from referral.db import utcnow
@@ -27,12 +29,12 @@ class TrustSignals:
     median_answer_hours: float | None
 
 
-def trust_signals(session: Session, business_ids: list[int]) -> dict[int, TrustSignals]:
-    """Signals for each business, over referrals it received in the last year."""
-    if not business_ids:
-        return {}
-    since = utcnow() - WINDOW
-    rows = session.exec(
+@functools.cache
+def _statements() -> tuple[Any, Any]:
+    """Built once with bound parameters: discovery runs these on every page."""
+    ids = bindparam("ids", expanding=True)
+    since = bindparam("since")
+    counts = (
         select(
             Referral.receiver_id,
             func.count(),
@@ -41,25 +43,36 @@ def trust_signals(session: Session, business_ids: list[int]) -> dict[int, TrustS
             func.sum(case((Referral.status == "won", 1), else_=0)),
             func.sum(case((Referral.status == "lost", 1), else_=0)),
         )
-        .where(
-            Referral.receiver_id.in_(business_ids),
-            Referral.sent_at.is_not(None),
-            Referral.sent_at >= since,
-        )
+        .where(Referral.receiver_id.in_(ids), Referral.sent_at >= since)
         .group_by(Referral.receiver_id)
-    ).all()
-    answer_hours: dict[int, list[float]] = {}
-    answered = session.exec(
+    )
+    answers = (
         select(Referral.receiver_id, Referral.sent_at, Referral.accepted_at, Referral.closed_at)
         .where(
-            Referral.receiver_id.in_(business_ids),
+            Referral.receiver_id.in_(ids),
             Referral.sent_at >= since,
             Referral.status.in_(ANSWERED),
         )
         .order_by(Referral.id.desc())
-        .limit(MAX_SAMPLES * len(business_ids))
-    ).all()
-    for receiver_id, sent_at, accepted_at, closed_at in answered:
+        .limit(bindparam("limit"))
+    )
+    return counts, answers
+
+
+def trust_signals(session: Session, business_ids: list[int]) -> dict[int, TrustSignals]:
+    """Signals for each business, over referrals it received in the last year."""
+    if not business_ids:
+        return {}
+    counts, answers = _statements()
+    params = {"ids": business_ids, "since": utcnow() - WINDOW}
+    rows = session.execute(counts, params).all()
+    if not rows:
+        return {}
+    answer_hours: dict[int, list[float]] = {}
+    limit = MAX_SAMPLES * len(business_ids)
+    for receiver_id, sent_at, accepted_at, closed_at in session.execute(
+        answers, {**params, "limit": limit}
+    ):
         answered_at = accepted_at or closed_at
         if sent_at and answered_at:
             answer_hours.setdefault(receiver_id, []).append(
