@@ -28,6 +28,7 @@ def health():  # type: ignore[no-untyped-def]
 def register_blueprints(app: Flask) -> None:
     from referral.api_docs import docs
     from referral.apikeys.views import bp as apikeys
+    from referral.audit.views import bp as audit
     from referral.auth.views import bp as auth
     from referral.businesses.views import bp as businesses
     from referral.consent.views import bp as consent
@@ -46,6 +47,7 @@ def register_blueprints(app: Flask) -> None:
         referrals,
         consent,
         notifications,
+        audit,
         apikeys,
         mail,
         docs,

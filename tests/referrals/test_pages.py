@@ -203,3 +203,26 @@ def test_a_signed_form_over_5_mb_is_refused(app: Flask) -> None:
     with app.app_context(), pytest.raises(ValidationFailed) as refused:
         store_evidence(io.BytesIO(b"%PDF-1.7\n" + b"x" * (5 * 1024 * 1024)))
     assert refused.value.errors == {"evidence": ["The file is larger than 5 MB."]}
+
+
+def test_the_owner_sees_who_opened_its_customers_details(
+    app: Flask, db: Session, hvac, plumber, customer_id: int
+) -> None:  # type: ignore[no-untyped-def]
+    alex = sign_in(app, _user(db, "alex@coolair.example"))
+    blair = sign_in(app, _user(db, "blair@drip.example"))
+    send_form(
+        alex,
+        plumber.business_id,
+        customer_id,
+        consent_method="attested_phone",
+        attested_on="2026-11-20",
+    )
+    referral = db.exec(select(Referral)).one()
+    blair.post_form(f"/referrals/{referral.id}/accept", page=f"/referrals/{referral.id}")
+    blair.get(f"/referrals/{referral.id}")
+
+    trail = alex.get("/audit").get_data(as_text=True)
+
+    assert "Drip Plumbing" in trail and "contact viewed" in trail
+    assert "ana@example.com" not in trail
+    assert "Cool Air HVAC" not in blair.get("/audit").get_data(as_text=True)
