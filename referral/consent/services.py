@@ -239,3 +239,14 @@ def withdraw(session: Session, record: ConsentRecord, *, method: str = "link") -
     )
     session.flush()
     return True
+
+
+def everything_shared(session: Session, customer_id: int) -> list[dict[str, Any]]:
+    """Every consent the customer gave or refused, newest first, with a link to
+    withdraw each: what a customer sees from any of their links."""
+    records = session.exec(
+        select(ConsentRecord)
+        .where(ConsentRecord.customer_id == customer_id)
+        .order_by(ConsentRecord.id.desc())
+    ).all()
+    return [{**receipt(session, r), "withdraw_link": withdrawal_link(r)} for r in records]

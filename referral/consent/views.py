@@ -86,5 +86,8 @@ def withdraw(token: str) -> str | tuple[str, int] | Response:
     if request.method == "POST":
         referrals.withdraw_consent_by_link(session=db, token=token)
     return render_template(
-        "consent/withdraw.html", receipt=consent.receipt(db, record), done=request.method == "POST"
+        "consent/withdraw.html",
+        receipt=consent.receipt(db, record),
+        done=request.method == "POST",
+        shared=consent.everything_shared(db, record.customer_id),
     )

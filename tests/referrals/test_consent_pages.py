@@ -79,3 +79,25 @@ def test_one_click_withdrawal_from_the_email(
     assert "Your consent is withdrawn" in done.get_data(as_text=True)
     assert db.exec(select(Referral.status)).all() == ["withdrawn"]
     assert customer.get("/consent/withdraw/forged-token").status_code == 404
+
+
+def test_from_any_link_the_customer_sees_everything_shared_about_them(
+    app: Flask, db: Session, hvac, plumber, customer_id: int
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.factories import make_business, make_user
+    from tests.partnerships.support import actor, agreed_partnership
+
+    electric_business = make_business(
+        db, name="Spark Electric", trade="electrical", zip_code="78702"
+    )
+    electric = actor(make_user(db, electric_business), electric_business)
+    with app.app_context():
+        agreed_partnership(db, hvac, electric)
+        refer(db, hvac, plumber, customer_id, consent_method="attested_phone")
+        refer(db, hvac, electric, customer_id, consent_method="attested_phone")
+    path = last_email(db, to="ana@example.com").path("/consent/withdraw/")
+
+    page = app.test_client().get(path).get_data(as_text=True)
+
+    assert "Everything shared about you" in page
+    assert "Drip Plumbing" in page and "Spark Electric" in page
