@@ -8,7 +8,12 @@ from typing import Any
 
 from flask import Flask
 
-from referral.config import Config, default_database_url, instance_secret_key
+from referral.config import (
+    Config,
+    default_database_url,
+    instance_secret_key,
+    resolve_stripe_settings,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,6 +34,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = instance_secret_key(instance)
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = default_database_url(instance)
+    resolve_stripe_settings(app.config, instance)
 
     logging.getLogger("referral").setLevel(app.config.get("LOG_LEVEL", "INFO"))
 

@@ -24,8 +24,13 @@ def _int(value: str | None, default: int) -> int:
 
 def instance_secret_key(instance_path: Path) -> str:
     """Return the secret key kept in instance/, creating it on first use."""
+    return instance_secret(instance_path, "secret_key")
+
+
+def instance_secret(instance_path: Path, name: str, *, prefix: str = "") -> str:
+    """A random secret kept in instance/`name`, created on first use."""
     instance_path.mkdir(parents=True, exist_ok=True)
-    key_file = instance_path / "secret_key"
+    key_file = instance_path / name
     if not key_file.exists():
         # O_EXCL so two processes starting at once cannot write different keys.
         try:
@@ -34,8 +39,31 @@ def instance_secret_key(instance_path: Path) -> str:
             pass
         else:
             with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(48))
+                handle.write(prefix + secrets.token_urlsafe(48))
     return key_file.read_text().strip()
+
+
+STANDIN_API_BASE = "http://127.0.0.1:12111"
+STANDIN_SECRET_KEY = "sk_test_standin"
+
+
+def resolve_stripe_settings(config: dict[str, object], instance_path: Path) -> None:
+    """Real Stripe when a secret key is given without a stand-in address (and then a
+    webhook secret is required); otherwise the local stand-in, whose webhook secret
+    is generated once and kept in instance/."""
+    if config.get("STRIPE_SECRET_KEY") and not config.get("STRIPE_API_BASE"):
+        if not config.get("STRIPE_WEBHOOK_SECRET"):
+            raise RuntimeError(
+                "STRIPE_WEBHOOK_SECRET is required with STRIPE_SECRET_KEY: "
+                "unverified webhooks would let anyone mark commissions paid."
+            )
+        return
+    config["STRIPE_API_BASE"] = config.get("STRIPE_API_BASE") or STANDIN_API_BASE
+    config["STRIPE_SECRET_KEY"] = config.get("STRIPE_SECRET_KEY") or STANDIN_SECRET_KEY
+    if not config.get("STRIPE_WEBHOOK_SECRET"):
+        config["STRIPE_WEBHOOK_SECRET"] = instance_secret(
+            instance_path, "stripe_webhook_secret", prefix="whsec_"
+        )
 
 
 def default_database_url(instance_path: Path) -> str:
@@ -102,6 +130,21 @@ class Config:
             "security": [{"apiKey": []}],
         }
 
+        # Stripe. With STRIPE_SECRET_KEY (and no STRIPE_API_BASE) the app talks to
+        # real Stripe and needs STRIPE_WEBHOOK_SECRET; without a key it talks to the
+        # local stand-in at STRIPE_API_BASE through the same code.
+        self.STRIPE_SECRET_KEY = env.get("STRIPE_SECRET_KEY") or None
+        self.STRIPE_WEBHOOK_SECRET = env.get("STRIPE_WEBHOOK_SECRET") or None
+        self.STRIPE_API_BASE = (env.get("STRIPE_API_BASE") or "").rstrip("/") or None
+        self.STRIPE_WEBHOOK_TOLERANCE_SECONDS = _int(
+            env.get("STRIPE_WEBHOOK_TOLERANCE_SECONDS"), 300
+        )
+        self.STRIPE_TIMEOUT_SECONDS = _int(env.get("STRIPE_TIMEOUT_SECONDS"), 20)
+        self.PLATFORM_FEE_BPS = _int(env.get("PLATFORM_FEE_BPS"), 500)
+        self.SETTLEMENT_INTERVAL_DAYS = _int(env.get("SETTLEMENT_INTERVAL_DAYS"), 7)
+        self.SETTLEMENT_RETRY_DAYS = env.get("SETTLEMENT_RETRY_DAYS", "1,3,7")
+        self.SETTLEMENT_MINIMUM_CENTS = _int(env.get("SETTLEMENT_MINIMUM_CENTS"), 50)
+
         self.LOG_LEVEL = env.get("LOG_LEVEL", "INFO").upper()
 
         self.TESTING = False
@@ -120,5 +163,9 @@ class TestConfig(Config):
         self.TESTING = True
         self.SECRET_KEY = "test-" + secrets.token_hex(16)
         self.RATELIMIT_STORAGE_URI = "memory://"
+        # Nothing listens on the discard port: a test that needs Stripe starts the stand-in.
+        self.STRIPE_API_BASE = "http://127.0.0.1:9"
+        self.STRIPE_WEBHOOK_SECRET = "whsec_test_" + secrets.token_hex(16)
+        self.STRIPE_TIMEOUT_SECONDS = 5
         for key, value in overrides.items():
             setattr(self, key, value)

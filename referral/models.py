@@ -37,12 +37,16 @@ def load_all_models() -> MetaData:
     from referral.audit import models as _audit  # noqa: F401
     from referral.auth import models as _auth  # noqa: F401
     from referral.businesses import models as _businesses  # noqa: F401
+    from referral.commissions import models as _commissions  # noqa: F401
     from referral.consent import models as _consent  # noqa: F401
     from referral.customers import models as _customers  # noqa: F401
     from referral.jobs import models as _jobs  # noqa: F401
+    from referral.ledger import models as _ledger  # noqa: F401
     from referral.mail import models as _mail  # noqa: F401
     from referral.notifications import models as _notifications  # noqa: F401
     from referral.partnerships import models as _partnerships  # noqa: F401
+    from referral.payments import models as _payments  # noqa: F401
     from referral.referrals import models as _referrals  # noqa: F401
+    from referral.settlements import models as _settlements  # noqa: F401
 
     return SQLModel.metadata

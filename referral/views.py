@@ -31,12 +31,15 @@ def register_blueprints(app: Flask) -> None:
     from referral.audit.views import bp as audit
     from referral.auth.views import bp as auth
     from referral.businesses.views import bp as businesses
+    from referral.commissions.views import bp as commissions
     from referral.consent.views import bp as consent
     from referral.customers.views import bp as customers
     from referral.mail.views import bp as mail
     from referral.notifications.views import bp as notifications
     from referral.partnerships.views import bp as partnerships
+    from referral.payments.views import bp as payments
     from referral.referrals.views import bp as referrals
+    from referral.settlements.views import bp as settlements
 
     for blueprint in (
         home,
@@ -45,6 +48,9 @@ def register_blueprints(app: Flask) -> None:
         partnerships,
         customers,
         referrals,
+        commissions,
+        settlements,
+        payments,
         consent,
         notifications,
         audit,

@@ -73,7 +73,7 @@ def test_models_and_migrations_agree(empty_database_url: str) -> None:
     assert differences == [], "run `referral db revision -m ...` and read the result"
 
 
-def test_migrations_make_consent_records_append_only(empty_database_url: str) -> None:
+def test_migrations_make_consent_records_and_the_ledger_append_only(empty_database_url: str) -> None:
     migrate.upgrade(empty_database_url, "head")
     engine = make_engine(empty_database_url)
     query = (
@@ -85,5 +85,5 @@ def test_migrations_make_consent_records_append_only(empty_database_url: str) ->
         triggers = set(connection.execute(text(query)).scalars())
     engine.dispose()
 
-    for table in ("consent_record", "consent_withdrawal"):
+    for table in ("consent_record", "consent_withdrawal", "ledger_transaction", "ledger_entry"):
         assert any(name.startswith(table) for name in triggers), triggers

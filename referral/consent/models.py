@@ -7,7 +7,6 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
-    DDL,
     JSON,
     CheckConstraint,
     Column,
@@ -16,10 +15,10 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    event,
 )
 from sqlmodel import Field
 
+from referral.append_only import make_append_only
 from referral.models import TableBase, utc_column
 
 METHODS = ("email_link", "attested_phone", "attested_in_person", "attested_writing")
@@ -85,38 +84,5 @@ class ConsentWithdrawal(TableBase, table=True):
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 
 
-APPEND_ONLY_TABLES = ("consent_record", "consent_withdrawal")
-
-
-def append_only_ddl(table: str, dialect: str) -> list[str]:
-    """Triggers that refuse UPDATE and DELETE (used by the migration and create_all)."""
-    if dialect == "postgresql":
-        return [
-            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-            "FOR EACH ROW EXECUTE FUNCTION refuse_change()"
-        ]
-    return [
-        f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
-        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END",
-        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
-        f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END",
-    ]
-
-
-REFUSE_CHANGE_FUNCTION = (
-    "CREATE OR REPLACE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$ "
-    "BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$"
-)
-
-
-def _install_triggers(target: Any, connection: Any, **_: Any) -> None:
-    dialect = connection.dialect.name
-    # DDL() formats its text with %, so a literal % is written %%.
-    if dialect == "postgresql":
-        connection.execute(DDL(REFUSE_CHANGE_FUNCTION.replace("%", "%%")))
-    for statement in append_only_ddl(target.name, dialect):
-        connection.execute(DDL(statement.replace("%", "%%")))
-
-
 for _model in (ConsentRecord, ConsentWithdrawal):
-    event.listen(_model.__table__, "after_create", _install_triggers)
+    make_append_only(_model.__table__)

@@ -49,7 +49,10 @@ def enqueue(
 
 def load_job_handlers() -> dict[str, JobHandler]:
     """Import every module that registers a handler."""
+    from referral.commissions import jobs as _commission_jobs  # noqa: F401
     from referral.mail import delivery as _delivery  # noqa: F401
+    from referral.payments import jobs as _payment_jobs  # noqa: F401
     from referral.referrals import jobs as _referral_jobs  # noqa: F401
+    from referral.settlements import jobs as _settlement_jobs  # noqa: F401
 
     return HANDLERS

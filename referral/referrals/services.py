@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 from referral.audit.models import AuditEvent
 from referral.businesses.competition import businesses_compete
 from referral.businesses.models import Business
+from referral.commissions import services as commissions
 from referral.consent import services as consent
 from referral.consent.models import ConsentRecord
 from referral.customers.models import Customer
@@ -384,6 +385,7 @@ def accept_referral(*, session: Session, actor: Actor, referral_id: int) -> Refe
         user_id=actor.user_id,
     )
     referral.accepted_at = utcnow()
+    commissions.accrue(session, referral, "accepted")
     _notify(
         session,
         referral.sender_id,
@@ -429,6 +431,7 @@ def report_won(
         session, referral, "won", action="won", business_id=actor.business_id, user_id=actor.user_id
     )
     referral.job_value_cents, referral.job_date = job_value_cents, job_date
+    commissions.accrue(session, referral, "won")
     _notify(
         session,
         referral.sender_id,

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response
 
 from referral.auth.current import login_required
 from referral.businesses.models import Business
+from referral.commissions.services import won_commission
 from referral.consent import services as consent
 from referral.consent.evidence import store_evidence
 from referral.customers.models import Customer
@@ -200,6 +201,7 @@ def show(referral_id: int) -> str:
         is_receiver=referral.receiver_id == g.business.id,
         urgencies=URGENCIES,
         claims=claims,
+        commission=won_commission(db, referral.id),
         business_names=_names(db, {c.sender_id for c in claims}),
     )
 

@@ -1,0 +1,74 @@
+"""Commissions: what a payer owes a referrer for one referral, under locked terms."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlmodel import Field
+
+from referral.models import TableBase, utc_column
+
+# pending: in the hold period; approved: owed, waiting for a settlement;
+# settling: in a settlement being charged; paid: settled in full;
+# held: its settlement charge is disputed; reversed: refunded or lost to a dispute.
+STATUSES = ("pending", "approved", "settling", "paid", "held", "reversed")
+TRIGGERS = ("won", "accepted")
+
+
+def _ref(target: str, *, nullable: bool = False, index: bool = False) -> object:
+    return Field(
+        default=None if nullable else ...,
+        sa_column=Column(Integer, ForeignKey(target), nullable=nullable, index=index),
+    )
+
+
+class Commission(TableBase, table=True):
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s}'" for s in STATUSES) + ")", name="status_known"
+        ),
+        CheckConstraint("trigger IN ('won', 'accepted')", name="trigger_known"),
+        CheckConstraint("payer_id <> referrer_id", name="two_sides"),
+        CheckConstraint("amount_cents >= 0", name="amount_sign"),
+        CheckConstraint(
+            "refunded_cents >= 0 AND refunded_cents <= base_cents", name="refund_range"
+        ),
+        UniqueConstraint("referral_id", "trigger", name="uq_commission_referral_trigger"),
+        Index("ix_commission_partnership_status", "partnership_id", "status"),
+        Index("ix_commission_referrer", "referrer_id", "status"),
+        Index("ix_commission_payer", "payer_id", "status"),
+    )
+    referral_id: int = _ref("referral.id")
+    partnership_id: int = _ref("partnership.id")
+    terms_version_id: int = _ref("terms_version.id")
+    referrer_id: int = _ref("business.id")
+    payer_id: int = _ref("business.id")
+    trigger: str = Field(sa_column=Column(String(16), nullable=False))
+    basis: str = Field(sa_column=Column(String(24), nullable=False))
+    rate_bps: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    flat_fee_cents: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    cap_cents: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # The job value the commission is computed on, and how much of it was refunded.
+    base_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    refunded_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    # What is owed now: recomputed from the terms, base and refunds, never incremented.
+    amount_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(sa_column=Column(String(3), nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    hold_until: dt.datetime = utc_column(nullable=False)
+    approved_at: dt.datetime | None = utc_column(default=None)
+    settlement_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("settlement.id"), nullable=True, index=True),
+    )
+    updated_at: dt.datetime | None = utc_column(default=None)

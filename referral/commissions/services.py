@@ -1,0 +1,297 @@
+"""Commissions: accrual from the locked terms, the hold, approval and adjustments.
+
+Every change of what is owed writes a balanced ledger transaction in the same
+database transaction as the change itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from referral.commissions.models import Commission
+from referral.db import utcnow
+from referral.errors import DomainError, NotFound
+from referral.jobs.queue import enqueue
+from referral.ledger.services import pair, post
+from referral.money import apply_basis_points, format_cents
+from referral.notifications.services import notify_business
+from referral.partnerships.models import ProposalTerms, TermsVersion
+from referral.referrals.models import Referral
+from referral.settlements.models import Settlement, SettlementLine
+
+APPROVE_COMMISSION = "commission.approve"
+# Statuses whose amount sits in the approved accounts (receivable / payable).
+APPROVED_STAGE = ("approved", "settling", "paid", "held")
+# Settlements whose lines count as settled (a netted one moved no money but settled).
+SETTLED = ("paid", "netted", "disputed")
+
+
+def terms_for(session: Session, referral: Referral) -> ProposalTerms:
+    """The terms of the version locked on the referral, for its direction."""
+    version = session.get(TermsVersion, referral.terms_version_id)
+    terms = session.exec(
+        select(ProposalTerms).where(
+            ProposalTerms.proposal_id == version.proposal_id,  # type: ignore[union-attr]
+            ProposalTerms.referrer_id == referral.sender_id,
+        )
+    ).one()
+    return terms  # type: ignore[no-any-return]
+
+
+def full_amount(commission: Commission) -> int:
+    """The commission on the whole job value, before refunds."""
+    if commission.basis == "percent":
+        amount = apply_basis_points(commission.base_cents, commission.rate_bps or 0)
+    else:
+        amount = commission.flat_fee_cents or 0
+    if commission.cap_cents is not None:
+        amount = min(amount, commission.cap_cents)
+    return amount
+
+
+def current_amount(commission: Commission) -> int:
+    """The full amount reduced pro rata by refunds, rounded half up to the cent."""
+    full = full_amount(commission)
+    if commission.trigger == "accepted" or commission.refunded_cents == 0:
+        return full
+    if commission.base_cents == 0:
+        return 0
+    kept = Decimal(full) * (commission.base_cents - commission.refunded_cents)
+    return int((kept / commission.base_cents).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _accounts(commission: Commission) -> tuple[str, str]:
+    if commission.status == "pending":
+        return "pending_receivable", "pending_payable"
+    return "receivable", "payable"
+
+
+def _post_change(session: Session, commission: Commission, delta: int, kind: str, memo: str):  # type: ignore[no-untyped-def]
+    """Move `delta` cents of what the payer owes the referrer into the ledger."""
+    receivable, payable = _accounts(commission)
+    post(
+        session,
+        kind,
+        pair(
+            delta,
+            debit=receivable,
+            credit=payable,
+            debit_business=commission.payer_id,
+            credit_business=commission.referrer_id,
+            partnership_id=commission.partnership_id,
+        ),
+        currency=commission.currency,
+        memo=memo,
+        commission_id=commission.id,
+    )
+
+
+def accrue(session: Session, referral: Referral, trigger: str) -> Commission | None:
+    """The commission a referral earns when it is `trigger`ed (won or accepted), if
+    its terms pay for that. Idempotent: a second call returns the first commission."""
+    terms = terms_for(session, referral)
+    pays_on = "accepted" if terms.basis == "flat_per_accepted" else "won"
+    if pays_on != trigger:
+        return None
+    existing = session.exec(
+        select(Commission).where(
+            Commission.referral_id == referral.id, Commission.trigger == trigger
+        )
+    ).first()
+    if existing is not None:
+        return existing  # type: ignore[no-any-return]
+    now = utcnow()
+    commission = Commission(
+        referral_id=referral.id,
+        partnership_id=referral.partnership_id,
+        terms_version_id=referral.terms_version_id,
+        referrer_id=referral.sender_id,
+        payer_id=referral.receiver_id,
+        trigger=trigger,
+        basis=terms.basis,
+        rate_bps=terms.rate_bps,
+        flat_fee_cents=terms.flat_fee_cents,
+        cap_cents=terms.cap_cents,
+        base_cents=(referral.job_value_cents or 0) if trigger == "won" else 0,
+        amount_cents=0,
+        currency=terms.currency,
+        status="pending",
+        hold_until=now + dt.timedelta(days=terms.hold_days),
+        updated_at=now,
+    )
+    commission.amount_cents = current_amount(commission)
+    session.add(commission)
+    session.flush()
+    _post_change(session, commission, commission.amount_cents, "accrual", f"referral {referral.id}")
+    if terms.hold_days == 0:
+        approve(session, commission)
+    else:
+        enqueue(
+            session,
+            APPROVE_COMMISSION,
+            {"commission_id": commission.id},
+            run_at=commission.hold_until,
+        )
+    notify_business(
+        session=session,
+        business_id=commission.referrer_id,
+        kind="commission.accrued",
+        title=f"Commission of {format_cents(commission.amount_cents, commission.currency)}"
+        f" accrued on referral #{referral.id}",
+        path="/commissions",
+    )
+    return commission
+
+
+def approve(session: Session, commission: Commission, *, now: dt.datetime | None = None) -> bool:
+    """Approve a commission whose hold has passed. False when it is not due (or done)."""
+    now = now or utcnow()
+    if commission.status != "pending" or commission.hold_until > now:
+        return False
+    pending = commission.amount_cents
+    commission.status, commission.approved_at, commission.updated_at = "approved", now, now
+    entries = [
+        *pair(
+            pending,
+            debit="receivable",
+            credit="pending_receivable",
+            debit_business=commission.payer_id,
+            credit_business=commission.payer_id,
+            partnership_id=commission.partnership_id,
+        ),
+        *pair(
+            pending,
+            debit="pending_payable",
+            credit="payable",
+            debit_business=commission.referrer_id,
+            credit_business=commission.referrer_id,
+            partnership_id=commission.partnership_id,
+        ),
+    ]
+    post(
+        session,
+        "approval",
+        entries,
+        currency=commission.currency,
+        memo="hold period over",
+        commission_id=commission.id,
+    )
+    return True
+
+
+def approve_due(session: Session, *, now: dt.datetime | None = None) -> int:
+    """Approve every commission whose hold has passed (a sweep beside the per-commission jobs)."""
+    now = now or utcnow()
+    due = session.exec(
+        select(Commission).where(Commission.status == "pending", Commission.hold_until <= now)
+    ).all()
+    return sum(approve(session, c, now=now) for c in due)
+
+
+def settled_cents(session: Session, commission_id: int) -> int:
+    """What paid settlements have already moved for this commission."""
+    total = session.exec(
+        select(func.coalesce(func.sum(SettlementLine.amount_cents), 0))
+        .join(Settlement, Settlement.id == SettlementLine.settlement_id)
+        .where(
+            SettlementLine.commission_id == commission_id,
+            Settlement.status.in_(SETTLED),
+        )
+    ).one()
+    return int(total)
+
+
+def outstanding_cents(session: Session, commission: Commission) -> int:
+    """Approved and not yet settled (negative after a clawback of a paid commission)."""
+    if commission.status not in APPROVED_STAGE:
+        return 0
+    return commission.amount_cents - settled_cents(session, commission.id)  # type: ignore[arg-type]
+
+
+def _recompute(session: Session, commission: Commission, memo: str) -> int:
+    if commission.status == "reversed":
+        return 0
+    new_amount = current_amount(commission)
+    delta = new_amount - commission.amount_cents
+    if delta == 0:
+        return 0
+    was_paid = commission.status == "paid"
+    commission.amount_cents, commission.updated_at = new_amount, utcnow()
+    _post_change(
+        session, commission, delta, "clawback" if was_paid and delta < 0 else "adjustment", memo
+    )
+    if was_paid:
+        # The difference is settled by the next settlement, in whichever direction.
+        commission.status, commission.settlement_id = "approved", None
+    return delta
+
+
+def _won_commission(
+    session: Session, business_id: int, referral_id: int
+) -> tuple[Referral, Commission | None]:
+    referral = session.get(Referral, referral_id)
+    if referral is None or business_id not in (referral.sender_id, referral.receiver_id):
+        raise NotFound()
+    if referral.receiver_id != business_id:
+        raise DomainError("Only the business that did the job can change its value.")
+    if referral.status != "won":
+        raise DomainError("Only a won job has a value to change.")
+    commission = session.exec(
+        select(Commission).where(Commission.referral_id == referral_id, Commission.trigger == "won")
+    ).first()
+    return referral, commission
+
+
+def correct_job_value(
+    *, session: Session, business_id: int, referral_id: int, job_value_cents: int
+) -> Commission | None:
+    """The partner corrects the value of a won job; the commission follows."""
+    if job_value_cents < 0:
+        raise DomainError(
+            "A job value cannot be negative.", errors={"job_value_cents": ["Must be zero or more."]}
+        )
+    referral, commission = _won_commission(session, business_id, referral_id)
+    if commission is not None and commission.refunded_cents > job_value_cents:
+        raise DomainError(
+            "The job value cannot be less than what was already refunded.",
+            errors={"job_value_cents": [f"At least {format_cents(commission.refunded_cents)}."]},
+        )
+    referral.job_value_cents, referral.updated_at = job_value_cents, utcnow()
+    if commission is not None:
+        commission.base_cents = job_value_cents
+        _recompute(session, commission, f"job value corrected to {format_cents(job_value_cents)}")
+    return commission
+
+
+def report_refund(
+    *, session: Session, business_id: int, referral_id: int, refund_cents: int
+) -> Commission | None:
+    """The partner refunded its customer part or all of a won job."""
+    referral, commission = _won_commission(session, business_id, referral_id)
+    refundable = (referral.job_value_cents or 0) - (commission.refunded_cents if commission else 0)
+    if refund_cents <= 0 or refund_cents > refundable:
+        raise DomainError(
+            "A refund must be more than zero and at most what is left of the job value.",
+            errors={"refund_cents": [f"Between $0.01 and {format_cents(refundable)}."]},
+        )
+    if commission is not None:
+        commission.refunded_cents += refund_cents
+        _recompute(session, commission, f"refund of {format_cents(refund_cents)} reported")
+    return commission
+
+
+def get_commission(session: Session, business_id: int, commission_id: int) -> Commission:
+    commission = session.get(Commission, commission_id)
+    if commission is None or business_id not in (commission.payer_id, commission.referrer_id):
+        raise NotFound()
+    return commission
+
+
+def won_commission(session: Session, referral_id: int) -> Commission | None:
+    return session.exec(  # type: ignore[no-any-return]
+        select(Commission).where(Commission.referral_id == referral_id, Commission.trigger == "won")
+    ).first()

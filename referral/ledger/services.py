@@ -1,0 +1,118 @@
+"""Posting to the ledger and reading balances.
+
+`post` is the only way money enters the ledger: it refuses a transaction whose
+entries do not sum to zero, so an unbalanced write never reaches the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from referral.ledger.models import ACCOUNTS, LedgerEntry, LedgerTransaction
+
+
+class UnbalancedTransaction(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Entry:
+    account: str
+    amount_cents: int  # debit positive, credit negative
+    business_id: int | None = None
+    partnership_id: int | None = None
+
+
+def pair(
+    amount_cents: int,
+    *,
+    debit: str,
+    credit: str,
+    debit_business: int | None = None,
+    credit_business: int | None = None,
+    partnership_id: int | None = None,
+) -> list[Entry]:
+    """Two entries moving `amount_cents` (any sign) into `debit` out of `credit`."""
+    return [
+        Entry(debit, amount_cents, debit_business, partnership_id),
+        Entry(credit, -amount_cents, credit_business, partnership_id),
+    ]
+
+
+def post(
+    session: Session,
+    kind: str,
+    entries: list[Entry] | tuple[Entry, ...],
+    *,
+    currency: str,
+    memo: str = "",
+    commission_id: int | None = None,
+    settlement_id: int | None = None,
+    stripe_object_id: str | None = None,
+) -> LedgerTransaction | None:
+    """Write one balanced transaction; None when every amount is zero (nothing moved)."""
+    moving = [e for e in entries if e.amount_cents != 0]
+    for entry in moving:
+        if entry.account not in ACCOUNTS:
+            raise UnbalancedTransaction(f"unknown account {entry.account!r}")
+        if not isinstance(entry.amount_cents, int) or isinstance(entry.amount_cents, bool):
+            raise UnbalancedTransaction("amounts are integer cents")
+    if sum(e.amount_cents for e in moving) != 0:
+        raise UnbalancedTransaction(f"{kind} entries sum to {sum(e.amount_cents for e in moving)}")
+    if not moving:
+        return None
+    transaction = LedgerTransaction(
+        kind=kind,
+        currency=currency,
+        memo=memo[:200],
+        commission_id=commission_id,
+        settlement_id=settlement_id,
+        stripe_object_id=stripe_object_id,
+    )
+    session.add(transaction)
+    session.flush()
+    for entry in moving:
+        session.add(
+            LedgerEntry(
+                transaction_id=transaction.id,
+                account=entry.account,
+                business_id=entry.business_id,
+                partnership_id=entry.partnership_id,
+                amount_cents=entry.amount_cents,
+                currency=currency,
+            )
+        )
+    session.flush()
+    return transaction
+
+
+def balance(
+    session: Session,
+    account: str,
+    *,
+    business_id: int | None = None,
+    partnership_id: int | None = None,
+    currency: str = "USD",
+) -> int:
+    """The sum of an account's entries (debits positive), optionally for one owner."""
+    query = select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0)).where(
+        LedgerEntry.account == account, LedgerEntry.currency == currency
+    )
+    if business_id is not None:
+        query = query.where(LedgerEntry.business_id == business_id)
+    if partnership_id is not None:
+        query = query.where(LedgerEntry.partnership_id == partnership_id)
+    return int(session.exec(query).one())  # type: ignore[call-overload]
+
+
+def transaction_sums(session: Session) -> dict[int, int]:
+    """Every transaction's sum of entries (all zero in a sound ledger)."""
+    rows = session.exec(  # type: ignore[call-overload]
+        select(LedgerEntry.transaction_id, func.sum(LedgerEntry.amount_cents)).group_by(
+            LedgerEntry.transaction_id
+        )
+    ).all()
+    return {int(tx): int(total) for tx, total in rows}

@@ -1,0 +1,284 @@
+"""The one module that talks to Stripe. Everything else calls these functions in
+domain terms and gets plain dataclasses back.
+
+The same code talks to real Stripe and to the local stand-in: only the base
+address differs (`StripeClient(..., base_addresses=...)`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+from flask import current_app
+
+
+class PaymentsUnavailable(Exception):
+    """Stripe could not be reached or failed on its side: try again later
+    (with the same idempotency key)."""
+
+
+class PaymentRefused(Exception):
+    """Stripe refused the request itself (bad parameters, account not ready)."""
+
+
+class CardDeclined(Exception):
+    def __init__(self, message: str, *, code: str, payment_intent_id: str | None) -> None:
+        super().__init__(message)
+        self.message, self.code, self.payment_intent_id = message, code, payment_intent_id
+
+
+class InvalidWebhook(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class AccountState:
+    account_id: str
+    details_submitted: bool
+    charges_enabled: bool
+    payouts_enabled: bool
+    requirements_due: list[str]
+    disabled_reason: str
+
+
+@dataclass(frozen=True)
+class SavedCard:
+    payment_method_id: str
+    brand: str
+    last4: str
+    exp_month: int | None
+    exp_year: int | None
+
+
+@dataclass(frozen=True)
+class PaymentState:
+    payment_intent_id: str
+    status: str  # Stripe's: succeeded, processing, requires_payment_method, canceled...
+    amount_cents: int
+    currency: str
+    charge_id: str | None
+    metadata: dict[str, str]
+    failure_message: str = ""
+
+
+def client() -> stripe.StripeClient:
+    """One client per app (it keeps a connection pool)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    existing = app.extensions.get("stripe_client")
+    if existing is None:
+        base = app.config.get("STRIPE_API_BASE")
+        addresses: Any = {"api": base, "connect": base, "files": base} if base else None
+        existing = stripe.StripeClient(
+            app.config["STRIPE_SECRET_KEY"],
+            base_addresses=addresses,
+            max_network_retries=2,
+            http_client=stripe.RequestsClient(timeout=app.config["STRIPE_TIMEOUT_SECONDS"]),
+        )
+        app.extensions["stripe_client"] = existing
+    return existing  # type: ignore[no-any-return]
+
+
+def _call(func: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return func(*args, **kwargs)
+    except stripe.CardError as error:
+        intent = (error.error.payment_intent if error.error else None) or {}
+        intent_id = intent.get("id") if isinstance(intent, dict) else getattr(intent, "id", None)
+        code = (error.error.decline_code or error.code) if error.error else error.code
+        raise CardDeclined(
+            error.user_message or "The card was declined.",
+            code=code or "card_declined",
+            payment_intent_id=intent_id,
+        ) from error
+    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as error:
+        raise PaymentsUnavailable(str(error.user_message or error)) from error
+    except stripe.StripeError as error:
+        raise PaymentRefused(str(error.user_message or error)) from error
+
+
+def _account_state(account: Any) -> AccountState:
+    requirements = account.get("requirements") or {}
+    return AccountState(
+        account_id=account["id"],
+        details_submitted=bool(account.get("details_submitted")),
+        charges_enabled=bool(account.get("charges_enabled")),
+        payouts_enabled=bool(account.get("payouts_enabled")),
+        requirements_due=list(requirements.get("currently_due") or []),
+        disabled_reason=requirements.get("disabled_reason") or "",
+    )
+
+
+def create_express_account(*, email: str, business_name: str, business_id: int) -> AccountState:
+    account = _call(
+        client().v1.accounts.create,
+        params={
+            "type": "express",
+            "country": "US",
+            "email": email,
+            "business_profile": {"name": business_name},
+            "capabilities": {"transfers": {"requested": True}},
+            "metadata": {"business_id": str(business_id)},
+        },
+        options={"idempotency_key": f"connect-account-business-{business_id}"},
+    )
+    return _account_state(account.to_dict())
+
+
+def retrieve_account(account_id: str) -> AccountState:
+    return _account_state(_call(client().v1.accounts.retrieve, account_id).to_dict())
+
+
+def account_state_from_event(obj: dict[str, Any]) -> AccountState:
+    return _account_state(obj)
+
+
+def onboarding_link(*, account_id: str, refresh_url: str, return_url: str) -> str:
+    link = _call(
+        client().v1.account_links.create,
+        params={
+            "account": account_id,
+            "refresh_url": refresh_url,
+            "return_url": return_url,
+            "type": "account_onboarding",
+        },
+    )
+    return str(link.url)
+
+
+def create_customer(*, email: str, name: str, business_id: int) -> str:
+    customer = _call(
+        client().v1.customers.create,
+        params={"email": email, "name": name, "metadata": {"business_id": str(business_id)}},
+        options={"idempotency_key": f"customer-business-{business_id}"},
+    )
+    return str(customer.id)
+
+
+def card_setup_checkout(
+    *, customer_id: str, success_url: str, cancel_url: str, business_id: int
+) -> str:
+    """A hosted Checkout page (setup mode) where the business saves a card; its URL."""
+    session = _call(
+        client().v1.checkout.sessions.create,
+        params={
+            "mode": "setup",
+            "customer": customer_id,
+            "currency": "usd",
+            "payment_method_types": ["card"],
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+            "metadata": {"business_id": str(business_id), "purpose": "settlement_card"},
+        },
+    )
+    return str(session.url)
+
+
+def saved_card_of_checkout(session_id: str) -> SavedCard | None:
+    """The card a completed setup-mode Checkout Session saved (None if none)."""
+    session = _call(
+        client().v1.checkout.sessions.retrieve,
+        session_id,
+        params={"expand": ["setup_intent.payment_method"]},
+    ).to_dict()
+    intent = session.get("setup_intent")
+    if not isinstance(intent, dict) or intent.get("status") != "succeeded":
+        return None
+    method = intent.get("payment_method")
+    if isinstance(method, str):
+        method = _call(client().v1.payment_methods.retrieve, method).to_dict()
+    card = (method or {}).get("card") or {}
+    return SavedCard(
+        payment_method_id=method["id"],
+        brand=str(card.get("brand") or ""),
+        last4=str(card.get("last4") or ""),
+        exp_month=card.get("exp_month"),
+        exp_year=card.get("exp_year"),
+    )
+
+
+def _payment_state(intent: dict[str, Any]) -> PaymentState:
+    charge = intent.get("latest_charge")
+    error = intent.get("last_payment_error") or {}
+    return PaymentState(
+        payment_intent_id=intent["id"],
+        status=intent["status"],
+        amount_cents=int(intent["amount"]),
+        currency=str(intent["currency"]).upper(),
+        charge_id=charge.get("id") if isinstance(charge, dict) else charge,
+        metadata=dict(intent.get("metadata") or {}),
+        failure_message=str(error.get("message") or ""),
+    )
+
+
+def payment_state_from_event(obj: dict[str, Any]) -> PaymentState:
+    return _payment_state(obj)
+
+
+def destination_charge(
+    *,
+    amount_cents: int,
+    currency: str,
+    customer_id: str,
+    payment_method_id: str,
+    destination_account_id: str,
+    platform_fee_cents: int,
+    description: str,
+    metadata: dict[str, str],
+    idempotency_key: str,
+) -> PaymentState:
+    """Charge a saved card off-session; Stripe sends the rest to `destination`
+    and keeps `platform_fee_cents` for the platform. Raises CardDeclined."""
+    intent = _call(
+        client().v1.payment_intents.create,
+        params={
+            "amount": amount_cents,
+            "currency": currency.lower(),
+            "customer": customer_id,
+            "payment_method": payment_method_id,
+            "off_session": True,
+            "confirm": True,
+            "transfer_data": {"destination": destination_account_id},
+            "application_fee_amount": platform_fee_cents,
+            "description": description,
+            "metadata": metadata,
+        },
+        options={"idempotency_key": idempotency_key},
+    )
+    return _payment_state(intent.to_dict())
+
+
+def retrieve_payment(payment_intent_id: str) -> PaymentState:
+    return _payment_state(_call(client().v1.payment_intents.retrieve, payment_intent_id).to_dict())
+
+
+def verify_webhook(payload: bytes, signature_header: str | None) -> dict[str, Any]:
+    """The event, if the signature is ours and fresh: within the tolerance either
+    side of now (Stripe's library only refuses old timestamps; we refuse future ones too)."""
+    config = current_app.config
+    tolerance = config["STRIPE_WEBHOOK_TOLERANCE_SECONDS"]
+    try:
+        event = stripe.Webhook.construct_event(
+            payload, signature_header, config["STRIPE_WEBHOOK_SECRET"], tolerance=tolerance
+        )
+    except (stripe.SignatureVerificationError, ValueError) as error:
+        raise InvalidWebhook(str(error).split("\n")[0]) from error
+    timestamp = _signature_timestamp(signature_header or "")
+    if timestamp is None or timestamp > time.time() + tolerance:
+        raise InvalidWebhook("Timestamp outside the tolerance zone")
+    data = event.to_dict()
+    if not isinstance(data.get("id"), str) or not isinstance(data.get("type"), str):
+        raise InvalidWebhook("Not an event")
+    if not isinstance((data.get("data") or {}).get("object"), dict):
+        raise InvalidWebhook("An event without an object")
+    return data  # type: ignore[no-any-return]
+
+
+def _signature_timestamp(header: str) -> int | None:
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isdigit():
+            return int(value)
+    return None

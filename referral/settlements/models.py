@@ -1,0 +1,88 @@
+"""Settlements: the netted commissions of one partnership, charged once."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer, String, Text
+from sqlmodel import Field
+
+from referral.models import TableBase, utc_column
+
+# open: built, about to be charged; waiting: cannot be charged yet (see
+# waiting_reason); processing: a charge attempt was sent; retry_scheduled: the
+# last attempt was declined; paid; netted: nothing to charge (the two
+# directions cancelled out); failed: every retry declined, the operator decides;
+# disputed: the charge is disputed; reversed: refunded or lost to a dispute.
+STATUSES = (
+    "open",
+    "waiting",
+    "processing",
+    "retry_scheduled",
+    "paid",
+    "netted",
+    "failed",
+    "disputed",
+    "reversed",
+)
+UNFINISHED = ("open", "waiting", "processing", "retry_scheduled")
+WAITING_REASONS = {
+    "creditor_not_onboarded": "the business to be paid has not finished Stripe onboarding",
+    "debtor_no_payment_method": "the paying business has no saved card",
+    "below_minimum": "the net amount is below the minimum charge",
+}
+
+
+class Settlement(TableBase, table=True):
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s}'" for s in STATUSES) + ")", name="status_known"
+        ),
+        CheckConstraint("net_cents >= 0", name="net_sign"),
+        CheckConstraint("platform_fee_cents >= 0 AND platform_fee_cents <= net_cents", name="fee"),
+        Index("ix_settlement_partnership_status", "partnership_id", "status"),
+    )
+    partnership_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("partnership.id"), nullable=False)
+    )
+    debtor_id: int = Field(sa_column=Column(Integer, ForeignKey("business.id"), nullable=False))
+    creditor_id: int = Field(sa_column=Column(Integer, ForeignKey("business.id"), nullable=False))
+    currency: str = Field(sa_column=Column(String(3), nullable=False))
+    # What the debtor owed the creditor and what the creditor owed the debtor,
+    # before netting; net_cents = their difference, the amount charged.
+    debtor_owed_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    creditor_owed_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    net_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    platform_fee_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    waiting_reason: str = Field(
+        default="", sa_column=Column(String(32), nullable=False, default="")
+    )
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
+    next_attempt_at: dt.datetime | None = utc_column(default=None)
+    last_error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    payment_intent_id: str | None = Field(
+        default=None, sa_column=Column(String(64), nullable=True, index=True)
+    )
+    charge_id: str | None = Field(
+        default=None, sa_column=Column(String(64), nullable=True, index=True)
+    )
+    transfer_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    refunded_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    paid_at: dt.datetime | None = utc_column(default=None)
+    updated_at: dt.datetime | None = utc_column(default=None)
+
+
+class SettlementLine(TableBase, table=True):
+    """One commission's outstanding amount, fixed when the settlement was built."""
+
+    __tablename__ = "settlement_line"
+    settlement_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("settlement.id"), nullable=False, index=True)
+    )
+    commission_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("commission.id"), nullable=False, index=True)
+    )
+    payer_id: int = Field(sa_column=Column(Integer, ForeignKey("business.id"), nullable=False))
+    # Negative for a clawback carried from an earlier settlement.
+    amount_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
