@@ -235,7 +235,7 @@ def _won_commission(
 ) -> tuple[Referral, Commission | None]:
     referral = session.get(Referral, referral_id)
     if referral is None or business_id not in (referral.sender_id, referral.receiver_id):
-        raise NotFound()
+        raise NotFound("No such referral.")
     if referral.receiver_id != business_id:
         raise DomainError("Only the business that did the job can change its value.")
     if referral.status != "won":
@@ -287,7 +287,7 @@ def report_refund(
 def get_commission(session: Session, business_id: int, commission_id: int) -> Commission:
     commission = session.get(Commission, commission_id)
     if commission is None or business_id not in (commission.payer_id, commission.referrer_id):
-        raise NotFound()
+        raise NotFound("No such commission.")
     return commission
 
 

@@ -106,7 +106,7 @@ def replay(session: Session, event_id: int) -> StripeEvent:
 
     event = session.get(StripeEvent, event_id)
     if event is None:
-        raise NotFound()
+        raise NotFound("No such event.")
     if event.status == "received":
         job = enqueue(session, APPLY_STRIPE_EVENT, {"event_id": event.id})
         session.flush()

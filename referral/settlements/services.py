@@ -40,7 +40,7 @@ RUN_SETTLEMENTS = "settlements.run"
 def get_settlement(session: Session, business_id: int, settlement_id: int) -> Settlement:
     settlement = session.get(Settlement, settlement_id)
     if settlement is None or business_id not in (settlement.debtor_id, settlement.creditor_id):
-        raise NotFound()
+        raise NotFound("No such settlement.")
     return settlement
 
 
@@ -94,7 +94,7 @@ def build_settlement(session: Session, partnership: Partnership) -> Settlement |
     owed_by: dict[int, int] = defaultdict(int)
     for commission, amount in lines:
         owed_by[commission.payer_id] += amount
-    a, b = partnership.business_a_id, partnership.business_b_id
+    a, b = partnership.business_low_id, partnership.business_high_id
     debtor, creditor = (a, b) if owed_by[a] >= owed_by[b] else (b, a)
     net = owed_by[debtor] - owed_by[creditor]
     minimum = current_app.config["SETTLEMENT_MINIMUM_CENTS"]
@@ -144,7 +144,10 @@ def build_settlements(session: Session, *, business_id: int | None = None) -> li
     )
     if business_id is not None:
         query = query.where(
-            or_(Partnership.business_a_id == business_id, Partnership.business_b_id == business_id)
+            or_(
+                Partnership.business_low_id == business_id,
+                Partnership.business_high_id == business_id,
+            )
         )
     built = [build_settlement(session, p) for p in session.exec(query.order_by(Partnership.id))]
     return [s for s in built if s is not None]
