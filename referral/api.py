@@ -65,10 +65,18 @@ def init_app(app: Flask) -> Api:
     from referral.businesses.api import blp as businesses_blp
     from referral.customers.api import blp as customers_blp
     from referral.partnerships.api import blp as partnerships_blp
+    from referral.payments.api import blp as payments_blp
     from referral.referrals.api import blp as referrals_blp
 
     api = Api(app)
-    for blueprint in (me_blp, businesses_blp, partnerships_blp, customers_blp, referrals_blp):
+    for blueprint in (
+        me_blp,
+        businesses_blp,
+        partnerships_blp,
+        customers_blp,
+        referrals_blp,
+        payments_blp,
+    ):
         csrf.exempt(blueprint)  # API calls authenticate with a key, not a cookie
         api.register_blueprint(blueprint, url_prefix=f"/api/v1{blueprint.url_prefix or ''}")
     return api

@@ -56,12 +56,14 @@ def register_commands(app: Flask) -> None:
     from referral.demo import commands as demo_commands
     from referral.devserver import commands as devserver_commands
     from referral.jobs.cli import commands as job_commands
+    from referral.settlements.cli import commands as settlement_commands
 
     app.cli.add_command(db_group)
     for command in [
         *auth_commands,
         *business_commands,
         *job_commands,
+        *settlement_commands,
         *demo_commands,
         *devserver_commands,
     ]:

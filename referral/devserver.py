@@ -1,22 +1,33 @@
 """`referral up`: the whole app on one machine, for a newcomer's first run.
 
 Migrates the embedded database, loads the demo businesses, starts a job worker
-as a child process (it delivers email into the outbox) and serves the web app
-until Ctrl-C, then stops the children. Production runs the same pieces
-separately: gunicorn for the web app and `referral worker` for jobs.
+as a child process (it delivers email into the outbox) and, unless real Stripe
+keys are configured, the local Stripe stand-in (a separate GPL process under
+devtools/, never imported by the app), then serves the web app until Ctrl-C and
+stops the children. Production runs the same pieces separately: gunicorn for
+the web app, `referral worker` for jobs, and real Stripe.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from contextlib import ExitStack
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 from werkzeug.serving import run_simple
+
+from referral.config import STANDIN_SECRET_KEY
 
 
 @click.command("up")
@@ -42,6 +53,8 @@ def up_command(host: str, port: int, demo: bool) -> None:
         click.echo(summary.describe())
 
     with ExitStack() as children:
+        if app.config["STRIPE_SECRET_KEY"] == STANDIN_SECRET_KEY:
+            children.enter_context(_standin(app.config, host, port))
         children.enter_context(_child([sys.executable, "-m", "referral", "worker"], "worker"))
         click.echo(f"\nReferral is running at http://{host}:{port}/  (Ctrl-C stops it)")
         if app.config["MAIL_BACKEND"] == "outbox":
@@ -50,14 +63,65 @@ def up_command(host: str, port: int, demo: bool) -> None:
         run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 
+def _standin(config: dict[str, object], host: str, port: int) -> _child:
+    """Start the Stripe stand-in where STRIPE_API_BASE points, sending its signed
+    webhooks to this app (the secret goes over loopback HTTP, not the command line)."""
+    base = str(config["STRIPE_API_BASE"])
+    where = urlsplit(base)
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "devtools" / "stripe_standin").is_dir():
+        raise click.ClickException("The Stripe stand-in (devtools/) is not in this checkout.")
+    child = _child(
+        [
+            sys.executable,
+            "-m",
+            "devtools.stripe_standin",
+            "--host",
+            str(where.hostname),
+            "--port",
+            str(where.port or 80),
+        ],
+        "stripe stand-in",
+        cwd=root,
+    )
+    child.after_start = lambda: _configure_standin(
+        base, f"http://{host}:{port}/stripe/webhook", str(config["STRIPE_WEBHOOK_SECRET"])
+    )
+    return child
+
+
+def _configure_standin(base: str, webhook_url: str, secret: str) -> None:
+    body = json.dumps({"url": webhook_url, "secret": secret}).encode()
+    deadline = time.monotonic() + 30
+    while True:
+        request = urllib.request.Request(
+            f"{base}/_config/webhook", data=body, headers={"Content-Type": "application/json"}
+        )
+        try:
+            urllib.request.urlopen(request, timeout=2).close()
+            click.echo(f"Stripe stand-in running at {base}/_standin/dashboard")
+            return
+        except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > deadline:
+                raise click.ClickException(f"The Stripe stand-in did not start at {base}") from None
+            time.sleep(0.2)
+
+
 class _child:
     """A supervised child process, stopped (SIGTERM, then SIGKILL) on exit."""
 
-    def __init__(self, argv: list[str], name: str) -> None:
-        self.argv, self.name = argv, name
+    def __init__(self, argv: list[str], name: str, *, cwd: Path | None = None) -> None:
+        self.argv, self.name, self.cwd = argv, name, cwd
+        self.after_start: Callable[[], None] | None = None
 
     def __enter__(self) -> subprocess.Popen[bytes]:
-        self.process = subprocess.Popen(self.argv, env=os.environ.copy())
+        self.process = subprocess.Popen(self.argv, env=os.environ.copy(), cwd=self.cwd)
+        if self.after_start is not None:
+            try:
+                self.after_start()
+            except BaseException:
+                self.__exit__()
+                raise
         return self.process
 
     def __exit__(self, *exc: object) -> None:

@@ -79,11 +79,15 @@ def worker_command(once: bool, poll_interval: float) -> None:
 
     SIGTERM or Ctrl-C finishes the job under way, then exits.
     """
+    from referral.jobs.queue import RECURRING
     from referral.jobs.worker import run_due_jobs, run_worker
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    with transaction() as session:
+        for keep_queued in RECURRING:
+            keep_queued(session)
     if once:
         click.echo(f"{run_due_jobs(app)} jobs run.")
         return

@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from flask import current_app
 from sqlmodel import Session
 
 from referral.db import utcnow
@@ -38,13 +39,26 @@ def enqueue(
     payload: dict[str, Any] | None = None,
     *,
     run_at: dt.datetime | None = None,
-    max_attempts: int = 8,
+    max_attempts: int | None = None,
 ) -> Job:
+    """Add a job to `session`. Attempts default to JOB_MAX_ATTEMPTS (8)."""
+    if max_attempts is None:
+        max_attempts = current_app.config.get("JOB_MAX_ATTEMPTS", 8) if current_app else 8
     job = Job(
         kind=kind, payload=payload or {}, run_at=run_at or utcnow(), max_attempts=max_attempts
     )
     session.add(job)
     return job
+
+
+# Functions run when a worker starts, each keeping one recurring job queued
+# (the weekly settlement run, say).
+RECURRING: list[Callable[[Session], None]] = []
+
+
+def recurring(func: Callable[[Session], None]) -> Callable[[Session], None]:
+    RECURRING.append(func)
+    return func
 
 
 def load_job_handlers() -> dict[str, JobHandler]:

@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import Session
 
 from referral.commissions.services import approve_due
-from referral.jobs.queue import job_handler
+from referral.jobs.queue import job_handler, recurring
 from referral.settlements import services
 from referral.settlements.models import Settlement
 
@@ -33,3 +33,8 @@ def charge_settlement(session: Session, payload: dict[str, Any]) -> None:
     settlement = session.get(Settlement, payload["settlement_id"], with_for_update=True)
     if settlement is not None:
         services.charge(session, settlement, payload["attempt"])
+
+
+@recurring
+def keep_settlement_run_queued(session: Session) -> None:
+    services.schedule_next_run(session)

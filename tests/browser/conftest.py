@@ -7,15 +7,14 @@ Screenshots of failing tests land in test-artifacts/.
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from tests.conftest import REQUIRE_BROWSER
+from tests.support.live_server import LiveServer, worker_thread
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -56,25 +55,6 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
-class LiveServer:
-    """The app served by werkzeug in a thread, on a free loopback port."""
-
-    def __init__(self, app: Flask) -> None:
-        self.server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        app.config["BASE_URL"] = self.url
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture
 def live_server(app: Flask) -> Iterator[LiveServer]:
     with LiveServer(app) as server:
@@ -84,19 +64,8 @@ def live_server(app: Flask) -> Iterator[LiveServer]:
 @pytest.fixture
 def job_worker(app: Flask) -> Iterator[None]:
     """A job worker thread beside the live server, as `referral up` runs one."""
-    from referral.jobs.worker import run_worker
-
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=run_worker,
-        args=(app,),
-        kwargs={"stop_event": stop, "poll_interval": 0.1},
-        daemon=True,
-    )
-    thread.start()
-    yield
-    stop.set()
-    thread.join(timeout=10)
+    with worker_thread(app, poll_interval=0.1):
+        yield
 
 
 @pytest.fixture

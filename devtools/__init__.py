@@ -1,0 +1,1 @@
+"""Developer tools that run beside the product, never inside it."""

@@ -1,0 +1,170 @@
+"""The whole money path through the Stripe stand-in and its signed webhooks:
+connect an Express account, save a card, win a referral, settle, get paid."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+from sqlmodel import Session, select
+
+from referral.auth.models import User
+from referral.commissions.models import Commission
+from referral.ledger.services import balance, transaction_sums
+from referral.payments.models import BillingProfile, ConnectedAccount
+from referral.settlements.models import Settlement
+from tests.commissions.support import business, partner_up, percent, won_referral
+from tests.factories import sign_in
+from tests.payments.conftest import eventually
+from tests.support.stripe_standin import StripeStandIn
+
+
+@pytest.fixture
+def hvac(db: Session):  # type: ignore[no-untyped-def]
+    return business(db, "Cool Air HVAC", "hvac", "78701", "alex@coolair.example")
+
+
+@pytest.fixture
+def plumber(db: Session):  # type: ignore[no-untyped-def]
+    return business(db, "Drip Plumbing", "plumbing", "78704", "blair@drip.example")
+
+
+def browser_of(app: Flask, db: Session, who):  # type: ignore[no-untyped-def]
+    return sign_in(app, db.get(User, who.user_id))
+
+
+def fresh(db: Session, model, **where):  # type: ignore[no-untyped-def]
+    db.expire_all()
+    query = select(model)
+    for key, value in where.items():
+        query = query.where(getattr(model, key) == value)
+    return db.exec(query).first()
+
+
+def connect_stripe(app, db, standin: StripeStandIn, who) -> ConnectedAccount:  # type: ignore[no-untyped-def]
+    """The business clicks "Connect with Stripe" and finishes onboarding."""
+    response = browser_of(app, db, who).post_form("/payments/connect", {}, page="/payments")
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith(f"{standin.api_base}/_standin/onboarding/")
+    account = fresh(db, ConnectedAccount, business_id=who.business_id)
+    assert account is not None and not account.payouts_enabled
+    standin.complete_onboarding(account.stripe_account_id)
+    return eventually(
+        lambda: (
+            (a := fresh(db, ConnectedAccount, business_id=who.business_id)).payouts_enabled and a
+        ),
+        what="account.updated applied",
+    )
+
+
+def save_card(
+    app, db, standin: StripeStandIn, who, card: str = "4242424242424242"
+) -> BillingProfile:  # type: ignore[no-untyped-def]
+    response = browser_of(app, db, who).post_form("/payments/card", {}, page="/payments")
+    assert response.status_code == 303
+    session_id = re.search(r"/_standin/checkout/([^/?#]+)", response.headers["Location"]).group(1)
+    assert standin.complete_checkout(session_id, card).status_code == 200
+    return eventually(
+        lambda: (
+            (b := fresh(db, BillingProfile, business_id=who.business_id)).payment_method_id and b
+        ),
+        what="checkout.session.completed applied",
+    )
+
+
+@pytest.fixture
+def owed(app, db, hvac, plumber):  # type: ignore[no-untyped-def]
+    """The plumber owes HVAC $100.00: 10% of a $1,000 job HVAC referred."""
+    with app.app_context():
+        partner_up(db, plumber, hvac, a_pays=percent(1000), b_pays=percent(1000))
+        return won_referral(db, hvac, plumber, 100_000)
+
+
+def test_a_commission_is_paid_end_to_end_through_stripe(
+    app, db, standin, live, hvac, plumber, owed
+):
+    account = connect_stripe(app, db, standin, hvac)
+    card = save_card(app, db, standin, plumber)
+    assert (card.card_brand, card.card_last4) == ("visa", "4242")
+    page = browser_of(app, db, plumber).get("/payments").get_data(as_text=True)
+    assert "4242" in page
+
+    response = browser_of(app, db, hvac).post_form("/settlements/run", {}, page="/settlements")
+    assert response.status_code == 302
+
+    settlement = eventually(
+        lambda: (s := fresh(db, Settlement)) and s.status == "paid" and s, what="settlement paid"
+    )
+    assert (settlement.net_cents, settlement.platform_fee_cents) == (10_000, 500)
+    [intent] = standin.client().v1.payment_intents.list().data
+    assert intent.amount == 10_000
+    assert intent.application_fee_amount == 500
+    assert intent.transfer_data.destination == account.stripe_account_id
+    assert intent.metadata["settlement_id"] == str(settlement.id)
+    assert fresh(db, Commission).status == "paid"
+    assert balance(db, "stripe_balance") == 500
+    assert balance(db, "platform_fees") == -500
+    assert set(transaction_sums(db).values()) == {0}
+    statement = browser_of(app, db, hvac).get(f"/settlements/{settlement.id}")
+    assert "$95.00" in statement.get_data(as_text=True)  # paid to HVAC after the fee
+
+
+def test_a_creditor_who_finishes_onboarding_later_is_then_paid(
+    app, db, standin, live, hvac, plumber, owed
+):
+    save_card(app, db, standin, plumber)
+    browser_of(app, db, hvac).post_form("/settlements/run", {}, page="/settlements")
+    eventually(
+        lambda: (s := fresh(db, Settlement)) and s.status == "waiting", what="settlement waits"
+    )
+    assert fresh(db, Settlement).waiting_reason == "creditor_not_onboarded"
+
+    connect_stripe(app, db, standin, hvac)
+
+    eventually(lambda: fresh(db, Settlement).status == "paid", what="settlement paid")
+
+
+def test_a_declined_card_schedules_a_retry_and_tells_the_debtor(
+    app, db, standin, live, hvac, plumber, owed
+):
+    from referral.notifications.models import Notification
+
+    connect_stripe(app, db, standin, hvac)
+    save_card(app, db, standin, plumber, card="4000000000000341")  # saves; charges decline
+    browser_of(app, db, hvac).post_form("/settlements/run", {}, page="/settlements")
+
+    settlement = eventually(
+        lambda: (s := fresh(db, Settlement)) and s.status == "retry_scheduled" and s,
+        what="retry scheduled",
+    )
+    assert settlement.attempts == 1 and settlement.next_attempt_at is not None
+    assert fresh(db, Notification, business_id=plumber.business_id, kind="settlement.declined")
+
+
+def test_a_new_card_after_a_decline_settles_at_once(app, db, standin, live, hvac, plumber, owed):
+    connect_stripe(app, db, standin, hvac)
+    save_card(app, db, standin, plumber, card="4000000000009995")  # insufficient funds
+    browser_of(app, db, hvac).post_form("/settlements/run", {}, page="/settlements")
+    eventually(lambda: (s := fresh(db, Settlement)) and s.status == "retry_scheduled")
+
+    save_card(app, db, standin, plumber, card="4242424242424242")
+
+    settlement = eventually(
+        lambda: (s := fresh(db, Settlement)) and s.status == "paid" and s, what="paid"
+    )
+    assert settlement.attempts == 2
+    assert len(standin.client().v1.payment_intents.list().data) == 2  # one declined, one paid
+
+
+def test_stripe_failing_with_500s_is_retried_with_the_same_key_and_charges_once(
+    app, db, standin, live, hvac, plumber, owed
+):
+    connect_stripe(app, db, standin, hvac)
+    save_card(app, db, standin, plumber)
+    standin.add_fault("error_500", path_prefix="/v1/payment_intents", count=4)
+
+    browser_of(app, db, hvac).post_form("/settlements/run", {}, page="/settlements")
+
+    eventually(lambda: fresh(db, Settlement).status == "paid", timeout=60, what="paid")
+    assert len(standin.client().v1.payment_intents.list().data) == 1
