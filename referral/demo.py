@@ -168,6 +168,10 @@ def _demo_partnerships(session: Session, actors: dict[str, Actor]) -> None:
         basis="flat_per_won", flat_fee_cents=15000, hold_days=7, response_window_hours=24
     )
     both_ten = TermsPair(they_refer_to_me=ten_percent, i_refer_to_them=ten_percent)
+    # No hold period between the HVAC and plumbing demo partners, so a newcomer
+    # sees a won job's commission approved, settled and paid in one sitting.
+    no_hold = TermsOffer(basis="percent", rate_bps=1000, hold_days=0, response_window_hours=48)
+    both_ten_no_hold = TermsPair(they_refer_to_me=no_hold, i_refer_to_them=no_hold)
 
     def agree(a: str, b: str, terms: TermsPair) -> None:
         partnership = partnerships.propose_partnership(
@@ -178,7 +182,7 @@ def _demo_partnerships(session: Session, actors: dict[str, Actor]) -> None:
             session=session, actor=actors[b], partnership_id=partnership.id
         )
 
-    agree("hvac", "plumbing", both_ten)
+    agree("hvac", "plumbing", both_ten_no_hold)
     agree("hvac", "electrical", TermsPair(they_refer_to_me=flat_fee, i_refer_to_them=ten_percent))
     agree("remodeling", "carpet-cleaning", both_ten)
     # One proposal waiting for an answer, to show the flow.
