@@ -282,3 +282,55 @@ def _signature_timestamp(header: str) -> int | None:
         if key == "t" and value.isdigit():
             return int(value)
     return None
+
+
+@dataclass(frozen=True)
+class TransferState:
+    transfer_id: str
+    amount_cents: int
+    reversed_cents: int
+
+
+def transfer_of_charge(charge_id: str) -> TransferState | None:
+    """The transfer a destination charge made to the connected account."""
+    charge = _call(client().v1.charges.retrieve, charge_id).to_dict()
+    transfer = charge.get("transfer")
+    if transfer is None:
+        return None
+    if isinstance(transfer, str):
+        transfer = _call(client().v1.transfers.retrieve, transfer).to_dict()
+    return TransferState(
+        transfer_id=transfer["id"],
+        amount_cents=int(transfer["amount"]),
+        reversed_cents=int(transfer.get("amount_reversed") or 0),
+    )
+
+
+def reverse_transfer(
+    *, transfer_id: str, amount_cents: int, idempotency_key: str, metadata: dict[str, str]
+) -> int:
+    """Take back `amount_cents` from a connected account; the amount reversed.
+    Raises PaymentRefused when the account's balance does not allow it."""
+    reversal = _call(
+        client().v1.transfers.reversals.create,
+        transfer_id,
+        params={"amount": amount_cents, "metadata": metadata},
+        options={"idempotency_key": idempotency_key},
+    )
+    return int(reversal.amount)
+
+
+def refund_payment(*, payment_intent_id: str, amount_cents: int, idempotency_key: str) -> str:
+    """Refund a destination charge, taking the money back from the connected
+    account and the platform fee in proportion."""
+    refund = _call(
+        client().v1.refunds.create,
+        params={
+            "payment_intent": payment_intent_id,
+            "amount": amount_cents,
+            "reverse_transfer": True,
+            "refund_application_fee": True,
+        },
+        options={"idempotency_key": idempotency_key},
+    )
+    return str(refund.id)

@@ -144,3 +144,22 @@ def replay(event_id: int) -> Response:
     webhooks.replay(get_session(), event_id)
     flash("Event queued again.", "success")
     return redirect(url_for("payments.operator"))
+
+
+@bp.post("/operator/payments/settlements/<int:settlement_id>/refund")
+@operator_required
+def refund_settlement(settlement_id: int) -> Response:
+    """Refund a settlement charge in full (the transfer and fee are reversed with it)."""
+    from referral.settlements.reversals import refund_settlement as refund
+
+    try:
+        refund(get_session(), settlement_id)
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        flash(error.message, "error")
+    except (gateway.PaymentsUnavailable, gateway.PaymentRefused) as error:
+        flash(f"Stripe did not refund: {error}", "error")
+    else:
+        flash("Refund requested; the ledger follows when Stripe confirms it.", "success")
+    return redirect(url_for("payments.operator"))

@@ -66,12 +66,24 @@ def _payment_intent(session: Session, obj: dict[str, Any], _as_of: dt.datetime) 
     return apply_payment(session, gateway.payment_state_from_event(obj))
 
 
+def _reversals(name: str) -> EventHandler:
+    def handle(session: Session, obj: dict[str, Any], _as_of: dt.datetime) -> str:
+        from referral.settlements import reversals
+
+        return str(getattr(reversals, name)(session, obj))
+
+    return handle
+
+
 EventHandler = Callable[[Session, dict[str, Any], dt.datetime], str]
 HANDLERS: dict[str, EventHandler] = {
     "account.updated": lambda s, o, t: services.apply_account_update(s, o, as_of=t),
     "checkout.session.completed": lambda s, o, t: services.apply_checkout_completed(s, o, as_of=t),
     "payment_intent.succeeded": _payment_intent,
     "payment_intent.payment_failed": _payment_intent,
+    "charge.dispute.created": _reversals("apply_dispute_created"),
+    "charge.dispute.closed": _reversals("apply_dispute_closed"),
+    "charge.refunded": _reversals("apply_charge_refunded"),
 }
 
 

@@ -168,3 +168,81 @@ def test_stripe_failing_with_500s_is_retried_with_the_same_key_and_charges_once(
 
     eventually(lambda: fresh(db, Settlement).status == "paid", timeout=60, what="paid")
     assert len(standin.client().v1.payment_intents.list().data) == 1
+
+
+@pytest.fixture
+def paid(app, db, standin, live, hvac, plumber, owed) -> Settlement:  # type: ignore[no-untyped-def]
+    """The $100.00 settled: $5.00 platform fee, $95.00 transferred to HVAC."""
+    connect_stripe(app, db, standin, hvac)
+    save_card(app, db, standin, plumber)
+    browser_of(app, db, hvac).post_form("/settlements/run", {}, page="/settlements")
+    return eventually(
+        lambda: (s := fresh(db, Settlement)) and s.status == "paid" and s, what="settlement paid"
+    )
+
+
+def every_balance_is_zero(db: Session) -> None:
+    from referral.ledger.models import ACCOUNTS
+
+    for account in ACCOUNTS:
+        assert balance(db, account) == 0, account
+    assert set(transaction_sums(db).values()) == {0}
+
+
+def test_a_dispute_holds_the_commissions_and_a_won_dispute_releases_them(app, db, standin, paid):
+    dispute = standin.open_dispute(paid.charge_id)
+    eventually(lambda: fresh(db, Settlement).status == "disputed", what="disputed")
+    assert fresh(db, Commission).status == "held"
+
+    standin.close_dispute(dispute["id"], "won")
+
+    eventually(lambda: fresh(db, Settlement).status == "paid", what="released")
+    assert fresh(db, Commission).status == "paid"
+
+
+def test_a_lost_dispute_reverses_the_transfer_the_fee_and_the_commissions(app, db, standin, paid):
+    dispute = standin.open_dispute(paid.charge_id)
+    eventually(lambda: fresh(db, Settlement).status == "disputed", what="disputed")
+
+    standin.close_dispute(dispute["id"], "lost")
+
+    settlement = eventually(
+        lambda: (s := fresh(db, Settlement)) and s.status == "reversed" and s, what="reversed"
+    )
+    assert settlement.refunded_cents == 10_000
+    assert fresh(db, Commission).status == "reversed"
+    [transfer] = standin.client().v1.transfers.list().data
+    assert transfer.amount_reversed == 9_500
+    every_balance_is_zero(db)
+
+
+def test_an_operator_refund_reverses_once_even_when_the_webhook_comes_twice(app, db, standin, paid):
+    from referral.payments.models import StripeEvent
+    from referral.settlements.reversals import refund_settlement
+    from tests.payments.conftest import WEBHOOK_SECRET
+    from tests.payments.signing import signed
+
+    with app.app_context():
+        refund_settlement(db, paid.id)
+    settlement = eventually(
+        lambda: (s := fresh(db, Settlement)) and s.status == "reversed" and s, what="reversed"
+    )
+    refunded = fresh(db, StripeEvent, type="charge.refunded")
+    again = {**refunded.payload, "id": "evt_redelivered_refund"}
+    body, header = signed(again, WEBHOOK_SECRET)
+    assert (
+        app.test_client()
+        .post("/stripe/webhook", data=body, headers={"Stripe-Signature": header})
+        .status_code
+        == 200
+    )
+    eventually(
+        lambda: (
+            (e := fresh(db, StripeEvent, stripe_event_id="evt_redelivered_refund"))
+            and e.status != "received"
+        ),
+        what="second refund event handled",
+    )
+
+    assert fresh(db, Settlement).refunded_cents == settlement.refunded_cents == 10_000
+    every_balance_is_zero(db)
