@@ -170,6 +170,7 @@ class Account(Resource):
                 "capabilities enabled: transfers, crypto_transfers, legacy_payments",
                 code="insufficient_capabilities_for_transfer",
                 param=param,
+                saved=False,  # checked before any work, so a retry after onboarding can run
             )
         return account
 

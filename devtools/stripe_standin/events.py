@@ -99,7 +99,8 @@ class WebhookDeliverer:
         delivery = Delivery(event.id, event.type, object_id, self.url, payload=payload)
         self.deliveries.append(delivery)
         self._queues.setdefault(object_id, deque()).append(delivery)
-        if object_id not in self._workers:
+        worker = self._workers.get(object_id)
+        if worker is None or worker.done():  # done: a worker that crashed
             self._workers[object_id] = asyncio.get_running_loop().create_task(
                 self._drain(object_id)
             )
@@ -112,17 +113,15 @@ class WebhookDeliverer:
 
     async def _drain(self, object_id: str) -> None:
         queue = self._queues[object_id]
-        try:
-            async with aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=ATTEMPT_TIMEOUT_SECONDS)
-            ) as session:
-                while queue:
-                    await self._deliver(session, queue[0])
-                    queue.popleft()
-        finally:
+        timeout = aiohttp.ClientTimeout(total=ATTEMPT_TIMEOUT_SECONDS)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            while queue:
+                await self._deliver(session, queue[0])
+                queue.popleft()
+            # No await between the last emptiness check and this, so no event is stranded.
             if self._workers.get(object_id) is asyncio.current_task():
                 del self._workers[object_id]
-                self._queues.pop(object_id, None)
+                del self._queues[object_id]
 
     async def _deliver(self, session: aiohttp.ClientSession, delivery: Delivery) -> None:
         secret = self.secret or ""

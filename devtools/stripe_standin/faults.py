@@ -2,7 +2,8 @@
 
 Modes:
 - error_500: answer a Stripe-shaped api_error 500 without doing the work;
-- timeout: sleep `delay_seconds` before doing anything (the client gives up first);
+- timeout: sleep `delay_seconds` before doing anything (the client gives up first),
+  then do the work anyway, as a slow Stripe would;
 - respond_late: do the work (saved, events sent), then sleep before answering,
   like a worker killed after its request reached Stripe.
 
@@ -106,6 +107,7 @@ async def inject_faults(request: web.Request, handler: Any) -> web.StreamRespons
         )
         return web.json_response(error.to_json(), status=500)
     if fault.mode == "timeout":
+        await request.read()  # buffered now: the client may be gone when the work starts
         await asyncio.sleep(fault.delay_seconds)
         return await handler(request)
     response = await handler(request)  # respond_late: the work is done and saved
