@@ -73,7 +73,9 @@ def test_models_and_migrations_agree(empty_database_url: str) -> None:
     assert differences == [], "run `referral db revision -m ...` and read the result"
 
 
-def test_migrations_make_consent_records_and_the_ledger_append_only(empty_database_url: str) -> None:
+def test_migrations_make_consent_records_and_the_ledger_append_only(
+    empty_database_url: str,
+) -> None:
     migrate.upgrade(empty_database_url, "head")
     engine = make_engine(empty_database_url)
     query = (

@@ -8,6 +8,8 @@ address differs (`StripeClient(..., base_addresses=...)`).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,8 +84,15 @@ def client() -> stripe.StripeClient:
 
 
 def _call(func: Any, *args: Any, **kwargs: Any) -> Any:
-    try:
+    with stripe_errors():
         return func(*args, **kwargs)
+
+
+@contextmanager
+def stripe_errors() -> Iterator[None]:
+    """Stripe's exceptions, translated into this module's three."""
+    try:
+        yield
     except stripe.CardError as error:
         intent = (error.error.payment_intent if error.error else None) or {}
         intent_id = intent.get("id") if isinstance(intent, dict) else getattr(intent, "id", None)
@@ -334,3 +343,52 @@ def refund_payment(*, payment_intent_id: str, amount_cents: int, idempotency_key
         options={"idempotency_key": idempotency_key},
     )
     return str(refund.id)
+
+
+@dataclass(frozen=True)
+class PaymentRecord:
+    """A settlement's PaymentIntent as Stripe has it, for reconciliation."""
+
+    payment_intent_id: str
+    settlement_id: int
+    status: str
+    amount_cents: int
+    platform_fee_cents: int
+    refunded_cents: int
+    transferred_cents: int
+    transfer_reversed_cents: int
+
+
+def settlement_payments(*, created_since: int) -> list[PaymentRecord]:
+    """Every PaymentIntent created since then that carries a settlement id."""
+    records = []
+    with stripe_errors():
+        intents = client().v1.payment_intents.list(
+            params={"created": {"gte": created_since}, "limit": 100}
+        )
+        found = [intent.to_dict() for intent in intents.auto_paging_iter()]
+    for data in found:
+        settlement_id = (data.get("metadata") or {}).get("settlement_id", "")
+        if not settlement_id.isdigit():
+            continue
+        refunded = transferred = reversed_ = 0
+        charge_id = data.get("latest_charge")
+        if data["status"] == "succeeded" and isinstance(charge_id, str):
+            charge = _call(client().v1.charges.retrieve, charge_id).to_dict()
+            refunded = int(charge.get("amount_refunded") or 0)
+            transfer = transfer_of_charge(charge_id)
+            if transfer is not None:
+                transferred, reversed_ = transfer.amount_cents, transfer.reversed_cents
+        records.append(
+            PaymentRecord(
+                payment_intent_id=data["id"],
+                settlement_id=int(settlement_id),
+                status=data["status"],
+                amount_cents=int(data["amount"]),
+                platform_fee_cents=int(data.get("application_fee_amount") or 0),
+                refunded_cents=refunded,
+                transferred_cents=transferred,
+                transfer_reversed_cents=reversed_,
+            )
+        )
+    return records

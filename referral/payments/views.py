@@ -128,6 +128,7 @@ def stripe_webhook() -> tuple[dict[str, object], int]:
 @bp.get("/operator/payments")
 @operator_required
 def operator() -> str:
+    from referral.settlements.reconcile import latest
     from referral.settlements.services import operator_settlements
 
     db = get_session()
@@ -135,7 +136,25 @@ def operator() -> str:
         "operator/payments.html",
         failed_events=webhooks.failed_events(db),
         settlements=operator_settlements(db),
+        reconciliation=latest(db),
     )
+
+
+@bp.post("/operator/payments/reconcile")
+@operator_required
+def reconcile() -> Response:
+    """Start a reconciliation run in the background; the page shows it when done."""
+    from referral.jobs.queue import enqueue
+    from referral.settlements.models import ReconciliationRun
+    from referral.settlements.reconcile import RECONCILE
+
+    db = get_session()
+    run = ReconciliationRun()
+    db.add(run)
+    db.flush()
+    enqueue(db, RECONCILE, {"run_id": run.id}, max_attempts=3)
+    flash("Reconciliation started.", "success")
+    return redirect(url_for("payments.operator"))
 
 
 @bp.post("/operator/payments/events/<int:event_id>/replay")

@@ -8,7 +8,7 @@ from sqlmodel import Session
 
 from referral.commissions.services import approve_due
 from referral.jobs.queue import job_handler, recurring
-from referral.settlements import services
+from referral.settlements import reconcile, services
 from referral.settlements.models import Settlement
 
 
@@ -38,3 +38,8 @@ def charge_settlement(session: Session, payload: dict[str, Any]) -> None:
 @recurring
 def keep_settlement_run_queued(session: Session) -> None:
     services.schedule_next_run(session)
+
+
+@job_handler(reconcile.RECONCILE)
+def run_reconciliation(session: Session, payload: dict[str, Any]) -> None:
+    reconcile.run(session, payload["run_id"])

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlmodel import Field
 
 from referral.models import TableBase, utc_column
@@ -86,3 +97,19 @@ class SettlementLine(TableBase, table=True):
     payer_id: int = Field(sa_column=Column(Integer, ForeignKey("business.id"), nullable=False))
     # Negative for a clawback carried from an earlier settlement.
     amount_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class ReconciliationRun(TableBase, table=True):
+    """One comparison of the ledger with Stripe, and every mismatch it found."""
+
+    __tablename__ = "reconciliation_run"
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'done', 'failed')", name="status_known"),
+    )
+    status: str = Field(default="running", sa_column=Column(String(16), nullable=False))
+    checked: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
+    mismatches: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    finished_at: dt.datetime | None = utc_column(default=None)

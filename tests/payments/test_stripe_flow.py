@@ -246,3 +246,41 @@ def test_an_operator_refund_reverses_once_even_when_the_webhook_comes_twice(app,
 
     assert fresh(db, Settlement).refunded_cents == settlement.refunded_cents == 10_000
     every_balance_is_zero(db)
+
+
+def test_reconciliation_agrees_with_stripe_after_a_paid_settlement(app, db, standin, paid):
+    from referral.settlements.reconcile import find_mismatches
+
+    with app.app_context():
+        checked, mismatches = find_mismatches(db)
+
+    assert (checked, mismatches) == (1, [])
+
+
+def test_reconciliation_lists_a_charge_whose_webhook_never_arrived(
+    app, db, standin, live, hvac, plumber, owed
+):
+    from referral.auth.models import User
+    from referral.settlements.models import ReconciliationRun
+
+    connect_stripe(app, db, standin, hvac)
+    save_card(app, db, standin, plumber)
+    standin.send_webhooks_to(None)  # Stripe's events are lost from here on
+    browser_of(app, db, hvac).post_form("/settlements/run", {}, page="/settlements")
+    eventually(lambda: fresh(db, Settlement).payment_intent_id, what="charge sent")
+
+    operator = db.get(User, hvac.user_id)
+    operator.is_operator = True
+    db.commit()
+    admin = browser_of(app, db, hvac)
+    admin.post_form("/operator/payments/reconcile", {}, page="/operator/payments")
+    run = eventually(
+        lambda: (r := fresh(db, ReconciliationRun)) and r.status == "done" and r,
+        what="reconciliation done",
+    )
+
+    [mismatch] = run.mismatches
+    assert mismatch["problem"].startswith("charged at Stripe but processing here")
+    assert mismatch["stripe_cents"] == 10_000
+    page = admin.get("/operator/payments").get_data(as_text=True)
+    assert "charged at Stripe but processing here" in page
