@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, url_for
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from sqlmodel import select
-from werkzeug.wrappers import Response
 
 from referral.auth.current import login_required
 from referral.businesses.models import Business
 from referral.commissions.services import approve_due
-from referral.db import get_session
-from referral.settlements import services
+from referral.db import get_session, utcnow
+from referral.settlements import services, statements
 from referral.settlements.models import WAITING_REASONS
 
 bp = Blueprint("settlements", __name__)
@@ -66,3 +65,29 @@ def settle_now() -> Response:
             "Nothing to settle: no approved commissions are waiting (or one is under way).", "info"
         )
     return redirect(url_for("settlements.index"))
+
+
+@bp.get("/statements")
+@login_required
+def statement() -> str:
+    """This business's statement for a month (?month=2026-11)."""
+    report = _statement()
+    return render_template("settlements/statement.html", report=report)
+
+
+@bp.get("/statements.csv")
+@login_required
+def statement_csv() -> Response:
+    report = _statement()
+    return Response(
+        statements.as_csv(report),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="statement-{report.month:%Y-%m}.csv"'
+        },
+    )
+
+
+def _statement() -> statements.Statement:
+    month = statements.parse_month(request.args.get("month"), today=utcnow().date())
+    return statements.statement(get_session(), g.business.id, month)

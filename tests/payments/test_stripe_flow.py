@@ -284,3 +284,54 @@ def test_reconciliation_lists_a_charge_whose_webhook_never_arrived(
     assert mismatch["stripe_cents"] == 10_000
     page = admin.get("/operator/payments").get_data(as_text=True)
     assert "charged at Stripe but processing here" in page
+
+
+def test_the_monthly_statement_shows_what_was_earned_and_received(app, db, hvac, paid):
+    client = browser_of(app, db, hvac)
+    month = f"{paid.paid_at:%Y-%m}"
+
+    page = client.get(f"/statements?month={month}").get_data(as_text=True)
+    csv_text = client.get(f"/statements.csv?month={month}").get_data(as_text=True)
+
+    assert "$100.00" in page and "$95.00" in page
+    assert csv_text.splitlines()[0] == "date,kind,reference,partner,status,amount"
+    assert any(
+        line.endswith(",95.00") and "settlement received" in line for line in csv_text.splitlines()
+    )
+    assert any(
+        line.endswith(",100.00") and "commission earned" in line for line in csv_text.splitlines()
+    )
+
+
+def test_a_payment_failed_event_after_the_success_leaves_the_settlement_paid(
+    app, db, standin, paid
+):
+    from tests.payments.conftest import WEBHOOK_SECRET
+    from tests.payments.signing import event, signed
+
+    intent = standin.client().v1.payment_intents.retrieve(paid.payment_intent_id).to_dict()
+    failed = {
+        **intent,
+        "status": "requires_payment_method",
+        "last_payment_error": {"message": "Your card was declined."},
+    }
+    body, header = signed(
+        event("payment_intent.payment_failed", failed, event_id="evt_late_failure"), WEBHOOK_SECRET
+    )
+    assert (
+        app.test_client()
+        .post("/stripe/webhook", data=body, headers={"Stripe-Signature": header})
+        .status_code
+        == 200
+    )
+
+    from referral.payments.models import StripeEvent
+
+    eventually(
+        lambda: (
+            (e := fresh(db, StripeEvent, stripe_event_id="evt_late_failure"))
+            and e.status == "ignored"
+        ),
+        what="late failure ignored",
+    )
+    assert fresh(db, Settlement).status == "paid"
