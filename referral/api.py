@@ -61,6 +61,7 @@ def page_schema(item_schema: type[ma.Schema]) -> type[ma.Schema]:
 
 def init_app(app: Flask) -> Api:
     """A fresh Api (and spec) per app, so many apps can live in one process."""
+    from referral.analytics.api import blp as analytics_blp
     from referral.apikeys.api import blp as me_blp
     from referral.businesses.api import blp as businesses_blp
     from referral.customers.api import blp as customers_blp
@@ -76,6 +77,7 @@ def init_app(app: Flask) -> Api:
         customers_blp,
         referrals_blp,
         payments_blp,
+        analytics_blp,
     ):
         csrf.exempt(blueprint)  # API calls authenticate with a key, not a cookie
         api.register_blueprint(blueprint, url_prefix=f"/api/v1{blueprint.url_prefix or ''}")

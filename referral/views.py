@@ -26,6 +26,7 @@ def health():  # type: ignore[no-untyped-def]
 
 
 def register_blueprints(app: Flask) -> None:
+    from referral.analytics.views import bp as analytics
     from referral.api_docs import docs
     from referral.apikeys.views import bp as apikeys
     from referral.audit.views import bp as audit
@@ -50,6 +51,7 @@ def register_blueprints(app: Flask) -> None:
         referrals,
         commissions,
         settlements,
+        analytics,
         payments,
         consent,
         notifications,

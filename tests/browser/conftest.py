@@ -100,3 +100,38 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     report = outcome.get_result()
     if report.when == "call":
         item.rep_call = report  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def open_page(browser, live_server: LiveServer, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """Open more browsers: each call gives a page in a fresh context (a second
+    user beside `page`), watched for console errors and screenshotted on failure
+    like `page`."""
+    pages = []
+    errors: list[str] = []
+
+    def on_console(message) -> None:  # type: ignore[no-untyped-def]
+        expected = message.text.startswith("Failed to load resource: the server responded")
+        if message.type == "error" and not (expected and " 4" in message.text):
+            errors.append(message.text)
+
+    def open_() -> object:
+        context = browser.new_context(
+            base_url=live_server.url, viewport={"width": 1280, "height": 900}
+        )
+        context.set_default_timeout(10_000)
+        new_page = context.new_page()
+        new_page.on("console", on_console)
+        new_page.on("pageerror", lambda exc: errors.append(str(exc)))
+        pages.append(new_page)
+        return new_page
+
+    yield open_
+    report = getattr(request.node, "rep_call", None)
+    for number, opened in enumerate(pages, start=2):
+        if report is not None and report.failed:
+            ARTIFACTS.mkdir(exist_ok=True)
+            path = ARTIFACTS / f"{request.node.name}-{number}.png"
+            opened.screenshot(path=str(path), full_page=True)
+        opened.context.close()
+    assert errors == [], errors

@@ -71,3 +71,14 @@ def test_real_stripe_without_a_webhook_secret_refuses_to_start():
                 STRIPE_WEBHOOK_SECRET=None,
             )
         )
+
+
+def test_forms_may_go_on_to_stripes_hosted_pages_and_nowhere_else(app: Flask):
+    from referral.security import content_security_policy
+
+    policy = app.test_client().get("/login").headers["Content-Security-Policy"]
+
+    assert "form-action 'self' http://127.0.0.1:9;" in policy  # the stand-in of this app
+    assert "form-action 'self' https://connect.stripe.com https://checkout.stripe.com" in (
+        content_security_policy(None)  # real Stripe
+    )

@@ -1,0 +1,183 @@
+"""Each dashboard figure as a table (header + rows): the same rows feed the
+page's table beside its chart and the CSV export, so they cannot disagree."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+from referral.analytics.funnel import STAGE_LABELS, STAGES, Funnel, PartnerFunnel
+from referral.analytics.lifetime import Breakdown, CustomerValue
+from referral.analytics.partners import PartnerValue
+from referral.analytics.sql import Rate
+from referral.analytics.trends import Month
+from referral.money import format_cents
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    header: list[str]
+    rows: list[list[str]]
+
+
+def percent(rate: Rate) -> str:
+    return "—" if rate.percent is None else f"{rate.percent:.1f}%"
+
+
+def hours(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f} h"
+
+
+def funnel_table(funnel: Funnel) -> Table:
+    rows = [
+        [
+            STAGE_LABELS[stage],
+            str(funnel.counts[stage]),
+            "—" if stage == "sent" else percent(funnel.rate(stage)),
+        ]
+        for stage in STAGES
+    ]
+    rows.append(["Overall (won / sent)", "", percent(funnel.overall)])
+    return Table("funnel", ["Stage", "Referrals", "Conversion from the stage before"], rows)
+
+
+def partner_funnel_table(rows: list[PartnerFunnel]) -> Table:
+    return Table(
+        "partner-funnels",
+        ["Partner", *[STAGE_LABELS[s] for s in STAGES], "Won / sent"],
+        [
+            [r.partner_name, *[str(r.funnel.counts[s]) for s in STAGES], percent(r.funnel.overall)]
+            for r in rows
+        ],
+    )
+
+
+def partners_table(values: list[PartnerValue]) -> Table:
+    return Table(
+        "partners",
+        [
+            "Rank",
+            "Partner",
+            "Jobs won from their referrals",
+            "Revenue",
+            "Commissions earned",
+            "of which settled",
+            "Commissions owed",
+            "of which settled",
+            "Net commissions",
+            "Revenue per $1 of commission",
+            "Value to you",
+        ],
+        [
+            [
+                str(i),
+                v.partner_name,
+                str(v.jobs_won),
+                format_cents(v.revenue_cents),
+                format_cents(v.earned_cents),
+                format_cents(v.earned_settled_cents),
+                format_cents(v.owed_cents),
+                format_cents(v.owed_settled_cents),
+                format_cents(v.net_cents),
+                "—"
+                if v.revenue_per_commission.fraction is None
+                else f"${float(v.revenue_per_commission.fraction):,.2f}",
+                format_cents(v.value_cents),
+            ]
+            for i, v in enumerate(values, start=1)
+        ],
+    )
+
+
+def trends_table(months: list[Month]) -> Table:
+    return Table(
+        "trends",
+        [
+            "Month",
+            "Sent",
+            "Received",
+            "Jobs won",
+            "Revenue won",
+            "Commissions earned",
+            "Commissions owed",
+        ],
+        [
+            [
+                m.month,
+                str(m.figures["sent"]),
+                str(m.figures["received"]),
+                str(m.figures["won"]),
+                format_cents(m.figures["revenue_cents"]),
+                format_cents(m.figures["earned_cents"]),
+                format_cents(m.figures["owed_cents"]),
+            ]
+            for m in months
+        ],
+    )
+
+
+def breakdown_table(name: str, label: str, rows: list[Breakdown]) -> Table:
+    return Table(
+        name,
+        [label, "Customers", "Revenue", "First sales", "Back-end sales", "Average per customer"],
+        [
+            [
+                r.label,
+                str(r.customers),
+                format_cents(r.revenue_cents),
+                format_cents(r.first_sale_cents),
+                format_cents(r.back_end_cents),
+                "—" if r.average.fraction is None else format_cents(round(r.average.fraction)),
+            ]
+            for r in rows
+        ],
+    )
+
+
+def customers_table(rows: list[CustomerValue]) -> Table:
+    return Table(
+        "customers",
+        [
+            "Customer",
+            "Sales",
+            "Lifetime value",
+            "Sale #1",
+            "Sales #2 and later",
+            "Through partners",
+            "Referred to",
+        ],
+        [
+            [
+                c.name,
+                str(c.sales),
+                format_cents(c.lifetime_cents),
+                format_cents(c.first_sale_cents),
+                format_cents(c.back_end_cents),
+                format_cents(c.partner_cents),
+                "; ".join(f"{partner} ({status})" for partner, status in c.chain),
+            ]
+            for c in rows
+        ],
+    )
+
+
+def as_csv(table: Table) -> str:
+    """Money as plain decimals in CSV ("1250.00"), formulas neutralised."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(table.header)
+    for row in table.rows:
+        writer.writerow([_plain(cell) for cell in row])
+    return out.getvalue()
+
+
+def _plain(cell: str) -> str:
+    if cell.startswith(("$", "-$")):
+        negative = cell.startswith("-")
+        digits = cell.lstrip("-$").replace(",", "")
+        return ("-" if negative else "") + digits
+    if cell[:1] in ("=", "+", "-", "@"):
+        return "'" + cell
+    return cell

@@ -1,0 +1,153 @@
+"""Pages: a business's dashboard (funnel, partner ranking, monthly trends,
+customer lifetime value) with charts, tables and CSV; the operator's view."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, g, render_template, request
+from markupsafe import Markup
+
+from referral.analytics import charts, funnel, lifetime, partners, platform, tables, trends
+from referral.analytics.sql import Period
+from referral.auth.current import login_required, operator_required
+from referral.db import get_session, utcnow
+from referral.money import format_cents
+
+bp = Blueprint("analytics", __name__)
+
+PERIODS = {3: "Last 3 months", 6: "Last 6 months", 12: "Last 12 months", 24: "Last 24 months"}
+
+
+def _period() -> tuple[int, Period]:
+    months = request.args.get("months", 12, type=int)
+    months = months if months in PERIODS else 12
+    return months, Period.last_months(months, today=utcnow().date())
+
+
+def _direction() -> str:
+    return "received" if request.args.get("direction") == "received" else "sent"
+
+
+def _funnel_chart(result: funnel.Funnel) -> Markup:
+    return charts.bars(
+        [
+            charts.Bar(
+                funnel.STAGE_LABELS[stage],
+                result.counts[stage],
+                f"{result.counts[stage]}"
+                + ("" if stage == "sent" else f" ({tables.percent(result.rate(stage))})"),
+            )
+            for stage in funnel.STAGES
+        ],
+        title="Referral funnel",
+    )
+
+
+def _build(name: str) -> tuple[tables.Table, Markup]:
+    """One figure of the dashboard: its table and its chart."""
+    db, business_id = get_session(), g.business.id
+    _, period = _period()
+    direction = _direction()
+    if name == "funnel":
+        result = funnel.funnel(db, business_id, direction=direction, period=period)
+        return tables.funnel_table(result), _funnel_chart(result)
+    if name == "partner-funnels":
+        rows = funnel.funnel_by_partner(db, business_id, direction=direction, period=period)
+        return tables.partner_funnel_table(rows), Markup("")
+    if name == "partners":
+        values = partners.partner_values(db, business_id, period=period)
+        chart = charts.bars(
+            [
+                charts.Bar(v.partner_name, v.value_cents, format_cents(v.value_cents))
+                for v in values
+            ],
+            title="Partners ranked by value to you",
+        )
+        return tables.partners_table(values), chart
+    if name == "trends":
+        months = trends.monthly(db, business_id, period=period)
+        chart = charts.columns(
+            [m.month for m in months],
+            [
+                ("Referrals sent", [m.figures["sent"] for m in months]),
+                ("Referrals received", [m.figures["received"] for m in months]),
+                ("Jobs won", [m.figures["won"] for m in months]),
+            ],
+            title="Referrals by month",
+        )
+        return tables.trends_table(months), chart
+    if name == "lifetime-by-trade":
+        rows = lifetime.by_trade(db, business_id)
+        chart = charts.bars(
+            [charts.Bar(r.label, r.revenue_cents, format_cents(r.revenue_cents)) for r in rows],
+            title="Revenue from your customers by trade",
+        )
+        return tables.breakdown_table(name, "Trade", rows), chart
+    if name == "lifetime-by-month":
+        rows = lifetime.by_month(db, business_id)
+        chart = charts.columns(
+            [r.label for r in rows],
+            [
+                ("First sales", [r.first_sale_cents // 100 for r in rows]),
+                ("Back-end sales", [r.back_end_cents // 100 for r in rows]),
+            ],
+            title="First and back-end sales by month (dollars)",
+        )
+        return tables.breakdown_table(name, "Month", rows), chart
+    if name == "customers":
+        return tables.customers_table(lifetime.top_customers(db, business_id)), Markup("")
+    abort(404)
+
+
+FIGURES = (
+    "funnel",
+    "partner-funnels",
+    "partners",
+    "trends",
+    "lifetime-by-trade",
+    "lifetime-by-month",
+    "customers",
+)
+
+
+@bp.get("/analytics")
+@login_required
+def dashboard() -> str:
+    months, period = _period()
+    db = get_session()
+    direction = _direction()
+    figures = {name: _build(name) for name in FIGURES}
+    return render_template(
+        "analytics/dashboard.html",
+        months=months,
+        periods=PERIODS,
+        direction=direction,
+        figures=figures,
+        funnel=funnel.funnel(db, g.business.id, direction=direction, period=period),
+        stage_labels=funnel.STAGE_LABELS,
+        lifetime=lifetime.summary(db, g.business.id),
+        percent=tables.percent,
+        hours=tables.hours,
+    )
+
+
+@bp.get("/analytics/<name>.csv")
+@login_required
+def export(name: str) -> Response:
+    if name not in FIGURES:
+        abort(404)
+    table, _ = _build(name)
+    return Response(
+        tables.as_csv(table),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+@bp.get("/operator/analytics")
+@operator_required
+def operator() -> str:
+    months, period = _period()
+    figures = platform.platform_figures(get_session(), period=period)
+    return render_template(
+        "operator/analytics.html", figures=figures, months=months, periods=PERIODS
+    )
