@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 
 from referral.db import UTCDateTime, make_engine
@@ -41,7 +43,12 @@ def run_migrations_online() -> None:
         _run(connectable)
 
 
-def _run(connection: object) -> None:
+def _run(connection: Any) -> None:
+    if connection.dialect.name == "sqlite":
+        # SQLite alters a table by copying it and dropping the old one; with
+        # foreign keys on, dropping a table that others reference would fail.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()  # end the implicit transaction, so Alembic runs its own
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

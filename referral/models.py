@@ -41,6 +41,7 @@ def load_all_models() -> MetaData:
     from referral.consent import models as _consent  # noqa: F401
     from referral.customers import models as _customers  # noqa: F401
     from referral.jobs import models as _jobs  # noqa: F401
+    from referral.leads import models as _leads  # noqa: F401
     from referral.ledger import models as _ledger  # noqa: F401
     from referral.mail import models as _mail  # noqa: F401
     from referral.notifications import models as _notifications  # noqa: F401

@@ -35,6 +35,7 @@ def register_blueprints(app: Flask) -> None:
     from referral.commissions.views import bp as commissions
     from referral.consent.views import bp as consent
     from referral.customers.views import bp as customers
+    from referral.leads.views import bp as leads
     from referral.mail.views import bp as mail
     from referral.notifications.views import bp as notifications
     from referral.partnerships.views import bp as partnerships
@@ -52,6 +53,7 @@ def register_blueprints(app: Flask) -> None:
         commissions,
         settlements,
         analytics,
+        leads,
         payments,
         consent,
         notifications,

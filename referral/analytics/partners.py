@@ -44,16 +44,15 @@ class PartnerValue:
         return self.revenue_cents + self.earned_cents - self.owed_cents
 
 
-def _settled_per_commission():  # type: ignore[no-untyped-def]
+def _settled():  # type: ignore[no-untyped-def]
+    """What settled of the commission in the enclosing query: a correlated subquery,
+    so the database reads only the lines of that business's commissions."""
     return (
-        select(
-            SettlementLine.commission_id.label("commission_id"),
-            func.sum(SettlementLine.amount_cents).label("settled"),
-        )
+        select(func.coalesce(func.sum(SettlementLine.amount_cents), 0))
         .join(Settlement, Settlement.id == SettlementLine.settlement_id)
-        .where(Settlement.status.in_(SETTLED))
-        .group_by(SettlementLine.commission_id)
-        .subquery()
+        .where(SettlementLine.commission_id == Commission.id, Settlement.status.in_(SETTLED))
+        .correlate(Commission)
+        .scalar_subquery()
     )
 
 
@@ -90,24 +89,29 @@ def partner_values(session: Session, business_id: int, *, period: Period) -> lis
         value = of(partner_id)
         value.jobs_won, value.revenue_cents = int(jobs), int(cents or 0)
 
-    settled = _settled_per_commission()
     for role in ("earned", "owed"):
         mine = Commission.referrer_id if role == "earned" else Commission.payer_id
         theirs = Commission.payer_id if role == "earned" else Commission.referrer_id
-        rows = session.execute(
+        commissions = (
             select(
-                theirs,
-                func.sum(Commission.amount_cents),
-                func.sum(func.coalesce(settled.c.settled, 0)),
+                theirs.label("partner_id"),
+                Commission.amount_cents.label("amount"),
+                _settled().label("settled"),
             )
-            .outerjoin(settled, settled.c.commission_id == Commission.id)
             .where(
                 mine == business_id,
                 Commission.status != "reversed",
                 Commission.created_at >= period.start_at,
                 Commission.created_at < period.end_at,
             )
-            .group_by(theirs)
+            .subquery()
+        )
+        rows = session.execute(
+            select(
+                commissions.c.partner_id,
+                func.sum(commissions.c.amount),
+                func.sum(commissions.c.settled),
+            ).group_by(commissions.c.partner_id)
         ).all()
         for partner_id, total, done in rows:
             value = of(partner_id)

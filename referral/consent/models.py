@@ -31,11 +31,19 @@ def _ref(target: str, *, nullable: bool = False, index: bool = False) -> Any:
     )
 
 
+def _one_subject() -> CheckConstraint:
+    """A consent is about exactly one referral or one lead."""
+    return CheckConstraint("(referral_id IS NULL) <> (lead_id IS NULL)", name="one_subject")
+
+
 class ConsentRequest(TableBase, table=True):
     """The emailed single-use link that asks a customer."""
 
     __tablename__ = "consent_request"
-    referral_id: int = _ref("referral.id", index=True)
+    __table_args__ = (_one_subject(),)
+    # What is asked about: a referral to a named business, or a lead for sale.
+    referral_id: int | None = _ref("referral.id", nullable=True, index=True)
+    lead_id: int | None = _ref("lead.id", nullable=True, index=True)
     customer_id: int = _ref("customer.id")
     token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     sent_to: str = Field(sa_column=Column(String(254), nullable=False))
@@ -50,11 +58,15 @@ class ConsentRecord(TableBase, table=True):
         CheckConstraint(
             "method IN (" + ", ".join(f"'{m}'" for m in METHODS) + ")", name="method_known"
         ),
+        _one_subject(),
     )
     customer_id: int = _ref("customer.id", index=True)
-    referral_id: int = _ref("referral.id", index=True)
+    referral_id: int | None = _ref("referral.id", nullable=True, index=True)
+    lead_id: int | None = _ref("lead.id", nullable=True, index=True)
     referring_business_id: int = _ref("business.id")
-    receiving_business_id: int = _ref("business.id")
+    # None for a lead: the buyers are not known when the customer agrees; the
+    # text names the marketplace, their trade, the area and how many at most.
+    receiving_business_id: int | None = _ref("business.id", nullable=True)
     data_categories: list[str] = Field(sa_column=Column(JSON, nullable=False))
     purpose: str = Field(sa_column=Column(Text, nullable=False))
     text_version: str = Field(sa_column=Column(String(16), nullable=False))

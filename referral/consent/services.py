@@ -22,6 +22,7 @@ from referral.errors import DomainError, NotFound
 from referral.mail.services import queue_email
 
 TEXT_VERSION = "v1"
+LEAD_TEXT_VERSION = "lead-v1"
 REQUEST_VALID_FOR = dt.timedelta(days=7)
 ATTESTED_METHODS = {
     "attested_phone": "By phone",
@@ -68,6 +69,27 @@ def consent_text(
     )
 
 
+def lead_consent_text(
+    session: Session, *, seller: Business, lead: Any, customer: Customer
+) -> ConsentText:
+    """The exact text for offering a lead: it names the marketplace, the buyers'
+    trade and area, and how many may buy, since the buyers are not known yet."""
+    trade = session.get(Trade, lead.trade_id)
+    categories = data_categories(customer)
+    text = render_template(
+        f"consent/text_{LEAD_TEXT_VERSION}.txt",
+        seller=seller,
+        trade=trade.name if trade else "",
+        need=lead.need,
+        zip_code=lead.zip_code,
+        max_buyers=lead.max_buyers,
+        categories=categories,
+    ).strip()
+    return ConsentText(
+        LEAD_TEXT_VERSION, text, hashlib.sha256(text.encode("utf-8")).hexdigest(), categories
+    )
+
+
 def _withdrawal_serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="consent-withdrawal")
 
@@ -89,9 +111,17 @@ def record_from_withdrawal_token(session: Session, token: str) -> ConsentRecord:
 
 
 def request_consent(
-    session: Session, *, referral: Any, customer: Customer, referrer: Business, receiver: Business
+    session: Session,
+    *,
+    customer: Customer,
+    referrer: Business,
+    receiver: Business | None = None,
+    referral: Any = None,
+    lead: Any = None,
+    receiver_description: str = "",
 ) -> ConsentRequest:
-    """Email the customer a single-use link to say yes or no (valid 7 days)."""
+    """Email the customer a single-use link to say yes or no (valid 7 days), about
+    a referral to `receiver` or a lead offered to the businesses described."""
     if not customer.email:
         raise DomainError(
             "The customer has no email address to ask. Add one, or record the consent "
@@ -100,7 +130,8 @@ def request_consent(
         )
     raw, digest = new_token()
     request = ConsentRequest(
-        referral_id=referral.id,
+        referral_id=referral.id if referral is not None else None,
+        lead_id=lead.id if lead is not None else None,
         customer_id=customer.id,
         token_hash=digest,
         sent_to=customer.email,
@@ -110,11 +141,12 @@ def request_consent(
     queue_email(
         session,
         to=customer.email,
-        subject=f"{referrer.name} asks before sharing your details with {receiver.name}",
+        subject=f"{referrer.name} asks before sharing your details with "
+        f"{receiver.name if receiver else receiver_description}",
         template="consent_request",
         customer=customer,
         referrer=referrer,
-        receiver=receiver,
+        receiver_name=receiver.name if receiver else receiver_description,
         link=f"{current_app.config['BASE_URL']}/consent/{raw}",
         days=REQUEST_VALID_FOR.days,
     )
@@ -142,8 +174,9 @@ def open_consent_request(session: Session, token: str) -> ConsentRequest:
 def add_consent_record(
     session: Session,
     *,
-    referral: Any,
     customer: Customer,
+    referral: Any = None,
+    lead: Any = None,
     text: ConsentText,
     purpose: str,
     method: str,
@@ -157,9 +190,10 @@ def add_consent_record(
 ) -> ConsentRecord:
     record = ConsentRecord(
         customer_id=customer.id,
-        referral_id=referral.id,
-        referring_business_id=referral.sender_id,
-        receiving_business_id=referral.receiver_id,
+        referral_id=referral.id if referral is not None else None,
+        lead_id=lead.id if lead is not None else None,
+        referring_business_id=referral.sender_id if referral is not None else lead.seller_id,
+        receiving_business_id=referral.receiver_id if referral is not None else None,
         data_categories=text.categories,
         purpose=purpose,
         text_version=text.version,
@@ -179,11 +213,16 @@ def add_consent_record(
     return record
 
 
-def latest_record(session: Session, referral_id: int) -> ConsentRecord | None:
+def latest_record(
+    session: Session, referral_id: int | None = None, *, lead_id: int | None = None
+) -> ConsentRecord | None:
+    subject = (
+        ConsentRecord.lead_id == lead_id
+        if lead_id is not None
+        else ConsentRecord.referral_id == referral_id
+    )
     return session.exec(
-        select(ConsentRecord)
-        .where(ConsentRecord.referral_id == referral_id)
-        .order_by(ConsentRecord.id.desc())
+        select(ConsentRecord).where(subject).order_by(ConsentRecord.id.desc())
     ).first()
 
 
@@ -196,9 +235,11 @@ def is_withdrawn(session: Session, record: ConsentRecord) -> bool:
     )
 
 
-def consent_in_force(session: Session, referral_id: int) -> bool:
-    """True when the customer said yes for this referral and has not withdrawn."""
-    record = latest_record(session, referral_id)
+def consent_in_force(
+    session: Session, referral_id: int | None = None, *, lead_id: int | None = None
+) -> bool:
+    """True when the customer said yes for this referral (or lead) and has not withdrawn."""
+    record = latest_record(session, referral_id, lead_id=lead_id)
     return record is not None and record.decision == "given" and not is_withdrawn(session, record)
 
 
@@ -206,14 +247,19 @@ def receipt(session: Session, record: ConsentRecord) -> dict[str, Any]:
     """What the customer agreed to, and a check that the stored text still has
     the SHA-256 taken when it was shown."""
     referrer = session.get(Business, record.referring_business_id)
-    receiver = session.get(Business, record.receiving_business_id)
     customer = session.get(Customer, record.customer_id)
-    assert referrer and receiver and customer
+    assert referrer and customer
+    if record.receiving_business_id is not None:
+        receiver = session.get(Business, record.receiving_business_id)
+        receiving = receiver.name if receiver else ""
+    else:
+        receiving = lead_buyers_description(session, record.lead_id)
     return {
         "referral_id": record.referral_id,
+        "lead_id": record.lead_id,
         "customer": customer.name if not customer.erased_at else "Erased customer",
         "referring_business": referrer.name,
-        "receiving_business": receiver.name,
+        "receiving_business": receiving,
         "data_categories": record.data_categories,
         "purpose": record.purpose,
         "text_version": record.text_version,
@@ -226,6 +272,21 @@ def receipt(session: Session, record: ConsentRecord) -> dict[str, Any]:
         "recorded_at": record.created_at,
         "withdrawn": is_withdrawn(session, record),
     }
+
+
+def lead_buyers_description(session: Session, lead_id: int | None) -> str:
+    """Who may receive a lead's details: "at most 3 Plumbing businesses serving 78704"."""
+    from referral.leads.models import Lead
+
+    lead = session.get(Lead, lead_id)
+    if lead is None:
+        return ""
+    trade = session.get(Trade, lead.trade_id)
+    kind = "business" if lead.max_buyers == 1 else "businesses"
+    return (
+        f"at most {lead.max_buyers} {trade.name if trade else ''} {kind} serving"
+        f" {lead.zip_code}, through the Referral marketplace"
+    )
 
 
 def withdraw(session: Session, record: ConsentRecord, *, method: str = "link") -> bool:

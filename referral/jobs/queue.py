@@ -64,6 +64,7 @@ def recurring(func: Callable[[Session], None]) -> Callable[[Session], None]:
 def load_job_handlers() -> dict[str, JobHandler]:
     """Import every module that registers a handler."""
     from referral.commissions import jobs as _commission_jobs  # noqa: F401
+    from referral.leads import jobs as _lead_jobs  # noqa: F401
     from referral.mail import delivery as _delivery  # noqa: F401
     from referral.payments import jobs as _payment_jobs  # noqa: F401
     from referral.referrals import jobs as _referral_jobs  # noqa: F401

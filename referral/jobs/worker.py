@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Engine, or_, select, union_all, update
 from sqlmodel import Session
 
 from referral.db import utcnow
@@ -80,6 +80,26 @@ def _due(now: dt.datetime) -> Any:
     )
 
 
+def _next_due_id(engine: Engine, now: dt.datetime) -> Any:
+    """The id of the first due job by (run_at, id) that no other claim holds.
+
+    The two kinds of due job are looked up apart, each in (run_at, id) order
+    from ix_job_claim, and the earlier of the two is taken: one query with
+    their OR would read and sort every queued job for each claim.
+    """
+    firsts = []
+    for name, kind in (
+        ("queued_first", (Job.status == "queued") & (Job.run_at <= now)),
+        ("lapsed_first", (Job.status == "running") & (Job.lease_expires_at < now)),
+    ):
+        first = select(Job.id, Job.run_at).where(kind).order_by(Job.run_at, Job.id).limit(1)
+        if engine.dialect.name == "postgresql":
+            first = first.with_for_update(skip_locked=True)
+        firsts.append(first.cte(name))
+    both = union_all(*(select(f.c.id, f.c.run_at) for f in firsts)).subquery("due")
+    return select(both.c.id).order_by(both.c.run_at, both.c.id).limit(1).scalar_subquery()
+
+
 def claim_next_job(
     engine: Engine,
     *,
@@ -93,12 +113,9 @@ def claim_next_job(
     engine rather than a caller's session.
     """
     now = now or utcnow()
-    next_id = select(Job.id).where(_due(now)).order_by(Job.run_at, Job.id).limit(1)
-    if engine.dialect.name == "postgresql":
-        next_id = next_id.with_for_update(skip_locked=True)
     claim = (
         update(Job)
-        .where(Job.id == next_id.scalar_subquery(), _due(now))
+        .where(Job.id == _next_due_id(engine, now), _due(now))
         .values(
             status="running",
             attempts=Job.attempts + 1,

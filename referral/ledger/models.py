@@ -38,6 +38,8 @@ KINDS = (
     "fee_refund",
     "clawback",
     "write_off",
+    "lead_sale",
+    "lead_refund",
 )
 
 

@@ -392,3 +392,44 @@ def settlement_payments(*, created_since: int) -> list[PaymentRecord]:
             )
         )
     return records
+
+
+def payment_checkout(
+    *,
+    amount_cents: int,
+    currency: str,
+    product_name: str,
+    destination_account_id: str,
+    platform_fee_cents: int,
+    metadata: dict[str, str],
+    success_url: str,
+    cancel_url: str,
+    idempotency_key: str,
+) -> tuple[str, str]:
+    """A hosted Checkout page (payment mode) for a destination charge: (id, url)."""
+    session = _call(
+        client().v1.checkout.sessions.create,
+        params={
+            "mode": "payment",
+            "line_items": [
+                {
+                    "price_data": {
+                        "currency": currency.lower(),
+                        "unit_amount": amount_cents,
+                        "product_data": {"name": product_name},
+                    },
+                    "quantity": 1,
+                }
+            ],
+            "payment_intent_data": {
+                "transfer_data": {"destination": destination_account_id},
+                "application_fee_amount": platform_fee_cents,
+                "metadata": metadata,
+            },
+            "metadata": metadata,
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+        },
+        options={"idempotency_key": idempotency_key},
+    )
+    return str(session.id), str(session.url)

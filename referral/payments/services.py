@@ -161,7 +161,15 @@ def start_card_setup(*, session: Session, actor: Actor, success_url: str, cancel
 
 
 def apply_checkout_completed(session: Session, obj: dict[str, Any], *, as_of: dt.datetime) -> str:
-    """Apply `checkout.session.completed` for a card-setup session: save the card."""
+    """Apply `checkout.session.completed`: a card-setup session saves the card; a
+    payment session for a lead applies its PaymentIntent's own state."""
+    if obj.get("mode") == "payment":
+        from referral.leads import services as leads
+
+        intent = obj.get("payment_intent")
+        if not isinstance(intent, str) or "lead_purchase_id" not in (obj.get("metadata") or {}):
+            return "ignored: not a lead purchase"
+        return leads.apply_payment(session, gateway.retrieve_payment(intent))
     if obj.get("mode") != "setup":
         return "ignored: not a card setup"
     profile = session.exec(

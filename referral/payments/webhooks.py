@@ -61,9 +61,14 @@ def _stored(session: Session, stripe_event_id: str) -> StripeEvent | None:
 
 
 def _payment_intent(session: Session, obj: dict[str, Any], _as_of: dt.datetime) -> str:
+    """A settlement charge or a lead purchase, told apart by the metadata we set."""
+    from referral.leads import services as leads
     from referral.settlements.services import apply_payment
 
-    return apply_payment(session, gateway.payment_state_from_event(obj))
+    payment = gateway.payment_state_from_event(obj)
+    if "lead_purchase_id" in payment.metadata:
+        return leads.apply_payment(session, payment)
+    return apply_payment(session, payment)
 
 
 def _reversals(name: str) -> EventHandler:

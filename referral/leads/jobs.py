@@ -1,0 +1,32 @@
+"""Background work for leads: expiry, lapsed reservations, saved-card charges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+
+from referral.jobs.queue import job_handler
+from referral.leads import services
+from referral.leads.models import Lead, LeadPurchase
+
+
+@job_handler(services.EXPIRE_LEAD)
+def expire_lead(session: Session, payload: dict[str, Any]) -> None:
+    lead = session.get(Lead, payload["lead_id"])
+    if lead is not None:
+        services.expire(session, lead)
+
+
+@job_handler(services.RELEASE_RESERVATION)
+def release_reservation(session: Session, payload: dict[str, Any]) -> None:
+    purchase = session.get(LeadPurchase, payload["purchase_id"], with_for_update=True)
+    if purchase is not None:
+        services.release_if_lapsed(session, purchase)
+
+
+@job_handler(services.CHARGE_PURCHASE)
+def charge_purchase(session: Session, payload: dict[str, Any]) -> None:
+    purchase = session.get(LeadPurchase, payload["purchase_id"], with_for_update=True)
+    if purchase is not None:
+        services.charge(session, purchase)

@@ -1,0 +1,127 @@
+"""Leads for sale: a customer's need, offered to nearby businesses of another
+trade with the customer's consent, and the purchases of it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
+from sqlmodel import Field
+
+from referral.models import TableBase, utc_column
+
+LEAD_STATUSES = (
+    "awaiting_consent",  # the customer has not answered yet
+    "live",  # consent given: buyers see it
+    "sold_out",  # every place sold
+    "expired",
+    "withdrawn",  # by the seller
+    "declined_by_customer",
+    "removed",  # the customer withdrew consent
+)
+PURCHASE_STATUSES = (
+    "reserved",  # a buyer is paying; holds a place for 15 minutes
+    "paid",  # payment confirmed by Stripe: contact details visible
+    "expired",  # the reservation lapsed unpaid
+    "failed",  # the charge was declined
+    "refunded",  # paid after losing its place, or a dispute upheld
+)
+# Purchases that take a place.
+HOLDING = ("reserved", "paid")
+MAX_SHARED_BUYERS = 5
+
+
+def _ref(target: str, *, nullable: bool = False, index: bool = False) -> object:
+    return Field(
+        default=None if nullable else ...,
+        sa_column=Column(Integer, ForeignKey(target), nullable=nullable, index=index),
+    )
+
+
+class Lead(TableBase, table=True):
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s}'" for s in LEAD_STATUSES) + ")", name="status_known"
+        ),
+        CheckConstraint("price_cents > 0", name="price_positive"),
+        CheckConstraint(
+            f"max_buyers >= 1 AND max_buyers <= {MAX_SHARED_BUYERS}", name="max_buyers_range"
+        ),
+        CheckConstraint("exclusive = (max_buyers = 1)", name="exclusive_means_one"),
+        CheckConstraint("places_held >= 0 AND places_held <= max_buyers", name="places_range"),
+        Index("ix_lead_market", "status", "trade_id", "expires_at"),
+    )
+    seller_id: int = _ref("business.id", index=True)
+    customer_id: int = _ref("customer.id", index=True)
+    created_by_user_id: int = _ref("user_account.id")
+    trade_id: int = _ref("trade.id")  # the trade the customer needs
+    need: str = Field(sa_column=Column(Text, nullable=False))
+    urgency: str = Field(sa_column=Column(String(16), nullable=False))
+    zip_code: str = Field(sa_column=Column(String(5), nullable=False))
+    latitude: float = Field(sa_column=Column(Float, nullable=False))
+    longitude: float = Field(sa_column=Column(Float, nullable=False))
+    price_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(default="USD", sa_column=Column(String(3), nullable=False))
+    exclusive: bool = Field(sa_column=Column(Boolean, nullable=False))
+    max_buyers: int = Field(sa_column=Column(Integer, nullable=False))
+    # Places taken by purchases reserved or paid. Taken and given back only by
+    # conditional UPDATEs (see services.take_place), so two buyers racing for the
+    # last place cannot both get it, on either database.
+    places_held: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
+    consent_method: str = Field(sa_column=Column(String(24), nullable=False))
+    status: str = Field(sa_column=Column(String(24), nullable=False))
+    expires_at: dt.datetime = utc_column(nullable=False)
+    live_at: dt.datetime | None = utc_column(default=None)
+    closed_at: dt.datetime | None = utc_column(default=None)
+    updated_at: dt.datetime | None = utc_column(default=None)
+
+
+class LeadPurchase(TableBase, table=True):
+    __tablename__ = "lead_purchase"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s}'" for s in PURCHASE_STATUSES) + ")",
+            name="status_known",
+        ),
+        # A buyer holds at most one place in a lead.
+        Index(
+            "uq_lead_purchase_holding",
+            "lead_id",
+            "buyer_id",
+            unique=True,
+            sqlite_where=text("status IN ('reserved', 'paid')"),
+            postgresql_where=text("status IN ('reserved', 'paid')"),
+        ),
+        Index("ix_lead_purchase_buyer", "buyer_id", "status"),
+    )
+    lead_id: int = _ref("lead.id", index=True)
+    buyer_id: int = _ref("business.id")
+    buyer_user_id: int = _ref("user_account.id")
+    price_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    platform_fee_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(default="USD", sa_column=Column(String(3), nullable=False))
+    method: str = Field(sa_column=Column(String(16), nullable=False))  # saved_card | checkout
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    reserved_until: dt.datetime = utc_column(nullable=False)
+    payment_intent_id: str | None = Field(
+        default=None, sa_column=Column(String(64), nullable=True, index=True)
+    )
+    checkout_session_id: str | None = Field(
+        default=None, sa_column=Column(String(255), nullable=True)
+    )
+    charge_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    paid_at: dt.datetime | None = utc_column(default=None)
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    updated_at: dt.datetime | None = utc_column(default=None)

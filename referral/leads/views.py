@@ -1,0 +1,249 @@
+"""Pages: the marketplace, listing a lead, buying one, my listings and purchases."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import marshmallow as ma
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from sqlmodel import select
+from werkzeug.wrappers import Response
+
+from referral.auth.current import login_required
+from referral.auth.links import absolute_url
+from referral.businesses.models import Trade
+from referral.customers.models import Customer
+from referral.customers.services import customers_query
+from referral.db import get_session
+from referral.errors import DomainError, ValidationFailed
+from referral.forms import FormSchema, parse_form, run_action
+from referral.leads import services
+from referral.leads.models import Lead, LeadPurchase
+from referral.money import parse_amount
+from referral.partnerships.services import Actor
+from referral.payments import gateway
+from referral.referrals.models import URGENCIES
+
+bp = Blueprint("leads", __name__)
+
+CONSENT_METHODS = {
+    "email_link": "Ask the customer by email (recommended)",
+    "attested_phone": "The customer already agreed by phone",
+    "attested_in_person": "The customer already agreed in person",
+    "attested_writing": "The customer already agreed in writing",
+}
+
+
+class NewLeadForm(FormSchema):
+    customer_id = ma.fields.Integer(required=True, error_messages={"invalid": "Choose a customer."})
+    trade_id = ma.fields.Integer(required=True, error_messages={"invalid": "Choose a trade."})
+    need = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(
+            min=3, max=2000, error="Describe the need (3 to 2,000 characters)."
+        ),
+    )
+    urgency = ma.fields.String(
+        required=True, validate=ma.validate.OneOf(list(URGENCIES), error="Choose how urgent it is.")
+    )
+    zip_code = ma.fields.String(
+        required=True, validate=ma.validate.Regexp(r"^\d{5}$", error="Five digits.")
+    )
+    price = ma.fields.String(required=True)
+    max_buyers = ma.fields.Integer(
+        required=True,
+        validate=ma.validate.Range(min=1, max=5, error="Exclusive (1) or shared by up to 5."),
+    )
+    expires_in_days = ma.fields.Integer(
+        load_default=7, validate=ma.validate.Range(min=1, max=30, error="Between 1 and 30 days.")
+    )
+    consent_method = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(list(CONSENT_METHODS), error="Choose how consent is given."),
+    )
+    attested_on = ma.fields.Date(load_default=None)
+
+    @ma.validates_schema(skip_on_field_errors=False)
+    def _checks(self, data: dict[str, Any], **_: Any) -> None:
+        if parse_amount(data.get("price", "")) is None:
+            raise ma.ValidationError("Enter a price in dollars, like 45 or 45.50.", "price")
+        if data.get("consent_method", "").startswith("attested_") and not data.get("attested_on"):
+            raise ma.ValidationError("When did the customer agree?", "attested_on")
+
+
+def _actor() -> Actor:
+    return Actor.of_user(g.user, g.business)
+
+
+@bp.get("/leads")
+@login_required
+def market() -> str:
+    """Leads I may buy: anonymised previews."""
+    return render_template(
+        "leads/market.html",
+        previews=services.marketplace(get_session(), g.business),
+        urgencies=URGENCIES,
+    )
+
+
+def _new_form(status: int = 200, **context: Any) -> tuple[str, int]:
+    db = get_session()
+    customers = db.exec(
+        customers_query(business_id=g.business.id).where(Customer.erased_at.is_(None))
+    )
+    trades = db.exec(select(Trade).order_by(Trade.name))
+    context.setdefault("errors", {})
+    context.setdefault("form", {"max_buyers": "1", "expires_in_days": "7"})
+    return render_template(
+        "leads/new.html",
+        customers=[(c.id, c.name, c.zip_code) for c in customers],
+        trades=[(t.id, t.name) for t in trades if t.id != g.business.trade_id],
+        urgencies=list(URGENCIES.items()),
+        consent_methods=list(CONSENT_METHODS.items()),
+        **context,
+    ), status
+
+
+@bp.route("/leads/new", methods=["GET", "POST"])
+@login_required
+def new() -> Response | tuple[str, int]:
+    """Offer one of my customers' needs to businesses of another trade."""
+    if request.method == "GET":
+        return _new_form()
+    data, errors = parse_form(NewLeadForm(), request.form)
+    if errors:
+        return _new_form(422, errors=errors, form=request.form)
+    price = parse_amount(data.pop("price"))
+    try:
+        lead = services.list_lead(
+            session=get_session(),
+            actor=_actor(),
+            data=services.NewLead(**data, price_cents=price or 0),
+        )
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        get_session().rollback()
+        status = 422 if isinstance(error, ValidationFailed) else 409
+        return _new_form(
+            status, errors={"_form": [error.message], **error.errors}, form=request.form
+        )
+    flash(
+        "Listed. It goes live when the customer agrees."
+        if lead.status == "awaiting_consent"
+        else "Listed and live.",
+        "success",
+    )
+    return redirect(url_for("leads.show", lead_id=lead.id))
+
+
+@bp.get("/leads/mine")
+@login_required
+def mine() -> str:
+    db = get_session()
+    leads = db.exec(
+        select(Lead).where(Lead.seller_id == g.business.id).order_by(Lead.id.desc()).limit(200)  # type: ignore[union-attr]
+    ).all()
+    return render_template("leads/mine.html", leads=leads)
+
+
+@bp.get("/leads/purchases")
+@login_required
+def purchases() -> str:
+    db = get_session()
+    rows = db.exec(
+        select(LeadPurchase, Lead)
+        .join(Lead, Lead.id == LeadPurchase.lead_id)
+        .where(LeadPurchase.buyer_id == g.business.id)
+        .order_by(LeadPurchase.id.desc())  # type: ignore[union-attr]
+        .limit(200)
+    ).all()
+    return render_template("leads/purchases.html", rows=rows)
+
+
+@bp.get("/leads/<int:lead_id>")
+@login_required
+def show(lead_id: int) -> str:
+    db = get_session()
+    lead = db.get(Lead, lead_id)
+    if lead is not None and lead.seller_id == g.business.id:
+        purchases_of = db.exec(
+            select(LeadPurchase).where(LeadPurchase.lead_id == lead_id).order_by(LeadPurchase.id)
+        ).all()
+        return render_template(
+            "leads/seller.html", lead=lead, purchases=purchases_of, urgencies=URGENCIES
+        )
+    lead = services.get_lead_for_buyer(db, g.business, lead_id)
+    mine_ = db.exec(
+        select(LeadPurchase)
+        .where(LeadPurchase.lead_id == lead_id, LeadPurchase.buyer_id == g.business.id)
+        .order_by(LeadPurchase.id.desc())  # type: ignore[union-attr]
+    ).first()
+    return render_template(
+        "leads/buyer.html",
+        preview=services.preview(db, g.business, lead),
+        purchase=mine_,
+        urgencies=URGENCIES,
+    )
+
+
+@bp.post("/leads/<int:lead_id>/buy")
+@login_required
+def buy(lead_id: int) -> Response:
+    method = "checkout" if request.form.get("method") == "checkout" else "saved_card"
+    db = get_session()
+    try:
+        purchase = services.reserve(session=db, actor=_actor(), lead_id=lead_id, method=method)
+        if method == "checkout":
+            url = services.checkout_url(
+                session=db,
+                purchase=purchase,
+                success_url=absolute_url("leads.purchase", purchase_id=purchase.id or 0),
+                cancel_url=absolute_url("leads.show", lead_id=lead_id),
+            )
+            return redirect(url, code=303)
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        db.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("leads.show", lead_id=lead_id))
+    except (gateway.PaymentsUnavailable, gateway.PaymentRefused):
+        db.rollback()
+        flash("Stripe cannot be reached right now. Please try again in a minute.", "error")
+        return redirect(url_for("leads.show", lead_id=lead_id))
+    flash("Place reserved; your card is being charged.", "success")
+    return redirect(url_for("leads.purchase", purchase_id=purchase.id))
+
+
+@bp.get("/leads/purchases/<int:purchase_id>")
+@login_required
+def purchase(purchase_id: int) -> str:
+    db = get_session()
+    bought = services.get_purchase(db, g.business.id, purchase_id)
+    lead = db.get(Lead, bought.lead_id)
+    customer = services.contact_for_buyer(db, bought, user_id=g.user.id)
+    return render_template(
+        "leads/purchase.html", purchase=bought, lead=lead, customer=customer, urgencies=URGENCIES
+    )
+
+
+@bp.post("/leads/<int:lead_id>/withdraw")
+@login_required
+def withdraw(lead_id: int) -> Response:
+    run_action(
+        lambda: services.withdraw_lead(session=get_session(), actor=_actor(), lead_id=lead_id),
+        done="Lead withdrawn from the marketplace.",
+    )
+    return redirect(url_for("leads.show", lead_id=lead_id))
+
+
+def _age(value: dt.timedelta) -> str:
+    hours = int(value.total_seconds() // 3600)
+    return f"{hours // 24} d" if hours >= 48 else f"{hours} h"
+
+
+@bp.app_template_filter("age")
+def age_filter(value: dt.timedelta) -> str:
+    return _age(value)

@@ -1,0 +1,309 @@
+"""The lead marketplace through the Stripe stand-in: a seller lists a consented
+lead, nearby businesses of the needed trade see an anonymised preview, one buys
+it, and sees the customer's details once Stripe confirms the payment."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+
+import pytest
+from flask import Flask
+from sqlmodel import Session, select
+
+from referral.auth.models import User
+from referral.customers.services import create_customer
+from referral.db import utcnow
+from referral.errors import DomainError
+from referral.leads import services as leads
+from referral.leads.models import Lead, LeadPurchase
+from referral.ledger.services import balance, transaction_sums
+from referral.payments.models import BillingProfile, ConnectedAccount
+from tests.commissions.support import business
+from tests.factories import sign_in
+from tests.payments.conftest import eventually
+from tests.support.mail import queued_emails
+from tests.support.stripe_standin import StripeStandIn
+
+
+class Market:
+    """HVAC sells; two plumbers nearby can buy; a plumber in New York and an
+    electrician nearby cannot see the lead."""
+
+    def __init__(self, app: Flask, db: Session, standin: StripeStandIn) -> None:
+        self.app, self.db, self.standin = app, db, standin
+        with app.app_context():
+            self.seller = business(db, "Cool Air HVAC", "hvac", "78701", "alex@coolair.example")
+            self.buyer = business(db, "Drip Plumbing", "plumbing", "78704", "blair@drip.example")
+            self.rival = business(db, "Pipe Pros", "plumbing", "78702", "casey@pipes.example")
+            self.far = business(db, "NYC Plumbing", "plumbing", "10001", "dana@nyc.example")
+            self.electric = business(
+                db, "Spark Electric", "electrical", "78703", "eli@spark.example"
+            )
+            self.customer = create_customer(
+                session=db,
+                business_id=self.seller.business_id,
+                data={
+                    "name": "Ana Diaz",
+                    "email": "ana@example.com",
+                    "phone": "+15125550101",
+                    "zip_code": "78704",
+                },
+            )
+        client = standin.client()
+        account = client.v1.accounts.create(params={"type": "express"})
+        standin.complete_onboarding(account.id)
+        db.add(
+            ConnectedAccount(
+                business_id=self.seller.business_id,
+                stripe_account_id=account.id,
+                charges_enabled=True,
+                payouts_enabled=True,
+                details_submitted=True,
+            )
+        )
+        for who in (self.buyer, self.rival):
+            customer = client.v1.customers.create(params={"email": f"{who.business_id}@x.example"})
+            method = client.v1.payment_methods.create(
+                params={
+                    "type": "card",
+                    "card": {
+                        "number": "4242424242424242",
+                        "exp_month": 12,
+                        "exp_year": 2030,
+                        "cvc": "123",
+                    },
+                }
+            )
+            client.v1.payment_methods.attach(method.id, params={"customer": customer.id})
+            db.add(
+                BillingProfile(
+                    business_id=who.business_id,
+                    stripe_customer_id=customer.id,
+                    payment_method_id=method.id,
+                    card_brand="visa",
+                    card_last4="4242",
+                )
+            )
+        db.commit()
+
+    def list(self, *, max_buyers: int = 1, consent_method: str = "attested_phone") -> Lead:
+        with self.app.app_context():
+            lead = leads.list_lead(
+                session=self.db,
+                actor=self.seller,
+                data=leads.NewLead(
+                    customer_id=self.customer.id,
+                    trade_id=self.buyer.business.trade_id,
+                    need="Water heater leaking",
+                    urgency="this_week",
+                    zip_code="78704",
+                    price_cents=4_500,
+                    max_buyers=max_buyers,
+                    expires_in_days=7,
+                    consent_method=consent_method,
+                    attested_on=dt.date(2026, 11, 20) if consent_method != "email_link" else None,
+                ),
+            )
+            self.db.commit()
+        return lead
+
+    def browser(self, who):  # type: ignore[no-untyped-def]
+        return sign_in(self.app, self.db.get(User, who.user_id))
+
+
+@pytest.fixture
+def market(app, db, standin, live) -> Market:  # type: ignore[no-untyped-def]
+    return Market(app, db, standin)
+
+
+def fresh(db: Session, model, **where):  # type: ignore[no-untyped-def]
+    db.expire_all()
+    query = select(model)
+    for key, value in where.items():
+        query = query.where(getattr(model, key) == value)
+    return db.exec(query).first()
+
+
+def test_the_consent_page_names_the_marketplace_the_trade_the_area_and_the_number_of_buyers(
+    app, db, market
+):
+    lead = market.list(max_buyers=3, consent_method="email_link")
+    assert lead.status == "awaiting_consent"
+    [email] = [m for m in queued_emails(db) if m.to == "ana@example.com"]
+    path = "/" + email.link("/consent/").split("/", 3)[3]
+
+    page = app.test_client().get(path).get_data(as_text=True)
+
+    assert "Referral marketplace" in page
+    assert "at most 3 Plumbing businesses" in page and "78704" in page
+    assert (
+        market.browser(market.buyer)
+        .get("/leads")
+        .get_data(as_text=True)
+        .count("Water heater leaking")
+        == 0
+    )  # not live before the customer agrees
+    client = app.test_client()
+    token_page = client.get(path).get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', token_page).group(1)
+    client.post(path, data={"answer": "yes", "csrf_token": csrf})
+    assert fresh(db, Lead).status == "live"
+
+
+def test_only_nearby_businesses_of_the_needed_trade_see_an_anonymised_preview(app, db, market):
+    market.list()
+
+    seen = market.browser(market.buyer).get("/leads").get_data(as_text=True)
+
+    assert "Water heater leaking" in seen and "$45.00" in seen
+    assert "Ana" not in seen and "ana@example.com" not in seen and "5550101" not in seen
+    for outsider in (market.far, market.electric, market.seller):
+        assert "Water heater leaking" not in market.browser(outsider).get("/leads").get_data(
+            as_text=True
+        )
+    lead = fresh(db, Lead)
+    assert market.browser(market.far).get(f"/leads/{lead.id}").status_code == 404
+
+
+def test_a_lead_for_a_competing_trade_or_by_a_seller_who_cannot_be_paid_is_refused(app, db, market):
+    with app.app_context(), pytest.raises(DomainError, match="competes"):
+        leads.list_lead(
+            session=db,
+            actor=market.seller,
+            data=leads.NewLead(
+                customer_id=market.customer.id,
+                trade_id=market.seller.business.trade_id,
+                need="More AC",
+                urgency="flexible",
+                zip_code="78704",
+                price_cents=1_000,
+                max_buyers=1,
+                expires_in_days=3,
+                consent_method="attested_phone",
+                attested_on=dt.date(2026, 11, 20),
+            ),
+        )
+
+
+def test_buying_with_a_saved_card_shows_the_details_once_stripe_confirms(app, db, standin, market):
+    lead = market.list()
+    client = market.browser(market.buyer)
+
+    response = client.post_form(
+        f"/leads/{lead.id}/buy", {"method": "saved_card"}, page=f"/leads/{lead.id}"
+    )
+
+    assert response.status_code == 302
+    purchase = eventually(
+        lambda: (p := fresh(db, LeadPurchase)) and p.status == "paid" and p, what="paid"
+    )
+    page = client.get(f"/leads/purchases/{purchase.id}").get_data(as_text=True)
+    assert "ana@example.com" in page and "+15125550101" in page
+    assert fresh(db, Lead).status == "sold_out"
+    [intent] = standin.client().v1.payment_intents.list().data
+    assert intent.amount == 4_500 and intent.application_fee_amount == 225
+    assert balance(db, "platform_fees") == -225
+    assert balance(db, "payable", business_id=market.seller.business_id) == 0
+    assert set(transaction_sums(db).values()) == {0}
+    assert market.browser(market.rival).get(f"/leads/{lead.id}").status_code == 404  # sold
+
+
+def test_two_buyers_racing_for_an_exclusive_lead_one_gets_it_the_other_is_never_charged(
+    app, db, standin, market
+):
+    lead = market.list()
+    clients = {who.business_id: market.browser(who) for who in (market.buyer, market.rival)}
+    tokens = {bid: c.csrf_token(f"/leads/{lead.id}") for bid, c in clients.items()}
+    start = threading.Barrier(2)
+
+    def buy(business_id: int) -> None:
+        start.wait()
+        clients[business_id].post(
+            f"/leads/{lead.id}/buy",
+            data={"method": "saved_card", "csrf_token": tokens[business_id]},
+        )
+
+    threads = [threading.Thread(target=buy, args=(bid,)) for bid in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    eventually(lambda: (p := fresh(db, LeadPurchase)) and p.status == "paid", what="one paid")
+    purchases = db.exec(select(LeadPurchase)).all()
+    assert [p.status for p in purchases] == ["paid"]
+    assert len(standin.client().v1.payment_intents.list().data) == 1
+
+
+def test_a_lapsed_reservation_gives_its_place_back(app, db, market):
+    lead = market.list()
+    market.standin.send_webhooks_to(None)
+    market.standin.add_fault("error_500", path_prefix="/v1/payment_intents", count=100)
+    with app.app_context():
+        purchase = leads.reserve(
+            session=db, actor=market.buyer, lead_id=lead.id, method="saved_card"
+        )
+        db.commit()
+    assert fresh(db, Lead).places_held == 1
+    purchase.reserved_until = utcnow() - dt.timedelta(seconds=1)
+    db.commit()
+
+    with app.app_context():
+        assert leads.release_if_lapsed(db, purchase)
+        db.commit()
+
+    assert (fresh(db, Lead).places_held, fresh(db, LeadPurchase).status) == (0, "expired")
+    with app.app_context():
+        again = leads.reserve(session=db, actor=market.rival, lead_id=lead.id, method="saved_card")
+    assert again.status == "reserved"
+
+
+def test_a_customer_withdrawing_consent_takes_the_details_from_the_buyer_at_once(app, db, market):
+    from referral.consent import services as consent
+
+    lead = market.list()
+    client = market.browser(market.buyer)
+    client.post_form(f"/leads/{lead.id}/buy", {"method": "saved_card"}, page=f"/leads/{lead.id}")
+    purchase = eventually(lambda: (p := fresh(db, LeadPurchase)) and p.status == "paid" and p)
+    with app.app_context():
+        link = consent.withdrawal_link(consent.latest_record(db, lead_id=lead.id))
+    path = "/" + link.split("/", 3)[3]
+    anonymous = app.test_client()
+    csrf = re.search(
+        r'name="csrf_token" value="([^"]+)"', anonymous.get(path).get_data(as_text=True)
+    ).group(1)
+
+    anonymous.post(path, data={"csrf_token": csrf})
+
+    assert fresh(db, Lead).status == "removed"
+    page = client.get(f"/leads/purchases/{purchase.id}").get_data(as_text=True)
+    assert "ana@example.com" not in page and "withdrew their consent" in page
+
+
+def test_the_seller_can_withdraw_an_unsold_lead_but_not_a_sold_one(app, db, market):
+    lead = market.list()
+    seller = market.browser(market.seller)
+
+    seller.post_form(f"/leads/{lead.id}/withdraw", {}, page=f"/leads/{lead.id}")
+
+    assert fresh(db, Lead).status == "withdrawn"
+    assert "Water heater" not in market.browser(market.buyer).get("/leads").get_data(as_text=True)
+
+
+def test_buying_on_stripe_checkout(app, db, standin, market):
+    lead = market.list()
+    client = market.browser(market.rival)
+
+    response = client.post_form(
+        f"/leads/{lead.id}/buy", {"method": "checkout"}, page=f"/leads/{lead.id}"
+    )
+
+    assert response.status_code == 303
+    session_id = re.search(r"/_standin/checkout/([^/?#]+)", response.headers["Location"]).group(1)
+    assert standin.complete_checkout(session_id, "4242424242424242").status_code == 200
+    purchase = eventually(
+        lambda: (p := fresh(db, LeadPurchase)) and p.status == "paid" and p, what="paid"
+    )
+    assert "ana@example.com" in client.get(f"/leads/purchases/{purchase.id}").get_data(as_text=True)
