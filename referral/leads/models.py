@@ -123,5 +123,60 @@ class LeadPurchase(TableBase, table=True):
     )
     charge_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     paid_at: dt.datetime | None = utc_column(default=None)
+    # What the buyer reports after working the lead (for the seller's quality score).
+    outcome: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     updated_at: dt.datetime | None = utc_column(default=None)
+
+
+DISPUTE_REASONS = {
+    "wrong_contact": "The contact details are wrong",
+    "dead_contact": "The customer cannot be reached",
+    "outside_area": "The job is outside my service area",
+    "duplicate": "I already had this customer's request",
+    "customer_denies": "The customer denies asking",
+}
+# Reasons the platform can check from its own data, and credit at once.
+AUTOMATIC_REASONS = ("outside_area", "duplicate")
+DISPUTE_STATUSES = ("with_seller", "with_operator", "upheld", "rejected")
+OUTCOMES = ("contacted", "won", "lost", "no_answer")
+
+
+class LeadDispute(TableBase, table=True):
+    """A buyer's claim that a lead was bad, and who decided it how."""
+
+    __tablename__ = "lead_dispute"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s}'" for s in DISPUTE_STATUSES) + ")",
+            name="status_known",
+        ),
+        CheckConstraint(
+            "reason IN (" + ", ".join(f"'{r}'" for r in DISPUTE_REASONS) + ")",
+            name="reason_known",
+        ),
+    )
+    purchase_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("lead_purchase.id"), nullable=False, unique=True)
+    )
+    lead_id: int = _ref("lead.id", index=True)
+    seller_id: int = _ref("business.id", index=True)
+    buyer_id: int = _ref("business.id")
+    reason: str = Field(sa_column=Column(String(24), nullable=False))
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    decided_by: str = Field(default="", sa_column=Column(String(16), nullable=False, default=""))
+    decision_note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    decided_at: dt.datetime | None = utc_column(default=None)
+
+
+class SellerSuspension(TableBase, table=True):
+    """A seller whose dispute rate passed the threshold lists no more leads
+    until the operator has reviewed it."""
+
+    __tablename__ = "seller_suspension"
+    business_id: int = _ref("business.id", index=True)
+    dispute_rate_bps: int = Field(sa_column=Column(Integer, nullable=False))
+    reviewed_at: dt.datetime | None = utc_column(default=None)
+    reviewed_by_user_id: int | None = _ref("user_account.id", nullable=True)
+    review_note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

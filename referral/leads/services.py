@@ -26,7 +26,8 @@ from referral.customers.services import get_customer
 from referral.db import utcnow
 from referral.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from referral.jobs.queue import enqueue
-from referral.leads.models import HOLDING, Lead, LeadPurchase
+from referral.leads import quality
+from referral.leads.models import HOLDING, OUTCOMES, Lead, LeadPurchase
 from referral.ledger.services import pair, post
 from referral.money import apply_basis_points, format_cents
 from referral.notifications.services import notify_business
@@ -98,6 +99,11 @@ def list_lead(*, session: Session, actor: Actor, data: NewLead) -> Lead:
         )
     if not _ready_to_be_paid(session, actor.business_id):
         raise DomainError("Connect a Stripe account (Payments) before selling leads.")
+    if quality.suspended(session, actor.business_id):
+        raise DomainError(
+            "Too many of your leads were disputed: you can list again once the operator"
+            " has reviewed your account."
+        )
     now = utcnow()
     lead = Lead(
         seller_id=actor.business_id,
@@ -225,6 +231,7 @@ class Preview:
     seller_sales: int
     places_left: int
     bought: bool
+    seller_quality: quality.SellerQuality | None = None
 
     @property
     def age(self) -> dt.timedelta:
@@ -283,7 +290,12 @@ def preview(
     ).one()
     trade = session.get(Trade, lead.trade_id)
     return Preview(
-        lead, trade.name if trade else "", int(sales), lead.max_buyers - int(held), bool(mine)
+        lead,
+        trade.name if trade else "",
+        int(sales),
+        lead.max_buyers - int(held),
+        bool(mine),
+        quality.seller_quality(session, lead.seller_id),
     )
 
 
@@ -668,3 +680,16 @@ def consent_withdrawn(session: Session, lead: Lead) -> None:
 def expire(session: Session, lead: Lead) -> None:
     if lead.status == "live" and lead.expires_at <= utcnow():
         lead.status, lead.closed_at = "expired", utcnow()
+
+
+def report_outcome(
+    *, session: Session, actor: Actor, purchase_id: int, outcome: str
+) -> LeadPurchase:
+    """The buyer says what came of the lead (it feeds the seller's quality score)."""
+    purchase = get_purchase(session, actor.business_id, purchase_id)
+    if outcome not in OUTCOMES:
+        raise DomainError("Choose what happened.", errors={"outcome": ["Choose what happened."]})
+    if purchase.status != "paid":
+        raise DomainError("Only a paid lead has an outcome to report.")
+    purchase.outcome, purchase.updated_at = outcome, utcnow()
+    return purchase

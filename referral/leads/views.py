@@ -6,20 +6,27 @@ import datetime as dt
 from typing import Any
 
 import marshmallow as ma
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from sqlmodel import select
 from werkzeug.wrappers import Response
 
-from referral.auth.current import login_required
+from referral.auth.current import login_required, operator_required
 from referral.auth.links import absolute_url
-from referral.businesses.models import Trade
+from referral.businesses.models import Business, Trade
 from referral.customers.models import Customer
 from referral.customers.services import customers_query
-from referral.db import get_session
+from referral.db import get_session, utcnow
 from referral.errors import DomainError, ValidationFailed
 from referral.forms import FormSchema, parse_form, run_action
-from referral.leads import services
-from referral.leads.models import Lead, LeadPurchase
+from referral.leads import disputes, services
+from referral.leads.models import (
+    DISPUTE_REASONS,
+    OUTCOMES,
+    Lead,
+    LeadDispute,
+    LeadPurchase,
+    SellerSuspension,
+)
 from referral.money import parse_amount
 from referral.partnerships.services import Actor
 from referral.payments import gateway
@@ -224,8 +231,21 @@ def purchase(purchase_id: int) -> str:
     bought = services.get_purchase(db, g.business.id, purchase_id)
     lead = db.get(Lead, bought.lead_id)
     customer = services.contact_for_buyer(db, bought, user_id=g.user.id)
+    existing = (
+        get_session().exec(select(LeadDispute).where(LeadDispute.purchase_id == bought.id)).first()
+    )
     return render_template(
-        "leads/purchase.html", purchase=bought, lead=lead, customer=customer, urgencies=URGENCIES
+        "leads/purchase.html",
+        purchase=bought,
+        lead=lead,
+        customer=customer,
+        urgencies=URGENCIES,
+        dispute=existing,
+        reasons=DISPUTE_REASONS,
+        outcomes=OUTCOMES,
+        can_dispute=bought.status == "paid"
+        and bought.paid_at is not None
+        and utcnow() <= bought.paid_at + disputes.DISPUTE_WINDOW,
     )
 
 
@@ -247,3 +267,114 @@ def _age(value: dt.timedelta) -> str:
 @bp.app_template_filter("age")
 def age_filter(value: dt.timedelta) -> str:
     return _age(value)
+
+
+@bp.post("/leads/purchases/<int:purchase_id>/outcome")
+@login_required
+def outcome(purchase_id: int) -> Response:
+    run_action(
+        lambda: services.report_outcome(
+            session=get_session(),
+            actor=_actor(),
+            purchase_id=purchase_id,
+            outcome=request.form.get("outcome", ""),
+        ),
+        done="Thank you: your report feeds the seller's quality score.",
+    )
+    return redirect(url_for("leads.purchase", purchase_id=purchase_id))
+
+
+@bp.post("/leads/purchases/<int:purchase_id>/dispute")
+@login_required
+def dispute(purchase_id: int) -> Response:
+    opened: list[Any] = []
+    run_action(
+        lambda: opened.append(
+            disputes.open_dispute(
+                session=get_session(),
+                actor=_actor(),
+                purchase_id=purchase_id,
+                reason=request.form.get("reason", ""),
+                note=(request.form.get("note") or "").strip(),
+            )
+        ),
+        done="Dispute opened.",
+    )
+    if opened:
+        return redirect(url_for("leads.show_dispute", dispute_id=opened[0].id))
+    return redirect(url_for("leads.purchase", purchase_id=purchase_id))
+
+
+@bp.get("/leads/disputes/<int:dispute_id>")
+@login_required
+def show_dispute(dispute_id: int) -> str:
+    db = get_session()
+    found = disputes.get_dispute(db, g.business.id, dispute_id)
+    return render_template(
+        "leads/dispute.html",
+        dispute=found,
+        lead=db.get(Lead, found.lead_id),
+        reasons=DISPUTE_REASONS,
+        is_seller=found.seller_id == g.business.id,
+    )
+
+
+@bp.post("/leads/disputes/<int:dispute_id>/answer")
+@login_required
+def answer_dispute(dispute_id: int) -> Response:
+    accept = request.form.get("decision") == "accept"
+    run_action(
+        lambda: disputes.seller_decides(
+            session=get_session(),
+            actor=_actor(),
+            dispute_id=dispute_id,
+            accept=accept,
+            note=(request.form.get("note") or "").strip(),
+        ),
+        done="Refund sent to the buyer." if accept else "Sent to the operator to decide.",
+    )
+    return redirect(url_for("leads.show_dispute", dispute_id=dispute_id))
+
+
+@bp.get("/operator/leads")
+@operator_required
+def operator() -> str:
+    db = get_session()
+    waiting = db.exec(
+        select(LeadDispute).where(LeadDispute.status == "with_operator").order_by(LeadDispute.id)
+    ).all()
+    suspensions = db.exec(
+        select(SellerSuspension, Business.name)
+        .join(Business, Business.id == SellerSuspension.business_id)
+        .where(SellerSuspension.reviewed_at.is_(None))
+    ).all()
+    return render_template(
+        "operator/leads.html", disputes=waiting, suspensions=suspensions, reasons=DISPUTE_REASONS
+    )
+
+
+@bp.post("/operator/leads/disputes/<int:dispute_id>")
+@operator_required
+def operator_decide(dispute_id: int) -> Response:
+    run_action(
+        lambda: disputes.operator_decides(
+            session=get_session(),
+            dispute_id=dispute_id,
+            uphold=request.form.get("decision") == "uphold",
+            note=(request.form.get("note") or "").strip(),
+        ),
+        done="Decided.",
+    )
+    return redirect(url_for("leads.operator"))
+
+
+@bp.post("/operator/leads/suspensions/<int:suspension_id>/review")
+@operator_required
+def review_suspension(suspension_id: int) -> Response:
+    suspension = get_session().get(SellerSuspension, suspension_id)
+    if suspension is None:
+        abort(404)
+    suspension.reviewed_at, suspension.reviewed_by_user_id = utcnow(), g.user.id
+    suspension.review_note = (request.form.get("note") or "").strip()[:2000]
+    flash("Reviewed: the seller can list leads again.", "success")
+    return redirect(url_for("leads.operator"))

@@ -71,6 +71,15 @@ def _payment_intent(session: Session, obj: dict[str, Any], _as_of: dt.datetime) 
     return apply_payment(session, payment)
 
 
+def _charge_refunded(session: Session, obj: dict[str, Any]) -> str:
+    """A settlement charge or a lead purchase, found by the charge id."""
+    from referral.leads.disputes import apply_refund
+    from referral.settlements.reversals import apply_charge_refunded
+
+    note = apply_charge_refunded(session, obj)
+    return apply_refund(session, obj) if note == "ignored: not a settlement charge" else note
+
+
 def _reversals(name: str) -> EventHandler:
     def handle(session: Session, obj: dict[str, Any], _as_of: dt.datetime) -> str:
         from referral.settlements import reversals
@@ -88,7 +97,7 @@ HANDLERS: dict[str, EventHandler] = {
     "payment_intent.payment_failed": _payment_intent,
     "charge.dispute.created": _reversals("apply_dispute_created"),
     "charge.dispute.closed": _reversals("apply_dispute_closed"),
-    "charge.refunded": _reversals("apply_charge_refunded"),
+    "charge.refunded": lambda s, o, t: _charge_refunded(s, o),
 }
 
 

@@ -307,3 +307,113 @@ def test_buying_on_stripe_checkout(app, db, standin, market):
         lambda: (p := fresh(db, LeadPurchase)) and p.status == "paid" and p, what="paid"
     )
     assert "ana@example.com" in client.get(f"/leads/purchases/{purchase.id}").get_data(as_text=True)
+
+
+def bought(app, db, market, who=None) -> LeadPurchase:  # type: ignore[no-untyped-def]
+    lead = market.list()
+    client = market.browser(who or market.buyer)
+    client.post_form(f"/leads/{lead.id}/buy", {"method": "saved_card"}, page=f"/leads/{lead.id}")
+    return eventually(
+        lambda: (p := fresh(db, LeadPurchase)) and p.status == "paid" and p, what="paid"
+    )
+
+
+def every_balance_is_zero(db: Session) -> None:
+    from referral.ledger.models import ACCOUNTS
+
+    for account in ACCOUNTS:
+        assert balance(db, account) == 0, account
+    assert set(transaction_sums(db).values()) == {0}
+
+
+def test_a_verified_duplicate_is_credited_at_once_and_the_books_return_to_zero(
+    app, db, standin, market
+):
+    from referral.leads.models import LeadDispute
+
+    with app.app_context():  # the buyer already had Ana as its own customer
+        create_customer(
+            session=db,
+            business_id=market.buyer.business_id,
+            data={"name": "Ana D.", "email": "ana@example.com"},
+        )
+        db.commit()
+    purchase = bought(app, db, market)
+    client = market.browser(market.buyer)
+
+    client.post_form(
+        f"/leads/purchases/{purchase.id}/dispute",
+        {"reason": "duplicate"},
+        page=f"/leads/purchases/{purchase.id}",
+    )
+
+    assert fresh(db, LeadDispute).status == "upheld"
+    assert fresh(db, LeadDispute).decided_by == "automatic"
+    eventually(lambda: fresh(db, LeadPurchase).status == "refunded", what="refund booked")
+    [transfer] = standin.client().v1.transfers.list().data
+    assert transfer.amount_reversed == 4_500 - 225
+    every_balance_is_zero(db)
+    page = client.get(f"/leads/purchases/{purchase.id}").get_data(as_text=True)
+    assert "ana@example.com" not in page
+
+
+def test_an_unverifiable_dispute_goes_to_the_seller_then_the_operator(app, db, standin, market):
+    from referral.leads.models import LeadDispute
+
+    purchase = bought(app, db, market)
+    market.browser(market.buyer).post_form(
+        f"/leads/purchases/{purchase.id}/dispute",
+        {"reason": "customer_denies", "note": "Said no"},
+        page=f"/leads/purchases/{purchase.id}",
+    )
+    dispute = fresh(db, LeadDispute)
+    assert dispute.status == "with_seller"
+
+    market.browser(market.seller).post_form(
+        f"/leads/disputes/{dispute.id}/answer",
+        {"decision": "contest", "note": "She asked"},
+        page=f"/leads/disputes/{dispute.id}",
+    )
+    assert fresh(db, LeadDispute).status == "with_operator"
+    operator = db.get(User, market.electric.user_id)
+    operator.is_operator = True
+    db.commit()
+    admin = sign_in(app, operator)
+    assert "Said no" in admin.get("/operator/leads").get_data(as_text=True)
+
+    admin.post_form(
+        f"/operator/leads/disputes/{dispute.id}", {"decision": "uphold"}, page="/operator/leads"
+    )
+
+    assert fresh(db, LeadDispute).status == "upheld"
+    eventually(lambda: fresh(db, LeadPurchase).status == "refunded", what="refund booked")
+    every_balance_is_zero(db)
+
+
+def test_a_dispute_after_seven_days_is_refused(app, db, market):
+    purchase = bought(app, db, market)
+    purchase.paid_at = utcnow() - dt.timedelta(days=8)
+    db.commit()
+
+    with app.app_context(), pytest.raises(DomainError, match="7 days"):
+        from referral.leads import disputes
+
+        disputes.open_dispute(
+            session=db, actor=market.buyer, purchase_id=purchase.id, reason="wrong_contact"
+        )
+
+
+def test_buyers_reports_make_the_sellers_quality_score(app, db, market):
+    from referral.leads.quality import seller_quality
+
+    purchase = bought(app, db, market)
+    market.browser(market.buyer).post_form(
+        f"/leads/purchases/{purchase.id}/outcome",
+        {"outcome": "won"},
+        page=f"/leads/purchases/{purchase.id}",
+    )
+
+    quality = seller_quality(db, market.seller.business_id)
+
+    assert (quality.sales, quality.reported, quality.contacted, quality.won) == (1, 1, 1, 1)
+    assert quality.score is None  # too few reports to score yet

@@ -1,0 +1,236 @@
+"""Bad leads: within 7 days a buyer disputes a purchase. Duplicates and
+out-of-area leads that the platform can verify are credited at once; the rest
+go to the seller, then to the operator. An upheld dispute refunds the buyer
+through Stripe, reversing the seller's transfer and the platform fee, and the
+ledger follows when Stripe confirms the refund."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, or_
+from sqlmodel import Session, select
+
+from referral.businesses.geo import distance_miles
+from referral.businesses.models import Business
+from referral.customers.models import Customer
+from referral.db import utcnow
+from referral.errors import DomainError, NotFound
+from referral.leads import quality
+from referral.leads.models import (
+    AUTOMATIC_REASONS,
+    DISPUTE_REASONS,
+    Lead,
+    LeadDispute,
+    LeadPurchase,
+)
+from referral.ledger.services import Entry, post
+from referral.notifications.services import notify_business
+from referral.partnerships.services import MANAGING_ROLES, Actor
+from referral.payments import gateway
+from referral.referrals.models import Referral
+
+DISPUTE_WINDOW = dt.timedelta(days=7)
+
+
+def _customer_known_to_buyer(session: Session, purchase: LeadPurchase, lead: Lead) -> bool:
+    """The buyer already had this customer: as its own customer, from an earlier
+    lead, or from a referral (matched by email or phone)."""
+    customer = session.get(Customer, lead.customer_id)
+    if customer is None:
+        return False
+    same_person = [c for c in (customer.email, customer.phone) if c]
+    if same_person:
+        own = session.exec(
+            select(func.count())
+            .select_from(Customer)
+            .where(
+                Customer.business_id == purchase.buyer_id,
+                or_(Customer.email.in_(same_person), Customer.phone.in_(same_person)),
+            )
+        ).one()
+        if own:
+            return True
+    earlier = session.exec(
+        select(func.count())
+        .select_from(LeadPurchase)
+        .join(Lead, Lead.id == LeadPurchase.lead_id)
+        .where(
+            LeadPurchase.buyer_id == purchase.buyer_id,
+            LeadPurchase.id != purchase.id,
+            LeadPurchase.status == "paid",
+            Lead.customer_id == lead.customer_id,
+        )
+    ).one()
+    referred = session.exec(
+        select(func.count())
+        .select_from(Referral)
+        .where(
+            Referral.receiver_id == purchase.buyer_id,
+            Referral.customer_id == lead.customer_id,
+            Referral.status.in_(("accepted", "won", "lost")),
+        )
+    ).one()
+    return bool(earlier or referred)
+
+
+def _outside_area(session: Session, purchase: LeadPurchase, lead: Lead) -> bool:
+    buyer = session.get(Business, purchase.buyer_id)
+    assert buyer is not None
+    miles = distance_miles(buyer.latitude, buyer.longitude, lead.latitude, lead.longitude)
+    return miles > buyer.radius_miles
+
+
+def open_dispute(
+    *, session: Session, actor: Actor, purchase_id: int, reason: str, note: str = ""
+) -> LeadDispute:
+    if actor.role not in MANAGING_ROLES:
+        raise DomainError("Only owners and managers can dispute a lead.")
+    purchase = session.get(LeadPurchase, purchase_id)
+    if purchase is None or purchase.buyer_id != actor.business_id:
+        raise NotFound("No such purchase.")
+    if reason not in DISPUTE_REASONS:
+        raise DomainError("Choose a reason.", errors={"reason": ["Choose a reason."]})
+    if purchase.status != "paid" or purchase.paid_at is None:
+        raise DomainError("Only a paid lead can be disputed.")
+    if utcnow() > purchase.paid_at + DISPUTE_WINDOW:
+        raise DomainError("Leads can be disputed within 7 days of buying them.")
+    if session.exec(select(LeadDispute.id).where(LeadDispute.purchase_id == purchase.id)).first():
+        raise DomainError("This lead is already disputed.")
+    lead = session.get(Lead, purchase.lead_id)
+    assert lead is not None
+    dispute = LeadDispute(
+        purchase_id=purchase.id,
+        lead_id=lead.id,
+        seller_id=lead.seller_id,
+        buyer_id=purchase.buyer_id,
+        reason=reason,
+        note=note[:2000],
+        status="with_seller",
+    )
+    session.add(dispute)
+    session.flush()
+    verified = (reason == "duplicate" and _customer_known_to_buyer(session, purchase, lead)) or (
+        reason == "outside_area" and _outside_area(session, purchase, lead)
+    )
+    if reason in AUTOMATIC_REASONS and verified:
+        _uphold(session, dispute, decided_by="automatic", note="Verified from the platform's data.")
+    else:
+        notify_business(
+            session=session,
+            business_id=lead.seller_id,
+            kind="lead.disputed",
+            title=f"A buyer disputed lead {lead.id}: {DISPUTE_REASONS[reason]}",
+            path=f"/leads/disputes/{dispute.id}",
+        )
+    return dispute
+
+
+def get_dispute(session: Session, business_id: int, dispute_id: int) -> LeadDispute:
+    dispute = session.get(LeadDispute, dispute_id)
+    if dispute is None or business_id not in (dispute.seller_id, dispute.buyer_id):
+        raise NotFound("No such dispute.")
+    return dispute
+
+
+def seller_decides(
+    *, session: Session, actor: Actor, dispute_id: int, accept: bool, note: str = ""
+) -> LeadDispute:
+    """The seller accepts (the buyer is refunded) or contests (the operator decides)."""
+    if actor.role not in MANAGING_ROLES:
+        raise DomainError("Only owners and managers can answer a dispute.")
+    dispute = get_dispute(session, actor.business_id, dispute_id)
+    if dispute.seller_id != actor.business_id or dispute.status != "with_seller":
+        raise DomainError("This dispute is not waiting for you.")
+    if accept:
+        _uphold(session, dispute, decided_by="seller", note=note)
+    else:
+        dispute.status, dispute.decision_note = "with_operator", note[:2000]
+    return dispute
+
+
+def operator_decides(
+    *, session: Session, dispute_id: int, uphold: bool, note: str = ""
+) -> LeadDispute:
+    dispute = session.get(LeadDispute, dispute_id)
+    if dispute is None:
+        raise NotFound("No such dispute.")
+    if dispute.status not in ("with_seller", "with_operator"):
+        raise DomainError("This dispute is decided.")
+    if uphold:
+        _uphold(session, dispute, decided_by="operator", note=note)
+    else:
+        dispute.status, dispute.decided_by = "rejected", "operator"
+        dispute.decision_note, dispute.decided_at = note[:2000], utcnow()
+        notify_business(
+            session=session,
+            business_id=dispute.buyer_id,
+            kind="lead.dispute_rejected",
+            title=f"Your dispute of lead {dispute.lead_id} was rejected",
+            path="/leads/purchases",
+        )
+    return dispute
+
+
+def _uphold(session: Session, dispute: LeadDispute, *, decided_by: str, note: str) -> None:
+    purchase = session.get(LeadPurchase, dispute.purchase_id)
+    assert purchase is not None and purchase.payment_intent_id
+    gateway.refund_payment(
+        payment_intent_id=purchase.payment_intent_id,
+        amount_cents=purchase.price_cents,
+        idempotency_key=f"lead-dispute-{dispute.id}-refund",
+    )
+    dispute.status, dispute.decided_by = "upheld", decided_by
+    dispute.decision_note, dispute.decided_at = note[:2000], utcnow()
+    for business_id, title in (
+        (dispute.buyer_id, f"Your dispute of lead {dispute.lead_id} was upheld: you are refunded"),
+        (
+            dispute.seller_id,
+            f"A dispute of lead {dispute.lead_id} was upheld; the sale is refunded",
+        ),
+    ):
+        notify_business(
+            session=session,
+            business_id=business_id,
+            kind="lead.dispute_upheld",
+            title=title,
+            path="/leads",
+        )
+    quality.check_threshold(session, dispute.seller_id)
+
+
+def apply_refund(session: Session, charge: dict[str, object]) -> str:
+    """`charge.refunded` for a lead purchase: book the refund once; the buyer's
+    access to the details ends with it."""
+    purchase = session.exec(
+        select(LeadPurchase).where(LeadPurchase.charge_id == charge.get("id")).with_for_update()
+    ).first()
+    if purchase is None:
+        return "ignored: not a lead purchase"
+    if purchase.status == "refunded":
+        return "ignored: already booked"
+    refunded = int(charge.get("amount_refunded") or 0)  # type: ignore[call-overload]
+    if refunded < purchase.price_cents:
+        return "ignored: partial refund"
+    lead = session.get(Lead, purchase.lead_id)
+    assert lead is not None
+    transfer = gateway.transfer_of_charge(str(charge["id"]))
+    reversed_cents = transfer.reversed_cents if transfer else 0
+    fee_back = min(purchase.platform_fee_cents, refunded - reversed_cents)
+    loss = refunded - reversed_cents - fee_back
+    # The buyer has its money back; the seller's share comes back where its
+    # balance allowed; the platform gives back its fee and bears any rest.
+    post(
+        session,
+        "lead_refund",
+        [
+            Entry("stripe_balance", reversed_cents - refunded),
+            Entry("platform_fees", fee_back),
+            Entry("written_off", loss),
+        ],
+        currency=purchase.currency,
+        memo=f"lead {lead.id} refunded to the buyer",
+        stripe_object_id=str(charge["id"]),
+    )
+    purchase.status, purchase.updated_at = "refunded", utcnow()
+    return "applied: refunded"
