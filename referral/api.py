@@ -65,6 +65,7 @@ def init_app(app: Flask) -> Api:
     from referral.apikeys.api import blp as me_blp
     from referral.businesses.api import blp as businesses_blp
     from referral.customers.api import blp as customers_blp
+    from referral.leads.api import blp as leads_blp
     from referral.partnerships.api import blp as partnerships_blp
     from referral.payments.api import blp as payments_blp
     from referral.referrals.api import blp as referrals_blp
@@ -78,6 +79,7 @@ def init_app(app: Flask) -> Api:
         referrals_blp,
         payments_blp,
         analytics_blp,
+        leads_blp,
     ):
         csrf.exempt(blueprint)  # API calls authenticate with a key, not a cookie
         api.register_blueprint(blueprint, url_prefix=f"/api/v1{blueprint.url_prefix or ''}")

@@ -417,3 +417,43 @@ def test_buyers_reports_make_the_sellers_quality_score(app, db, market):
 
     assert (quality.sales, quality.reported, quality.contacted, quality.won) == (1, 1, 1, 1)
     assert quality.score is None  # too few reports to score yet
+
+
+def test_the_leads_api_lists_sells_and_shows_contact_details_after_payment(app, db, market):
+    from tests.partnerships.test_api import api_client
+
+    seller = api_client(app, db, db.get(User, market.seller.user_id))
+    buyer = api_client(app, db, db.get(User, market.buyer.user_id))
+    stranger = api_client(app, db, db.get(User, market.far.user_id))
+    body = {
+        "customer_id": market.customer.id,
+        "trade_id": market.buyer.business.trade_id,
+        "need": "Water heater leaking",
+        "urgency": "this_week",
+        "zip_code": "78704",
+        "price_cents": 4_500,
+        "max_buyers": 2,
+        "consent_method": "attested_phone",
+        "attested_on": "2026-11-20",
+    }
+
+    created = seller.post("/leads", json=body)
+    assert created.status_code == 201, created.get_json()
+    lead_id = created.get_json()["id"]
+    assert seller.post("/leads", json={**body, "max_buyers": 9}).status_code == 422
+    [preview] = buyer.get("/leads").get_json()["items"]
+    assert preview["id"] == lead_id and "customer" not in preview
+    assert stranger.get(f"/leads/{lead_id}").status_code == 404
+
+    purchase = buyer.post(f"/leads/{lead_id}/purchases", json={"method": "saved_card"})
+    assert purchase.status_code == 201
+    purchase_id = purchase.get_json()["id"]
+    eventually(lambda: fresh(db, LeadPurchase).status == "paid", what="paid")
+
+    shown = buyer.get(f"/leads/purchases/{purchase_id}").get_json()
+    assert shown["customer"]["email"] == "ana@example.com"
+    assert stranger.get(f"/leads/purchases/{purchase_id}").status_code == 404
+    assert (
+        buyer.post(f"/leads/purchases/{purchase_id}/outcome", json={"outcome": "won"}).status_code
+        == 200
+    )
