@@ -8,7 +8,7 @@ import marshmallow as ma
 from flask import g
 from flask.views import MethodView
 
-from referral.analytics import funnel, lifetime, partners, trends
+from referral.analytics import funnel, lifetime, market, partners, trends
 from referral.analytics.sql import Period, Rate
 from referral.api import Blueprint
 from referral.auth.current import api_key_required
@@ -213,4 +213,46 @@ class LifetimeView(MethodView):
                 }
                 for c in lifetime.top_customers(db, business_id)
             ],
+        }
+
+
+class MarketMonthSchema(ma.Schema):
+    month = ma.fields.String()
+    sold = ma.fields.Integer()
+    sold_cents = ma.fields.Integer()
+    bought = ma.fields.Integer()
+    bought_cents = ma.fields.Integer()
+    disputes_upheld = ma.fields.Integer()
+    dispute_rate = ma.fields.Nested(RateSchema)
+    quality_score = ma.fields.Integer(allow_none=True)
+
+
+class MarketSchema(ma.Schema):
+    months = ma.fields.List(ma.fields.Nested(MarketMonthSchema))
+
+
+@blp.route("/marketplace")
+class MarketView(MethodView):
+    decorators = [api_key_required]
+
+    @blp.arguments(PeriodArgs, location="query")
+    @blp.response(200, MarketSchema)
+    @_documented
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Leads sold and bought by month, the dispute rate and the quality score."""
+        months = market.monthly(get_session(), g.business.id, period=_period(args))
+        return {
+            "months": [
+                {
+                    "month": m.month,
+                    "sold": m.sold,
+                    "sold_cents": m.sold_cents,
+                    "bought": m.bought,
+                    "bought_cents": m.bought_cents,
+                    "disputes_upheld": m.disputes_upheld,
+                    "dispute_rate": _rate(m.dispute_rate),
+                    "quality_score": m.quality.score,
+                }
+                for m in months
+            ]
         }

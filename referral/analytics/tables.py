@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from referral.analytics.funnel import STAGE_LABELS, STAGES, Funnel, PartnerFunnel
 from referral.analytics.lifetime import Breakdown, CustomerValue
+from referral.analytics.market import MarketMonth
 from referral.analytics.partners import PartnerValue
 from referral.analytics.sql import Rate
 from referral.analytics.trends import Month
@@ -181,3 +182,32 @@ def _plain(cell: str) -> str:
     if cell[:1] in ("=", "+", "-", "@"):
         return "'" + cell
     return cell
+
+
+def market_table(months: list[MarketMonth]) -> Table:
+    return Table(
+        "marketplace",
+        [
+            "Month",
+            "Leads sold",
+            "Received for them",
+            "Leads bought",
+            "Spent on them",
+            "Disputes upheld",
+            "Dispute rate",
+            "Quality score",
+        ],
+        [
+            [
+                m.month,
+                str(m.sold),
+                format_cents(m.sold_cents),
+                str(m.bought),
+                format_cents(m.bought_cents),
+                str(m.disputes_upheld),
+                percent(m.dispute_rate),
+                "—" if m.quality.score is None else str(m.quality.score),
+            ]
+            for m in months
+        ],
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, g, render_template, request
 from markupsafe import Markup
 
-from referral.analytics import charts, funnel, lifetime, partners, platform, tables, trends
+from referral.analytics import charts, funnel, lifetime, market, partners, platform, tables, trends
 from referral.analytics.sql import Period
 from referral.auth.current import login_required, operator_required
 from referral.db import get_session, utcnow
@@ -93,6 +93,17 @@ def _build(name: str) -> tuple[tables.Table, Markup]:
             title="First and back-end sales by month (dollars)",
         )
         return tables.breakdown_table(name, "Month", rows), chart
+    if name == "marketplace":
+        months = market.monthly(db, business_id, period=period)
+        chart = charts.columns(
+            [m.month for m in months],
+            [
+                ("Leads sold", [m.sold for m in months]),
+                ("Leads bought", [m.bought for m in months]),
+            ],
+            title="Leads sold and bought by month",
+        )
+        return tables.market_table(months), chart
     if name == "customers":
         return tables.customers_table(lifetime.top_customers(db, business_id)), Markup("")
     abort(404)
@@ -106,6 +117,7 @@ FIGURES = (
     "lifetime-by-trade",
     "lifetime-by-month",
     "customers",
+    "marketplace",
 )
 
 

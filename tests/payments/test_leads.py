@@ -457,3 +457,19 @@ def test_the_leads_api_lists_sells_and_shows_contact_details_after_payment(app, 
         buyer.post(f"/leads/purchases/{purchase_id}/outcome", json={"outcome": "won"}).status_code
         == 200
     )
+
+
+def test_the_dashboards_show_leads_sold_and_bought(app, db, market):
+    from tests.partnerships.test_api import api_client
+
+    bought(app, db, market)
+
+    seller_page = market.browser(market.seller).get("/analytics").get_data(as_text=True)
+    buyer_page = market.browser(market.buyer).get("/analytics").get_data(as_text=True)
+    api = api_client(app, db, db.get(User, market.seller.user_id))
+    [month] = api.get("/analytics/marketplace").get_json()["months"]
+
+    assert 'id="figure-marketplace"' in seller_page and "$42.75" in seller_page
+    assert "$45.00" in buyer_page
+    assert (month["sold"], month["sold_cents"], month["bought"]) == (1, 4_275, 0)
+    assert month["dispute_rate"] == {"numerator": 0, "denominator": 1}

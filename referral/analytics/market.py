@@ -1,0 +1,99 @@
+"""The marketplace for one business: leads sold and bought, what they brought
+and cost, the dispute rate of its sales, and its quality score month by month."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import case, func, select
+from sqlmodel import Session
+
+from referral.analytics.sql import Period, Rate, month_of
+from referral.leads.models import Lead, LeadDispute, LeadPurchase
+from referral.leads.quality import SellerQuality
+
+
+@dataclass(frozen=True)
+class MarketMonth:
+    month: str
+    sold: int
+    sold_cents: int  # to the seller, after the platform fee
+    bought: int
+    bought_cents: int
+    disputes_upheld: int
+    quality: SellerQuality
+
+    @property
+    def dispute_rate(self) -> Rate:
+        return Rate(self.disputes_upheld, self.sold)
+
+
+def _sales_in(session: Session, business_id: int, period: Period):  # type: ignore[no-untyped-def]
+    month = month_of(session, LeadPurchase.paid_at)
+    return session.execute(
+        select(
+            month,
+            func.count(),
+            func.sum(LeadPurchase.price_cents - LeadPurchase.platform_fee_cents),
+            func.sum(case((LeadPurchase.outcome.is_not(None), 1), else_=0)),
+            func.sum(case((LeadPurchase.outcome.in_(("contacted", "won", "lost")), 1), else_=0)),
+            func.sum(case((LeadPurchase.outcome == "won", 1), else_=0)),
+        )
+        .join(Lead, Lead.id == LeadPurchase.lead_id)
+        .where(
+            Lead.seller_id == business_id,
+            LeadPurchase.status.in_(("paid", "refunded")),
+            LeadPurchase.paid_at >= period.start_at,
+            LeadPurchase.paid_at < period.end_at,
+        )
+        .group_by(month)
+    ).all()
+
+
+def monthly(session: Session, business_id: int, *, period: Period) -> list[MarketMonth]:
+    sales = {row[0]: row[1:] for row in _sales_in(session, business_id, period)}
+    paid_month = month_of(session, LeadPurchase.paid_at)
+    bought = {
+        m: (int(n), int(c or 0))
+        for m, n, c in session.execute(
+            select(paid_month, func.count(), func.sum(LeadPurchase.price_cents))
+            .where(
+                LeadPurchase.buyer_id == business_id,
+                LeadPurchase.status.in_(("paid", "refunded")),
+                LeadPurchase.paid_at >= period.start_at,
+                LeadPurchase.paid_at < period.end_at,
+            )
+            .group_by(paid_month)
+        ).all()
+    }
+    decided = month_of(session, LeadDispute.decided_at)
+    upheld = dict(
+        session.execute(
+            select(decided, func.count())
+            .where(
+                LeadDispute.seller_id == business_id,
+                LeadDispute.status == "upheld",
+                LeadDispute.decided_at >= period.start_at,
+                LeadDispute.decided_at < period.end_at,
+            )
+            .group_by(decided)
+        ).all()
+    )
+    months = sorted(set(sales) | set(bought) | set(upheld))
+    result = []
+    for m in months:
+        n, cents, reported, contacted, won = (int(v or 0) for v in sales.get(m, (0, 0, 0, 0, 0)))
+        b_n, b_cents = bought.get(m, (0, 0))
+        u = int(upheld.get(m, 0))
+        result.append(
+            MarketMonth(
+                month=m,
+                sold=n,
+                sold_cents=cents,
+                bought=b_n,
+                bought_cents=b_cents,
+                disputes_upheld=u,
+                quality=SellerQuality(n, reported, contacted, won, u),
+            )
+        )
+    return result
