@@ -89,3 +89,35 @@ def test_migrations_make_consent_records_and_the_ledger_append_only(
 
     for table in ("consent_record", "consent_withdrawal", "ledger_transaction", "ledger_entry"):
         assert any(name.startswith(table) for name in triggers), triggers
+
+
+def test_upgrading_a_database_with_money_in_it_keeps_every_row_and_the_append_only_rule(
+    empty_database_url: str,
+) -> None:
+    """The marketplace migration rebuilds the ledger and consent tables on SQLite;
+    their rows, and the triggers that guard them, must survive."""
+    migrate.upgrade(empty_database_url, "3f8b6f27ceb9")  # before the lead marketplace
+    engine = make_engine(empty_database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO ledger_transaction (created_at, kind, currency, memo)"
+                " VALUES (CURRENT_TIMESTAMP, 'accrual', 'USD', 'kept')"
+            )
+        )
+        for account, cents in (("stripe_balance", 5), ("platform_fees", -5)):
+            connection.execute(
+                text(
+                    "INSERT INTO ledger_entry (created_at, transaction_id, account,"
+                    " amount_cents, currency) VALUES (CURRENT_TIMESTAMP, 1, :a, :c, 'USD')"
+                ),
+                {"a": account, "c": cents},
+            )
+
+    migrate.upgrade(empty_database_url, "head")
+
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM ledger_entry")).scalar() == 2
+        with pytest.raises(Exception, match="append-only"):
+            connection.execute(text("UPDATE ledger_transaction SET memo = 'changed'"))
+    engine.dispose()
