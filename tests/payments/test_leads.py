@@ -473,3 +473,35 @@ def test_the_dashboards_show_leads_sold_and_bought(app, db, market):
     assert "$45.00" in buyer_page
     assert (month["sold"], month["sold_cents"], month["bought"]) == (1, 4_275, 0)
     assert month["dispute_rate"] == {"numerator": 0, "denominator": 1}
+
+
+def test_a_buyer_who_pays_after_losing_the_place_is_refunded_and_told_why(app, db, standin, market):
+    from referral.notifications.models import Notification
+
+    lead = market.list()
+    slow = market.browser(market.rival)
+    response = slow.post_form(
+        f"/leads/{lead.id}/buy", {"method": "checkout"}, page=f"/leads/{lead.id}"
+    )
+    session_id = re.search(r"/_standin/checkout/([^/?#]+)", response.headers["Location"]).group(1)
+    late = fresh(db, LeadPurchase)
+    late.reserved_until = utcnow() - dt.timedelta(seconds=1)  # 15 minutes went by
+    db.commit()
+    with app.app_context():
+        assert leads.release_if_lapsed(db, late)
+        db.commit()
+    market.browser(market.buyer).post_form(
+        f"/leads/{lead.id}/buy", {"method": "saved_card"}, page=f"/leads/{lead.id}"
+    )
+    eventually(lambda: fresh(db, Lead).status == "sold_out", what="sold to the quicker buyer")
+
+    assert standin.complete_checkout(session_id, "4242424242424242").status_code == 200
+
+    eventually(
+        lambda: fresh(db, LeadPurchase, buyer_id=market.rival.business_id).status == "refunded",
+        what="the late buyer refunded",
+    )
+    told = fresh(db, Notification, business_id=market.rival.business_id, kind="lead.refunded")
+    assert "sold out while you were paying" in told.title
+    refunds = standin.client().v1.refunds.list().data
+    assert [r.amount for r in refunds] == [4_500]
