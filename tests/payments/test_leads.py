@@ -88,6 +88,37 @@ class Market:
             )
         db.commit()
 
+    def more_buyers(self, count: int) -> list:  # type: ignore[type-arg]
+        """More plumbers nearby, each with a saved card on the stand-in."""
+        client = self.standin.client()
+        buyers = []
+        for n in range(count):
+            with self.app.app_context():
+                who = business(self.db, f"Plumber {n}", "plumbing", "78705", f"p{n}@plumb.example")
+            customer = client.v1.customers.create(params={"email": f"p{n}@plumb.example"})
+            method = client.v1.payment_methods.create(
+                params={
+                    "type": "card",
+                    "card": {
+                        "number": "4242424242424242",
+                        "exp_month": 12,
+                        "exp_year": 2030,
+                        "cvc": "123",
+                    },
+                }
+            )
+            client.v1.payment_methods.attach(method.id, params={"customer": customer.id})
+            self.db.add(
+                BillingProfile(
+                    business_id=who.business_id,
+                    stripe_customer_id=customer.id,
+                    payment_method_id=method.id,
+                )
+            )
+            buyers.append(who)
+        self.db.commit()
+        return buyers
+
     def list(self, *, max_buyers: int = 1, consent_method: str = "attested_phone") -> Lead:
         with self.app.app_context():
             lead = leads.list_lead(
@@ -210,13 +241,14 @@ def test_buying_with_a_saved_card_shows_the_details_once_stripe_confirms(app, db
     assert market.browser(market.rival).get(f"/leads/{lead.id}").status_code == 404  # sold
 
 
-def test_two_buyers_racing_for_an_exclusive_lead_one_gets_it_the_other_is_never_charged(
+def test_buyers_racing_for_an_exclusive_lead_one_gets_it_nobody_else_is_charged(
     app, db, standin, market
 ):
     lead = market.list()
-    clients = {who.business_id: market.browser(who) for who in (market.buyer, market.rival)}
+    racers = [market.buyer, market.rival, *market.more_buyers(6)]
+    clients = {who.business_id: market.browser(who) for who in racers}
     tokens = {bid: c.csrf_token(f"/leads/{lead.id}") for bid, c in clients.items()}
-    start = threading.Barrier(2)
+    start = threading.Barrier(len(clients))
 
     def buy(business_id: int) -> None:
         start.wait()
@@ -505,3 +537,126 @@ def test_a_buyer_who_pays_after_losing_the_place_is_refunded_and_told_why(app, d
     assert "sold out while you were paying" in told.title
     refunds = standin.client().v1.refunds.list().data
     assert [r.amount for r in refunds] == [4_500]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("price_cents", 0),
+        ("price_cents", -500),
+        ("max_buyers", 6),
+        ("expires_in_days", 0),
+        ("expires_in_days", -3),
+        ("zip_code", "7870"),
+        ("urgency", "yesterday"),
+    ],
+)
+def test_bad_listing_input_gets_a_field_map_and_lists_nothing(app, db, market, field, value):
+    from tests.partnerships.test_api import api_client
+
+    seller = api_client(app, db, db.get(User, market.seller.user_id))
+    body = {
+        "customer_id": market.customer.id,
+        "trade_id": market.buyer.business.trade_id,
+        "need": "Water heater leaking",
+        "urgency": "this_week",
+        "zip_code": "78704",
+        "price_cents": 4_500,
+        "max_buyers": 1,
+        "consent_method": "attested_phone",
+        "attested_on": "2026-11-20",
+        field: value,
+    }
+
+    response = seller.post("/leads", json=body)
+
+    assert response.status_code == 422
+    assert field in response.get_json()["errors"]
+    assert fresh(db, Lead) is None
+
+
+def test_the_listing_form_shows_what_is_wrong_and_lists_nothing(app, db, market):
+    page = market.browser(market.seller).post_form(
+        "/leads/new",
+        {
+            "customer_id": market.customer.id,
+            "trade_id": market.buyer.business.trade_id,
+            "need": "Water heater",
+            "urgency": "this_week",
+            "zip_code": "78704",
+            "price": "0",
+            "max_buyers": "1",
+            "expires_in_days": "7",
+            "consent_method": "email_link",
+        },
+        page="/leads/new",
+    )
+
+    assert page.status_code == 422
+    assert "Between $1.00 and $100,000.00." in page.get_data(as_text=True)
+    assert fresh(db, Lead) is None
+
+
+def test_outsiders_cannot_buy_even_through_the_api(app, db, market):
+    from tests.partnerships.test_api import api_client
+
+    lead = market.list()
+    for outsider in (market.far, market.electric, market.seller):
+        client = api_client(app, db, db.get(User, outsider.user_id))
+        assert client.post(f"/leads/{lead.id}/purchases", json={}).status_code == 404
+    assert fresh(db, LeadPurchase) is None
+
+
+def test_the_seller_can_accept_a_dispute_and_the_buyer_is_refunded(app, db, standin, market):
+    from referral.leads.models import LeadDispute
+
+    purchase = bought(app, db, market)
+    market.browser(market.buyer).post_form(
+        f"/leads/purchases/{purchase.id}/dispute",
+        {"reason": "dead_contact"},
+        page=f"/leads/purchases/{purchase.id}",
+    )
+    dispute = fresh(db, LeadDispute)
+
+    market.browser(market.seller).post_form(
+        f"/leads/disputes/{dispute.id}/answer",
+        {"decision": "accept"},
+        page=f"/leads/disputes/{dispute.id}",
+    )
+
+    assert (fresh(db, LeadDispute).status, fresh(db, LeadDispute).decided_by) == (
+        "upheld",
+        "seller",
+    )
+    eventually(lambda: fresh(db, LeadPurchase).status == "refunded", what="refund booked")
+    every_balance_is_zero(db)
+
+
+def test_the_operator_can_reject_a_contested_dispute_and_the_sale_stands(app, db, market):
+    from referral.leads.models import LeadDispute
+
+    purchase = bought(app, db, market)
+    market.browser(market.buyer).post_form(
+        f"/leads/purchases/{purchase.id}/dispute",
+        {"reason": "wrong_contact"},
+        page=f"/leads/purchases/{purchase.id}",
+    )
+    dispute = fresh(db, LeadDispute)
+    market.browser(market.seller).post_form(
+        f"/leads/disputes/{dispute.id}/answer",
+        {"decision": "contest"},
+        page=f"/leads/disputes/{dispute.id}",
+    )
+    operator = db.get(User, market.electric.user_id)
+    operator.is_operator = True
+    db.commit()
+
+    sign_in(app, operator).post_form(
+        f"/operator/leads/disputes/{dispute.id}", {"decision": "reject"}, page="/operator/leads"
+    )
+
+    assert fresh(db, LeadDispute).status == "rejected"
+    assert fresh(db, LeadPurchase).status == "paid"
+    assert "ana@example.com" in market.browser(market.buyer).get(
+        f"/leads/purchases/{purchase.id}"
+    ).get_data(as_text=True)
