@@ -195,8 +195,8 @@ class LifetimeView(MethodView):
     @_documented
     def get(self) -> dict[str, Any]:
         """Customer lifetime value: first and back-end sales, by trade, by month, top customers."""
-        db, business_id = get_session(), g.business.id
-        summary = lifetime.summary(db, business_id)
+        figures = lifetime.figures(get_session(), g.business.id)  # one statement for all
+        summary = figures.summary
 
         def breakdown(rows: list[lifetime.Breakdown]) -> list[dict[str, Any]]:
             return [{**vars(r), "back_end_cents": r.back_end_cents} for r in rows]
@@ -204,14 +204,14 @@ class LifetimeView(MethodView):
         return {
             **vars(summary),
             "back_end_share": _rate(summary.back_end_share),
-            "by_trade": breakdown(lifetime.by_trade(db, business_id)),
-            "by_month": breakdown(lifetime.by_month(db, business_id)),
+            "by_trade": breakdown(figures.by_trade),
+            "by_month": breakdown(figures.by_month),
             "top_customers": [
                 {
                     **{k: v for k, v in vars(c).items() if k != "chain"},
                     "back_end_cents": c.back_end_cents,
                 }
-                for c in lifetime.top_customers(db, business_id)
+                for c in figures.top_customers
             ],
         }
 

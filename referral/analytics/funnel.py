@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from sqlalchemy import case, func, select
 from sqlmodel import Session
 
-from referral.analytics.sql import Period, Rate, median, seconds_between
+from referral.analytics.sql import (
+    Period,
+    Rate,
+    is_sqlite,
+    median,
+    median_column,
+    seconds_between,
+)
 from referral.businesses.models import Business
 from referral.referrals.models import Referral
 
@@ -84,12 +91,24 @@ def funnel(
 ) -> Funnel:
     """Referrals this business sent (or received) in the period, stage by stage."""
     where = _scope(business_id, direction, period, partner_id)
-    row = session.execute(select(*_stage_counts()).where(*where)).one()
-    counts = {stage: int(getattr(row, stage) or 0) for stage in STAGES}
     to_accept = seconds_between(session, Referral.sent_at, Referral.accepted_at)
     to_win = seconds_between(session, Referral.sent_at, Referral.closed_at)
-    accept_s = median(session, to_accept, *where, Referral.accepted_at.is_not(None))
-    win_s = median(session, to_win, *where, Referral.status == "won")
+    accepted, won = Referral.accepted_at.is_not(None), Referral.status == "won"
+    if is_sqlite(session):
+        row = session.execute(select(*_stage_counts()).where(*where)).one()
+        accept_s = median(session, to_accept, *where, accepted)
+        win_s = median(session, to_win, *where, won)
+    else:  # the counts and both medians in one pass
+        row = session.execute(
+            select(
+                *_stage_counts(),
+                median_column(to_accept, accepted).label("accept_s"),
+                median_column(to_win, won).label("win_s"),
+            ).where(*where)
+        ).one()
+        accept_s = float(row.accept_s) if row.accept_s is not None else None
+        win_s = float(row.win_s) if row.win_s is not None else None
+    counts = {stage: int(getattr(row, stage) or 0) for stage in STAGES}
     return Funnel(
         counts=counts,
         median_hours_to_accept=accept_s / 3600 if accept_s is not None else None,
@@ -102,12 +121,17 @@ def funnel_by_partner(
 ) -> list[PartnerFunnel]:
     """One funnel per partner, in one grouped query (medians: open a partner)."""
     theirs = Referral.receiver_id if direction == "sent" else Referral.sender_id
-    rows = session.execute(
-        select(theirs.label("partner_id"), Business.name, *_stage_counts())
-        .join(Business, Business.id == theirs)
+    per_partner = (
+        select(theirs.label("partner_id"), *_stage_counts())
         .where(*_scope(business_id, direction, period, None))
-        .group_by(theirs, Business.name)
-        .order_by(func.count().desc(), Business.name)
+        .group_by(theirs)
+        .subquery("per_partner")
+    )
+    # Names for each partner once, not for every referral.
+    rows = session.execute(
+        select(per_partner, Business.name)
+        .join(Business, Business.id == per_partner.c.partner_id)
+        .order_by(per_partner.c.sent.desc(), Business.name)
     ).all()
     return [
         PartnerFunnel(

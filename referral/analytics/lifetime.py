@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, func, literal, select, union_all
+from sqlalchemy import (
+    Integer,
+    String,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 from sqlmodel import Session
 
 from referral.analytics.sql import Rate, month_of
@@ -68,7 +79,17 @@ class Breakdown:
 
 def _sales(business_id: int):  # type: ignore[no-untyped-def]
     """Every sale to this business's customers, numbered per customer by date."""
-    won = Commission.__table__.alias("won_commission")
+    # The refunds of this business's won commissions. A commission's referrer is
+    # always its referral's sender (commissions.services), so restricting them to
+    # this business changes nothing but lets the database read them in one index
+    # range instead of one lookup per sale (materialized: SQLite would otherwise
+    # fold it back into one lookup per sale).
+    won = (
+        select(Commission.referral_id, Commission.refunded_cents)
+        .where(Commission.referrer_id == business_id, Commission.trigger == "won")
+        .cte("won_commission")
+        .prefix_with("MATERIALIZED")
+    )
     own = select(
         CustomerJob.customer_id.label("customer_id"),
         CustomerJob.job_date.label("sale_date"),
@@ -86,7 +107,7 @@ def _sales(business_id: int):  # type: ignore[no-untyped-def]
             literal(1).label("source"),
             Referral.id.label("sale_id"),
         )
-        .outerjoin(won, and_(won.c.referral_id == Referral.id, won.c.trigger == "won"))
+        .outerjoin(won, won.c.referral_id == Referral.id)
         .where(Referral.sender_id == business_id, Referral.status == "won")
     )
     sales = union_all(own, through_partners).subquery("sales")
@@ -94,57 +115,158 @@ def _sales(business_id: int):  # type: ignore[no-untyped-def]
         partition_by=sales.c.customer_id,
         order_by=(sales.c.sale_date, sales.c.source, sales.c.sale_id),
     )
-    return select(sales, number.label("n")).subquery("numbered")
+    return select(sales, number.label("n"))
 
 
 def _first(numbered):  # type: ignore[no-untyped-def]
     return func.sum(case((numbered.c.n == 1, numbered.c.amount), else_=0))
 
 
-def summary(session: Session, business_id: int) -> LifetimeSummary:
-    s = _sales(business_id)
-    row = session.execute(
-        select(
-            func.count(func.distinct(s.c.customer_id)),
-            func.coalesce(func.sum(s.c.amount), 0),
-            func.coalesce(_first(s), 0),
-            func.coalesce(func.sum(case((s.c.source == 1, s.c.amount), else_=0)), 0),
+def _partner(numbered):  # type: ignore[no-untyped-def]
+    return func.sum(case((numbered.c.source == 1, numbered.c.amount), else_=0))
+
+
+@dataclass(frozen=True)
+class Lifetime:
+    """Every lifetime figure of the dashboard."""
+
+    summary: LifetimeSummary
+    by_trade: list[Breakdown]
+    by_month: list[Breakdown]
+    top_customers: list[CustomerValue]
+
+
+SUMMARY, TRADE, MONTH, CUSTOMER = range(4)
+
+
+def figures(session: Session, business_id: int, *, limit: int = 50) -> Lifetime:
+    """The summary, by trade, by month and the top customers in one statement: the
+    numbered sales are computed once (a materialized CTE) and grouped four ways."""
+    s = _sales(business_id).cte("numbered").prefix_with("MATERIALIZED")
+    total = func.sum(s.c.amount)
+    # Typed NULLs: PostgreSQL resolves the types of a UNION's columns pairwise.
+    no_text, no_id = cast(null(), String), cast(null(), Integer)
+    zero = literal_column("0")
+
+    def branch(kind: int, position, label, customer_id, customers, erased):  # type: ignore[no-untyped-def]
+        return [
+            literal_column(str(kind)).label("kind"),
+            position.label("position"),
+            label.label("label"),
+            customer_id.label("customer_id"),
+            customers.label("customers"),
+            func.count().label("sales"),
+            func.coalesce(total, 0).label("revenue"),
+            func.coalesce(_first(s), 0).label("first"),
+            func.coalesce(_partner(s), 0).label("partner"),
+            erased.label("erased"),
+        ]
+
+    # Each customer has exactly one sale numbered 1: no DISTINCT (a sort) needed.
+    summary_row = select(
+        *branch(
+            SUMMARY,
+            zero,
+            no_text,
+            no_id,
+            func.coalesce(func.sum(case((s.c.n == 1, 1), else_=0)), 0),
+            zero,
         )
-    ).one()
-    customers, revenue, first, partner = (int(v) for v in row)
-    return LifetimeSummary(customers, revenue, first, revenue - first, partner)
+    )
+    distinct_customers = func.count(func.distinct(s.c.customer_id))
+    trades = (
+        select(
+            *branch(
+                TRADE,
+                func.row_number().over(order_by=(total.desc(), Trade.name)),
+                Trade.name,
+                no_id,
+                distinct_customers,
+                zero,
+            )
+        )
+        .join(Business, Business.id == s.c.done_by)
+        .join(Trade, Trade.id == Business.trade_id)
+        .group_by(Trade.name)
+    )
+    month = month_of(session, s.c.sale_date)
+    months = select(
+        *branch(
+            MONTH, func.row_number().over(order_by=month), month, no_id, distinct_customers, zero
+        )
+    ).group_by(month)
+    top = (
+        select(s.c.customer_id.label("customer_id"), total.label("total"))
+        .group_by(s.c.customer_id)
+        .order_by(total.desc(), s.c.customer_id)
+        .limit(limit)
+        .subquery("top")
+    )
+    # Names for the top customers only, not for every sale.
+    customers = (
+        select(
+            *branch(
+                CUSTOMER,
+                func.row_number().over(order_by=(total.desc(), s.c.customer_id)),
+                Customer.name,
+                s.c.customer_id,
+                literal_column("1"),
+                case((Customer.erased_at.is_not(None), 1), else_=0),
+            )
+        )
+        .join(top, top.c.customer_id == s.c.customer_id)
+        .join(Customer, Customer.id == s.c.customer_id)
+        .group_by(s.c.customer_id, Customer.name, Customer.erased_at)
+    )
+    everything = union_all(summary_row, trades, months, customers).subquery("figures")
+    rows = session.execute(
+        select(everything).order_by(everything.c.kind, everything.c.position)
+    ).all()
+
+    by_trade, by_month, top_rows = [], [], []
+    summary = LifetimeSummary(0, 0, 0, 0, 0)
+    for row in rows:
+        revenue, first = int(row.revenue), int(row.first)
+        if row.kind == SUMMARY:
+            partner = int(row.partner)
+            summary = LifetimeSummary(int(row.customers), revenue, first, revenue - first, partner)
+        elif row.kind in (TRADE, MONTH):
+            breakdown = Breakdown(str(row.label), int(row.customers), revenue, first)
+            (by_trade if row.kind == TRADE else by_month).append(breakdown)
+        else:
+            top_rows.append(row)
+    chains = _chains(session, business_id, [row.customer_id for row in top_rows])
+    top_customers = [
+        CustomerValue(
+            customer_id=row.customer_id,
+            name="(erased)" if row.erased else row.label,
+            sales=int(row.sales),
+            lifetime_cents=int(row.revenue),
+            first_sale_cents=int(row.first),
+            partner_cents=int(row.partner),
+            chain=tuple(chains.get(row.customer_id, [])),
+        )
+        for row in top_rows
+    ]
+    return Lifetime(summary, by_trade, by_month, top_customers)
+
+
+def summary(session: Session, business_id: int) -> LifetimeSummary:
+    return figures(session, business_id).summary
 
 
 def top_customers(session: Session, business_id: int, *, limit: int = 50) -> list[CustomerValue]:
-    s = _sales(business_id)
-    rows = session.execute(
-        select(
-            s.c.customer_id,
-            Customer.name,
-            Customer.erased_at,
-            func.count(),
-            func.sum(s.c.amount),
-            _first(s),
-            func.sum(case((s.c.source == 1, s.c.amount), else_=0)),
-        )
-        .join(Customer, Customer.id == s.c.customer_id)
-        .group_by(s.c.customer_id, Customer.name, Customer.erased_at)
-        .order_by(func.sum(s.c.amount).desc(), s.c.customer_id)
-        .limit(limit)
-    ).all()
-    chains = _chains(session, business_id, [row[0] for row in rows])
-    return [
-        CustomerValue(
-            customer_id=cid,
-            name="(erased)" if erased else name,
-            sales=int(count),
-            lifetime_cents=int(total),
-            first_sale_cents=int(first),
-            partner_cents=int(partner),
-            chain=tuple(chains.get(cid, [])),
-        )
-        for cid, name, erased, count, total, first, partner in rows
-    ]
+    return figures(session, business_id, limit=limit).top_customers
+
+
+def by_trade(session: Session, business_id: int) -> list[Breakdown]:
+    """Revenue by the trade that did the job (mine, or a partner's)."""
+    return figures(session, business_id).by_trade
+
+
+def by_month(session: Session, business_id: int) -> list[Breakdown]:
+    """Revenue by month of sale, first sales and back-end sales apart."""
+    return figures(session, business_id).by_month
 
 
 def _chains(
@@ -163,33 +285,3 @@ def _chains(
     for customer_id, partner, status in rows:
         chains.setdefault(customer_id, []).append((partner, status))
     return chains
-
-
-def by_trade(session: Session, business_id: int) -> list[Breakdown]:
-    """Revenue by the trade that did the job (mine, or a partner's)."""
-    s = _sales(business_id)
-    rows = session.execute(
-        select(
-            Trade.name,
-            func.count(func.distinct(s.c.customer_id)),
-            func.sum(s.c.amount),
-            _first(s),
-        )
-        .join(Business, Business.id == s.c.done_by)
-        .join(Trade, Trade.id == Business.trade_id)
-        .group_by(Trade.name)
-        .order_by(func.sum(s.c.amount).desc())
-    ).all()
-    return [Breakdown(name, int(c), int(r), int(f)) for name, c, r, f in rows]
-
-
-def by_month(session: Session, business_id: int) -> list[Breakdown]:
-    """Revenue by month of sale, first sales and back-end sales apart."""
-    s = _sales(business_id)
-    month = month_of(session, s.c.sale_date)
-    rows = session.execute(
-        select(month, func.count(func.distinct(s.c.customer_id)), func.sum(s.c.amount), _first(s))
-        .group_by(month)
-        .order_by(month)
-    ).all()
-    return [Breakdown(str(m), int(c), int(r), int(f)) for m, c, r, f in rows]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from referral.analytics.sql import Period, Rate
@@ -56,27 +56,40 @@ def _settled():  # type: ignore[no-untyped-def]
     )
 
 
+def _named(per_partner):  # type: ignore[no-untyped-def]
+    """A per-partner result with each partner's name, joined once per partner."""
+    columns = [c for c in per_partner.c if c.name != "partner_id"]
+    return select(per_partner.c.partner_id, Business.name, *columns).join(
+        Business, Business.id == per_partner.c.partner_id
+    )
+
+
 def partner_values(session: Session, business_id: int, *, period: Period) -> list[PartnerValue]:
     """Every partner with activity in the period, best value first."""
     values: dict[int, PartnerValue] = {}
 
-    def of(partner_id: int) -> PartnerValue:
-        return values.setdefault(partner_id, PartnerValue(partner_id=partner_id))
+    def of(partner_id: int, name: str) -> PartnerValue:
+        return values.setdefault(partner_id, PartnerValue(partner_id, name))
 
-    won_commission = Commission.__table__.alias("won_commission")
-    revenue = session.execute(
+    # The refunds of the won commissions this business pays: a commission's payer
+    # is always its referral's receiver (commissions.services), so this changes
+    # nothing but lets the database read them in one index range (materialized:
+    # SQLite would otherwise fold it back into one lookup per job).
+    won_commission = (
+        select(Commission.referral_id, Commission.refunded_cents)
+        .where(Commission.payer_id == business_id, Commission.trigger == "won")
+        .cte("won_commission")
+        .prefix_with("MATERIALIZED")
+    )
+    revenue = (
         select(
-            Referral.sender_id,
-            func.count(),
-            func.sum(Referral.job_value_cents - func.coalesce(won_commission.c.refunded_cents, 0)),
+            Referral.sender_id.label("partner_id"),
+            func.count().label("jobs"),
+            func.sum(
+                Referral.job_value_cents - func.coalesce(won_commission.c.refunded_cents, 0)
+            ).label("cents"),
         )
-        .outerjoin(
-            won_commission,
-            and_(
-                won_commission.c.referral_id == Referral.id,
-                won_commission.c.trigger == "won",
-            ),
-        )
+        .outerjoin(won_commission, won_commission.c.referral_id == Referral.id)
         .where(
             Referral.receiver_id == business_id,
             Referral.status == "won",
@@ -84,9 +97,10 @@ def partner_values(session: Session, business_id: int, *, period: Period) -> lis
             Referral.closed_at < period.end_at,
         )
         .group_by(Referral.sender_id)
-    ).all()
-    for partner_id, jobs, cents in revenue:
-        value = of(partner_id)
+        .subquery("revenue")
+    )
+    for partner_id, name, jobs, cents in session.execute(_named(revenue)).all():
+        value = of(partner_id, name)
         value.jobs_won, value.revenue_cents = int(jobs), int(cents or 0)
 
     for role in ("earned", "owed"):
@@ -106,22 +120,17 @@ def partner_values(session: Session, business_id: int, *, period: Period) -> lis
             )
             .subquery()
         )
-        rows = session.execute(
+        totals = (
             select(
                 commissions.c.partner_id,
-                func.sum(commissions.c.amount),
-                func.sum(commissions.c.settled),
-            ).group_by(commissions.c.partner_id)
-        ).all()
-        for partner_id, total, done in rows:
-            value = of(partner_id)
+                func.sum(commissions.c.amount).label("total"),
+                func.sum(commissions.c.settled).label("done"),
+            )
+            .group_by(commissions.c.partner_id)
+            .subquery("totals")
+        )
+        for partner_id, name, total, done in session.execute(_named(totals)).all():
+            value = of(partner_id, name)
             setattr(value, f"{role}_cents", int(total or 0))
             setattr(value, f"{role}_settled_cents", int(done or 0))
-
-    if values:
-        names = session.execute(
-            select(Business.id, Business.name).where(Business.id.in_(list(values)))
-        ).all()
-        for partner_id, name in names:
-            values[partner_id].partner_name = name
     return sorted(values.values(), key=lambda v: (-v.value_cents, v.partner_name))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import Float, cast, func, literal_column, select
+from sqlalchemy import Float, and_, cast, func, select
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session
 
@@ -73,22 +73,29 @@ def seconds_between(session: Session, start: Any, end: Any) -> ColumnElement[flo
 def median(session: Session, value: ColumnElement[Any], *where: Any) -> float | None:
     """The median of `value` over the rows matching `where`, in the database."""
     if not is_sqlite(session):
-        query = select(
-            func.percentile_cont(0.5).within_group(value.asc())  # type: ignore[no-untyped-call]
-        ).where(*where)
-        result = session.execute(query).scalar()
+        result = session.execute(select(median_column(value)).where(*where)).scalar()
         return float(result) if result is not None else None
-    count = session.execute(select(func.count()).where(*where, value.is_not(None))).scalar() or 0
-    if count == 0:
+    # SQLite has no percentile function: count the values, then average the
+    # middle one (odd count) or two (even count) in order. Each value is computed
+    # once, in a subquery, rather than once to filter, once to sort and once to read.
+    values = select(cast(value, Float).label("v")).where(*where).subquery("median_values")
+    present = values.c.v.is_not(None)
+    count = session.execute(select(func.count()).select_from(values).where(present)).scalar()
+    if not count:
         return None
     middle = (
-        select(cast(value, Float).label("v"))
-        .where(*where, value.is_not(None))
-        .order_by(value)
+        select(values.c.v)
+        .where(present)
+        .order_by(values.c.v)
         .limit(2 - count % 2)
         .offset((count - 1) // 2)
-        .subquery()
+        .subquery("middle")
     )
-    return float(
-        session.execute(select(func.avg(literal_column("v"))).select_from(middle)).scalar()
-    )
+    return float(session.execute(select(func.avg(middle.c.v))).scalar())
+
+
+def median_column(value: ColumnElement[Any], *where: Any) -> ColumnElement[Any]:
+    """PostgreSQL only: the median of `value` over the rows matching `where`, as an
+    aggregate to select beside others, so one pass computes several figures."""
+    ordered = func.percentile_cont(0.5).within_group(value.asc())  # type: ignore[no-untyped-call]
+    return ordered.filter(and_(*where)) if where else ordered

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, literal_column, select, union_all
 from sqlmodel import Session
 
 from referral.analytics.sql import Period, month_of
@@ -32,17 +32,25 @@ def _months(period: Period) -> list[str]:
 
 def monthly(session: Session, business_id: int, *, period: Period) -> list[Month]:
     result = {m: Month(m) for m in _months(period)}
-    in_period = (Referral.created_at >= period.start_at, Referral.created_at < period.end_at)
+    # Each side on its own (UNION ALL, not OR), so each reads one index range.
     month = month_of(session, Referral.created_at)
-    rows = session.execute(
+    in_period = (Referral.created_at >= period.start_at, Referral.created_at < period.end_at)
+    sides = union_all(
         select(
-            month,
-            func.sum(case((Referral.sender_id == business_id, 1), else_=0)),
-            func.sum(case((Referral.receiver_id == business_id, 1), else_=0)),
+            month.label("month"),
+            literal_column("1").label("sent"),
+            literal_column("0").label("received"),
+        ).where(Referral.sender_id == business_id, *in_period),
+        select(
+            month.label("month"),
+            literal_column("0").label("sent"),
+            literal_column("1").label("received"),
+        ).where(Referral.receiver_id == business_id, *in_period),
+    ).subquery("sides")
+    rows = session.execute(
+        select(sides.c.month, func.sum(sides.c.sent), func.sum(sides.c.received)).group_by(
+            sides.c.month
         )
-        .where((Referral.sender_id == business_id) | (Referral.receiver_id == business_id))
-        .where(*in_period)
-        .group_by(month)
     ).all()
     for m, sent, received in rows:
         if m in result:
@@ -62,21 +70,27 @@ def monthly(session: Session, business_id: int, *, period: Period) -> list[Month
         if m in result:
             result[m].figures.update(won=int(won), revenue_cents=int(revenue or 0))
     accrued = month_of(session, Commission.created_at)
-    rows = session.execute(
+    counted = (
+        Commission.status != "reversed",
+        Commission.created_at >= period.start_at,
+        Commission.created_at < period.end_at,
+    )
+    amounts = union_all(
         select(
-            accrued,
-            func.sum(
-                case((Commission.referrer_id == business_id, Commission.amount_cents), else_=0)
-            ),
-            func.sum(case((Commission.payer_id == business_id, Commission.amount_cents), else_=0)),
+            accrued.label("month"),
+            Commission.amount_cents.label("earned"),
+            literal_column("0").label("owed"),
+        ).where(Commission.referrer_id == business_id, *counted),
+        select(
+            accrued.label("month"),
+            literal_column("0").label("earned"),
+            Commission.amount_cents.label("owed"),
+        ).where(Commission.payer_id == business_id, *counted),
+    ).subquery("amounts")
+    rows = session.execute(
+        select(amounts.c.month, func.sum(amounts.c.earned), func.sum(amounts.c.owed)).group_by(
+            amounts.c.month
         )
-        .where((Commission.referrer_id == business_id) | (Commission.payer_id == business_id))
-        .where(
-            Commission.status != "reversed",
-            Commission.created_at >= period.start_at,
-            Commission.created_at < period.end_at,
-        )
-        .group_by(accrued)
     ).all()
     for m, earned, owed in rows:
         if m in result:

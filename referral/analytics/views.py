@@ -27,6 +27,24 @@ def _direction() -> str:
     return "received" if request.args.get("direction") == "received" else "sent"
 
 
+def _funnel() -> funnel.Funnel:
+    """The funnel of this request's period and direction, computed once per request
+    (its table, its chart and the summary card all show it)."""
+    if "analytics_funnel" not in g:
+        _, period = _period()
+        g.analytics_funnel = funnel.funnel(
+            get_session(), g.business.id, direction=_direction(), period=period
+        )
+    return g.analytics_funnel
+
+
+def _lifetime() -> lifetime.Lifetime:
+    """The lifetime figures, computed once per request: one statement gives all four."""
+    if "analytics_lifetime" not in g:
+        g.analytics_lifetime = lifetime.figures(get_session(), g.business.id)
+    return g.analytics_lifetime
+
+
 def _funnel_chart(result: funnel.Funnel) -> Markup:
     return charts.bars(
         [
@@ -48,7 +66,7 @@ def _build(name: str) -> tuple[tables.Table, Markup]:
     _, period = _period()
     direction = _direction()
     if name == "funnel":
-        result = funnel.funnel(db, business_id, direction=direction, period=period)
+        result = _funnel()
         return tables.funnel_table(result), _funnel_chart(result)
     if name == "partner-funnels":
         rows = funnel.funnel_by_partner(db, business_id, direction=direction, period=period)
@@ -76,14 +94,14 @@ def _build(name: str) -> tuple[tables.Table, Markup]:
         )
         return tables.trends_table(months), chart
     if name == "lifetime-by-trade":
-        rows = lifetime.by_trade(db, business_id)
+        rows = _lifetime().by_trade
         chart = charts.bars(
             [charts.Bar(r.label, r.revenue_cents, format_cents(r.revenue_cents)) for r in rows],
             title="Revenue from your customers by trade",
         )
         return tables.breakdown_table(name, "Trade", rows), chart
     if name == "lifetime-by-month":
-        rows = lifetime.by_month(db, business_id)
+        rows = _lifetime().by_month
         chart = charts.columns(
             [r.label for r in rows],
             [
@@ -105,7 +123,7 @@ def _build(name: str) -> tuple[tables.Table, Markup]:
         )
         return tables.market_table(months), chart
     if name == "customers":
-        return tables.customers_table(lifetime.top_customers(db, business_id)), Markup("")
+        return tables.customers_table(_lifetime().top_customers), Markup("")
     abort(404)
 
 
@@ -124,8 +142,7 @@ FIGURES = (
 @bp.get("/analytics")
 @login_required
 def dashboard() -> str:
-    months, period = _period()
-    db = get_session()
+    months, _ = _period()
     direction = _direction()
     figures = {name: _build(name) for name in FIGURES}
     return render_template(
@@ -134,9 +151,9 @@ def dashboard() -> str:
         periods=PERIODS,
         direction=direction,
         figures=figures,
-        funnel=funnel.funnel(db, g.business.id, direction=direction, period=period),
+        funnel=_funnel(),
         stage_labels=funnel.STAGE_LABELS,
-        lifetime=lifetime.summary(db, g.business.id),
+        lifetime=_lifetime().summary,
         percent=tables.percent,
         hours=tables.hours,
     )

@@ -45,8 +45,33 @@ class Commission(TableBase, table=True):
         ),
         UniqueConstraint("referral_id", "trigger", name="uq_commission_referral_trigger"),
         Index("ix_commission_partnership_status", "partnership_id", "status"),
-        Index("ix_commission_referrer", "referrer_id", "status"),
-        Index("ix_commission_payer", "payer_id", "status"),
+        # A business's commissions by status, covering what the dashboard sums
+        # per partner and per month and the refunds it takes off won jobs
+        # (referral/analytics).
+        Index(
+            "ix_commission_referrer",
+            "referrer_id",
+            "status",
+            "created_at",
+            "payer_id",
+            "amount_cents",
+            "id",
+            "trigger",
+            "referral_id",
+            "refunded_cents",
+        ),
+        Index(
+            "ix_commission_payer",
+            "payer_id",
+            "status",
+            "created_at",
+            "referrer_id",
+            "amount_cents",
+            "id",
+            "trigger",
+            "referral_id",
+            "refunded_cents",
+        ),
     )
     referral_id: int = _ref("referral.id")
     partnership_id: int = _ref("partnership.id")

@@ -53,7 +53,16 @@ class CustomerJob(TableBase, table=True):
     __tablename__ = "customer_job"
     __table_args__ = (
         CheckConstraint("amount_cents >= 0", name="amount_not_negative"),
-        Index("ix_customer_job_business_date", "business_id", "job_date"),
+        # A business's jobs by date, with what customer lifetime value sums
+        # (referral/analytics/lifetime.py) so it reads them from the index.
+        Index(
+            "ix_customer_job_business_date",
+            "business_id",
+            "job_date",
+            "customer_id",
+            "amount_cents",
+            "id",
+        ),
     )
     business_id: int = Field(sa_column=Column(Integer, ForeignKey("business.id"), nullable=False))
     customer_id: int = Field(

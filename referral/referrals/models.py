@@ -54,8 +54,54 @@ class Referral(TableBase, table=True):
         CheckConstraint("sender_id <> receiver_id", name="two_sides"),
         CheckConstraint("job_value_cents IS NULL OR job_value_cents >= 0", name="value_sign"),
         UniqueConstraint("sender_id", "idempotency_key", name="uq_referral_idempotency"),
-        Index("ix_referral_receiver_status", "receiver_id", "status", "created_at"),
-        Index("ix_referral_sender_status", "sender_id", "status", "created_at"),
+        # Each side's referrals by status (the inbox and outbox), and enough of
+        # each row for the dashboard to read its won jobs from the index alone:
+        # revenue from the receiver's side, customer lifetime value from the
+        # sender's (referral/analytics; bench/dashboard.py measures it).
+        Index(
+            "ix_referral_receiver_status",
+            "receiver_id",
+            "status",
+            "created_at",
+            "closed_at",
+            "sender_id",
+            "job_value_cents",
+            "id",
+        ),
+        Index(
+            "ix_referral_sender_status",
+            "sender_id",
+            "status",
+            "created_at",
+            "customer_id",
+            "job_date",
+            "closed_at",
+            "job_value_cents",
+            "receiver_id",
+            "id",
+        ),
+        # Each side's referrals in a period, whatever their status, with the
+        # stages of the funnel: the dashboard's funnels, medians and trends.
+        Index(
+            "ix_referral_sender_period",
+            "sender_id",
+            "created_at",
+            "receiver_id",
+            "status",
+            "sent_at",
+            "accepted_at",
+            "closed_at",
+        ),
+        Index(
+            "ix_referral_receiver_period",
+            "receiver_id",
+            "created_at",
+            "sender_id",
+            "status",
+            "sent_at",
+            "accepted_at",
+            "closed_at",
+        ),
         Index("ix_referral_customer_receiver", "customer_id", "receiver_id", "created_at"),
     )
     sender_id: int = _ref("business.id")

@@ -119,6 +119,13 @@ def test_lifetime_value_by_trade(db, history):
     }
 
 
+def test_a_business_without_sales_has_empty_lifetime_figures(db, history):
+    figures = lifetime.figures(db, history.electric.business_id)  # no jobs, sent nothing
+
+    assert figures.summary == lifetime.LifetimeSummary(0, 0, 0, 0, 0)
+    assert (figures.by_trade, figures.by_month, figures.top_customers) == ([], [], [])
+
+
 def test_monthly_trends(db, history):
     months = trends.monthly(db, history.hvac.business_id, period=this_year())
     now = f"{utcnow():%Y-%m}"
