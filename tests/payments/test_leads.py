@@ -660,3 +660,24 @@ def test_the_operator_can_reject_a_contested_dispute_and_the_sale_stands(app, db
     assert "ana@example.com" in market.browser(market.buyer).get(
         f"/leads/purchases/{purchase.id}"
     ).get_data(as_text=True)
+
+
+def test_a_suspended_seller_cannot_list_until_the_operator_has_reviewed_it(app, db, market):
+    from referral.leads.models import SellerSuspension
+
+    db.add(SellerSuspension(business_id=market.seller.business_id, dispute_rate_bps=4000))
+    db.commit()
+    with pytest.raises(DomainError, match="operator"):
+        market.list()
+
+    operator = db.get(User, market.electric.user_id)
+    operator.is_operator = True
+    db.commit()
+    suspension = fresh(db, SellerSuspension)
+    sign_in(app, operator).post_form(
+        f"/operator/leads/suspensions/{suspension.id}/review",
+        {"note": "Talked to them"},
+        page="/operator/leads",
+    )
+
+    assert market.list().status == "live"
