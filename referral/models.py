@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import MetaData
+from sqlalchemy import Column, ForeignKey, Integer, MetaData
 from sqlmodel import Field, SQLModel
 
 from referral.db import UTCDateTime, utcnow
@@ -24,6 +25,14 @@ class TableBase(SQLModel):
 
     id: int | None = Field(default=None, primary_key=True)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+def foreign_key(target: str, *, nullable: bool = False, index: bool = False) -> Any:
+    """An integer column referencing `target` ("table.id"); required unless nullable."""
+    return Field(
+        default=None if nullable else ...,
+        sa_column=Column(Integer, ForeignKey(target), nullable=nullable, index=index),
+    )
 
 
 def utc_column(**kwargs: object) -> object:

@@ -16,20 +16,13 @@ from sqlalchemy import (
 )
 from sqlmodel import Field
 
-from referral.models import TableBase, utc_column
+from referral.models import TableBase, foreign_key, utc_column
 
 # pending: in the hold period; approved: owed, waiting for a settlement;
 # settling: in a settlement being charged; paid: settled in full;
 # held: its settlement charge is disputed; reversed: refunded or lost to a dispute.
 STATUSES = ("pending", "approved", "settling", "paid", "held", "reversed")
 TRIGGERS = ("won", "accepted")
-
-
-def _ref(target: str, *, nullable: bool = False, index: bool = False) -> object:
-    return Field(
-        default=None if nullable else ...,
-        sa_column=Column(Integer, ForeignKey(target), nullable=nullable, index=index),
-    )
 
 
 class Commission(TableBase, table=True):
@@ -73,11 +66,11 @@ class Commission(TableBase, table=True):
             "refunded_cents",
         ),
     )
-    referral_id: int = _ref("referral.id")
-    partnership_id: int = _ref("partnership.id")
-    terms_version_id: int = _ref("terms_version.id")
-    referrer_id: int = _ref("business.id")
-    payer_id: int = _ref("business.id")
+    referral_id: int = foreign_key("referral.id")
+    partnership_id: int = foreign_key("partnership.id")
+    terms_version_id: int = foreign_key("terms_version.id")
+    referrer_id: int = foreign_key("business.id")
+    payer_id: int = foreign_key("business.id")
     trigger: str = Field(sa_column=Column(String(16), nullable=False))
     basis: str = Field(sa_column=Column(String(24), nullable=False))
     rate_bps: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))

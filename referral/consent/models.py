@@ -4,7 +4,6 @@ append-only: the database refuses to change or delete them."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -19,16 +18,9 @@ from sqlalchemy import (
 from sqlmodel import Field
 
 from referral.append_only import make_append_only
-from referral.models import TableBase, utc_column
+from referral.models import TableBase, foreign_key, utc_column
 
 METHODS = ("email_link", "attested_phone", "attested_in_person", "attested_writing")
-
-
-def _ref(target: str, *, nullable: bool = False, index: bool = False) -> Any:
-    return Field(
-        default=None if nullable else ...,
-        sa_column=Column(Integer, ForeignKey(target), nullable=nullable, index=index),
-    )
 
 
 def _one_subject() -> CheckConstraint:
@@ -42,9 +34,9 @@ class ConsentRequest(TableBase, table=True):
     __tablename__ = "consent_request"
     __table_args__ = (_one_subject(),)
     # What is asked about: a referral to a named business, or a lead for sale.
-    referral_id: int | None = _ref("referral.id", nullable=True, index=True)
-    lead_id: int | None = _ref("lead.id", nullable=True, index=True)
-    customer_id: int = _ref("customer.id")
+    referral_id: int | None = foreign_key("referral.id", nullable=True, index=True)
+    lead_id: int | None = foreign_key("lead.id", nullable=True, index=True)
+    customer_id: int = foreign_key("customer.id")
     token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     sent_to: str = Field(sa_column=Column(String(254), nullable=False))
     expires_at: dt.datetime = utc_column(nullable=False)
@@ -60,13 +52,13 @@ class ConsentRecord(TableBase, table=True):
         ),
         _one_subject(),
     )
-    customer_id: int = _ref("customer.id", index=True)
-    referral_id: int | None = _ref("referral.id", nullable=True, index=True)
-    lead_id: int | None = _ref("lead.id", nullable=True, index=True)
-    referring_business_id: int = _ref("business.id")
+    customer_id: int = foreign_key("customer.id", index=True)
+    referral_id: int | None = foreign_key("referral.id", nullable=True, index=True)
+    lead_id: int | None = foreign_key("lead.id", nullable=True, index=True)
+    referring_business_id: int = foreign_key("business.id")
     # None for a lead: the buyers are not known when the customer agrees; the
     # text names the marketplace, their trade, the area and how many at most.
-    receiving_business_id: int | None = _ref("business.id", nullable=True)
+    receiving_business_id: int | None = foreign_key("business.id", nullable=True)
     data_categories: list[str] = Field(sa_column=Column(JSON, nullable=False))
     purpose: str = Field(sa_column=Column(Text, nullable=False))
     text_version: str = Field(sa_column=Column(String(16), nullable=False))
@@ -76,7 +68,7 @@ class ConsentRecord(TableBase, table=True):
     decision: str = Field(sa_column=Column(String(8), nullable=False))
     ip: str = Field(default="", sa_column=Column(String(45), nullable=False, default=""))
     user_agent: str = Field(default="", sa_column=Column(String(255), nullable=False, default=""))
-    attested_by_user_id: int | None = _ref("user_account.id", nullable=True)
+    attested_by_user_id: int | None = foreign_key("user_account.id", nullable=True)
     attested_on: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
     evidence_sha256: str = Field(
         default="", sa_column=Column(String(64), nullable=False, default="")
@@ -91,7 +83,7 @@ class ConsentWithdrawal(TableBase, table=True):
     consent_record_id: int = Field(
         sa_column=Column(Integer, ForeignKey("consent_record.id"), nullable=False, unique=True)
     )
-    customer_id: int = _ref("customer.id", index=True)
+    customer_id: int = foreign_key("customer.id", index=True)
     method: str = Field(sa_column=Column(String(24), nullable=False))
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
 

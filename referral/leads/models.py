@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field
 
-from referral.models import TableBase, utc_column
+from referral.models import TableBase, foreign_key, utc_column
 
 LEAD_STATUSES = (
     "awaiting_consent",  # the customer has not answered yet
@@ -43,13 +43,6 @@ HOLDING = ("reserved", "paid")
 MAX_SHARED_BUYERS = 5
 
 
-def _ref(target: str, *, nullable: bool = False, index: bool = False) -> object:
-    return Field(
-        default=None if nullable else ...,
-        sa_column=Column(Integer, ForeignKey(target), nullable=nullable, index=index),
-    )
-
-
 class Lead(TableBase, table=True):
     __table_args__ = (
         CheckConstraint(
@@ -63,10 +56,10 @@ class Lead(TableBase, table=True):
         CheckConstraint("places_held >= 0 AND places_held <= max_buyers", name="places_range"),
         Index("ix_lead_market", "status", "trade_id", "expires_at"),
     )
-    seller_id: int = _ref("business.id", index=True)
-    customer_id: int = _ref("customer.id", index=True)
-    created_by_user_id: int = _ref("user_account.id")
-    trade_id: int = _ref("trade.id")  # the trade the customer needs
+    seller_id: int = foreign_key("business.id", index=True)
+    customer_id: int = foreign_key("customer.id", index=True)
+    created_by_user_id: int = foreign_key("user_account.id")
+    trade_id: int = foreign_key("trade.id")  # the trade the customer needs
     need: str = Field(sa_column=Column(Text, nullable=False))
     urgency: str = Field(sa_column=Column(String(16), nullable=False))
     zip_code: str = Field(sa_column=Column(String(5), nullable=False))
@@ -106,9 +99,9 @@ class LeadPurchase(TableBase, table=True):
         ),
         Index("ix_lead_purchase_buyer", "buyer_id", "status"),
     )
-    lead_id: int = _ref("lead.id", index=True)
-    buyer_id: int = _ref("business.id")
-    buyer_user_id: int = _ref("user_account.id")
+    lead_id: int = foreign_key("lead.id", index=True)
+    buyer_id: int = foreign_key("business.id")
+    buyer_user_id: int = foreign_key("user_account.id")
     price_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
     platform_fee_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
     currency: str = Field(default="USD", sa_column=Column(String(3), nullable=False))
@@ -159,9 +152,9 @@ class LeadDispute(TableBase, table=True):
     purchase_id: int = Field(
         sa_column=Column(Integer, ForeignKey("lead_purchase.id"), nullable=False, unique=True)
     )
-    lead_id: int = _ref("lead.id", index=True)
-    seller_id: int = _ref("business.id", index=True)
-    buyer_id: int = _ref("business.id")
+    lead_id: int = foreign_key("lead.id", index=True)
+    seller_id: int = foreign_key("business.id", index=True)
+    buyer_id: int = foreign_key("business.id")
     reason: str = Field(sa_column=Column(String(24), nullable=False))
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     status: str = Field(sa_column=Column(String(16), nullable=False))
@@ -175,8 +168,8 @@ class SellerSuspension(TableBase, table=True):
     until the operator has reviewed it."""
 
     __tablename__ = "seller_suspension"
-    business_id: int = _ref("business.id", index=True)
+    business_id: int = foreign_key("business.id", index=True)
     dispute_rate_bps: int = Field(sa_column=Column(Integer, nullable=False))
     reviewed_at: dt.datetime | None = utc_column(default=None)
-    reviewed_by_user_id: int | None = _ref("user_account.id", nullable=True)
+    reviewed_by_user_id: int | None = foreign_key("user_account.id", nullable=True)
     review_note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

@@ -9,16 +9,14 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
-    ForeignKey,
     Index,
-    Integer,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlmodel import Field
 
-from referral.models import TableBase, utc_column
+from referral.models import TableBase, foreign_key, utc_column
 
 STATUSES = (
     "awaiting_consent",
@@ -37,13 +35,6 @@ URGENCIES = {
     "this_month": "This month",
     "flexible": "Flexible",
 }
-
-
-def _ref(target: str, *, nullable: bool = False, index: bool = False) -> object:
-    return Field(
-        default=None if nullable else ...,
-        sa_column=Column(Integer, ForeignKey(target), nullable=nullable, index=index),
-    )
 
 
 class Referral(TableBase, table=True):
@@ -104,12 +95,12 @@ class Referral(TableBase, table=True):
         ),
         Index("ix_referral_customer_receiver", "customer_id", "receiver_id", "created_at"),
     )
-    sender_id: int = _ref("business.id")
-    receiver_id: int = _ref("business.id")
-    partnership_id: int = _ref("partnership.id", index=True)
-    terms_version_id: int = _ref("terms_version.id")
-    customer_id: int = _ref("customer.id")
-    created_by_user_id: int = _ref("user_account.id")
+    sender_id: int = foreign_key("business.id")
+    receiver_id: int = foreign_key("business.id")
+    partnership_id: int = foreign_key("partnership.id", index=True)
+    terms_version_id: int = foreign_key("terms_version.id")
+    customer_id: int = foreign_key("customer.id")
+    created_by_user_id: int = foreign_key("user_account.id")
     need: str = Field(sa_column=Column(Text, nullable=False))
     urgency: str = Field(sa_column=Column(String(16), nullable=False))
     preferred_contact_time: str = Field(
@@ -133,9 +124,9 @@ class ReferralEvent(TableBase, table=True):
     """Every transition: who (business, person) moved the referral from what to what."""
 
     __tablename__ = "referral_event"
-    referral_id: int = _ref("referral.id", index=True)
-    business_id: int | None = _ref("business.id", nullable=True)
-    user_id: int | None = _ref("user_account.id", nullable=True)
+    referral_id: int = foreign_key("referral.id", index=True)
+    business_id: int | None = foreign_key("business.id", nullable=True)
+    user_id: int | None = foreign_key("user_account.id", nullable=True)
     action: str = Field(sa_column=Column(String(32), nullable=False))
     from_status: str = Field(default="", sa_column=Column(String(24), nullable=False, default=""))
     to_status: str = Field(sa_column=Column(String(24), nullable=False))
