@@ -10,6 +10,9 @@ machinery:
   same layout as Referral's (a base layout, an included nav, a page block,
   `url_for` for every link), loaded once and cached like any Flask template.
 - `GET /healthz`: `{"status": "ok"}` (Referral's also runs `SELECT 1`).
+- `POST /api/v1/referrals`: reads the JSON body and answers 201 with a
+  referral document of the same keys and size as Referral's (which writes
+  the referral, its event, the consent request and the email to the customer).
 
     gunicorn 'bench.bare_app:create_app()'
 """
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from jinja2 import DictLoader
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,6 +101,28 @@ API_KEY = {
     "last_used_at": "2026-01-01T00:00:00.000000+00:00",
 }
 USER = {"name": "Bench Owner", "email_verified": True}
+# A referral just sent, as Referral's POST /api/v1/referrals answers it; the
+# ids and the need come from the request.
+REFERRAL = {
+    "accepted_at": None,
+    "consent_method": "email_link",
+    "created_at": "2026-01-01T00:00:00.000000+00:00",
+    "customer": {
+        "address": "",
+        "email": "customer-1@bench.example.com",
+        "name": "Customer 1",
+        "phone": "+15125550001",
+        "zip_code": "78701",
+    },
+    "job_date": None,
+    "job_value_cents": None,
+    "partnership_id": 1,
+    "respond_by": None,
+    "sender_id": 1,
+    "sent_at": None,
+    "status": "awaiting_consent",
+    "terms_version_id": 1,
+}
 # As long as the CSRF token Referral's page carries in its logout form.
 FORM_TOKEN = "Ij" + "A" * 78 + ".aaaaaa." + "b" * 27
 
@@ -136,6 +161,18 @@ def create_app() -> Flask:
             messages=[],
             form_token=FORM_TOKEN,
         )
+
+    @app.post("/api/v1/referrals")
+    def send_referral() -> tuple[dict[str, object], int]:
+        data = request.get_json()
+        return {
+            **REFERRAL,
+            "id": data["customer_id"],
+            "receiver_id": data["partner_id"],
+            "need": data["need"],
+            "urgency": data["urgency"],
+            "preferred_contact_time": data["preferred_contact_time"],
+        }, 201
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -14,6 +14,7 @@ from http.client import HTTPConnection
 from http.cookies import SimpleCookie
 from typing import Protocol
 
+from bench.load import Stream
 from bench.seed import BUSINESS_NAME, OWNER_NAME
 
 
@@ -25,8 +26,10 @@ class CheckFailed(RuntimeError):
 class Endpoint:
     label: str
     path: str
-    kind: str  # "me" (JSON with an API key), "page" (signed-in HTML) or "health"
+    kind: str  # "me" (JSON with an API key), "page" (signed-in HTML), "health" or "referral"
     target: float | None  # least throughput as a fraction of the bare app's
+    method: str = "GET"
+    status: int = 200  # what a success answers
 
 
 @dataclass(frozen=True)
@@ -46,10 +49,18 @@ class Server(Protocol):
     def log_tail(self, lines: int = 30) -> str: ...
 
 
-def fetch(port: int, path: str, headers: dict[str, str], cookie_name: str) -> Probe:
+def fetch(
+    port: int,
+    path: str,
+    headers: dict[str, str],
+    cookie_name: str,
+    *,
+    method: str = "GET",
+    body: bytes | None = None,
+) -> Probe:
     connection = HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        connection.request("GET", path, headers=headers)
+        connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
         body = response.read()
         new_cookie = None
@@ -75,14 +86,23 @@ def check_endpoint(
     headers: dict[str, str],
     *,
     cookie_name: str = "referral_session",
+    stream: Stream | None = None,
 ) -> Probe:
-    """Fetch the endpoint once; raise CheckFailed saying what is wrong, else return it."""
-    where = f"GET {endpoint.path} on the {server.name} app"
+    """Fetch the endpoint once (with the stream's next request, if it has one);
+    raise CheckFailed saying what is wrong, else return it."""
+    where = f"{endpoint.method} {endpoint.path} on the {server.name} app"
+    body = None
+    if stream is not None:
+        extra, body = stream.request(stream.next_number)
+        stream.next_number += 1
+        headers = {**headers, **extra}
     try:
-        probe = fetch(server.port, endpoint.path, headers, cookie_name)
+        probe = fetch(
+            server.port, endpoint.path, headers, cookie_name, method=endpoint.method, body=body
+        )
     except OSError as exc:
         raise CheckFailed(f"{where}: no answer ({exc})") from exc
-    if probe.status != 200:
+    if probe.status != endpoint.status:
         raise CheckFailed(f"{where} answered {probe.status}: {_explain(probe, endpoint, server)}")
     if endpoint.kind == "page":
         _check_page(where, probe)
@@ -135,6 +155,12 @@ def _check_json(where: str, probe: Probe, endpoint: Endpoint) -> None:
         if name != BUSINESS_NAME or "api_key" not in document:
             raise CheckFailed(
                 f"{where}: expected the key's business {BUSINESS_NAME!r} and the key, "
+                f"got {json.dumps(document)[:200]}"
+            )
+    elif endpoint.kind == "referral":
+        if document.get("status") != "awaiting_consent" or not document.get("id"):
+            raise CheckFailed(
+                f"{where}: expected a new referral awaiting the customer's consent, "
                 f"got {json.dumps(document)[:200]}"
             )
     elif document.get("status") != "ok":

@@ -4,19 +4,26 @@ Both drive one URL with a fixed number of connections for a fixed time and
 return the same `Load`. Errors are responses with status >= 400 (what wrk
 counts as "Non-2xx or 3xx") plus socket errors; redirects are ruled out by
 the harness's checks before any load is sent.
+
+A `Stream` makes each request different (a POST that must create something
+new every time): the Python client asks it for request n, and wrk runs the
+Lua script the stream writes, which builds the same requests.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 import statistics
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.client import HTTPConnection, HTTPException
+from typing import Protocol
 from urllib.parse import urlsplit
 
 
@@ -39,12 +46,30 @@ class Load:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
-LoadRunner = Callable[[str, Mapping[str, str], float, int], Load]
+class Stream(Protocol):
+    """Requests numbered 0, 1, 2... that differ from one another; no number is
+    sent twice, across runs too (`next_number` moves past every number used)."""
+
+    method: str
+    next_number: int
+
+    def request(self, number: int) -> tuple[dict[str, str], bytes]:
+        """The headers added to the run's, and the body, of request `number`."""
+        ...
+
+    def wrk_script(self, first: int) -> str:
+        """A wrk Lua script sending the requests numbered from `first` on, each
+        thread taking every `wrk_threads`-th number (the thread count is the
+        script's first argument)."""
+        ...
+
+
+LoadRunner = Callable[..., Load]
 
 
 @dataclass(frozen=True)
 class Generator:
-    """A named load generator: `run(url, headers, seconds, connections)`."""
+    """A named load generator: `run(url, headers, seconds, connections, stream=None)`."""
 
     name: str
     description: str
@@ -60,9 +85,20 @@ def choose_generator(preference: str, *, wrk_threads: int) -> Generator:
     if preference in ("auto", "wrk") and wrk is not None:
         version = _wrk_version(wrk)
 
-        def run(url: str, headers: Mapping[str, str], seconds: float, connections: int) -> Load:
+        def run(
+            url: str,
+            headers: Mapping[str, str],
+            seconds: float,
+            connections: int,
+            stream: Stream | None = None,
+        ) -> Load:
             return run_wrk(
-                url, headers, seconds, connections, threads=min(wrk_threads, connections)
+                url,
+                headers,
+                seconds,
+                connections,
+                threads=min(wrk_threads, connections),
+                stream=stream,
             )
 
         return Generator("wrk", f"wrk {version}, {wrk_threads} thread(s)", run, True)
@@ -113,16 +149,38 @@ def parse_wrk(output: str) -> Load:
 
 
 def run_wrk(
-    url: str, headers: Mapping[str, str], seconds: float, connections: int, *, threads: int
+    url: str,
+    headers: Mapping[str, str],
+    seconds: float,
+    connections: int,
+    *,
+    threads: int,
+    stream: Stream | None = None,
 ) -> Load:
     args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s"]
     args += ["--latency", "--timeout", "10s"]
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
-    completed = subprocess.run([*args, url], capture_output=True, text=True)
+    if stream is None:
+        completed = subprocess.run([*args, url], capture_output=True, text=True)
+    else:
+        first = stream.next_number
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="bench-") as script:
+            script.write(stream.wrk_script(first))
+            script.flush()
+            completed = subprocess.run(
+                [*args, "-s", script.name, url, "--", str(threads)],
+                capture_output=True,
+                text=True,
+            )
     if completed.returncode != 0:
         raise LoadFailed(f"wrk failed ({completed.returncode}): {completed.stderr.strip()}")
-    return parse_wrk(completed.stdout)
+    load = parse_wrk(completed.stdout)
+    if stream is not None:
+        # wrk counts answered requests; up to one more per connection was sent
+        # unanswered, and the threads' numbers interleave: skip well past all.
+        stream.next_number = first + threads * (load.requests + load.errors + connections + 1)
+    return load
 
 
 def percentile(ordered: list[float], fraction: float) -> float:
@@ -133,7 +191,11 @@ def percentile(ordered: list[float], fraction: float) -> float:
 
 
 def run_python_client(
-    url: str, headers: Mapping[str, str], seconds: float, connections: int
+    url: str,
+    headers: Mapping[str, str],
+    seconds: float,
+    connections: int,
+    stream: Stream | None = None,
 ) -> Load:
     """One thread per connection, each sending GETs back to back until time is up.
 
@@ -153,6 +215,8 @@ def run_python_client(
     lock = threading.Lock()
     start_line = threading.Barrier(connections + 1)
     stop_at = 0.0
+    numbers = itertools.count(stream.next_number if stream else 0)
+    method = stream.method if stream else "GET"
 
     def client() -> None:
         connection = HTTPConnection(host, port, timeout=10)
@@ -162,7 +226,11 @@ def run_python_client(
         while time.monotonic() < stop_at:
             started = time.perf_counter()
             try:
-                connection.request("GET", path, headers=dict(headers))
+                if stream is None:
+                    connection.request("GET", path, headers=dict(headers))
+                else:
+                    extra, body = stream.request(next(numbers))
+                    connection.request(method, path, body=body, headers={**headers, **extra})
                 response = connection.getresponse()
                 response.read()
             except (OSError, HTTPException):
@@ -185,6 +253,8 @@ def run_python_client(
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - began
+    if stream is not None:
+        stream.next_number = next(numbers)
     ordered = sorted(t for per_thread in timings for t in per_thread)
     return Load(
         requests=len(ordered),

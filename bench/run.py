@@ -8,7 +8,8 @@ Both apps run under gunicorn with the same settings, in the same run, on
 loopback; each endpoint is measured on both in alternating rounds, so load from
 other processes falls on both alike. Targets (ratios, never absolute figures):
 GET /api/v1/me with an API key >= 50% of the bare app's throughput, the
-signed-in home page >= 30%. See bench/README.md.
+signed-in home page >= 30%, POST /api/v1/referrals (`--endpoints referral_post`,
+a new referral with each request) >= 25%. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from bench import seed  # noqa: E402
 from bench.checks import CheckFailed, Endpoint, check_endpoint  # noqa: E402
 from bench.load import Generator, Load, LoadFailed, choose_generator  # noqa: E402
+from bench.posts import ReferralPosts  # noqa: E402
 from bench.seed import SetupFailed  # noqa: E402
 from bench.servers import GunicornServer, ServerFailed, WorkerSettings  # noqa: E402
 
@@ -42,6 +44,14 @@ ENDPOINTS = {
     "me": Endpoint("GET /api/v1/me (API key)", "/api/v1/me", "me", target=0.50),
     "home": Endpoint("GET / (signed in)", "/", "page", target=0.30),
     "healthz": Endpoint("GET /healthz", "/healthz", "health", target=None),
+    "referral_post": Endpoint(
+        "POST /api/v1/referrals (new)",
+        "/api/v1/referrals",
+        "referral",
+        target=0.25,
+        method="POST",
+        status=201,
+    ),
 }
 
 
@@ -54,6 +64,8 @@ class EndpointResult:
     bare_rounds: list[Load] = field(default_factory=list)
     app_bytes: int = 0
     bare_bytes: int = 0
+    # Answered requests that wrote nothing (a POST that must create a row each time).
+    not_written: int = 0
 
     @staticmethod
     def _rps(rounds: list[Load]) -> float:
@@ -82,7 +94,7 @@ class EndpointResult:
 
     @property
     def errors(self) -> int:
-        return sum(r.errors for r in self.app_rounds + self.bare_rounds)
+        return sum(r.errors for r in self.app_rounds + self.bare_rounds) + self.not_written
 
     @property
     def passed(self) -> bool | None:
@@ -175,6 +187,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
     parser.add_argument("--generator", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--wrk-threads", type=int, default=1)
+    parser.add_argument(
+        "--customers",
+        type=int,
+        default=5000,
+        help="referral_post: customers to refer, each once to each partner (default 5000)",
+    )
+    parser.add_argument(
+        "--partners", type=int, default=10, help="referral_post: active partners (default 10)"
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
     args = parser.parse_args(argv)
@@ -200,20 +221,33 @@ def measure(
     *,
     generator: Generator,
     args: argparse.Namespace,
+    streams: dict[str, ReferralPosts] | None = None,
 ) -> EndpointResult:
     """Warm both apps up, then alternate them round by round (who goes first
-    alternates too), so drift and other load fall on both alike."""
+    alternates too), so drift and other load fall on both alike. With
+    `streams` (one per app) every request is a different POST."""
     result = EndpointResult(endpoint)
     seconds = slice_seconds(args, generator)
-    for server in servers.values():
+
+    def run(name: str, duration: float) -> Load:
+        stream = streams[name] if streams else None
+        load = generator.run(
+            servers[name].url + endpoint.path, headers, duration, args.connections, stream=stream
+        )
+        if stream is not None and stream.next_number > stream.capacity:
+            raise LoadFailed(
+                f"{endpoint.label}: the {name} app got more requests than there are "
+                f"customer-partner pairs ({stream.capacity}); raise --customers"
+            )
+        return load
+
+    for name in servers:
         if args.warmup > 0:
-            generator.run(server.url + endpoint.path, headers, args.warmup, args.connections)
+            run(name, args.warmup)
     for round_number in range(args.rounds):
         order = ("app", "bare") if round_number % 2 == 0 else ("bare", "app")
         for name in order:
-            load = generator.run(
-                servers[name].url + endpoint.path, headers, seconds, args.connections
-            )
+            load = run(name, seconds)
             (result.app_rounds if name == "app" else result.bare_rounds).append(load)
     return result
 
@@ -255,6 +289,8 @@ def print_report(
         f"{'per round':>13}{'target':>8}  result"
     )
     for r in results:
+        if r.not_written:
+            print(f"  {r.endpoint.label}: {r.not_written} answered requests wrote nothing")
         spread = f"{min(r.round_ratios):.0%}-{max(r.round_ratios):.0%}" if r.round_ratios else "-"
         target = f"{r.endpoint.target:.0%}" if r.endpoint.target is not None else "-"
         verdict = {True: "PASS", False: "FAIL", None: "-"}[r.passed]
@@ -307,9 +343,11 @@ class Requests:
 
     credentials: seed.Credentials
     sizes: dict[str, dict[str, int]] = field(default_factory=dict)
+    # referral_post: each app's own numbering of new referrals
+    streams: dict[str, ReferralPosts] = field(default_factory=dict)
 
     def headers(self, endpoint: Endpoint) -> dict[str, str]:
-        if endpoint.kind == "me":
+        if endpoint.kind in ("me", "referral"):
             return self.credentials.api_headers()
         if endpoint.kind == "page":
             return self.credentials.page_headers()
@@ -330,7 +368,11 @@ def check_all(
         for name, server in servers.items():
             try:
                 probe = check_endpoint(
-                    server, endpoint, requests.headers(endpoint), cookie_name=cookie_name
+                    server,
+                    endpoint,
+                    requests.headers(endpoint),
+                    cookie_name=cookie_name,
+                    stream=requests.streams.get(name) if endpoint.kind == "referral" else None,
                 )
                 if endpoint.kind == "page" and name == "app" and probe.new_cookie:
                     requests.credentials = requests.credentials.with_cookie(probe.new_cookie)
@@ -354,6 +396,15 @@ def run_benchmark(
     env = seed.referral_env(database_url)
     seed.create_schema(env, how=args.schema)
     requests = Requests(seed.seed_business(env))
+    if any(endpoint.kind == "referral" for endpoint in endpoints):
+        partners = seed.seed_partners(env, partners=args.partners, customers=args.customers)
+        requests.streams = {
+            name: ReferralPosts(partners.partner_ids, partners.customer_ids)
+            for name in ("app", "bare")
+        }
+        progress(
+            f"{args.partners} active partners and {args.customers} customers seeded", since=clock
+        )
     progress(f"{args.db} database ready ({args.schema}), business seeded", since=clock)
     servers = {
         "app": GunicornServer(
@@ -378,9 +429,22 @@ def run_benchmark(
         results = []
         for endpoint in endpoints:
             progress(f"measuring {endpoint.label}", since=clock)
+            referrals_before = seed.count_referrals(database_url)
             result = measure(
-                endpoint, servers, requests.headers(endpoint), generator=generator, args=args
+                endpoint,
+                servers,
+                requests.headers(endpoint),
+                generator=generator,
+                args=args,
+                streams=requests.streams if endpoint.kind == "referral" else None,
             )
+            if endpoint.kind == "referral":
+                # Each answered request must have written its own referral
+                # (warm-up requests write some more, never fewer).
+                written = seed.count_referrals(database_url) - referrals_before
+                answered = sum(r.requests for r in result.app_rounds)
+                result.not_written = max(0, answered - written)
+                progress(f"{written} referrals written, {answered} answered", since=clock)
             result.app_bytes = requests.sizes[endpoint.path]["app"]
             result.bare_bytes = requests.sizes[endpoint.path]["bare"]
             results.append(result)

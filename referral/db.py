@@ -3,18 +3,24 @@
 The request is the unit of work: services flush, and the request commits once
 after a successful response (status < 400) or rolls back, so a rejected request
 writes nothing. CLI commands and jobs use `transaction()` the same way.
+
+On PostgreSQL a request's transaction begins with its first write (see
+`_begin_on_first_write`): a request that only reads sends no BEGIN and no
+COMMIT, as on SQLite, whose driver begins a transaction only before a write.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
@@ -57,9 +63,73 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         )
         event.listen(engine, "connect", _configure_sqlite)
         return engine
-    return create_engine(
-        url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10, pool_recycle=1800
-    )
+    engine = create_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_recycle=1800)
+    _ping_when_idle(engine)
+    event.listen(engine, "before_cursor_execute", _begin_on_first_write)
+    return engine
+
+
+# A connection back in the pool less than this long ago answered then; one idle
+# for longer (a restarted server or a dropped link may have closed it) is pinged.
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """What `pool_pre_ping` does, but only for a connection that sat idle: a ping
+    on every checkout is a round trip on every request. A connection that fails
+    its ping is replaced, and the checkout retried, as with pool_pre_ping."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in_at = record.info.get("checked_in_at")
+        if checked_in_at is None or time.monotonic() - checked_in_at < PING_AFTER_IDLE_SECONDS:
+            return  # new, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(f"the idle connection failed its ping: {exc}") from exc
+
+
+LAZY_BEGIN = "referral_lazy_begin"
+
+
+def _reads_only(statement: str) -> bool:
+    """A plain SELECT (no FOR UPDATE / FOR SHARE): it needs no transaction. When
+    unsure (WITH, a function call...) the answer is no, which only costs a BEGIN."""
+    return statement.lstrip()[:7].upper() == "SELECT " and " FOR " not in statement.upper()
+
+
+def _begin_on_first_write(
+    conn: Connection,
+    _cursor: Any,
+    statement: str,
+    _parameters: Any,
+    context: Any,
+    _executemany: bool,
+) -> None:
+    """A request's connection starts in autocommit (`request_engine`): reads run
+    without BEGIN, and the first statement that is not a plain read (a write, a
+    SELECT ... FOR UPDATE, a SAVEPOINT, a server-side cursor) turns autocommit
+    off, so it and all that follows run in one transaction that the request
+    commits or rolls back.
+
+    Under READ COMMITTED, PostgreSQL's default, each statement sees the data
+    committed when it starts, in a transaction or not; locks are taken only by
+    writes and FOR UPDATE/SHARE, which now begin the transaction. So the reads
+    before the first write see what they saw inside a transaction."""
+    if not conn.get_execution_options().get(LAZY_BEGIN):
+        return
+    dbapi_connection = conn.connection.dbapi_connection
+    if (
+        dbapi_connection is not None
+        and dbapi_connection.autocommit
+        and (not _reads_only(statement) or context.execution_options.get("stream_results"))
+    ):
+        dbapi_connection.autocommit = False
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
@@ -75,6 +145,7 @@ def init_app(app: Flask) -> None:
     app.extensions["db_engine"] = make_engine(
         app.config["DATABASE_URL"], echo=app.config.get("DATABASE_ECHO", False)
     )
+    app.extensions["db_request_engine"] = request_engine(app.extensions["db_engine"])
 
     @app.after_request
     def _finish_unit_of_work(response):  # type: ignore[no-untyped-def]
@@ -101,10 +172,19 @@ def engine() -> Engine:
     return current_app.extensions["db_engine"]
 
 
+def request_engine(engine: Engine) -> Engine:
+    """The engine the request's session uses: on PostgreSQL the same pool, with
+    connections in autocommit until the first write (`_begin_on_first_write`).
+    SQLite's driver already begins its transactions only before a write."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT", **{LAZY_BEGIN: True})
+
+
 def get_session() -> Session:
     """The session of the current request (or app context), created on first use."""
     if "db_session" not in g:
-        g.db_session = Session(engine(), expire_on_commit=False)
+        g.db_session = Session(current_app.extensions["db_request_engine"], expire_on_commit=False)
     return g.db_session
 
 

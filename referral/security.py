@@ -10,6 +10,8 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 
 csrf = CSRFProtect()
+# Only the views decorated with `limiter.limit` (logging in, resending links) have
+# limits; there are no default or application-wide ones.
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
 
 # Stripe's hosted pages (onboarding, Checkout): forms that post to the app and
@@ -41,17 +43,32 @@ def content_security_policy(stripe_api_base: str | None) -> str:
     )
 
 
+# Every response carries these (and the app's Content-Security-Policy), unless
+# the view set its own value.
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+)
+_SECURITY_HEADERS = tuple((name.lower(), name, value) for name, value in SECURITY_HEADERS)
+HSTS = "max-age=63072000; includeSubDomains"
+
+
 def set_security_headers(response: Response) -> Response:
+    """Add each header the response lacks (as `Headers.setdefault` would, which
+    raises and catches an exception for each missing name: this looks once)."""
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", current_app.config["CONTENT_SECURITY_POLICY"])
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    if request.is_secure:
-        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-    if "Cache-Control" not in headers and response.mimetype == "text/html":
+    present = {name.lower() for name, _ in headers}
+    if "content-security-policy" not in present:
+        headers.add("Content-Security-Policy", current_app.config["CONTENT_SECURITY_POLICY"])
+    for lower, name, value in _SECURITY_HEADERS:
+        if lower not in present:
+            headers.add(name, value)
+    if request.is_secure and "strict-transport-security" not in present:
+        headers.add("Strict-Transport-Security", HSTS)
+    if "cache-control" not in present and response.mimetype == "text/html":
         # Pages show private data: never keep them in shared caches.
         headers["Cache-Control"] = "no-store"
     return response
@@ -61,4 +78,38 @@ def init_app(app: Flask) -> None:
     app.config["CONTENT_SECURITY_POLICY"] = content_security_policy(app.config["STRIPE_API_BASE"])
     csrf.init_app(app)
     limiter.init_app(app)
+    _check_limits_only_where_declared(app)
     app.after_request(set_security_headers)
+
+
+def _check_limits_only_where_declared(app: Flask) -> None:
+    """Flask-Limiter looks for limits before every request, which costs about a
+    tenth of a small request's time. The views decorated with `limiter.limit`
+    check their own limits when called (the decorator's wrapper does), so the
+    before-request check is only needed for limits no view declares: default,
+    application-wide, blueprint or meta limits. Whether there are any is known
+    once every blueprint is registered, at the first request; without any, the
+    check is skipped from then on."""
+    hooks = app.before_request_funcs.get(None, [])
+    if limiter._check_request_limit not in hooks:
+        return
+    needed: list[bool] = []
+
+    def check_request_limit() -> None:
+        if not needed:
+            needed.append(_limits_beyond_decorated_views())
+        if needed[0]:
+            limiter._check_request_limit()
+
+    hooks[hooks.index(limiter._check_request_limit)] = check_request_limit
+
+
+def _limits_beyond_decorated_views() -> bool:
+    manager = limiter.limit_manager
+    return bool(
+        manager.default_limits
+        or manager.application_limits
+        # Not public: if a new release renames them, keep checking every request.
+        or getattr(manager, "_blueprint_limits", True)
+        or getattr(limiter, "_meta_limits", True)
+    )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_
+from sqlalchemy import and_, func, or_
 from sqlmodel import Session, select
 
 from referral.apikeys.models import ApiKey
@@ -181,12 +181,27 @@ def terms_in_force(
 ) -> tuple[TermsVersion, ProposalTerms]:
     """The version in force and the terms `referrer_id` earns under it.
     Fails when the partnership has no agreed terms."""
-    version = current_version(session, partnership)
-    if version is None:
+    # One query (sending a referral asks this every time): the latest version,
+    # with the referrer's terms from the proposal it adopted.
+    row = session.exec(
+        select(TermsVersion, ProposalTerms)
+        .outerjoin(
+            ProposalTerms,
+            and_(
+                ProposalTerms.proposal_id == TermsVersion.proposal_id,
+                ProposalTerms.referrer_id == referrer_id,
+            ),
+        )
+        .where(TermsVersion.partnership_id == partnership.id)
+        .order_by(TermsVersion.number.desc())
+        .limit(1)
+    ).first()
+    if row is None:
         raise DomainError("This partnership has no agreed terms yet.")
-    proposal = session.get(Proposal, version.proposal_id)
-    assert proposal is not None
-    return version, proposal_terms(session, proposal)[referrer_id]
+    version, terms = row
+    if terms is None:
+        raise KeyError(referrer_id)  # not a side of this partnership
+    return version, terms
 
 
 def list_partnerships(

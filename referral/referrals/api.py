@@ -14,6 +14,7 @@ from referral.consent import services as consent
 from referral.customers.models import Customer
 from referral.db import get_session
 from referral.errors import NotFound, ValidationFailed
+from referral.ids import IdField
 from referral.partnerships.schemas import ReasonSchema
 from referral.partnerships.services import Actor
 from referral.referrals import services
@@ -32,8 +33,8 @@ METHODS = ("email_link", "attested_phone", "attested_in_person", "attested_writi
 
 
 class NewReferralSchema(ma.Schema):
-    partner_id = ma.fields.Integer(required=True)
-    customer_id = ma.fields.Integer(required=True)
+    partner_id = IdField(required=True)
+    customer_id = IdField(required=True)
     need = ma.fields.String(required=True, validate=ma.validate.Length(min=3, max=2000))
     urgency = ma.fields.String(required=True, validate=ma.validate.OneOf(list(URGENCIES)))
     preferred_contact_time = ma.fields.String(load_default="", validate=ma.validate.Length(max=120))
@@ -183,8 +184,12 @@ class Referrals(MethodView):
             raise ValidationFailed(
                 "Some fields are not valid.", errors={"Idempotency-Key": ["At most 80 characters."]}
             )
+        session = get_session()
+        # Held until the answer is written: the session keeps loaded objects only
+        # while something refers to them, and the answer shows this customer.
+        customer = session.get(Customer, data["customer_id"])  # noqa: F841
         referral = services.send_referral(
-            session=get_session(), actor=_actor(), data=NewReferral(**data, idempotency_key=key)
+            session=session, actor=_actor(), data=NewReferral(**data, idempotency_key=key)
         )
         return _view(referral)
 

@@ -47,6 +47,25 @@ def referral_rows(
         .correlate(Referral)
         .scalar_subquery()
     )
+    # The newest LIMIT referrals are picked first, from the referral table alone;
+    # only they are joined to the names and consent state. Both joins are inner
+    # joins on required foreign keys, so they drop no row: the rows are the ones
+    # the whole join would give, without joining every referral ever received.
+    newest = select(Referral.id).where(mine == business_id)
+    if direction == "inbox":
+        # Nothing reaches the partner before the customer has agreed.
+        newest = newest.where(
+            Referral.status != "awaiting_consent", Referral.status != "declined_by_customer"
+        )
+    if status:
+        newest = newest.where(Referral.status == status)
+    if partner_id:
+        newest = newest.where(theirs == partner_id)
+    if since:
+        newest = newest.where(
+            and_(Referral.created_at >= dt.datetime.combine(since, dt.time(), dt.UTC))
+        )
+    page = newest.order_by(Referral.id.desc()).limit(LIMIT).subquery("newest")
     query = (
         select(
             Referral,
@@ -57,26 +76,13 @@ def referral_rows(
             ConsentRecord.decision,
             ConsentWithdrawal.id,
         )
+        .join(page, page.c.id == Referral.id)
         .join(Business, Business.id == theirs)
         .join(Customer, Customer.id == Referral.customer_id)
         .outerjoin(ConsentRecord, ConsentRecord.id == latest_record)
         .outerjoin(ConsentWithdrawal, ConsentWithdrawal.consent_record_id == ConsentRecord.id)
-        .where(mine == business_id)
     )
-    if direction == "inbox":
-        # Nothing reaches the partner before the customer has agreed.
-        query = query.where(
-            Referral.status != "awaiting_consent", Referral.status != "declined_by_customer"
-        )
-    if status:
-        query = query.where(Referral.status == status)
-    if partner_id:
-        query = query.where(theirs == partner_id)
-    if since:
-        query = query.where(
-            and_(Referral.created_at >= dt.datetime.combine(since, dt.time(), dt.UTC))
-        )
-    rows = session.execute(query.order_by(Referral.id.desc()).limit(LIMIT)).all()
+    rows = session.execute(query.order_by(Referral.id.desc())).all()
     return [
         ReferralRow(
             referral=row[0],

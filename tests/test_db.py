@@ -1,0 +1,123 @@
+"""The request's unit of work: on PostgreSQL it begins at the first write, and a
+pooled connection that sat idle is checked before a request gets it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from psycopg.pq import TransactionStatus
+from sqlalchemy import func, select, text
+from sqlmodel import Session
+
+from referral import db as database
+from referral.businesses.models import Trade
+from referral.db import _reads_only, get_session
+
+
+def _postgres_only(backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL's driver begins a transaction before any statement")
+
+
+@pytest.mark.parametrize(
+    ("statement", "reads_only"),
+    [
+        ("SELECT 1", True),
+        ("  select business.id FROM business WHERE business.id = %(id)s", True),
+        ("SELECT business.id FROM business FOR UPDATE", False),
+        ("SELECT trade.id FROM trade FOR SHARE SKIP LOCKED", False),
+        ("INSERT INTO trade (name) VALUES (%(name)s) RETURNING trade.id", False),
+        ("UPDATE login_session SET last_seen_at=%(x)s", False),
+        ("DELETE FROM job", False),
+        ("SAVEPOINT sa_savepoint_1", False),
+        ("WITH x AS (SELECT 1) SELECT * FROM x", False),  # unsure: begins
+    ],
+)
+def test_only_plain_selects_run_outside_a_transaction(statement: str, reads_only: bool) -> None:
+    assert _reads_only(statement) is reads_only
+
+
+def test_a_request_begins_its_transaction_at_its_first_write(app: Flask, backend: str) -> None:
+    _postgres_only(backend)
+    states: list[Any] = []
+
+    def status() -> Any:
+        dbapi = get_session().connection().connection.dbapi_connection
+        return dbapi.info.transaction_status  # type: ignore[union-attr]
+
+    def probe() -> str:
+        session = get_session()
+        session.execute(select(Trade.id).limit(1))
+        states.append(status())
+        session.execute(select(Trade.id).limit(1).with_for_update())
+        states.append(status())
+        return "ok"
+
+    app.add_url_rule("/_probe", view_func=probe)
+    assert app.test_client().get("/_probe").status_code == 200
+    assert states == [TransactionStatus.IDLE, TransactionStatus.INTRANS]
+
+
+def test_a_server_side_cursor_gets_its_transaction(app: Flask, backend: str) -> None:
+    """PostgreSQL declares a server-side cursor only inside a transaction."""
+    _postgres_only(backend)
+
+    def stream() -> str:
+        rows = get_session().execute(select(Trade.id).execution_options(yield_per=2))
+        return str(len(rows.all()))
+
+    app.add_url_rule("/_stream", view_func=stream)
+    response = app.test_client().get("/_stream")
+    assert response.status_code == 200 and int(response.get_data()) > 2
+
+
+def test_writes_after_reads_commit_together_or_not_at_all(
+    app: Flask, db: Session, backend: str
+) -> None:
+    def write(fail: bool) -> tuple[str, int]:
+        session = get_session()
+        session.execute(select(Trade.id).limit(1))  # a read first, outside a transaction
+        session.add(Trade(name="Bench test A", slug="bench-test-a"))
+        session.flush()
+        session.add(Trade(name="Bench test B", slug="bench-test-b"))
+        session.flush()
+        return ("no", 409) if fail else ("ok", 200)
+
+    app.add_url_rule("/_fail", "fail", lambda: write(True))
+    app.add_url_rule("/_pass", "pass", lambda: write(False))
+    client = app.test_client()
+    count = select(func.count()).select_from(Trade).where(Trade.slug.like("bench-test-%"))
+
+    assert client.get("/_fail").status_code == 409
+    assert db.scalar(count) == 0
+    assert client.get("/_pass").status_code == 200
+    assert db.scalar(count) == 2
+
+
+def test_connections_go_back_to_the_pool_transactional(app: Flask, backend: str) -> None:
+    """CLI commands and jobs share the pool: they must not get an autocommit connection."""
+    _postgres_only(backend)
+    assert app.test_client().get("/healthz").status_code == 200
+    with app.extensions["db_engine"].connect() as connection:
+        assert connection.connection.dbapi_connection.autocommit is False  # type: ignore[union-attr]
+
+
+def test_an_idle_connection_that_died_is_replaced_before_a_request_uses_it(
+    app: Flask, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _postgres_only(backend)
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200  # a connection is now in the pool
+    engine = app.extensions["db_engine"]
+    pooled = engine.connect()  # the one the request used
+    other = engine.connect()
+    pid = pooled.connection.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
+    other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    other.commit()
+    pooled.close()  # back first, so the next request gets it
+    other.close()
+    monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 0.0)  # as if idle for long
+
+    assert [client.get("/healthz").status_code for _ in range(2)] == [200, 200]
