@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 
 from referral.auth.current import login_required, operator_required
 from referral.auth.links import absolute_url
-from referral.db import get_session
+from referral.db import engine, get_session
 from referral.errors import DomainError
 from referral.partnerships.services import Actor
 from referral.payments import gateway, services, webhooks
@@ -117,8 +117,8 @@ def card_saved() -> Response:
 def stripe_webhook() -> tuple[dict[str, object], int]:
     """Stripe's events: verified and stored, then applied by the job worker."""
     try:
-        event, created = webhooks.receive(
-            get_session(), request.get_data(cache=False), request.headers.get("Stripe-Signature")
+        _event_id, created = webhooks.receive(
+            engine(), request.get_data(cache=False), request.headers.get("Stripe-Signature")
         )
     except gateway.InvalidWebhook as error:
         return {"error": {"code": "invalid_webhook", "message": str(error)}}, 400

@@ -1,8 +1,9 @@
 """Stripe webhooks: verify, store under Stripe's event id, apply later.
 
 Intake does as little as possible so Stripe gets its 2xx at once: the event is
-stored with its application job in one transaction, and the unique event id
-turns every duplicate delivery (20 at once included) into a no-op.
+stored with its application job in one transaction (on PostgreSQL, one
+statement), and the unique event id turns every duplicate delivery (20 at once
+included) into a no-op without an error or a savepoint.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from flask import current_app
+from sqlalchemy import JSON, Engine, bindparam, insert, text, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
-from referral.db import utcnow
+from referral.db import UTCDateTime, utcnow
 from referral.jobs.models import Job
 from referral.jobs.queue import enqueue
 from referral.payments import gateway, services
@@ -23,41 +26,116 @@ from referral.payments.models import StripeEvent
 APPLY_STRIPE_EVENT = "stripe.apply_event"
 
 
-def receive(session: Session, payload: bytes, signature: str | None) -> tuple[StripeEvent, bool]:
-    """Verify and store an event; (event, False) when it was already stored.
-    Raises gateway.InvalidWebhook, and then nothing is stored."""
+def receive(engine: Engine, payload: bytes, signature: str | None) -> tuple[int, bool]:
+    """Verify and store an event with the job that will apply it; returns the
+    stored event's id and False when the event was stored before.
+    Raises gateway.InvalidWebhook, and then nothing is stored.
+
+    The store commits on its own connection, before the answer to Stripe: the
+    event and its job together, or neither (a duplicate delivery)."""
     data = gateway.verify_webhook(payload, signature)
-    existing = _stored(session, data["id"])
-    if existing is not None:
-        return existing, False
     obj = data["data"]["object"]
-    event = StripeEvent(
-        stripe_event_id=data["id"],
-        type=data["type"],
-        account=data.get("account"),
-        object_id=obj.get("id") if isinstance(obj.get("id"), str) else None,
-        event_created=dt.datetime.fromtimestamp(int(data.get("created") or 0), dt.UTC),
-        payload=data,
+    now = utcnow()
+    values = {
+        "now": now,
+        "stripe_event_id": data["id"],
+        "type": data["type"],
+        "account": data.get("account"),
+        "object_id": obj.get("id") if isinstance(obj.get("id"), str) else None,
+        "event_created": dt.datetime.fromtimestamp(int(data.get("created") or 0), dt.UTC),
+        "payload": data,
+        "kind": APPLY_STRIPE_EVENT,
+        "max_attempts": current_app.config.get("JOB_MAX_ATTEMPTS", 8),
+    }
+    if engine.dialect.name == "postgresql":
+        stored_id = _store_in_one_statement(engine, values)
+    else:
+        stored_id = _store_under_write_lock(engine, values)
+    if stored_id is not None:
+        return stored_id, True
+    with engine.connect() as connection:
+        existing = connection.scalar(
+            select(StripeEvent.id).where(StripeEvent.stripe_event_id == data["id"])
+        )
+    assert existing is not None
+    return existing, False
+
+
+_TYPED = (
+    bindparam("now", type_=UTCDateTime),
+    bindparam("event_created", type_=UTCDateTime),
+    bindparam("payload", type_=JSON),
+)
+
+# PostgreSQL: the job's id is drawn first, so the event row can name its job and
+# the job's payload its event in one atomic statement (one round trip, no BEGIN);
+# ON CONFLICT turns a duplicate delivery into no rows at all.
+_STORE_EVENT_AND_JOB = text(
+    """
+    WITH new_job AS (SELECT nextval(pg_get_serial_sequence('job', 'id')) AS id),
+    stored AS (
+        INSERT INTO stripe_event (created_at, stripe_event_id, type, account, object_id,
+                                  event_created, payload, status, job_id, note)
+        SELECT :now, :stripe_event_id, :type, :account, :object_id,
+               :event_created, :payload, 'received', new_job.id, ''
+        FROM new_job
+        ON CONFLICT (stripe_event_id) DO NOTHING
+        RETURNING id, job_id
     )
-    try:
-        with session.begin_nested():
-            session.add(event)
-            session.flush()
-            job = enqueue(session, APPLY_STRIPE_EVENT, {"event_id": event.id})
-            session.flush()
-            event.job_id = job.id
-    except IntegrityError:
-        # Another delivery of the same event won the race.
-        stored = _stored(session, data["id"])
-        assert stored is not None
-        return stored, False
-    return event, True
+    INSERT INTO job (id, created_at, kind, payload, status, attempts, max_attempts, run_at,
+                     last_error)
+    SELECT stored.job_id, :now, :kind, json_build_object('event_id', stored.id), 'queued', 0,
+           :max_attempts, :now, ''
+    FROM stored
+    RETURNING (payload->>'event_id')::integer
+    """
+).bindparams(*_TYPED)
 
 
-def _stored(session: Session, stripe_event_id: str) -> StripeEvent | None:
-    return session.exec(  # type: ignore[no-any-return]
-        select(StripeEvent).where(StripeEvent.stripe_event_id == stripe_event_id)
-    ).first()
+def _store_in_one_statement(engine: Engine, values: dict[str, Any]) -> int | None:
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        return connection.execute(_STORE_EVENT_AND_JOB, values).scalar()  # type: ignore[no-any-return]
+
+
+def _store_under_write_lock(engine: Engine, values: dict[str, Any]) -> int | None:
+    """SQLite has no INSERT in a WITH clause: three statements under one write lock."""
+    event_row = sqlite_insert(StripeEvent.__table__).values(
+        created_at=values["now"],
+        stripe_event_id=values["stripe_event_id"],
+        type=values["type"],
+        account=values["account"],
+        object_id=values["object_id"],
+        event_created=values["event_created"],
+        payload=values["payload"],
+        status="received",
+        note="",
+    )
+    with engine.begin() as connection:
+        event_id = connection.scalar(
+            event_row.on_conflict_do_nothing(index_elements=["stripe_event_id"]).returning(
+                StripeEvent.id
+            )
+        )
+        if event_id is None:
+            return None
+        job_id = connection.scalar(
+            insert(Job.__table__)
+            .values(
+                created_at=values["now"],
+                kind=values["kind"],
+                payload={"event_id": event_id},
+                status="queued",
+                attempts=0,
+                max_attempts=values["max_attempts"],
+                run_at=values["now"],
+                last_error="",
+            )
+            .returning(Job.id)
+        )
+        connection.execute(
+            update(StripeEvent).where(StripeEvent.id == event_id).values(job_id=job_id)
+        )
+    return event_id  # type: ignore[no-any-return]
 
 
 def _payment_intent(session: Session, obj: dict[str, Any], _as_of: dt.datetime) -> str:

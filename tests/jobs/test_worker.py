@@ -21,7 +21,9 @@ from referral.jobs.queue import HANDLERS, enqueue, job_handler
 from referral.jobs.worker import (
     MAX_BACKOFF_SECONDS,
     PermanentJobError,
+    _run_batch,
     backoff,
+    claim_due_jobs,
     claim_next_job,
     current_job,
     run_claimed_job,
@@ -380,3 +382,86 @@ def test_run_jobs_fails_a_test_when_a_job_fails(app: Flask, db: Session) -> None
 
 def test_handlers_are_registered_when_the_app_is_created(app: Flask) -> None:
     assert "send_email" in HANDLERS
+
+
+def test_a_worker_claims_several_due_jobs_at_once_in_the_order_they_fell_due(
+    app: Flask, db: Session
+) -> None:
+    now = utcnow()
+    late = add_job(db, "test.record", run_at=now - dt.timedelta(minutes=1))
+    early = add_job(db, "test.record", run_at=now - dt.timedelta(minutes=5))
+    add_job(db, "test.record", run_at=now + dt.timedelta(hours=1))  # not due yet
+    lapsed = add_job(db, "test.record", run_at=now - dt.timedelta(minutes=3))
+    db.execute(
+        update(Job)
+        .where(Job.id == lapsed.id)
+        .values(status="running", attempts=1, lease_expires_at=now - dt.timedelta(seconds=1))
+    )
+    db.commit()
+
+    claimed = claim_due_jobs(engine_of(app), lease_seconds=60, limit=10)
+
+    assert [(job.id, job.attempts) for job in claimed] == [
+        (early.id, 1),
+        (lapsed.id, 2),
+        (late.id, 1),
+    ]
+    assert claim_due_jobs(engine_of(app), lease_seconds=60, limit=10) == []
+
+
+def test_a_stopping_worker_gives_back_the_jobs_it_claimed_but_did_not_start(
+    app: Flask, db: Session
+) -> None:
+    first, second, third = (add_job(db, "test.record", {"n": n}) for n in range(3))
+    stop = threading.Event()
+
+    @job_handler("test.stop-after-me")
+    def stop_after_me(session: Session, payload: dict[str, Any]) -> None:
+        stop.set()  # SIGTERM arrives while this job runs
+
+    first.kind = "test.stop-after-me"
+    db.add(first)
+    db.commit()
+    try:
+        assert _run_batch(app, "test-worker", limit=3, stop=stop) == 1
+    finally:
+        del HANDLERS["test.stop-after-me"]
+
+    for job in (first, second, third):
+        db.refresh(job)
+    assert (first.status, first.attempts) == ("done", 1)
+    # Queued again at once, as if never claimed: the next worker takes them.
+    assert [(j.status, j.attempts, j.lease_expires_at) for j in (second, third)] == [
+        ("queued", 0, None),
+        ("queued", 0, None),
+    ]
+    assert run_due_jobs(app) == 2
+
+
+def test_claimed_jobs_waiting_their_turn_keep_their_leases(app: Flask, db: Session) -> None:
+    slow = add_job(db, "test.outlasts-lease", {"seconds": 2.5})
+    waiting = add_job(db, "test.record")
+    app.config["JOB_LEASE_SECONDS"] = 1
+    stolen: list[object] = []
+    done = threading.Event()
+
+    def another_worker() -> None:
+        with Session(engine_of(app)) as session:  # starts once the batch is claimed
+            while session.get(Job, waiting.id, populate_existing=True).status == "queued":  # type: ignore[union-attr]
+                time.sleep(0.02)
+        while not done.is_set():
+            stolen.extend(claim_due_jobs(engine_of(app), lease_seconds=1, limit=10))
+            time.sleep(0.1)
+
+    thief = threading.Thread(target=another_worker)
+    thief.start()
+    try:
+        assert _run_batch(app, "test-worker", limit=2) == 2
+    finally:
+        done.set()
+        thief.join()
+
+    assert stolen == []
+    for job in (slow, waiting):
+        db.refresh(job)
+        assert (job.status, job.attempts) == ("done", 1)
