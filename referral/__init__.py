@@ -44,6 +44,9 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     from referral.views import register_blueprints
 
     load_all_models()
+    from referral.ids import IdConverter
+
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     from referral.jobs.queue import load_job_handlers
 
     load_job_handlers()

@@ -31,7 +31,15 @@ class Api(SmorestApi):
 
 
 class Blueprint(SmorestBlueprint):
-    pass
+    def arguments(self, schema: Any, *, location: str = "json", **kwargs: Any) -> Any:
+        """flask-smorest's, also documenting the 400 answered to a body that is not JSON."""
+        parse = super().arguments(schema, location=location, **kwargs)
+        if location != "json":
+            return parse
+        malformed = self.alt_response(
+            400, description="The body is not valid JSON.", schema="Error"
+        )
+        return lambda view: malformed(parse(view))
 
 
 class PageArgs(ma.Schema):

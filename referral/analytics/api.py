@@ -13,6 +13,7 @@ from referral.analytics.sql import Period, Rate
 from referral.api import Blueprint
 from referral.auth.current import api_key_required
 from referral.db import get_session, utcnow
+from referral.ids import IdField
 
 blp = Blueprint(
     "api_analytics",
@@ -34,7 +35,7 @@ class FunnelArgs(PeriodArgs):
     direction = ma.fields.String(
         load_default="sent", validate=ma.validate.OneOf(["sent", "received"])
     )
-    partner_id = ma.fields.Integer(load_default=None)
+    partner_id = IdField(load_default=None)
 
 
 class RateSchema(ma.Schema):

@@ -80,7 +80,7 @@ class MyBusiness(MethodView):
         """My business's profile."""
         return services.public_profile(get_session(), g.business, g.trade)
 
-    @blp.arguments(BusinessUpdateSchema)
+    @blp.arguments(BusinessUpdateSchema, required=False)  # no body: nothing changes
     @blp.response(200, BusinessPublicSchema)
     @blp.alt_response(401, description="No valid API key.", schema="Error")
     @blp.alt_response(

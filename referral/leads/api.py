@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import g
+from flask import abort, g
 from flask.views import MethodView
 from sqlmodel import select
 
@@ -13,9 +13,12 @@ from referral.api import Blueprint
 from referral.auth.current import api_key_required
 from referral.auth.links import absolute_url
 from referral.db import get_session
+from referral.errors import DomainError
+from referral.ids import IdField
 from referral.leads import disputes, services
 from referral.leads.models import DISPUTE_REASONS, OUTCOMES, Lead, LeadPurchase
 from referral.partnerships.services import Actor
+from referral.payments import gateway
 from referral.referrals.api import ContactSchema
 from referral.referrals.models import URGENCIES
 
@@ -30,8 +33,8 @@ CONSENT_METHODS = ("email_link", "attested_phone", "attested_in_person", "attest
 
 
 class NewLeadSchema(ma.Schema):
-    customer_id = ma.fields.Integer(required=True)
-    trade_id = ma.fields.Integer(required=True, metadata={"description": "The trade needed."})
+    customer_id = IdField(required=True)
+    trade_id = IdField(required=True, metadata={"description": "The trade needed."})
     need = ma.fields.String(required=True, validate=ma.validate.Length(min=3, max=2000))
     urgency = ma.fields.String(required=True, validate=ma.validate.OneOf(list(URGENCIES)))
     zip_code = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^\d{5}$"))
@@ -231,21 +234,30 @@ class Buy(MethodView):
     @blp.arguments(BuySchema)
     @blp.response(201, PurchaseSchema)
     @_documented
+    @blp.alt_response(503, description="Stripe cannot be reached; try again.", schema="Error")
     def post(self, data: dict[str, Any], lead_id: int) -> dict[str, Any]:
         """Reserve a place for 15 minutes and pay: with your saved card (charged at once)
-        or on Stripe Checkout (follow `checkout_url`)."""
+        or on Stripe Checkout (follow `checkout_url`). Nothing is reserved when the
+        Checkout page cannot be opened."""
         db = get_session()
         purchase = services.reserve(
             session=db, actor=_actor(), lead_id=lead_id, method=data["method"]
         )
         url = None
         if data["method"] == "checkout":
-            url = services.checkout_url(
-                session=db,
-                purchase=purchase,
-                success_url=absolute_url("leads.purchase", purchase_id=purchase.id or 0),
-                cancel_url=absolute_url("leads.show", lead_id=lead_id),
-            )
+            try:
+                url = services.checkout_url(
+                    session=db,
+                    purchase=purchase,
+                    success_url=absolute_url("leads.purchase", purchase_id=purchase.id or 0),
+                    cancel_url=absolute_url("leads.show", lead_id=lead_id),
+                )
+            except gateway.PaymentsUnavailable:
+                abort(503, "Stripe cannot be reached right now. Please try again in a minute.")
+            except gateway.PaymentRefused as refused:
+                raise DomainError(
+                    "Stripe refused to open a payment page for this lead; try again later."
+                ) from refused
         return _purchase(purchase, checkout_url=url)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import marshmallow as ma
 
 from referral.forms import FormSchema
+from referral.ids import IdField
 from referral.money import parse_amount
 from referral.partnerships.models import (
     MAX_FLAT_FEE_CENTS,
@@ -92,7 +93,7 @@ class TermsPairSchema(ma.Schema):
 
 
 class ProposePartnershipSchema(TermsPairSchema):
-    partner_id = ma.fields.Integer(required=True)
+    partner_id = IdField(required=True)
 
 
 class ReasonSchema(ma.Schema):
