@@ -336,17 +336,23 @@ class Caller:
         self.browser = browser
         self.api_key = api_key
         self.base_url = base_url
-        self._csrf_token: str | None = None
+        self._csrf: tuple[str | None, str] | None = None  # (session cookie, its token)
+
+    def _session_cookie(self) -> str | None:
+        cookie = self.browser.get_cookie(self.browser.application.config["SESSION_COOKIE_NAME"])
+        return None if cookie is None else cookie.value
 
     def csrf_token(self) -> str:
-        if self._csrf_token is None:
+        """The token of the browser's session, fetched again when the session
+        changed (logging out, for one, forgets it)."""
+        if self._csrf is None or self._csrf[0] != self._session_cookie():
             html = self.open("/login").get_data(as_text=True)
             if 'name="csrf_token"' not in html:  # signed in: the login page sends us home
                 html = self.open("/").get_data(as_text=True)
             match = re.search(r'name="csrf_token" value="([^"]+)"', html)
             assert match, "no CSRF token on the login page or the home page"
-            self._csrf_token = match.group(1)
-        return self._csrf_token
+            self._csrf = (self._session_cookie(), match.group(1))
+        return self._csrf[1]
 
     def open(self, url: str, **kwargs: Any) -> Any:
         """The response, read whole and closed (a file it sends is closed too)."""
@@ -356,10 +362,11 @@ class Caller:
         return response
 
     def page(self, method: str, url: str, form: Mapping[str, str] | None = None) -> Any:
-        data = None
-        if method != "GET":
-            data = {**FORM, **(form or {}), "csrf_token": self.csrf_token()}
-        return self.open(url, method=method, data=data)
+        if method == "GET":
+            return self.open(url)
+        data = {**FORM, **(form or {}), "csrf_token": self.csrf_token()}
+        # Over HTTPS the CSRF check also wants the browser's same-origin Referer.
+        return self.open(url, method=method, data=data, headers={"Referer": f"{self.base_url}/"})
 
     def api(self, method: str, url: str, body: Any = None, *, key: str | None = None) -> Any:
         headers = {}

@@ -191,3 +191,11 @@ def _query_ids(route: Route, operation: dict[str, Any]) -> list[str]:
     unknown = [n for n in names if n.endswith("_id") and n not in QUERY_IDS]
     assert not unknown, f"{route}: query parameters {unknown} not in QUERY_IDS"
     return [n for n in names if n in QUERY_IDS]
+
+
+def test_the_sweep_walks_every_operation_of_the_openapi_spec(app: Flask) -> None:
+    """The sweeps walk the URL map; the spec describes the same API operations,
+    so its request bodies and query parameters are those the sweep fills."""
+    walked = {(route.method, route.spec_path) for route in all_routes(app) if route.is_api}
+
+    assert walked == set(api_operations(app))
