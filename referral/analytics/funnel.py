@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, select
 from sqlmodel import Session
 
 from referral.analytics.sql import (
     Period,
     Rate,
     is_sqlite,
-    median,
     median_column,
+    median_of_values,
     seconds_between,
 )
 from referral.businesses.models import Business
@@ -93,11 +93,31 @@ def funnel(
     where = _scope(business_id, direction, period, partner_id)
     to_accept = seconds_between(session, Referral.sent_at, Referral.accepted_at)
     to_win = seconds_between(session, Referral.sent_at, Referral.closed_at)
-    accepted, won = Referral.accepted_at.is_not(None), Referral.status == "won"
+    # The rows with a time to accept (to win): both ends known.
+    accepted = and_(Referral.accepted_at.is_not(None), Referral.sent_at.is_not(None))
+    won = and_(
+        Referral.status == "won", Referral.closed_at.is_not(None), Referral.sent_at.is_not(None)
+    )
     if is_sqlite(session):
-        row = session.execute(select(*_stage_counts()).where(*where)).one()
-        accept_s = median(session, to_accept, *where, accepted)
-        win_s = median(session, to_win, *where, won)
+        # The counts, and how many times there are to take the median of, in one
+        # pass; then each median reads only its middle value(s) in order.
+        row = session.execute(
+            select(
+                *_stage_counts(),
+                func.count(case((accepted, 1))).label("accept_n"),
+                func.count(case((won, 1))).label("win_n"),
+            ).where(*where)
+        ).one()
+        # Read from the side's period index, which holds every column used: on
+        # `status = 'won'` SQLite would take the status index and then each row.
+        side = "sender" if direction == "sent" else "receiver"
+        period_index = f"INDEXED BY ix_referral_{side}_period"
+
+        def times(value, *also):  # type: ignore[no-untyped-def]
+            return select(value).where(*where, *also).with_hint(Referral, period_index, "sqlite")
+
+        accept_s = median_of_values(session, times(to_accept, accepted), row.accept_n)
+        win_s = median_of_values(session, times(to_win, won), row.win_n)
     else:  # the counts and both medians in one pass
         row = session.execute(
             select(

@@ -10,9 +10,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import Float, and_, cast, func, select
+from sqlalchemy import Float, String, and_, cast, column, func, select, values
 from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.selectable import CTE, Select
 from sqlmodel import Session
+
+from referral.db import UTCDateTime
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,39 @@ class Period:
         first = today.replace(day=1)
         year, month = divmod(first.year * 12 + first.month - 1 - (months - 1), 12)
         return cls(dt.date(year, month + 1, 1), today + dt.timedelta(days=1))
+
+    def months(self) -> list[tuple[str, dt.datetime, dt.datetime]]:
+        """Each calendar month (UTC) the period touches: ('YYYY-MM', start, end),
+        cut to the period at both ends."""
+        slices = []
+        year, month = self.start.year, self.start.month
+        while dt.date(year, month, 1) < self.end:
+            year_after, month_after = (year + 1, 1) if month == 12 else (year, month + 1)
+            start = max(self.start, dt.date(year, month, 1))
+            end = min(self.end, dt.date(year_after, month_after, 1))
+            slices.append((f"{year:04d}-{month:02d}", _midnight(start), _midnight(end)))
+            year, month = year_after, month_after
+        return slices
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), dt.UTC)
+
+
+def month_slices(period: Period) -> CTE:
+    """The period's months as rows (month, start_at, end_at), for statements that
+    count each month through an index range instead of formatting every row's
+    timestamp and grouping by it."""
+    return (
+        values(
+            column("month", String),
+            column("start_at", UTCDateTime()),
+            column("end_at", UTCDateTime()),
+            name="months",
+        )
+        .data(period.months())
+        .cte("months")
+    )
 
 
 @dataclass(frozen=True)
@@ -65,28 +101,27 @@ def month_of(session: Session, column: Any) -> ColumnElement[str]:
 
 
 def seconds_between(session: Session, start: Any, end: Any) -> ColumnElement[float]:
+    """Seconds from `start` to `end` as a float (NULL when either is NULL)."""
     if is_sqlite(session):
         return (func.julianday(end) - func.julianday(start)) * 86400.0
-    return func.extract("epoch", end - start)
+    # Epoch differences are double precision; EXTRACT(epoch FROM end - start)
+    # is numeric since PostgreSQL 14, several times slower to sort.
+    return func.date_part("epoch", end) - func.date_part("epoch", start)
 
 
-def median(session: Session, value: ColumnElement[Any], *where: Any) -> float | None:
-    """The median of `value` over the rows matching `where`, in the database."""
-    if not is_sqlite(session):
-        result = session.execute(select(median_column(value)).where(*where)).scalar()
-        return float(result) if result is not None else None
-    # SQLite has no percentile function: count the values, then average the
-    # middle one (odd count) or two (even count) in order. Each value is computed
-    # once, in a subquery, rather than once to filter, once to sort and once to read.
-    values = select(cast(value, Float).label("v")).where(*where).subquery("median_values")
-    present = values.c.v.is_not(None)
-    count = session.execute(select(func.count()).select_from(values).where(present)).scalar()
+def median_of_values(session: Session, values: Select[Any], count: int) -> float | None:
+    """SQLite: the median of the one column of `values`, a statement giving `count`
+    rows, none NULL (the caller counted them in a pass it made anyway).
+
+    SQLite has no percentile function: the middle value (odd count) or the average
+    of the middle two (even count) in order, read with ORDER BY ... LIMIT/OFFSET."""
     if not count:
         return None
+    ordered = values.subquery("median_values")
+    (value,) = ordered.c
     middle = (
-        select(values.c.v)
-        .where(present)
-        .order_by(values.c.v)
+        select(cast(value, Float).label("v"))
+        .order_by(value)
         .limit(2 - count % 2)
         .offset((count - 1) // 2)
         .subquery("middle")

@@ -10,7 +10,6 @@ from playwright.sync_api import expect
 from sqlmodel import Session
 
 from referral.customers.services import create_customer
-from referral.payments.models import ConnectedAccount
 from tests.browser.test_money import (
     HVAC_EMAIL,
     PLUMBER_EMAIL,
@@ -23,6 +22,7 @@ from tests.browser.test_money import (
 )
 from tests.commissions.support import business
 from tests.support.mail import queued_emails
+from tests.support.payments import connect_onboarded_account
 from tests.support.stripe_standin import StripeStandIn, standin, stripe_standin  # noqa: F401
 
 
@@ -42,17 +42,7 @@ def sellers(app: Flask, db: Session, stripe: StripeStandIn):  # type: ignore[no-
                 "zip_code": "78704",
             },
         )
-    account = stripe.client().v1.accounts.create(params={"type": "express"})
-    stripe.complete_onboarding(account.id)
-    db.add(
-        ConnectedAccount(
-            business_id=hvac.business_id,
-            stripe_account_id=account.id,
-            charges_enabled=True,
-            payouts_enabled=True,
-            details_submitted=True,
-        )
-    )
+    connect_onboarded_account(db, stripe, hvac.business_id)
     db.commit()
 
 

@@ -19,11 +19,11 @@ from referral.errors import DomainError
 from referral.leads import services as leads
 from referral.leads.models import Lead, LeadPurchase
 from referral.ledger.services import balance, transaction_sums
-from referral.payments.models import BillingProfile, ConnectedAccount
 from tests.commissions.support import business
 from tests.factories import sign_in
 from tests.payments.conftest import eventually
 from tests.support.mail import queued_emails
+from tests.support.payments import connect_onboarded_account, save_card
 from tests.support.stripe_standin import StripeStandIn
 
 
@@ -51,70 +51,18 @@ class Market:
                     "zip_code": "78704",
                 },
             )
-        client = standin.client()
-        account = client.v1.accounts.create(params={"type": "express"})
-        standin.complete_onboarding(account.id)
-        db.add(
-            ConnectedAccount(
-                business_id=self.seller.business_id,
-                stripe_account_id=account.id,
-                charges_enabled=True,
-                payouts_enabled=True,
-                details_submitted=True,
-            )
-        )
+        connect_onboarded_account(db, standin, self.seller.business_id)
         for who in (self.buyer, self.rival):
-            customer = client.v1.customers.create(params={"email": f"{who.business_id}@x.example"})
-            method = client.v1.payment_methods.create(
-                params={
-                    "type": "card",
-                    "card": {
-                        "number": "4242424242424242",
-                        "exp_month": 12,
-                        "exp_year": 2030,
-                        "cvc": "123",
-                    },
-                }
-            )
-            client.v1.payment_methods.attach(method.id, params={"customer": customer.id})
-            db.add(
-                BillingProfile(
-                    business_id=who.business_id,
-                    stripe_customer_id=customer.id,
-                    payment_method_id=method.id,
-                    card_brand="visa",
-                    card_last4="4242",
-                )
-            )
+            save_card(db, standin, who.business_id, f"{who.business_id}@x.example")
         db.commit()
 
     def more_buyers(self, count: int) -> list:  # type: ignore[type-arg]
         """More plumbers nearby, each with a saved card on the stand-in."""
-        client = self.standin.client()
         buyers = []
         for n in range(count):
             with self.app.app_context():
                 who = business(self.db, f"Plumber {n}", "plumbing", "78705", f"p{n}@plumb.example")
-            customer = client.v1.customers.create(params={"email": f"p{n}@plumb.example"})
-            method = client.v1.payment_methods.create(
-                params={
-                    "type": "card",
-                    "card": {
-                        "number": "4242424242424242",
-                        "exp_month": 12,
-                        "exp_year": 2030,
-                        "cvc": "123",
-                    },
-                }
-            )
-            client.v1.payment_methods.attach(method.id, params={"customer": customer.id})
-            self.db.add(
-                BillingProfile(
-                    business_id=who.business_id,
-                    stripe_customer_id=customer.id,
-                    payment_method_id=method.id,
-                )
-            )
+            save_card(self.db, self.standin, who.business_id, f"p{n}@plumb.example")
             buyers.append(who)
         self.db.commit()
         return buyers

@@ -15,7 +15,6 @@ import pytest
 from flask import Flask
 from sqlmodel import Session
 
-from referral.payments.models import BillingProfile, ConnectedAccount
 from referral.settlements import services as settlements
 from referral.settlements.models import Settlement
 from tests.commissions.support import business, partner_up, percent, won_referral
@@ -23,6 +22,7 @@ from tests.payments.conftest import WEBHOOK_SECRET, eventually
 from tests.payments.signing import signed
 from tests.support.jobs import run_jobs
 from tests.support.live_server import LiveServer
+from tests.support.payments import connect_onboarded_account, save_card
 from tests.support.stripe_standin import StripeStandIn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,40 +62,13 @@ def stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
 
 def ready_to_settle(app: Flask, db: Session, standin: StripeStandIn) -> Settlement:
     """HVAC is owed $100.00 by the plumber; both are set up on the stand-in."""
-    client = standin.client()
     with app.app_context():
         hvac = business(db, "Cool Air HVAC", "hvac", "78701", "alex@coolair.example")
         plumber = business(db, "Drip Plumbing", "plumbing", "78704", "blair@drip.example")
         partner_up(db, plumber, hvac, a_pays=percent(1000), b_pays=percent(1000))
         won_referral(db, hvac, plumber, 100_000)
-    account = client.v1.accounts.create(params={"type": "express"})
-    standin.complete_onboarding(account.id)
-    customer = client.v1.customers.create(params={"email": "blair@drip.example"})
-    method = client.v1.payment_methods.create(
-        params={
-            "type": "card",
-            "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"},
-        }
-    )
-    client.v1.payment_methods.attach(method.id, params={"customer": customer.id})
-    db.add(
-        ConnectedAccount(
-            business_id=hvac.business_id,
-            stripe_account_id=account.id,
-            charges_enabled=True,
-            payouts_enabled=True,
-            details_submitted=True,
-        )
-    )
-    db.add(
-        BillingProfile(
-            business_id=plumber.business_id,
-            stripe_customer_id=customer.id,
-            payment_method_id=method.id,
-            card_brand="visa",
-            card_last4="4242",
-        )
-    )
+    connect_onboarded_account(db, standin, hvac.business_id)
+    save_card(db, standin, plumber.business_id, "blair@drip.example")
     db.commit()
     with app.app_context():
         [settlement] = settlements.build_settlements(db)

@@ -108,9 +108,14 @@ class Audit:
         self.cookies = 0
         self.responses = 0
 
-    def see(self, where: str, response: Any) -> Any:
+    def see(self, where: str, response: Any, *, crash: bool = False) -> Any:
+        """`crash`: the request went to a route that raises; any other 500 is a bug."""
         self.responses += 1
         self.statuses.add(response.status_code)
+        if (response.status_code >= 500) != crash:
+            self.failures.append(f"{where}: answered {response.status_code}")
+        if crash and "must not show" in response.get_data(as_text=True):
+            self.failures.append(f"{where}: the error page shows the exception")
         self.cookies += len(response.headers.getlist("Set-Cookie"))
         self.failures += [
             f"{where} ({response.status_code}): {p}" for p in header_problems(response)
@@ -134,20 +139,21 @@ def test_every_response_carries_the_security_headers(app: Flask, db: Session) ->
 
     for route in all_routes(app):
         urls = list(_urls(route, world))
-        audit.see(f"anonymous {route}", anonymous.call(route, urls[0]))
+        crash = route.endpoint.startswith("sweep_crash")
+        audit.see(f"anonymous {route}", anonymous.call(route, urls[0]), crash=crash)
         if route.endpoint not in NOT_SENT_SIGNED_IN:
-            audit.see(f"A {route}", a.call(route, urls[0]))
+            audit.see(f"A {route}", a.call(route, urls[0]), crash=crash)
         if route.method == "GET" and route.endpoint not in PUBLIC:
             for url in urls:
-                audit.see(f"B {route} {url}", b.call(route, url))
+                audit.see(f"B {route} {url}", b.call(route, url), crash=crash)
 
     # Errors of every kind, for a browser and an API client.
     audit.see("404 page", a.page("GET", "/no-such-page"))
     audit.see("404 API", a.api("GET", "/api/v1/no-such-thing"))
     audit.see("405 page", a.page("POST", "/healthz"))
     audit.see("405 API", a.api("DELETE", "/api/v1/me"))
-    audit.see("500 page", a.page("GET", "/_sweep/crash"))
-    audit.see("500 API", a.api("GET", "/api/v1/_sweep/crash"))
+    audit.see("500 page", a.page("GET", "/_sweep/crash"), crash=True)
+    audit.see("500 API", a.api("GET", "/api/v1/_sweep/crash"), crash=True)
     audit.see("400 CSRF", a.open("/customers/new", method="POST", data={"name": "No token"}))
     audit.see("413", a.page("POST", "/customers/import", {"text": "x" * (MAX_BODY + 1)}))
     # Logging in over HTTPS: a new session cookie; then failed attempts until 429.
