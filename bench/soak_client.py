@@ -1,0 +1,163 @@
+"""The soak's HTTP client and what it records: every request's endpoint,
+time, latency and whether it got the answer it expected.
+
+Requests are labelled by endpoint ("GET /referrals/{id}"), so the report gives
+throughput and p50/p95/p99 per endpoint. An error is a socket error or an
+answer other than the expected one; errors that began inside a fault window
+(a database restart, give or take a grace period) are counted apart.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from email.message import Message
+from http.client import HTTPConnection, HTTPException
+from urllib.parse import urlsplit
+
+from bench.load import percentile
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: Message
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Sample:
+    label: str
+    began: float  # time.monotonic()
+    ms: float
+    ok: bool
+
+
+@dataclass(frozen=True)
+class Failure:
+    label: str
+    began: float
+    what: str
+
+
+@dataclass(frozen=True)
+class EndpointFigures:
+    label: str
+    requests: int
+    per_second: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    errors: int  # outside fault windows
+    errors_in_faults: int
+
+
+@dataclass
+class Recorder:
+    """Thread-safe: every client thread adds to it."""
+
+    samples: list[Sample] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    fault_windows: list[tuple[float, float]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, label: str, began: float, ms: float, ok: bool, what: str = "") -> None:
+        with self._lock:
+            self.samples.append(Sample(label, began, ms, ok))
+            if not ok:
+                self.failures.append(Failure(label, began, what))
+
+    def fail(self, label: str, what: str) -> None:
+        """A wrong answer found after the request was recorded (a body check)."""
+        with self._lock:
+            self.failures.append(Failure(label, time.monotonic(), what))
+
+    def in_fault(self, moment: float, grace: float) -> bool:
+        return any(start - 1 <= moment <= end + grace for start, end in self.fault_windows)
+
+    def counted_failures(self, grace: float) -> tuple[list[Failure], list[Failure]]:
+        """(failures outside fault windows, failures inside them)."""
+        with self._lock:
+            failures = list(self.failures)
+        outside = [f for f in failures if not self.in_fault(f.began, grace)]
+        inside = [f for f in failures if self.in_fault(f.began, grace)]
+        return outside, inside
+
+    def figures(self, since: float, until: float, grace: float) -> list[EndpointFigures]:
+        """Per endpoint, for requests begun in [since, until]."""
+        with self._lock:
+            samples = [s for s in self.samples if since <= s.began <= until]
+        outside, inside = self.counted_failures(grace)
+        errors = defaultdict(int, _count(outside, since, until))
+        in_faults = defaultdict(int, _count(inside, since, until))
+        by_label: dict[str, list[float]] = defaultdict(list)
+        for sample in samples:
+            by_label[sample.label].append(sample.ms)
+        seconds = max(until - since, 1e-9)
+        return [
+            EndpointFigures(
+                label=label,
+                requests=len(times),
+                per_second=len(times) / seconds,
+                p50_ms=percentile(sorted(times), 0.50),
+                p95_ms=percentile(sorted(times), 0.95),
+                p99_ms=percentile(sorted(times), 0.99),
+                errors=errors[label],
+                errors_in_faults=in_faults[label],
+            )
+            for label, times in sorted(by_label.items())
+        ]
+
+
+def _count(failures: list[Failure], since: float, until: float) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for failure in failures:
+        if since <= failure.began <= until:
+            counts[failure.label] += 1
+    return counts
+
+
+class Http:
+    """One keep-alive connection (gunicorn's sync workers close it after each
+    answer; http.client opens a new one for the next request). One per thread."""
+
+    def __init__(self, base_url: str, recorder: Recorder | None, timeout: float = 30) -> None:
+        parts = urlsplit(base_url)
+        self.connection = HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
+        self.recorder = recorder
+
+    def call(
+        self,
+        label: str,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: bytes | None = None,
+        expect: tuple[int, ...] = (200,),
+    ) -> Response | None:
+        """The answer, or None after a socket error; recorded either way."""
+        began = time.monotonic()
+        started = time.perf_counter()
+        try:
+            self.connection.request(method, path, body=body, headers=headers or {})
+            raw = self.connection.getresponse()
+            response = Response(raw.status, raw.headers, raw.read())
+        except (OSError, HTTPException) as error:
+            self.connection.close()
+            self._record(label, began, started, False, f"{type(error).__name__}: {error}")
+            return None
+        ok = response.status in expect
+        what = "" if ok else f"{response.status}: {response.body[:300]!r}"
+        self._record(label, began, started, ok, what)
+        return response
+
+    def _record(self, label: str, began: float, started: float, ok: bool, what: str) -> None:
+        if self.recorder is not None:
+            ms = (time.perf_counter() - started) * 1000
+            self.recorder.add(label, began, ms, ok, what)
+
+    def close(self) -> None:
+        self.connection.close()
