@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from referral.config import (
     instance_secret_key,
     resolve_stripe_settings,
 )
+from referral.logs import configure_logging
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,7 +36,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         app.config["DATABASE_URL"] = default_database_url(instance)
     resolve_stripe_settings(app.config, instance)
 
-    logging.getLogger("referral").setLevel(app.config.get("LOG_LEVEL", "INFO"))
+    configure_logging(app)
 
     from referral import api, db, errors, security, templating
     from referral.auth import current
