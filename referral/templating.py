@@ -25,7 +25,10 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["money"] = format_cents
     app.jinja_env.filters["describe_terms"] = describe_terms
-    app.jinja_env.autoescape = True
+    # Flask escapes .html templates (and .xml, .svg...) and leaves .txt as
+    # written: plain-text email and the consent text are not HTML, and would
+    # otherwise show "&lt;" and "&#39;" to the reader (and be escaped again
+    # when a page shows them).
 
     from referral.mail.views import outbox_visible
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 
 from referral.analytics.funnel import STAGE_LABELS, STAGES, Funnel, PartnerFunnel
@@ -174,12 +175,17 @@ def as_csv(table: Table) -> str:
     return out.getvalue()
 
 
+_MONEY = re.compile(r"-?\$[\d,]+\.\d\d")
+# What spreadsheets run as a formula when a cell starts with it (OWASP).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _plain(cell: str) -> str:
-    if cell.startswith(("$", "-$")):
-        negative = cell.startswith("-")
-        digits = cell.lstrip("-$").replace(",", "")
-        return ("-" if negative else "") + digits
-    if cell[:1] in ("=", "+", "-", "@"):
+    """Money as a decimal; text a spreadsheet would run quoted. Only a whole
+    amount is money: a name such as "-$=1+1" is text (quoted), never "-=1+1"."""
+    if _MONEY.fullmatch(cell):
+        return cell.replace("$", "").replace(",", "")
+    if cell.startswith(FORMULA_START):
         return "'" + cell
     return cell
 

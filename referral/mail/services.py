@@ -17,7 +17,9 @@ SEND_EMAIL = "send_email"
 
 def queue_email(session: Session, *, to: str, subject: str, template: str, **context: Any) -> Job:
     """Render templates/emails/<template>.txt (and .html when present) and
-    queue their delivery in the caller's transaction."""
+    queue their delivery in the caller's transaction. The subject is one
+    line: a line break from a name or title in it would end the header."""
+    subject = " ".join(subject.split())
     text = render_template(f"emails/{template}.txt", subject=subject, **context)
     try:
         html = render_template(f"emails/{template}.html", subject=subject, **context)

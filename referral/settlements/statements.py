@@ -143,5 +143,6 @@ def as_csv(report: Statement) -> str:
 
 
 def _safe(text: str) -> str:
-    """Spreadsheets run a cell starting with = + - @ as a formula: quote it."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    """Spreadsheets run a cell starting with = + - @, a tab or a carriage
+    return as a formula: quote it."""
+    return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
