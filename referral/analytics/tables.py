@@ -176,6 +176,7 @@ def as_csv(table: Table) -> str:
 
 
 _MONEY = re.compile(r"-?\$[\d,]+\.\d\d")
+_NUMBER = re.compile(r"-?\d[\d,]*(\.\d+)?%?")
 # What spreadsheets run as a formula when a cell starts with it (OWASP).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -185,6 +186,8 @@ def _plain(cell: str) -> str:
     amount is money: a name such as "-$=1+1" is text (quoted), never "-=1+1"."""
     if _MONEY.fullmatch(cell):
         return cell.replace("$", "").replace(",", "")
+    if _NUMBER.fullmatch(cell):  # a negative figure is a number, not a formula
+        return cell
     if cell.startswith(FORMULA_START):
         return "'" + cell
     return cell

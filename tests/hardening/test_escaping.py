@@ -376,3 +376,15 @@ def test_a_formula_in_any_exported_text_is_quoted(cell: Any) -> None:
     rows = list(csv.reader(io.StringIO(statements.as_csv(report))))
     assert rows[1][3] == cell.neutralised
     assert rows[1][5] == "-1250.00"
+
+
+@pytest.mark.parametrize(
+    ("figure", "exported"),
+    [("-3", "-3"), ("-12.5%", "-12.5%"), ("1,204", "1,204"), ("-$1,250.00", "-1250.00")],
+)
+def test_a_negative_figure_exports_as_a_number_not_as_quoted_text(
+    figure: str, exported: str
+) -> None:
+    table = tables.Table("partners", ["Partner", "Net"], [["Drip Plumbing", figure]])
+    rows = list(csv.reader(io.StringIO(tables.as_csv(table))))
+    assert rows[1][1] == exported
