@@ -56,14 +56,27 @@ class UTCDateTime(TypeDecorator):
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
+    # Bound parameters hold personal data: database errors (logged, and kept on
+    # failed jobs) name the statement but not its values, unless echo was asked for.
+    hide = not echo
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(
-            url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False}
+            url,
+            echo=echo,
+            hide_parameters=hide,
+            connect_args={"timeout": 30, "check_same_thread": False},
         )
         event.listen(engine, "connect", _configure_sqlite)
         return engine
-    engine = create_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_recycle=1800)
+    engine = create_engine(
+        url,
+        echo=echo,
+        hide_parameters=hide,
+        pool_size=10,
+        max_overflow=10,
+        pool_recycle=1800,
+    )
     _ping_when_idle(engine)
     event.listen(engine, "before_cursor_execute", _begin_on_first_write)
     return engine

@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from psycopg.pq import TransactionStatus
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from referral import db as database
@@ -121,3 +122,17 @@ def test_an_idle_connection_that_died_is_replaced_before_a_request_uses_it(
     monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 0.0)  # as if idle for long
 
     assert [client.get("/healthz").status_code for _ in range(2)] == [200, 200]
+
+
+def test_a_database_error_names_the_statement_but_not_its_parameters(db: Session) -> None:
+    """Such errors are logged and kept on failed jobs; what the server itself
+    quotes of the row is left to the log and job-error redaction."""
+    trade_id = db.execute(select(func.min(Trade.id))).scalar_one()
+    clash = text("INSERT INTO trade (id, slug, name) VALUES (:id, :slug, :name)")
+
+    with pytest.raises(IntegrityError) as error:
+        db.execute(clash, {"id": trade_id, "slug": "ana.diaz@example.com", "name": "Ana"})
+
+    assert "INSERT INTO trade" in str(error.value)
+    assert "[SQL parameters hidden" in str(error.value)
+    assert "'slug': 'ana.diaz@example.com'" not in str(error.value)

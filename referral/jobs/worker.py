@@ -37,6 +37,7 @@ from sqlmodel import Session
 from referral.db import utcnow
 from referral.jobs.models import Job
 from referral.jobs.queue import HANDLERS
+from referral.logs import redact
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +273,10 @@ def _run(engine: Engine, job: ClaimedJob) -> bool:
 
 
 def _record_failure(engine: Engine, job: ClaimedJob, error: str, *, final: bool) -> None:
-    values: dict[str, Any] = {"last_error": error[-MAX_ERROR_CHARS:], "lease_expires_at": None}
+    # Errors quote what failed (a refused address, a row the database rejected):
+    # kept redacted, as logs are, since operators read them on the failures page.
+    error = redact(error)[-MAX_ERROR_CHARS:]
+    values: dict[str, Any] = {"last_error": error, "lease_expires_at": None}
     if final:
         values.update(status="dead", finished_at=utcnow())
         log.error("job %s (%s) is dead after %s attempts", job.id, job.kind, job.attempts)

@@ -58,6 +58,11 @@ def refused(session: Session, payload: dict[str, Any]) -> None:
     raise PermanentJobError("the remote service refused it for good")
 
 
+@job_handler("test.bounced")
+def bounced(session: Session, payload: dict[str, Any]) -> None:
+    raise PermanentJobError("550 mailbox ana.diaz@example.com unknown; call +15125550188")
+
+
 @job_handler("test.outlasts-lease")
 def outlasts_lease(session: Session, payload: dict[str, Any]) -> None:
     """Outlasts its lease several times over while it runs."""
@@ -171,6 +176,19 @@ def test_a_permanent_failure_is_dead_at_once(app: Flask, db: Session) -> None:
     db.refresh(job)
     assert (job.status, job.attempts) == ("dead", 1)
     assert "refused it for good" in job.last_error
+
+
+def test_a_failed_job_keeps_its_error_without_the_personal_data_in_it(
+    app: Flask, db: Session
+) -> None:
+    job = add_job(db, "test.bounced")
+
+    run_due_jobs(app)
+
+    db.refresh(job)
+    assert "550 mailbox" in job.last_error
+    assert "ana.diaz@example.com" not in job.last_error
+    assert "+15125550188" not in job.last_error
 
 
 def test_a_job_of_unknown_kind_is_dead_with_a_clear_error(app: Flask, db: Session) -> None:
