@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from referral.config import (
     Config,
@@ -37,6 +38,11 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     resolve_stripe_settings(app.config, instance)
 
     configure_logging(app)
+    if app.config.get("TRUSTED_PROXIES"):
+        # The client's address (rate limits, consent evidence) and scheme as the
+        # balancer saw them, from the headers of that many hops and no more.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
     from referral import api, db, errors, security, templating
     from referral.auth import current

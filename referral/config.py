@@ -105,6 +105,9 @@ class Config:
         self.MAIL_USE_STARTTLS = _bool(env.get("MAIL_USE_STARTTLS"))
         self.MAIL_SENDER = env.get("MAIL_SENDER", "Referral <no-reply@referral.localhost>")
 
+        # Proxies in front of the app (a load balancer: 1) whose X-Forwarded-For,
+        # -Proto and -Host are believed; 0 believes none, so no client can spoof them.
+        self.TRUSTED_PROXIES = _int(env.get("TRUSTED_PROXIES"), 0)
         self.RATELIMIT_STORAGE_URI = env.get("RATELIMIT_STORAGE_URI", "memory://")
         self.RATELIMIT_ENABLED = _bool(env.get("RATELIMIT_ENABLED"), True)
         self.LOGIN_RATE_LIMIT = env.get("LOGIN_RATE_LIMIT", "10 per minute")

@@ -228,8 +228,37 @@ class TestRateLimit:
 
         assert log_in(elsewhere, user.email).status_code == 302
 
+    def test_a_forwarded_address_is_not_believed_without_a_trusted_proxy(
+        self, client, user: User
+    ) -> None:
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = "198.51.100.1"
+        for _ in range(3):
+            log_in(client, user.email, "wrong password")
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = "198.51.100.2"  # a spoofed new address
+
+        assert log_in(client, user.email).status_code == 429
+
     def test_showing_the_login_page_is_not_limited(self, client) -> None:
         assert [client.get("/login").status_code for _ in range(5)] == [200] * 5
+
+
+class TestBehindALoadBalancer:
+    @pytest.fixture
+    def app_overrides(self) -> dict[str, object]:
+        return {"LOGIN_RATE_LIMIT": "3 per minute", "TRUSTED_PROXIES": 1}
+
+    def test_the_limit_counts_per_client_address_the_balancer_forwards(
+        self, app: Flask, user: User
+    ) -> None:
+        # Every request reaches the app from the balancer's own address.
+        first, second = app.test_client(), app.test_client()
+        first.environ_base.update(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.1")
+        second.environ_base.update(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.2")
+        for _ in range(3):
+            log_in(first, user.email, "wrong password")
+
+        assert log_in(first, user.email).status_code == 429
+        assert log_in(second, user.email).status_code == 302
 
 
 def test_the_session_cookie_is_httponly_and_samesite_lax(app: Flask, client) -> None:
