@@ -7,10 +7,12 @@ The JSON shape is the same for every error:
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException, InternalServerError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,33 @@ def handle_domain_error(exc: DomainError) -> Response:
     return error_response(exc.status, exc.message, exc.errors)
 
 
+# Seconds a client is asked to wait when the database is away (a restart or a
+# failover usually takes a few).
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def _is_outage(exc: DBAPIError | DisconnectionError) -> bool:
+    if isinstance(exc, DisconnectionError) or exc.connection_invalidated:
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    if isinstance(exc.orig, sqlite3.Error):  # SQLite calls a typo "operational" too
+        return any(m in str(exc.orig) for m in ("locked", "busy", "unable to open"))
+    return True  # the server refused, dropped or timed out the connection
+
+
+def handle_database_error(exc: DBAPIError | DisconnectionError) -> Response:
+    """The database could not be reached (or dropped the connection, or SQLite
+    stayed locked): a 503 to try again shortly, not a 500, so load balancers and
+    clients retry. The request's transaction is rolled back as for any error."""
+    if not _is_outage(exc):
+        return handle_unexpected(exc)  # a bug in a statement, not an outage
+    log.error("database unavailable: %s", type(getattr(exc, "orig", exc) or exc).__name__)
+    response = error_response(503, ServiceUnavailable.description)
+    response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return response
+
+
 def handle_unexpected(exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
     return error_response(500, InternalServerError.description)
@@ -107,4 +136,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
     if not app.debug:
+        app.register_error_handler(DBAPIError, handle_database_error)
+        app.register_error_handler(DisconnectionError, handle_database_error)
         app.register_error_handler(Exception, handle_unexpected)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from flask import Blueprint, Flask
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from referral.apikeys.models import ApiKey
@@ -11,6 +12,7 @@ from referral.auth.tokens import hash_token
 from referral.businesses.models import Business
 from referral.db import get_session
 from referral.mail.models import OutboxEmail
+from tests.conftest import make_test_app
 from tests.factories import SignedIn
 
 
@@ -179,3 +181,43 @@ def test_a_browser_sees_a_not_found_page(client) -> None:
     assert page.status_code == 404
     assert "Not found" in page.get_data(as_text=True)
     assert 'href="/"' in page.get_data(as_text=True)
+
+
+class TestTheDatabaseAway:
+    """Nothing listens where the database should be (a restart, a failover)."""
+
+    @pytest.fixture
+    def unreachable(self, tmp_path) -> Flask:  # type: ignore[no-untyped-def]
+        return make_test_app(
+            "postgresql+psycopg://postgres@127.0.0.1:9/nowhere?connect_timeout=2",
+            UPLOAD_FOLDER=str(tmp_path / "uploads"),
+        )
+
+    def test_the_api_answers_503_with_retry_after(self, unreachable: Flask) -> None:
+        response = unreachable.test_client().get(
+            "/api/v1/me", headers={"Authorization": "Bearer rk_test_anything"}
+        )
+
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "5"
+        assert response.get_json()["status"] == 503
+
+    def test_a_page_answers_503_with_retry_after(self, unreachable: Flask) -> None:
+        response = unreachable.test_client().get("/healthz", headers={"Accept": "text/html"})
+
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "5"
+        assert "try again" in response.get_data(as_text=True).lower()
+
+
+def test_a_broken_statement_is_still_a_500_not_an_outage(app: Flask, client) -> None:
+    broken = Blueprint("bad_sql", __name__)
+
+    @broken.get("/test-bad-sql")
+    def bad_sql() -> str:
+        get_session().execute(text("SELECT no_such_column FROM business"))
+        return "unreachable"
+
+    app.register_blueprint(broken)
+
+    assert client.get("/test-bad-sql").status_code == 500
