@@ -136,3 +136,10 @@ def test_a_database_error_names_the_statement_but_not_its_parameters(db: Session
     assert "INSERT INTO trade" in str(error.value)
     assert "[SQL parameters hidden" in str(error.value)
     assert "'slug': 'ana.diaz@example.com'" not in str(error.value)
+
+
+def test_postgresql_connections_run_without_jit(app: Flask, backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("JIT is a PostgreSQL setting")
+    with app.extensions["db_engine"].connect() as connection:
+        assert connection.execute(text("SHOW jit")).scalar() == "off"
