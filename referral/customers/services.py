@@ -15,6 +15,7 @@ from referral.customers.models import Customer, CustomerJob
 from referral.customers.schemas import CustomerSchema, DollarAmount, JobFields
 from referral.db import utcnow
 from referral.errors import NotFound
+from referral.mail.services import forget_recipient
 
 MAX_IMPORT_ROWS = 5000
 CUSTOMER_COLUMNS = ("name", "email", "phone", "address", "zip_code")
@@ -232,6 +233,7 @@ def erase_customer(*, session: Session, business_id: int, customer_id: int) -> C
     customer = get_customer(session=session, business_id=business_id, customer_id=customer_id)
     if customer.erased_at is not None:
         return customer
+    forget_recipient(session, customer.email)
     customer.name = f"Erased customer {customer.id}"
     customer.email = customer.phone = customer.address = customer.notes = ""
     customer.zip_code = ""

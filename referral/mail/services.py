@@ -7,10 +7,13 @@ from typing import Any
 
 from flask import render_template
 from jinja2 import TemplateNotFound
-from sqlmodel import Session
+from sqlalchemy import delete, update
+from sqlmodel import Session, select
 
+from referral.db import utcnow
 from referral.jobs.models import Job
 from referral.jobs.queue import enqueue
+from referral.mail.models import OutboxEmail
 
 SEND_EMAIL = "send_email"
 
@@ -32,3 +35,26 @@ def queue_email(session: Session, *, to: str, subject: str, template: str, **con
         SEND_EMAIL,
         {"to": to, "subject": subject, "text": text, "html": html, "message_id": message_id},
     )
+
+
+def forget_recipient(session: Session, address: str) -> None:
+    """Remove every trace of the email sent or to be sent to `address` (an
+    erased customer): email not yet sent is cancelled, and what was sent keeps
+    only its Message-ID. In the caller's transaction."""
+    if not address:
+        return
+    job_ids = session.exec(
+        select(Job.id).where(Job.kind == SEND_EMAIL, Job.payload["to"].as_string() == address)  # type: ignore[index]
+    ).all()
+    if job_ids:
+        session.execute(
+            update(Job)
+            .where(Job.id.in_(job_ids), Job.status == "queued")  # type: ignore[union-attr]
+            .values(status="done", finished_at=utcnow(), last_error="cancelled: recipient erased")
+        )
+        for job in session.exec(select(Job).where(Job.id.in_(job_ids))).all():  # type: ignore[union-attr]
+            job.payload = {
+                **dict.fromkeys(("to", "subject", "text", "html"), ""),
+                "message_id": job.payload.get("message_id", ""),
+            }
+    session.execute(delete(OutboxEmail).where(OutboxEmail.recipient == address))  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ from referral.referrals.models import Referral, ReferralEvent
 from tests.factories import make_business, make_user
 from tests.partnerships.support import actor
 from tests.referrals.conftest import refer
+from tests.support.jobs import run_jobs
 from tests.support.mail import last_email
 
 pytestmark = pytest.mark.usefixtures("app_context")
@@ -272,6 +273,43 @@ def test_erasing_a_customer_withdraws_open_referrals_and_keeps_outcomes(
         select(Notification.kind).where(Notification.business_id == plumber.business_id)
     )
     assert "referral.customer_erased" in kinds.all()
+
+
+def test_erasing_a_customer_forgets_the_email_sent_to_them_and_cancels_the_rest(
+    app, db: Session, hvac, plumber, customer_id: int
+) -> None:
+    from referral.customers.services import erase_customer
+    from referral.jobs.models import Job
+    from referral.mail.models import OutboxEmail
+    from referral.mail.services import SEND_EMAIL, queue_email
+
+    refer(db, hvac, plumber, customer_id)  # asks the customer by email
+    run_jobs(app)
+    assert db.exec(select(OutboxEmail).where(OutboxEmail.recipient == "ana@example.com")).all()
+    unsent = queue_email(
+        db,
+        to="ana@example.com",
+        subject="Ana, your details",
+        template="notification",
+        name="Ana Diaz",
+        title="12 Elm St",
+        link="",
+        business={"name": "Cool Air HVAC"},
+    )
+    db.commit()
+
+    erase_customer(session=db, business_id=hvac.business_id, customer_id=customer_id)
+    db.commit()
+    run_jobs(app)
+
+    db.expire_all()
+    emails = db.exec(select(Job).where(Job.kind == SEND_EMAIL)).all()
+    assert not [job.id for job in emails if "ana@example.com" in str(job.payload)]
+    assert not [job.id for job in emails if "Ana Diaz" in str(job.payload)]
+    assert not db.exec(select(OutboxEmail).where(OutboxEmail.recipient == "ana@example.com")).all()
+    cancelled = db.get(Job, unsent.id)
+    assert (cancelled.status, cancelled.last_error) == ("done", "cancelled: recipient erased")
+    assert not db.exec(select(OutboxEmail).where(OutboxEmail.subject == "Ana, your details")).all()
 
 
 def test_the_earliest_consented_referral_of_the_same_person_is_credited(
