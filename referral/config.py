@@ -115,6 +115,7 @@ class Config:
         self.JOB_LEASE_SECONDS = _int(env.get("JOB_LEASE_SECONDS"), 300)
         self.JOB_MAX_ATTEMPTS = _int(env.get("JOB_MAX_ATTEMPTS"), 8)
         self.JOB_CLAIM_BATCH = _int(env.get("JOB_CLAIM_BATCH"), 10)
+        self.JOB_RETENTION_DAYS = _int(env.get("JOB_RETENTION_DAYS"), 30)
 
         self.API_TITLE = "Referral API"
         self.API_VERSION = "v1"

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import select
 from sqlmodel import Session
 
 from referral.db import utcnow
@@ -51,6 +52,22 @@ def enqueue(
     return job
 
 
+def keep_scheduled(
+    session: Session, kind: str, *, after: dt.timedelta, now: dt.datetime | None = None
+) -> None:
+    """Keep exactly one job of `kind` waiting: queue one to run `after` from
+    now, unless another is queued or running. The job calling this (a run
+    queueing its successor) does not count."""
+    from referral.jobs.worker import current_job  # the worker imports this module
+
+    running = current_job()
+    others = select(Job.id).where(Job.kind == kind, Job.status.in_(("queued", "running")))  # type: ignore[attr-defined]
+    if running is not None:
+        others = others.where(Job.id != running.id)
+    if session.execute(others.limit(1)).first() is None:
+        enqueue(session, kind, {}, run_at=(now or utcnow()) + after)
+
+
 # Functions run when a worker starts, each keeping one recurring job queued
 # (the weekly settlement run, say).
 RECURRING: list[Callable[[Session], None]] = []
@@ -63,6 +80,7 @@ def recurring(func: Callable[[Session], None]) -> Callable[[Session], None]:
 
 def load_job_handlers() -> dict[str, JobHandler]:
     """Import every module that registers a handler."""
+    from referral import housekeeping as _housekeeping  # noqa: F401
     from referral.commissions import jobs as _commission_jobs  # noqa: F401
     from referral.leads import jobs as _lead_jobs  # noqa: F401
     from referral.mail import delivery as _delivery  # noqa: F401

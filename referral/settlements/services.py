@@ -23,7 +23,7 @@ from referral.commissions.models import Commission
 from referral.commissions.services import outstanding_cents
 from referral.db import utcnow
 from referral.errors import NotFound
-from referral.jobs.queue import enqueue
+from referral.jobs.queue import enqueue, keep_scheduled
 from referral.ledger.services import Entry, pair, post
 from referral.money import apply_basis_points, format_cents
 from referral.notifications.services import notify_business
@@ -461,14 +461,8 @@ def retry_waiting_for(
 
 def schedule_next_run(session: Session, *, now: dt.datetime | None = None) -> None:
     """Keep exactly one scheduled settlement run queued."""
-    from referral.jobs.models import Job
-
-    queued = session.exec(
-        select(Job).where(Job.kind == RUN_SETTLEMENTS, Job.status.in_(("queued", "running")))
-    ).first()
-    if queued is None:
-        days = current_app.config["SETTLEMENT_INTERVAL_DAYS"]
-        enqueue(session, RUN_SETTLEMENTS, {}, run_at=(now or utcnow()) + dt.timedelta(days=days))
+    days = current_app.config["SETTLEMENT_INTERVAL_DAYS"]
+    keep_scheduled(session, RUN_SETTLEMENTS, after=dt.timedelta(days=days), now=now)
 
 
 def operator_settlements(session: Session, *, limit: int = 200) -> list[Settlement]:
