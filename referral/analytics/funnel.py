@@ -108,13 +108,9 @@ def funnel(
                 func.count(case((won, 1))).label("win_n"),
             ).where(*where)
         ).one()
-        # Read from the side's period index, which holds every column used: on
-        # `status = 'won'` SQLite would take the status index and then each row.
-        side = "sender" if direction == "sent" else "receiver"
-        period_index = f"INDEXED BY ix_referral_{side}_period"
 
         def times(value, *also):  # type: ignore[no-untyped-def]
-            return select(value).where(*where, *also).with_hint(Referral, period_index, "sqlite")
+            return select(value).where(*where, *also)
 
         accept_s = median_of_values(session, times(to_accept, accepted), row.accept_n)
         win_s = median_of_values(session, times(to_win, won), row.win_n)
