@@ -352,22 +352,38 @@ def refund_payment(*, payment_intent_id: str, amount_cents: int, idempotency_key
     return str(refund.id)
 
 
+# What a PaymentIntent pays for, by the metadata key that names it.
+PAYS_FOR = ("settlement", "lead_purchase")
+
+
 @dataclass(frozen=True)
 class PaymentRecord:
-    """A settlement's PaymentIntent as Stripe has it, for reconciliation."""
+    """A PaymentIntent as Stripe has it, for reconciliation, tagged with what it
+    pays for: `pays_for` ("settlement" or "lead_purchase") and that record's id."""
 
     payment_intent_id: str
-    settlement_id: int
+    pays_for: str
+    subject_id: int
     status: str
     amount_cents: int
     platform_fee_cents: int
+    charge_id: str | None
     refunded_cents: int
     transferred_cents: int
     transfer_reversed_cents: int
 
 
-def settlement_payments(*, created_since: int) -> list[PaymentRecord]:
-    """Every PaymentIntent created since then that carries a settlement id."""
+def _pays_for(metadata: dict[str, str]) -> tuple[str, int] | None:
+    for kind in PAYS_FOR:
+        value = metadata.get(f"{kind}_id", "")
+        if value.isdigit():
+            return kind, int(value)
+    return None
+
+
+def reconcilable_payments(*, created_since: int) -> list[PaymentRecord]:
+    """Every PaymentIntent created since then that pays for a settlement or a
+    lead purchase (Stripe is listed once)."""
     records = []
     with stripe_errors():
         intents = client().v1.payment_intents.list(
@@ -375,11 +391,12 @@ def settlement_payments(*, created_since: int) -> list[PaymentRecord]:
         )
         found = [intent.to_dict() for intent in intents.auto_paging_iter()]
     for data in found:
-        settlement_id = (data.get("metadata") or {}).get("settlement_id", "")
-        if not settlement_id.isdigit():
+        subject = _pays_for(data.get("metadata") or {})
+        if subject is None:
             continue
         refunded = transferred = reversed_ = 0
-        charge_id = data.get("latest_charge")
+        latest = data.get("latest_charge")
+        charge_id = latest.get("id") if isinstance(latest, dict) else latest
         if data["status"] == "succeeded" and isinstance(charge_id, str):
             charge = _call(client().v1.charges.retrieve, charge_id).to_dict()
             refunded = int(charge.get("amount_refunded") or 0)
@@ -389,10 +406,12 @@ def settlement_payments(*, created_since: int) -> list[PaymentRecord]:
         records.append(
             PaymentRecord(
                 payment_intent_id=data["id"],
-                settlement_id=int(settlement_id),
+                pays_for=subject[0],
+                subject_id=subject[1],
                 status=data["status"],
                 amount_cents=int(data["amount"]),
                 platform_fee_cents=int(data.get("application_fee_amount") or 0),
+                charge_id=charge_id if isinstance(charge_id, str) else None,
                 refunded_cents=refunded,
                 transferred_cents=transferred,
                 transfer_reversed_cents=reversed_,

@@ -37,21 +37,20 @@ commands: list[click.Command] = [settle_command]
 @click.option("--since-days", default=90, show_default=True, type=click.IntRange(min=1))
 @with_appcontext
 def reconcile_command(since_days: int) -> None:
-    """Compare the ledger with Stripe's charges and transfers; list every mismatch.
-    Exits 1 when there is one."""
+    """Compare the ledger with Stripe's charges and transfers, for settlements and
+    lead purchases; list every mismatch. Exits 1 when there is one."""
     from referral.db import transaction
     from referral.settlements.reconcile import find_mismatches
 
     with transaction() as session:
         checked, mismatches = find_mismatches(session, since_days=since_days)
-    click.echo(f"{checked} settlement(s) checked, {len(mismatches)} mismatch(es).")
+    click.echo(
+        f"{checked} settlement(s) and lead purchase(s) checked, {len(mismatches)} mismatch(es)."
+    )
     for m in mismatches:
         ours = "-" if m.ledger_cents is None else format_cents(m.ledger_cents)
         theirs = "-" if m.stripe_cents is None else format_cents(m.stripe_cents)
-        click.echo(
-            f"  settlement {m.settlement_id} {m.stripe_id}: {m.problem}"
-            f" (ledger {ours}, Stripe {theirs})"
-        )
+        click.echo(f"  {m.subject} {m.stripe_id}: {m.problem} (ledger {ours}, Stripe {theirs})")
     if mismatches:
         raise SystemExit(1)
 

@@ -19,6 +19,7 @@ from referral.errors import DomainError
 from referral.leads import services as leads
 from referral.leads.models import Lead, LeadPurchase
 from referral.ledger.services import balance, transaction_sums
+from referral.settlements.reconcile import find_mismatches
 from tests.commissions.support import business
 from tests.factories import sign_in
 from tests.payments.conftest import eventually
@@ -485,6 +486,8 @@ def test_a_buyer_who_pays_after_losing_the_place_is_refunded_and_told_why(app, d
     assert "sold out while you were paying" in told.title
     refunds = standin.client().v1.refunds.list().data
     assert [r.amount for r in refunds] == [4_500]
+    with app.app_context():  # refunded in full, never booked: consistent
+        assert find_mismatches(db) == (2, [])
 
 
 @pytest.mark.parametrize(
@@ -578,6 +581,8 @@ def test_the_seller_can_accept_a_dispute_and_the_buyer_is_refunded(app, db, stan
     )
     eventually(lambda: fresh(db, LeadPurchase).status == "refunded", what="refund booked")
     every_balance_is_zero(db)
+    with app.app_context():
+        assert find_mismatches(db) == (1, [])
 
 
 def test_the_operator_can_reject_a_contested_dispute_and_the_sale_stands(app, db, market):

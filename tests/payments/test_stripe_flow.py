@@ -280,9 +280,11 @@ def test_reconciliation_lists_a_charge_whose_webhook_never_arrived(
     )
 
     [mismatch] = run.mismatches
+    assert mismatch["subject"] == f"settlement {fresh(db, Settlement).id}"
     assert mismatch["problem"].startswith("charged at Stripe but processing here")
     assert mismatch["stripe_cents"] == 10_000
     page = admin.get("/operator/payments").get_data(as_text=True)
+    assert f"<td>{mismatch['subject']}</td>" in page
     assert "charged at Stripe but processing here" in page
 
 
