@@ -176,11 +176,16 @@ class Faults:
                 return
             mode = ("fast", "immediate")[number % 2]
             began = time.monotonic()
+            # Open until the server is back, so progress lines count the errors
+            # of an outage under way as the outage's.
+            window = len(self.recorder.fault_windows)
+            self.recorder.fault_windows.append((began, float("inf")))
             try:
                 self.cluster.restart(mode, down_seconds=self.down_seconds)
             except Exception as error:  # reported; the run's checks then fail
                 self.errors.append(f"PostgreSQL restart ({mode}) failed: {error}")
+                self.recorder.fault_windows[window] = (began, time.monotonic())
                 return
             back = time.monotonic()
             self.log.restarts.append((began, back, mode))
-            self.recorder.fault_windows.append((began, back))
+            self.recorder.fault_windows[window] = (began, back)
