@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from referral.leads.models import LeadPurchase
 from referral.ledger.services import pair, post
-from referral.settlements.reconcile import Mismatch, find_mismatches
+from referral.payments.mismatches import Mismatch
+from referral.settlements.reconcile import find_mismatches
 from tests.payments.conftest import eventually
 from tests.payments.test_leads import bought, fresh, market  # noqa: F401
 
