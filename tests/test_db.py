@@ -138,8 +138,7 @@ def test_a_database_error_names_the_statement_but_not_its_parameters(db: Session
     assert "'slug': 'ana.diaz@example.com'" not in str(error.value)
 
 
-def test_postgresql_connections_run_without_jit(app: Flask, backend: str) -> None:
-    if backend != "postgresql":
-        pytest.skip("JIT is a PostgreSQL setting")
+@pytest.mark.parametrize("backend", ["postgresql"])  # JIT is a PostgreSQL setting
+def test_postgresql_connections_run_without_jit(app: Flask) -> None:
     with app.extensions["db_engine"].connect() as connection:
         assert connection.execute(text("SHOW jit")).scalar() == "off"
