@@ -15,6 +15,7 @@ from referral.analytics.partners import PartnerValue
 from referral.analytics.sql import Rate
 from referral.analytics.trends import Month
 from referral.money import format_cents
+from referral.spreadsheet import neutralised
 
 
 @dataclass(frozen=True)
@@ -177,8 +178,6 @@ def as_csv(table: Table) -> str:
 
 _MONEY = re.compile(r"-?\$[\d,]+\.\d\d")
 _NUMBER = re.compile(r"-?\d[\d,]*(\.\d+)?%?")
-# What spreadsheets run as a formula when a cell starts with it (OWASP).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _plain(cell: str) -> str:
@@ -188,9 +187,7 @@ def _plain(cell: str) -> str:
         return cell.replace("$", "").replace(",", "")
     if _NUMBER.fullmatch(cell):  # a negative figure is a number, not a formula
         return cell
-    if cell.startswith(FORMULA_START):
-        return "'" + cell
-    return cell
+    return neutralised(cell)
 
 
 def market_table(months: list[MarketMonth]) -> Table:

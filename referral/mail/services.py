@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import render_template
 from jinja2 import TemplateNotFound
-from sqlalchemy import delete, update
+from sqlalchemy import delete
 from sqlmodel import Session, select
 
 from referral.db import utcnow
@@ -43,18 +43,15 @@ def forget_recipient(session: Session, address: str) -> None:
     only its Message-ID. In the caller's transaction."""
     if not address:
         return
-    job_ids = session.exec(
-        select(Job.id).where(Job.kind == SEND_EMAIL, Job.payload["to"].as_string() == address)  # type: ignore[index]
+    jobs = session.exec(
+        select(Job).where(Job.kind == SEND_EMAIL, Job.payload["to"].as_string() == address)  # type: ignore[index]
     ).all()
-    if job_ids:
-        session.execute(
-            update(Job)
-            .where(Job.id.in_(job_ids), Job.status == "queued")  # type: ignore[union-attr]
-            .values(status="done", finished_at=utcnow(), last_error="cancelled: recipient erased")
-        )
-        for job in session.exec(select(Job).where(Job.id.in_(job_ids))).all():  # type: ignore[union-attr]
-            job.payload = {
-                **dict.fromkeys(("to", "subject", "text", "html"), ""),
-                "message_id": job.payload.get("message_id", ""),
-            }
+    for job in jobs:
+        if job.status == "queued":
+            job.status, job.finished_at = "done", utcnow()
+            job.last_error = "cancelled: recipient erased"
+        job.payload = {
+            **dict.fromkeys(("to", "subject", "text", "html"), ""),
+            "message_id": job.payload.get("message_id", ""),
+        }
     session.execute(delete(OutboxEmail).where(OutboxEmail.recipient == address))  # type: ignore[arg-type]

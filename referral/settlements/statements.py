@@ -16,6 +16,7 @@ from referral.businesses.models import Business
 from referral.commissions.models import Commission
 from referral.money import cents_to_decimal_text
 from referral.settlements.models import Settlement
+from referral.spreadsheet import neutralised
 
 
 @dataclass(frozen=True)
@@ -134,15 +135,9 @@ def as_csv(report: Statement) -> str:
                 line.date.isoformat(),
                 line.kind,
                 line.reference,
-                _safe(line.partner),
+                neutralised(line.partner),
                 line.status,
                 cents_to_decimal_text(line.amount_cents),
             ]
         )
     return out.getvalue()
-
-
-def _safe(text: str) -> str:
-    """Spreadsheets run a cell starting with = + - @, a tab or a carriage
-    return as a formula: quote it."""
-    return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
