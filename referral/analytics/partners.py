@@ -12,9 +12,7 @@ from sqlmodel import Session
 from referral.analytics.sql import Period, Rate
 from referral.businesses.models import Business
 from referral.commissions.models import Commission
-from referral.commissions.services import SETTLED
 from referral.referrals.models import Referral
-from referral.settlements.models import Settlement, SettlementLine
 
 
 @dataclass
@@ -42,18 +40,6 @@ class PartnerValue:
     def value_cents(self) -> int:
         """What the partnership brought me: revenue, plus earned, less owed."""
         return self.revenue_cents + self.earned_cents - self.owed_cents
-
-
-def _settled():  # type: ignore[no-untyped-def]
-    """What settled of the commission in the enclosing query: a correlated subquery,
-    so the database reads only the lines of that business's commissions."""
-    return (
-        select(func.coalesce(func.sum(SettlementLine.amount_cents), 0))
-        .join(Settlement, Settlement.id == SettlementLine.settlement_id)
-        .where(SettlementLine.commission_id == Commission.id, Settlement.status.in_(SETTLED))
-        .correlate(Commission)
-        .scalar_subquery()
-    )
 
 
 def _named(per_partner):  # type: ignore[no-untyped-def]
@@ -110,7 +96,7 @@ def partner_values(session: Session, business_id: int, *, period: Period) -> lis
             select(
                 theirs.label("partner_id"),
                 Commission.amount_cents.label("amount"),
-                _settled().label("settled"),
+                Commission.settled_cents.label("settled"),
             )
             .where(
                 mine == business_id,

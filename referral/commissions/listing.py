@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from referral.businesses.models import Business
 from referral.commissions.models import Commission
-from referral.commissions.services import SETTLED
-from referral.settlements.models import Settlement, SettlementLine
 
 
 @dataclass(frozen=True)
@@ -41,23 +39,14 @@ def commission_rows(
     mine = Commission.referrer_id if role == "earned" else Commission.payer_id
     theirs = Commission.payer_id if role == "earned" else Commission.referrer_id
     partner = aliased(Business)
-    settled = (
-        select(func.coalesce(func.sum(SettlementLine.amount_cents), 0))
-        .join(Settlement, Settlement.id == SettlementLine.settlement_id)
-        .where(
-            SettlementLine.commission_id == Commission.id,
-            Settlement.status.in_(SETTLED),
-        )
-        .scalar_subquery()
-    )
     rows = session.execute(
-        select(Commission, partner.name, settled)
+        select(Commission, partner.name)
         .join(partner, partner.id == theirs)
         .where(mine == business_id)
         .order_by(Commission.id.desc())
         .limit(limit)
     ).all()
-    return [CommissionRow(c, name, int(done)) for c, name, done in rows]
+    return [CommissionRow(c, name, c.settled_cents) for c, name in rows]
 
 
 def totals(rows: list[CommissionRow]) -> Totals:

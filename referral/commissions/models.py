@@ -52,6 +52,7 @@ class Commission(TableBase, table=True):
             "trigger",
             "referral_id",
             "refunded_cents",
+            "settled_cents",
         ),
         Index(
             "ix_commission_payer",
@@ -64,6 +65,7 @@ class Commission(TableBase, table=True):
             "trigger",
             "referral_id",
             "refunded_cents",
+            "settled_cents",
         ),
     )
     referral_id: int = foreign_key("referral.id")
@@ -81,6 +83,13 @@ class Commission(TableBase, table=True):
     refunded_cents: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     # What is owed now: recomputed from the terms, base and refunds, never incremented.
     amount_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # What settlements have moved for it: the sum of its settlement lines whose
+    # settlement is paid, netted or disputed (commissions.services.SETTLED). Kept
+    # as a settlement enters or leaves those states (`count_settlement`), so
+    # pages and the dashboard read it instead of summing lines per commission.
+    settled_cents: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, default=0, server_default="0")
+    )
     currency: str = Field(sa_column=Column(String(3), nullable=False))
     status: str = Field(sa_column=Column(String(16), nullable=False))
     hold_until: dt.datetime = utc_column(nullable=False)

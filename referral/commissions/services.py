@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import func
 from sqlmodel import Session, select
 
 from referral.commissions.models import Commission
@@ -192,24 +191,27 @@ def approve_due(session: Session, *, now: dt.datetime | None = None) -> int:
     return sum(approve(session, c, now=now) for c in due)
 
 
-def settled_cents(session: Session, commission_id: int) -> int:
-    """What paid settlements have already moved for this commission."""
-    total = session.exec(
-        select(func.coalesce(func.sum(SettlementLine.amount_cents), 0))
-        .join(Settlement, Settlement.id == SettlementLine.settlement_id)
-        .where(
-            SettlementLine.commission_id == commission_id,
-            Settlement.status.in_(SETTLED),
+def count_settlement(session: Session, settlement: Settlement, *, settled: bool) -> None:
+    """A settlement entered (`settled`) or left the SETTLED states: add its lines
+    to, or take them from, each commission's `settled_cents`."""
+    sign = 1 if settled else -1
+    lines = session.exec(
+        select(SettlementLine.commission_id, SettlementLine.amount_cents).where(
+            SettlementLine.settlement_id == settlement.id
         )
-    ).one()
-    return int(total)
+    ).all()
+    for commission_id, amount_cents in lines:
+        commission = session.get(Commission, commission_id)
+        assert commission is not None  # a line's commission is a foreign key
+        commission.settled_cents += sign * amount_cents
+    session.flush()
 
 
-def outstanding_cents(session: Session, commission: Commission) -> int:
+def outstanding_cents(commission: Commission) -> int:
     """Approved and not yet settled (negative after a clawback of a paid commission)."""
     if commission.status not in APPROVED_STAGE:
         return 0
-    return commission.amount_cents - settled_cents(session, commission.id)  # type: ignore[arg-type]
+    return commission.amount_cents - commission.settled_cents
 
 
 def _recompute(session: Session, commission: Commission, memo: str) -> int:

@@ -71,6 +71,17 @@ class Referral(TableBase, table=True):
             "receiver_id",
             "id",
         ),
+        # The receiver's won jobs by the day they closed: revenue per month and
+        # per partner in a period, one index range each (referral/analytics).
+        Index(
+            "ix_referral_receiver_closed",
+            "receiver_id",
+            "status",
+            "closed_at",
+            "sender_id",
+            "job_value_cents",
+            "id",
+        ),
         # Each side's referrals in a period, whatever their status, with the
         # stages of the funnel: the dashboard's funnels, medians and trends.
         Index(

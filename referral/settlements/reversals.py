@@ -15,6 +15,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from referral.commissions.models import Commission
+from referral.commissions.services import count_settlement
 from referral.db import utcnow
 from referral.errors import DomainError, NotFound
 from referral.ledger.models import LedgerEntry, LedgerTransaction
@@ -234,6 +235,7 @@ def _reverse(
     settlement.updated_at = utcnow()
     if settlement.refunded_cents >= settlement.net_cents:
         settlement.status = "reversed"
+        count_settlement(session, settlement, settled=False)
         for status in ("paid", "held"):
             _set_commissions(session, settlement, status, "reversed")
     _tell_both(

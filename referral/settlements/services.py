@@ -20,7 +20,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from referral.commissions.models import Commission
-from referral.commissions.services import outstanding_cents
+from referral.commissions.services import count_settlement, outstanding_cents
 from referral.db import utcnow
 from referral.errors import NotFound
 from referral.jobs.queue import enqueue, keep_scheduled
@@ -87,7 +87,7 @@ def build_settlement(session: Session, partnership: Partnership) -> Settlement |
         .order_by(Commission.id)
         .with_for_update()
     ).all()
-    lines = [(c, outstanding_cents(session, c)) for c in commissions]
+    lines = [(c, outstanding_cents(c)) for c in commissions]
     lines = [(c, amount) for c, amount in lines if amount != 0]
     if not lines:
         return None
@@ -407,13 +407,14 @@ def _settle(
     settlement.status = "paid" if payment is not None else "netted"
     settlement.paid_at = settlement.updated_at = now
     session.flush()
+    count_settlement(session, settlement, settled=True)
     for commission in session.exec(
         select(Commission).where(Commission.settlement_id == settlement.id)
     ).all():
         if commission.status != "settling":
             continue
         # Changed while settling (a refund reported, say): the rest waits for the next.
-        left = outstanding_cents(session, commission)
+        left = outstanding_cents(commission)
         commission.status = "paid" if left == 0 else "approved"
         commission.updated_at = now
     if payment is not None:

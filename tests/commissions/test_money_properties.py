@@ -20,7 +20,7 @@ from referral.ledger.services import balance
 from referral.partnerships.terms import TermsOffer
 from referral.payments.gateway import PaymentState
 from referral.settlements import services as settlements
-from referral.settlements.models import Settlement
+from referral.settlements.models import Settlement, SettlementLine
 from tests.commissions.support import business, partner_up, won_referral
 
 pytestmark = pytest.mark.usefixtures("app_context")
@@ -140,5 +140,17 @@ def test_any_mix_of_terms_refunds_and_netting_balances_to_the_cent(
         select(Commission).where(Commission.partnership_id == partnership.id)
     ).all():
         assert type(commission.amount_cents) is int
-        assert commissions.outstanding_cents(db, commission) == 0
+        assert commissions.outstanding_cents(commission) == 0
+        # The kept sum agrees with the settlement lines it stands for.
+        assert (
+            commission.settled_cents
+            == db.exec(
+                select(func.coalesce(func.sum(SettlementLine.amount_cents), 0))
+                .join(Settlement, Settlement.id == SettlementLine.settlement_id)
+                .where(
+                    SettlementLine.commission_id == commission.id,
+                    Settlement.status.in_(commissions.SETTLED),
+                )
+            ).one()
+        )
         assert commission.status == "paid" or commission.amount_cents == 0

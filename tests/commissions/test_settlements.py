@@ -214,7 +214,7 @@ def test_a_refund_after_payment_is_clawed_back_in_the_next_settlement(db, hvac, 
     db.commit()
     [commission] = db.exec(select(Commission)).all()
     assert (commission.amount_cents, commission.status) == (6_000, "approved")
-    assert commissions.outstanding_cents(db, commission) == -4_000
+    assert commissions.outstanding_cents(commission) == -4_000
 
     second = build(db)
     # Now HVAC owes back what it was overpaid: the direction flips.
@@ -223,7 +223,7 @@ def test_a_refund_after_payment_is_clawed_back_in_the_next_settlement(db, hvac, 
     services.apply_payment(db, payment(second))
     db.commit()
 
-    assert commissions.outstanding_cents(db, commission) == 0
+    assert commissions.outstanding_cents(commission) == 0
     assert commission.status == "paid"
     for business in (hvac, plumber):
         assert balance(db, "receivable", business_id=business.business_id) == 0

@@ -198,6 +198,7 @@ def test_a_dispute_holds_the_commissions_and_a_won_dispute_releases_them(app, db
 
     eventually(lambda: fresh(db, Settlement).status == "paid", what="released")
     assert fresh(db, Commission).status == "paid"
+    assert fresh(db, Commission).settled_cents == 10_000  # held and released, still settled
 
 
 def test_a_lost_dispute_reverses_the_transfer_the_fee_and_the_commissions(app, db, standin, paid):
@@ -211,6 +212,7 @@ def test_a_lost_dispute_reverses_the_transfer_the_fee_and_the_commissions(app, d
     )
     assert settlement.refunded_cents == 10_000
     assert fresh(db, Commission).status == "reversed"
+    assert fresh(db, Commission).settled_cents == 0  # its settlement no longer counts
     [transfer] = standin.client().v1.transfers.list().data
     assert transfer.amount_reversed == 9_500
     every_balance_is_zero(db)
