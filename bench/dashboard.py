@@ -12,12 +12,13 @@ after the scale and marked with a comment); either way the schema is brought
 to the migrations' head first, so new indexes apply to a cached copy.
 
 Then computes every figure of the dashboard page in process, with a real
-session, as `referral.analytics.views.dashboard()` does: the funnel of
-referrals sent and of those received (with their medians), the funnel per
-partner both ways, partner values, monthly trends, the lifetime summary, by
-trade, by month, the top customers and the lead marketplace by month (its
-tables are left empty here). Each run opens its own session, as a
-request would. p50/p95 over repeated runs for the busiest businesses and
+session, as `referral.analytics.views.dashboard()` does: the funnel of the
+referrals the page is about (sent, or received: the page shows one direction
+at a time) with its medians, the same funnel per partner, partner values,
+monthly trends, the lifetime summary, by trade, by month, the top customers
+and the lead marketplace by month (its tables are left empty here). Each
+run loads the page once each way, each load a sample with its own session,
+as a request would. p50/p95 over the samples for the busiest businesses and
 for businesses of median activity. Target: p95 under 200 ms for every one of
 them, on each database. As everywhere in bench/, the figures are also given as
 a ratio to a bare Flask request measured in the same run.
@@ -45,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 import dashboard_data  # noqa: E402
 from discovery import bare_flask_request_ms, percentile  # noqa: E402
 
-from referral.analytics import funnel, lifetime, market, partners, trends  # noqa: E402
+from referral.analytics import funnel, lifetime, market, page, partners, trends  # noqa: E402
 from referral.analytics.sql import Period  # noqa: E402
 from referral.db import make_engine, utcnow  # noqa: E402
 from referral.migrate import upgrade  # noqa: E402
@@ -58,18 +59,19 @@ TARGET_P95_MS = 200.0
 DATA_VERSION = 2
 
 
-def figures(session: Session, business_id: int, period: Period) -> dict[str, Callable[[], Any]]:
-    """Every figure of the dashboard page, each a call of the analytics module."""
+DIRECTIONS = ("sent", "received")
+
+
+def figures(
+    session: Session, business_id: int, period: Period, direction: str
+) -> dict[str, Callable[[], Any]]:
+    """Every figure of the dashboard page for one direction (the page shows the
+    funnels of referrals sent, or of those received), each a call of the
+    analytics module, as referral.analytics.views computes them."""
     return {
-        "funnel sent": lambda: funnel.funnel(session, business_id, direction="sent", period=period),
-        "funnel received": lambda: funnel.funnel(
-            session, business_id, direction="received", period=period
-        ),
-        "by partner sent": lambda: funnel.funnel_by_partner(
-            session, business_id, direction="sent", period=period
-        ),
-        "by partner received": lambda: funnel.funnel_by_partner(
-            session, business_id, direction="received", period=period
+        "funnel": lambda: funnel.funnel(session, business_id, direction=direction, period=period),
+        "funnel by partner": lambda: funnel.funnel_by_partner(
+            session, business_id, direction=direction, period=period
         ),
         "partner values": lambda: partners.partner_values(session, business_id, period=period),
         "monthly trends": lambda: trends.monthly(session, business_id, period=period),
@@ -80,36 +82,55 @@ def figures(session: Session, business_id: int, period: Period) -> dict[str, Cal
     }
 
 
-def _backend_cpu(pid: int | None) -> float:
-    """CPU seconds a local PostgreSQL backend has used (0 when unknown)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError, TypeError):
+def _backend_cpu(engine: Engine) -> float:
+    """CPU seconds the local PostgreSQL backends of the bench's database have
+    used (0 on SQLite, or when the server runs elsewhere): the pool's
+    connections are the only ones, so their sum is the page's share."""
+    if engine.dialect.name != "postgresql":
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    with engine.connect() as connection:
+        pids = connection.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ).scalars()
+        total = 0.0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def dashboard(
-    engine: Engine, business_id: int, period: Period
-) -> tuple[float, float, dict[str, float]]:
-    """One page's figures: wall time, CPU time and each figure's wall time, in ms.
+    engine: Engine, business_id: int, period: Period, direction: str
+) -> tuple[float, float]:
+    """One page's figures as the page computes them (referral.analytics.page,
+    its groups at once on their own connections): wall and CPU time in ms.
 
     CPU time is this process's (SQLite runs in it) plus, on PostgreSQL, that of
-    the session's backend when it runs on this machine: unlike wall time, it
-    does not grow when other work shares the CPUs."""
-    spent: dict[str, float] = {}
+    its backends when they run on this machine: unlike wall time, it does not
+    shrink when the groups run side by side, nor grow when other work shares
+    the CPUs."""
+    cpu = time.process_time() + _backend_cpu(engine)
     start = time.perf_counter()
+    page.compute(engine, business_id, period=period, direction=direction)
+    wall = time.perf_counter() - start
+    cpu = time.process_time() + _backend_cpu(engine) - cpu
+    return wall * 1000, cpu * 1000
+
+
+def each_figure(
+    engine: Engine, business_id: int, period: Period, direction: str
+) -> dict[str, float]:
+    """Each figure alone, one after another in one session: wall ms of each."""
+    spent: dict[str, float] = {}
     with Session(engine) as session:
-        backend = None
-        if engine.dialect.name == "postgresql":
-            backend = session.execute(text("SELECT pg_backend_pid()")).scalar()
-        cpu = time.process_time() + _backend_cpu(backend)
-        for name, compute in figures(session, business_id, period).items():
+        for name, compute in figures(session, business_id, period, direction).items():
             began = time.perf_counter()
             compute()
             spent[name] = (time.perf_counter() - began) * 1000
-        cpu = time.process_time() + _backend_cpu(backend) - cpu
-    return (time.perf_counter() - start) * 1000, cpu * 1000, spent
+    return spent
 
 
 # ---------------------------------------------------------------- the data
@@ -261,7 +282,12 @@ def explain(url: str, business_id: int, period: Period) -> None:
         captured.append((statement, parameters))
 
     with Session(engine) as session:
-        for name, compute in figures(session, business_id, period).items():
+        named = {
+            f"{name} ({direction})": compute
+            for direction in DIRECTIONS
+            for name, compute in figures(session, business_id, period, direction).items()
+        }
+        for name, compute in named.items():
             captured.clear()
             compute()
             for statement, parameters in list(captured):
@@ -285,19 +311,28 @@ def explain(url: str, business_id: int, period: Period) -> None:
 
 
 def measure(
-    url: str, businesses: list[tuple[str, int, int]], period: Period, repeats: int
+    url: str,
+    businesses: list[tuple[str, int, int]],
+    period: Period,
+    repeats: int,
+    *,
+    each: bool,
 ) -> list[dict[str, Any]]:
+    """Page loads of each business; with `each`, also each figure alone."""
     engine = make_engine(url)
     results = []
     for kind, business_id, involvement in businesses:
         for _ in range(2):  # warm caches, the pool and the statement cache
-            dashboard(engine, business_id, period)
+            for direction in DIRECTIONS:
+                dashboard(engine, business_id, period, direction)
         totals, cpu, per_figure = [], [], []
         for _ in range(repeats):
-            total, used, spent = dashboard(engine, business_id, period)
-            totals.append(total)
-            cpu.append(used)
-            per_figure.append(spent)
+            for direction in DIRECTIONS:  # a page load of each: each is a sample
+                total, used = dashboard(engine, business_id, period, direction)
+                totals.append(total)
+                cpu.append(used)
+                if each:
+                    per_figure.append(each_figure(engine, business_id, period, direction))
         results.append(
             {
                 "kind": kind,
@@ -306,7 +341,8 @@ def measure(
                 "timings": totals,
                 "cpu_ms": statistics.mean(cpu),  # backend CPU comes in 10 ms ticks: a mean
                 "figures": {
-                    name: statistics.median(s[name] for s in per_figure) for name in per_figure[0]
+                    name: statistics.median(s[name] for s in per_figure)
+                    for name in (per_figure[0] if per_figure else ())
                 },
             }
         )
@@ -346,7 +382,7 @@ def main() -> int:
         if args.explain:
             explain(urls[backend], chosen[0][1], period)
             continue
-        report[backend] = measure(urls[backend], chosen, period, args.repeats)
+        report[backend] = measure(urls[backend], chosen, period, args.repeats, each=args.figures)
     if args.explain:
         return 0
     load_after = os.getloadavg()
@@ -363,7 +399,8 @@ def main() -> int:
     )
     print(
         f"dashboard of one business, last {args.months} months, scale {args.scale:g},"
-        f" {args.repeats} runs each; target p95 < {TARGET_P95_MS:.0f} ms"
+        f" {args.repeats} runs x {len(DIRECTIONS)} directions each;"
+        f" target p95 < {TARGET_P95_MS:.0f} ms"
     )
     print(
         f"{'database':<12}{'business':>15}{'referrals':>11}{'p50 ms':>9}{'p95 ms':>9}"
@@ -388,7 +425,11 @@ def main() -> int:
         )
     if args.figures:
         names = list(next(iter(report.values()))[0]["figures"])
-        print("\nmedian ms per figure (busiest business, then a median one)")
+        print(
+            "\nmedian ms per figure computed alone, one after another"
+            " (busiest business, then a median one); the page runs them in"
+            f" {page.GROUPS} groups at once"
+        )
         header = "".join(f"{b[:6] + ' ' + k:>16}" for b in report for k in ("busy", "median"))
         print(f"{'figure':<22}{header}")
         for name in names:

@@ -3,10 +3,10 @@ customer lifetime value) with charts, tables and CSV; the operator's view."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, g, render_template, request
+from flask import Blueprint, Response, abort, current_app, g, render_template, request
 from markupsafe import Markup
 
-from referral.analytics import charts, funnel, lifetime, market, partners, platform, tables, trends
+from referral.analytics import charts, funnel, page, platform, tables
 from referral.analytics.sql import Period
 from referral.auth.current import login_required, operator_required
 from referral.db import get_session, utcnow
@@ -27,22 +27,18 @@ def _direction() -> str:
     return "received" if request.args.get("direction") == "received" else "sent"
 
 
-def _funnel() -> funnel.Funnel:
-    """The funnel of this request's period and direction, computed once per request
-    (its table, its chart and the summary card all show it)."""
-    if "analytics_funnel" not in g:
+def _figures() -> page.Figures:
+    """Every figure of this request's period and direction, computed once per
+    request (concurrently: analytics.page)."""
+    if "analytics_figures" not in g:
         _, period = _period()
-        g.analytics_funnel = funnel.funnel(
-            get_session(), g.business.id, direction=_direction(), period=period
+        g.analytics_figures = page.compute(
+            current_app.extensions["db_request_engine"],
+            g.business.id,
+            period=period,
+            direction=_direction(),
         )
-    return g.analytics_funnel
-
-
-def _lifetime() -> lifetime.Lifetime:
-    """The lifetime figures, computed once per request: one statement gives all four."""
-    if "analytics_lifetime" not in g:
-        g.analytics_lifetime = lifetime.figures(get_session(), g.business.id)
-    return g.analytics_lifetime
+    return g.analytics_figures
 
 
 def _funnel_chart(result: funnel.Funnel) -> Markup:
@@ -62,17 +58,15 @@ def _funnel_chart(result: funnel.Funnel) -> Markup:
 
 def _build(name: str) -> tuple[tables.Table, Markup]:
     """One figure of the dashboard: its table and its chart."""
-    db, business_id = get_session(), g.business.id
-    _, period = _period()
-    direction = _direction()
+    figures = _figures()
     if name == "funnel":
-        result = _funnel()
+        result = figures.funnel
         return tables.funnel_table(result), _funnel_chart(result)
     if name == "partner-funnels":
-        rows = funnel.funnel_by_partner(db, business_id, direction=direction, period=period)
+        rows = figures.partner_funnels
         return tables.partner_funnel_table(rows), Markup("")
     if name == "partners":
-        values = partners.partner_values(db, business_id, period=period)
+        values = figures.partner_values
         chart = charts.bars(
             [
                 charts.Bar(v.partner_name, v.value_cents, format_cents(v.value_cents))
@@ -82,7 +76,7 @@ def _build(name: str) -> tuple[tables.Table, Markup]:
         )
         return tables.partners_table(values), chart
     if name == "trends":
-        months = trends.monthly(db, business_id, period=period)
+        months = figures.months
         chart = charts.columns(
             [m.month for m in months],
             [
@@ -94,14 +88,14 @@ def _build(name: str) -> tuple[tables.Table, Markup]:
         )
         return tables.trends_table(months), chart
     if name == "lifetime-by-trade":
-        rows = _lifetime().by_trade
+        rows = figures.lifetime.by_trade
         chart = charts.bars(
             [charts.Bar(r.label, r.revenue_cents, format_cents(r.revenue_cents)) for r in rows],
             title="Revenue from your customers by trade",
         )
         return tables.breakdown_table(name, "Trade", rows), chart
     if name == "lifetime-by-month":
-        rows = _lifetime().by_month
+        rows = figures.lifetime.by_month
         chart = charts.columns(
             [r.label for r in rows],
             [
@@ -112,7 +106,7 @@ def _build(name: str) -> tuple[tables.Table, Markup]:
         )
         return tables.breakdown_table(name, "Month", rows), chart
     if name == "marketplace":
-        months = market.monthly(db, business_id, period=period)
+        months = figures.market
         chart = charts.columns(
             [m.month for m in months],
             [
@@ -123,7 +117,7 @@ def _build(name: str) -> tuple[tables.Table, Markup]:
         )
         return tables.market_table(months), chart
     if name == "customers":
-        return tables.customers_table(_lifetime().top_customers), Markup("")
+        return tables.customers_table(figures.lifetime.top_customers), Markup("")
     abort(404)
 
 
@@ -151,9 +145,9 @@ def dashboard() -> str:
         periods=PERIODS,
         direction=direction,
         figures=figures,
-        funnel=_funnel(),
+        funnel=_figures().funnel,
         stage_labels=funnel.STAGE_LABELS,
-        lifetime=_lifetime().summary,
+        lifetime=_figures().lifetime.summary,
         percent=tables.percent,
         hours=tables.hours,
     )

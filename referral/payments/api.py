@@ -126,7 +126,7 @@ def _documented(view: Any) -> Any:
 
 def _commission_view(commission: Commission) -> dict[str, Any]:
     data = {name: getattr(commission, name, None) for name in CommissionSchema().fields}
-    data["outstanding_cents"] = commissions.outstanding_cents(get_session(), commission)
+    data["outstanding_cents"] = commissions.outstanding_cents(commission)
     return data
 
 
