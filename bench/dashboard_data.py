@@ -94,6 +94,13 @@ class Rows:
         self.rows.append(tuple(merged[c] for c in self.columns))
         return len(self.rows)  # the new row's id: ids are 1..n in insertion order
 
+    def set(self, row_id: int, **values: Any) -> None:
+        """Change columns of a row added before."""
+        row = list(self.rows[row_id - 1])
+        for name, value in values.items():
+            row[self.columns.index(name)] = value
+        self.rows[row_id - 1] = tuple(row)
+
 
 def _cumulative(weights: Iterable[float]) -> list[float]:
     return list(itertools.accumulate(weights))
@@ -157,11 +164,12 @@ def build(scale: float, seed: int, now: dt.datetime, trade_ids: list[int]) -> di
             preferred_contact_time="",
             decline_reason="",
             currency="USD",
+            refunded_cents=0,
         ),
         "settlement": Rows(
             t["settlement"], currency="USD", waiting_reason="", last_error="", refunded_cents=0
         ),
-        "commission": Rows(t["commission"], currency="USD"),
+        "commission": Rows(t["commission"], currency="USD", settled_cents=0),
         "settlement_line": Rows(t["settlement_line"]),
     }
 
@@ -387,6 +395,8 @@ def build(scale: float, seed: int, now: dt.datetime, trade_ids: list[int]) -> di
         refunded = 0
         if trigger == "won" and rng.random() < 0.05:
             refunded = rng.randint(1, base) if base else 0
+        if refunded:  # as commissions.services.report_refund keeps it on both
+            referrals.set(referral_id, refunded_cents=refunded)
         if basis == "percent":
             amount = (base - refunded) * rate // 10_000
             amount = min(amount, cap) if cap else amount
@@ -428,8 +438,6 @@ def build(scale: float, seed: int, now: dt.datetime, trade_ids: list[int]) -> di
             to_settle[(pid, quarter)].append((commission_id, payer, amount))
 
     settlements, lines = rows["settlement"], rows["settlement_line"]
-    commission_columns = commissions.columns
-    settlement_column = commission_columns.index("settlement_id")
     pair_of = {pid: pair for pair, pid in partnership_of.items()}
     for (pid, quarter), owed in sorted(to_settle.items()):
         low, high = pair_of[pid]
@@ -466,9 +474,8 @@ def build(scale: float, seed: int, now: dt.datetime, trade_ids: list[int]) -> di
                 payer_id=payer,
                 amount_cents=amount,
             )
-            row = list(commissions.rows[commission_id - 1])
-            row[settlement_column] = settlement_id
-            commissions.rows[commission_id - 1] = tuple(row)
+            # Every status given here (paid, netted, disputed) counts as settled.
+            commissions.set(commission_id, settlement_id=settlement_id, settled_cents=amount)
     return rows
 
 

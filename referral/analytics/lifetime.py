@@ -24,7 +24,6 @@ from sqlmodel import Session
 
 from referral.analytics.sql import Rate, month_of
 from referral.businesses.models import Business, Trade
-from referral.commissions.models import Commission
 from referral.customers.models import Customer, CustomerJob
 from referral.referrals.models import Referral
 
@@ -79,17 +78,6 @@ class Breakdown:
 
 def _sales(business_id: int):  # type: ignore[no-untyped-def]
     """Every sale to this business's customers, numbered per customer by date."""
-    # The refunds of this business's won commissions. A commission's referrer is
-    # always its referral's sender (commissions.services), so restricting them to
-    # this business changes nothing but lets the database read them in one index
-    # range instead of one lookup per sale (materialized: SQLite would otherwise
-    # fold it back into one lookup per sale).
-    won = (
-        select(Commission.referral_id, Commission.refunded_cents)
-        .where(Commission.referrer_id == business_id, Commission.trigger == "won")
-        .cte("won_commission")
-        .prefix_with("MATERIALIZED")
-    )
     own = select(
         CustomerJob.customer_id.label("customer_id"),
         CustomerJob.job_date.label("sale_date"),
@@ -98,18 +86,14 @@ def _sales(business_id: int):  # type: ignore[no-untyped-def]
         literal(0).label("source"),
         CustomerJob.id.label("sale_id"),
     ).where(CustomerJob.business_id == business_id)
-    through_partners = (
-        select(
-            Referral.customer_id.label("customer_id"),
-            func.coalesce(Referral.job_date, func.date(Referral.closed_at)).label("sale_date"),
-            (Referral.job_value_cents - func.coalesce(won.c.refunded_cents, 0)).label("amount"),
-            Referral.receiver_id.label("done_by"),
-            literal(1).label("source"),
-            Referral.id.label("sale_id"),
-        )
-        .outerjoin(won, won.c.referral_id == Referral.id)
-        .where(Referral.sender_id == business_id, Referral.status == "won")
-    )
+    through_partners = select(
+        Referral.customer_id.label("customer_id"),
+        func.coalesce(Referral.job_date, func.date(Referral.closed_at)).label("sale_date"),
+        (Referral.job_value_cents - Referral.refunded_cents).label("amount"),
+        Referral.receiver_id.label("done_by"),
+        literal(1).label("source"),
+        Referral.id.label("sale_id"),
+    ).where(Referral.sender_id == business_id, Referral.status == "won")
     sales = union_all(own, through_partners).subquery("sales")
     number = func.row_number().over(
         partition_by=sales.c.customer_id,

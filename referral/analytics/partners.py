@@ -57,25 +57,12 @@ def partner_values(session: Session, business_id: int, *, period: Period) -> lis
     def of(partner_id: int, name: str) -> PartnerValue:
         return values.setdefault(partner_id, PartnerValue(partner_id, name))
 
-    # The refunds of the won commissions this business pays: a commission's payer
-    # is always its referral's receiver (commissions.services), so this changes
-    # nothing but lets the database read them in one index range (materialized:
-    # SQLite would otherwise fold it back into one lookup per job).
-    won_commission = (
-        select(Commission.referral_id, Commission.refunded_cents)
-        .where(Commission.payer_id == business_id, Commission.trigger == "won")
-        .cte("won_commission")
-        .prefix_with("MATERIALIZED")
-    )
     revenue = (
         select(
             Referral.sender_id.label("partner_id"),
             func.count().label("jobs"),
-            func.sum(
-                Referral.job_value_cents - func.coalesce(won_commission.c.refunded_cents, 0)
-            ).label("cents"),
+            func.sum(Referral.job_value_cents - Referral.refunded_cents).label("cents"),
         )
-        .outerjoin(won_commission, won_commission.c.referral_id == Referral.id)
         .where(
             Referral.receiver_id == business_id,
             Referral.status == "won",

@@ -50,7 +50,7 @@ def monthly(session: Session, business_id: int, *, period: Period) -> list[Month
                 func.count(), Referral.receiver_id == business_id, *in_month(Referral.created_at)
             ),
             total(func.count(), *won),
-            total(func.sum(Referral.job_value_cents), *won),
+            total(func.sum(Referral.job_value_cents - Referral.refunded_cents), *won),
             *(
                 total(
                     func.sum(Commission.amount_cents),

@@ -257,10 +257,10 @@ def correct_job_value(
             "A job value cannot be negative.", errors={"job_value_cents": ["Must be zero or more."]}
         )
     referral, commission = _won_commission(session, business_id, referral_id)
-    if commission is not None and commission.refunded_cents > job_value_cents:
+    if referral.refunded_cents > job_value_cents:
         raise DomainError(
             "The job value cannot be less than what was already refunded.",
-            errors={"job_value_cents": [f"At least {format_cents(commission.refunded_cents)}."]},
+            errors={"job_value_cents": [f"At least {format_cents(referral.refunded_cents)}."]},
         )
     referral.job_value_cents, referral.updated_at = job_value_cents, utcnow()
     if commission is not None:
@@ -274,12 +274,14 @@ def report_refund(
 ) -> Commission | None:
     """The partner refunded its customer part or all of a won job."""
     referral, commission = _won_commission(session, business_id, referral_id)
-    refundable = (referral.job_value_cents or 0) - (commission.refunded_cents if commission else 0)
+    refundable = (referral.job_value_cents or 0) - referral.refunded_cents
     if refund_cents <= 0 or refund_cents > refundable:
         raise DomainError(
             "A refund must be more than zero and at most what is left of the job value.",
             errors={"refund_cents": [f"Between $0.01 and {format_cents(refundable)}."]},
         )
+    referral.refunded_cents += refund_cents
+    referral.updated_at = utcnow()
     if commission is not None:
         commission.refunded_cents += refund_cents
         _recompute(session, commission, f"refund of {format_cents(refund_cents)} reported")

@@ -44,6 +44,10 @@ class Referral(TableBase, table=True):
         ),
         CheckConstraint("sender_id <> receiver_id", name="two_sides"),
         CheckConstraint("job_value_cents IS NULL OR job_value_cents >= 0", name="value_sign"),
+        CheckConstraint(
+            "refunded_cents >= 0 AND refunded_cents <= coalesce(job_value_cents, 0)",
+            name="refund_range",
+        ),
         UniqueConstraint("sender_id", "idempotency_key", name="uq_referral_idempotency"),
         # Each side's referrals by status (the inbox and outbox), and enough of
         # each row for the dashboard to read its won jobs from the index alone:
@@ -70,6 +74,7 @@ class Referral(TableBase, table=True):
             "job_value_cents",
             "receiver_id",
             "id",
+            "refunded_cents",
         ),
         # The receiver's won jobs by the day they closed: revenue per month and
         # per partner in a period, one index range each (referral/analytics).
@@ -81,6 +86,7 @@ class Referral(TableBase, table=True):
             "sender_id",
             "job_value_cents",
             "id",
+            "refunded_cents",
         ),
         # Each side's referrals in a period, whatever their status, with the
         # stages of the funnel: the dashboard's funnels, medians and trends.
@@ -126,6 +132,11 @@ class Referral(TableBase, table=True):
     closed_at: dt.datetime | None = utc_column(default=None)
     decline_reason: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     job_value_cents: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # What the receiver refunded its customer of the won job (report_refund):
+    # revenue is the job value less this, with or without a commission.
+    refunded_cents: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, default=0, server_default="0")
+    )
     currency: str = Field(default="USD", sa_column=Column(String(3), nullable=False))
     job_date: dt.date | None = Field(default=None, sa_column=Column(Date, nullable=True))
     updated_at: dt.datetime | None = utc_column(default=None)

@@ -135,6 +135,27 @@ def test_refunds_reduce_the_commission_pro_rata(db, hvac, plumber, refunds, expe
     assert balance(db, "receivable", business_id=plumber.business_id) == expected
 
 
+def test_a_refund_of_a_job_without_a_won_commission_is_kept_on_the_referral(db, hvac, plumber):
+    partner_up(db, plumber, hvac, a_pays=flat(2_500, per="accepted"), b_pays=percent(1000))
+    referral = won_referral(db, hvac, plumber, 100_000)
+    assert commission_of(db, referral, trigger="won") is None
+
+    services.report_refund(
+        session=db, business_id=plumber.business_id, referral_id=referral.id, refund_cents=40_000
+    )
+    db.commit()
+
+    assert referral.refunded_cents == 40_000  # revenue from it is now $600.00
+    with pytest.raises(DomainError) as refused:
+        services.correct_job_value(
+            session=db,
+            business_id=plumber.business_id,
+            referral_id=referral.id,
+            job_value_cents=39_999,
+        )
+    assert "job_value_cents" in refused.value.errors
+
+
 def test_a_refund_beyond_what_is_left_is_refused_and_changes_nothing(db, hvac, plumber):
     partner_up(db, plumber, hvac, a_pays=percent(1000), b_pays=percent(1000))
     referral = won_referral(db, hvac, plumber, 100_000)
@@ -150,6 +171,7 @@ def test_a_refund_beyond_what_is_left_is_refused_and_changes_nothing(db, hvac, p
 
     assert "refund_cents" in refused.value.errors
     assert commission_of(db, referral).refunded_cents == 0
+    assert referral.refunded_cents == 0
 
 
 def test_only_the_partner_that_did_the_job_changes_its_value(db, hvac, plumber):
