@@ -81,10 +81,20 @@ def _install_redaction() -> None:
     logging.setLogRecordFactory(redacting_factory)
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
 def configure_logging(app: Flask) -> None:
     """LOG_LEVEL for the app's loggers, stripe-python no lower than INFO, and
     redaction of every record."""
     app_logger = logging.getLogger("referral")
     app_logger.setLevel(app.config.get("LOG_LEVEL", "INFO"))
+    if not logging.getLogger().handlers:
+        # Nobody configured logging: gunicorn configures only its own loggers,
+        # so the app's lines would be dropped (INFO) or printed bare by
+        # logging's last resort. They go to stderr with a time and a name, at
+        # LOG_LEVEL; other libraries' at WARNING and above. A process that
+        # configured logging first (pytest, an operator's setup) keeps its own.
+        logging.basicConfig(level=logging.WARNING, format=LOG_FORMAT)
     logging.getLogger("stripe").setLevel(max(app_logger.level, logging.INFO))
     _install_redaction()

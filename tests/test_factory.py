@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from referral import create_app
@@ -39,3 +42,23 @@ def test_health_check_answers(client) -> None:  # type: ignore[no-untyped-def]
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json == {"status": "ok"}
+
+
+def test_the_apps_log_lines_reach_stderr_when_nobody_configured_logging(tmp_path: Path) -> None:
+    # As under gunicorn, which configures its own loggers but not the app's.
+    program = (
+        "import logging; from referral import create_app; create_app();"
+        " logging.getLogger('referral.jobs').info('job 42 done')"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+        "SECRET_KEY": "not-a-secret-for-this-test",
+        "LOG_LEVEL": "INFO",
+    }
+    finished = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=60
+    )
+
+    assert finished.returncode == 0, finished.stderr
+    assert "INFO referral.jobs job 42 done" in finished.stderr

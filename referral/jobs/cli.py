@@ -5,8 +5,6 @@ Output names job ids, kinds and errors, never payloads (they hold personal data)
 
 from __future__ import annotations
 
-import logging
-
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -82,8 +80,6 @@ def worker_command(once: bool, poll_interval: float) -> None:
     from referral.jobs.queue import RECURRING
     from referral.jobs.worker import run_due_jobs, run_worker
 
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     with transaction() as session:
         for keep_queued in RECURRING:
