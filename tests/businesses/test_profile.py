@@ -72,6 +72,23 @@ def test_phone_numbers_are_stored_in_e164(
     assert saved(db, owner_a.business).phone == stored
 
 
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        ("512-555-0123", '<a href="tel:+15125550123">(512) 555-0123</a>'),
+        ("+44 20 7946 0958", '<a href="tel:+442079460958">+44 20 7946 0958</a>'),
+    ],
+)
+def test_phone_numbers_show_as_people_write_them_and_dial_in_e164(
+    owner_a: SignedIn, owner_b: SignedIn, typed: str, shown: str
+) -> None:
+    owner_a.client.post_form("/business/profile", {**GOOD, "phone": typed})  # type: ignore[attr-defined]
+
+    page = owner_b.client.get(f"/businesses/{owner_a.business.id}").get_data(as_text=True)  # type: ignore[attr-defined]
+
+    assert shown in page
+
+
 def test_blank_optional_fields_clear_them(db: Session, owner_a: SignedIn) -> None:
     owner_a.client.post_form("/business/profile", GOOD)  # type: ignore[attr-defined]
 
