@@ -40,6 +40,12 @@ from bench.servers import GunicornServer, ServerFailed, WorkerSettings  # noqa: 
 
 RESULTS_DIR = ROOT / "bench" / "results"
 
+# The app each run compares Referral with (as "bare" in the report).
+BASELINES = {
+    "bare": "bench.bare_app:create_app()",
+    "bare-sql": "bench.bare_sql_app:create_app()",
+}
+
 ENDPOINTS = {
     "me": Endpoint("GET /api/v1/me (API key)", "/api/v1/me", "me", target=0.50),
     "home": Endpoint("GET / (signed in)", "/", "page", target=0.30),
@@ -147,6 +153,7 @@ class RunContext:
     schema: str
     seconds_per_endpoint: float
     rounds: int
+    baseline: str
     loadavg_start: str
     loadavg_end: str
     cpus: int
@@ -196,12 +203,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--partners", type=int, default=10, help="referral_post: active partners (default 10)"
     )
+    parser.add_argument(
+        "--baseline",
+        choices=list(BASELINES),
+        default="bare",
+        help="bare: no database (the issues' targets); bare-sql: the same statements through"
+        " the driver alone (me, home, healthz), what Referral's own machinery costs",
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
     args = parser.parse_args(argv)
     unknown = set(args.endpoints.split(",")) - set(ENDPOINTS)
     if unknown:
         parser.error(f"unknown endpoint(s): {', '.join(sorted(unknown))}")
+    if args.baseline == "bare-sql" and "referral_post" in args.endpoints.split(","):
+        parser.error("--baseline bare-sql measures me, home and healthz only")
     if args.rounds < 1 or args.duration <= 0 or args.connections < 1 or args.workers < 1:
         parser.error("--rounds, --duration, --connections and --workers must be positive")
     return args
@@ -265,7 +281,8 @@ def print_report(
     context: RunContext,
 ) -> None:
     print()
-    print(f"Referral vs bare Flask, same run ({context.started_at}, commit {context.commit})")
+    against = {"bare": "bare Flask", "bare-sql": "bare Flask + the same SQL"}[context.baseline]
+    print(f"Referral vs {against}, same run ({context.started_at}, commit {context.commit})")
     print(
         f"  gunicorn {context.gunicorn}; load: {context.generator}, "
         f"{context.connections} connections; database: {context.database}"
@@ -411,7 +428,17 @@ def run_benchmark(
             "referral", "referral:create_app()", env=env, settings=settings, work_dir=work_dir
         ),
         "bare": GunicornServer(
-            "bare", "bench.bare_app:create_app()", env={}, settings=settings, work_dir=work_dir
+            args.baseline,
+            BASELINES[args.baseline],
+            env={
+                "BENCH_DATABASE_URL": database_url,
+                "SECRET_KEY": env["SECRET_KEY"],
+                "BENCH_SESSION_COOKIE": requests.credentials.cookie_name,
+            }
+            if args.baseline == "bare-sql"
+            else {},
+            settings=settings,
+            work_dir=work_dir,
         ),
     }
     try:
@@ -483,6 +510,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         schema=args.schema,
         seconds_per_endpoint=slice_seconds(args, generator) * args.rounds,
         rounds=args.rounds,
+        baseline=args.baseline,
         loadavg_start=loadavg_start,
         loadavg_end=loadavg(),
         cpus=os.cpu_count() or 1,
