@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -408,6 +408,8 @@ def run_benchmark(
 ) -> tuple[list[EndpointResult], dict[str, list[int]]]:
     """Prepare the database, start both apps, check, then measure every endpoint."""
     endpoints = [ENDPOINTS[name] for name in args.endpoints.split(",")]
+    if args.baseline != "bare":  # the targets are ratios to the bare app
+        endpoints = [replace(endpoint, target=None) for endpoint in endpoints]
     settings = WorkerSettings(args.workers, args.worker_class, args.threads)
     database_url = seed.fresh_database(args.db, pg_url=args.pg_url, work_dir=work_dir)
     env = seed.referral_env(database_url)
