@@ -6,7 +6,9 @@ do not grow without end and personal data is not kept longer than its use.
   (status, time applied) and forgets the job's id;
 - login sessions once expired;
 - emailed verification and reset tokens a week after they expired (until then
-  a late click is told "expired", not "unknown").
+  a late click is told "expired", not "unknown");
+- uploaded consent forms no consent record names, a day after their upload
+  (their referral was refused after the upload).
 
 Dead jobs stay until an operator retries them or they are dealt with: they are
 the record of what failed.
@@ -23,6 +25,7 @@ from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
 from referral.auth.models import LoginSession, UserToken
+from referral.consent.evidence import forget_unused_evidence
 from referral.db import utcnow
 from referral.jobs.models import Job
 from referral.jobs.queue import job_handler, keep_scheduled, recurring
@@ -41,7 +44,7 @@ def prune(session: Session, *, now: dt.datetime | None = None) -> dict[str, int]
     """Delete what is past keeping; the number of rows of each kind deleted."""
     now = now or utcnow()
     cutoff = now - dt.timedelta(days=current_app.config["JOB_RETENTION_DAYS"])
-    deleted = {"jobs": 0, "login_sessions": 0, "user_tokens": 0}
+    deleted = {"jobs": 0, "login_sessions": 0, "user_tokens": 0, "evidence_files": 0}
     while True:
         finished = select(Job.id).where(Job.status == "done", Job.finished_at < cutoff).limit(BATCH)
         ids = list(session.execute(finished).scalars())
@@ -58,6 +61,7 @@ def prune(session: Session, *, now: dt.datetime | None = None) -> dict[str, int]
     deleted["user_tokens"] = session.execute(
         delete(UserToken).where(UserToken.expires_at < now - EXPIRED_TOKEN_GRACE)  # type: ignore[arg-type]
     ).rowcount
+    deleted["evidence_files"] = forget_unused_evidence(session, now=now)
     return deleted
 
 

@@ -1,16 +1,25 @@
 """Signed consent forms uploaded as evidence: PDF or image, at most 5 MB, the
 type checked by the file's content (never its name or the browser's claim).
-Files are stored by their SHA-256 under the instance folder."""
+Files are stored by their SHA-256 under the instance folder.
+
+A form is stored before its referral is checked, so a referral refused after
+the upload (a duplicate, a paused partnership) leaves a file no consent record
+names: housekeeping deletes those a day later (`forget_unused_evidence`)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from flask import current_app
+from sqlalchemy import select
+from sqlmodel import Session
 
+from referral.consent.models import ConsentRecord
 from referral.errors import ValidationFailed
 
 MAX_EVIDENCE_BYTES = 5 * 1024 * 1024
@@ -59,7 +68,11 @@ def store_evidence(stream: IO[bytes]) -> StoredEvidence:
         )
     digest = hashlib.sha256(data).hexdigest()
     path = evidence_folder() / digest
-    if not path.exists():
+    if path.exists():
+        # The same form again: fresh again, so housekeeping gives the record
+        # about to name it a day to be written.
+        os.utime(path)
+    else:
         temporary = path.with_suffix(".part")
         temporary.write_bytes(data)
         temporary.replace(path)  # atomic: a half-written file never has the final name
@@ -68,3 +81,27 @@ def store_evidence(stream: IO[bytes]) -> StoredEvidence:
 
 def evidence_path(sha256: str) -> Path:
     return evidence_folder() / sha256
+
+
+# Long enough for any request that stored a form to have committed its record.
+UNUSED_EVIDENCE_GRACE = dt.timedelta(days=1)
+
+
+def forget_unused_evidence(session: Session, *, now: dt.datetime) -> int:
+    """Delete the stored forms (and interrupted writes) older than the grace
+    period that no consent record names; how many files were deleted."""
+    cutoff = (now - UNUSED_EVIDENCE_GRACE).timestamp()
+    old = [p for p in evidence_folder().iterdir() if p.is_file() and p.stat().st_mtime < cutoff]
+    forms = {p.name: p for p in old if p.suffix == ""}
+    named = set(
+        session.execute(
+            select(ConsentRecord.evidence_sha256).where(
+                ConsentRecord.evidence_sha256.in_(list(forms))  # type: ignore[attr-defined]
+            )
+        ).scalars()
+    )
+    unused = [p for name, p in forms.items() if name not in named]
+    unused += [p for p in old if p.suffix == ".part"]
+    for path in unused:
+        path.unlink(missing_ok=True)
+    return len(unused)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pytest
 from flask import Flask
@@ -26,6 +27,24 @@ def send_form(client, partner_id: int, customer_id: int, **fields: str):  # type
         **fields,
     }
     return client.post_form("/referrals/new", data)
+
+
+def upload_signed_form(client, partner_id: int, customer_id: int, content: bytes, name: str):  # type: ignore[no-untyped-def]
+    """The referral form with consent attested in writing and the signed form attached."""
+    return client.post(
+        "/referrals/new",
+        data={
+            "csrf_token": client.csrf_token("/referrals/new"),
+            "partner_id": str(partner_id),
+            "customer_id": str(customer_id),
+            "need": "Water heater leaking",
+            "urgency": "this_week",
+            "consent_method": "attested_writing",
+            "attested_on": "2026-11-20",
+            "evidence": (io.BytesIO(content), name),
+        },
+        content_type="multipart/form-data",
+    )
 
 
 def test_a_referral_from_the_form_to_a_won_job_without_leaking_before_consent(
@@ -155,7 +174,6 @@ def test_a_signed_form_is_checked_by_content_and_kept_with_the_consent(
     app: Flask, db: Session, hvac, plumber, customer_id: int
 ) -> None:  # type: ignore[no-untyped-def]
     import hashlib
-    import io
     from pathlib import Path
 
     from referral.consent.models import ConsentRecord
@@ -163,20 +181,7 @@ def test_a_signed_form_is_checked_by_content_and_kept_with_the_consent(
     alex = sign_in(app, _user(db, "alex@coolair.example"))
 
     def upload(content: bytes, name: str):  # type: ignore[no-untyped-def]
-        return alex.post(
-            "/referrals/new",
-            data={
-                "csrf_token": alex.csrf_token("/referrals/new"),
-                "partner_id": str(plumber.business_id),
-                "customer_id": str(customer_id),
-                "need": "Water heater leaking",
-                "urgency": "this_week",
-                "consent_method": "attested_writing",
-                "attested_on": "2026-11-20",
-                "evidence": (io.BytesIO(content), name),
-            },
-            content_type="multipart/form-data",
-        )
+        return upload_signed_form(alex, plumber.business_id, customer_id, content, name)
 
     fake = upload(b"just text, not a PDF", "signed.pdf")
     assert fake.status_code == 422
@@ -190,6 +195,36 @@ def test_a_signed_form_is_checked_by_content_and_kept_with_the_consent(
     assert record.evidence_content_type == "application/pdf"
     stored = Path(app.config["UPLOAD_FOLDER"]) / "consent-evidence" / record.evidence_sha256
     assert stored.read_bytes() == pdf
+
+
+def test_a_form_left_by_a_referral_refused_after_its_upload_is_deleted_a_day_later(
+    app: Flask, db: Session, hvac, plumber, customer_id: int
+) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+
+    from referral.consent.evidence import evidence_path
+    from referral.db import utcnow
+    from referral.housekeeping import prune
+
+    alex = sign_in(app, _user(db, "alex@coolair.example"))
+
+    def upload(content: bytes):  # type: ignore[no-untyped-def]
+        return upload_signed_form(alex, plumber.business_id, customer_id, content, "signed.pdf")
+
+    kept, left = b"%PDF-1.7\n% first\n%%EOF\n", b"%PDF-1.7\n% second\n%%EOF\n"
+    assert upload(kept).status_code == 302
+    assert upload(left).status_code != 302  # the same customer to the same partner again
+    assert len(db.exec(select(Referral)).all()) == 1
+    with app.app_context():
+        kept_path = evidence_path(hashlib.sha256(kept).hexdigest())
+        left_path = evidence_path(hashlib.sha256(left).hexdigest())
+        assert kept_path.exists() and left_path.exists()
+
+        assert prune(db)["evidence_files"] == 0  # a request may still be about to name it
+        assert prune(db, now=utcnow() + dt.timedelta(days=2))["evidence_files"] == 1
+
+        assert kept_path.read_bytes() == kept
+        assert not left_path.exists()
 
 
 def test_a_signed_form_over_5_mb_is_refused(app: Flask) -> None:
