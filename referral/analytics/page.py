@@ -16,7 +16,7 @@ from __future__ import annotations
 import atexit
 import functools
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -65,13 +65,15 @@ def compute(engine: Engine, business_id: int, *, period: Period, direction: str)
     def customers(session: Session) -> lifetime.Lifetime:
         return lifetime.figures(session, business_id)
 
-    def funnels(session: Session) -> tuple[Any, Any]:
+    def funnels(session: Session) -> tuple[funnel.Funnel, list[funnel.PartnerFunnel]]:
         return (
             funnel.funnel(session, business_id, direction=direction, period=period),
             funnel.funnel_by_partner(session, business_id, direction=direction, period=period),
         )
 
-    def money(session: Session) -> tuple[Any, Any, Any]:
+    def money(
+        session: Session,
+    ) -> tuple[list[partners.PartnerValue], list[trends.Month], list[market.MarketMonth]]:
         return (
             partners.partner_values(session, business_id, period=period),
             trends.monthly(session, business_id, period=period),
@@ -81,7 +83,7 @@ def compute(engine: Engine, business_id: int, *, period: Period, direction: str)
     pool = _pool()
     # Slowest first, so it starts before the others take the threads.
     groups = (customers, funnels, money)
-    in_flight = [pool.submit(_in_own_session, engine, group) for group in groups]
+    in_flight: list[Future[Any]] = [pool.submit(_in_own_session, engine, group) for group in groups]
     values, (overall, per_partner), (ranked, months, marketplace) = (
         future.result() for future in in_flight
     )
