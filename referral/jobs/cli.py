@@ -41,6 +41,9 @@ def retry_job(*, session: Session, job_id: int) -> Job:
         raise JobNotRetryable(f"No dead job {job_id}.")
     job.status, job.attempts, job.run_at = "queued", 0, utcnow()
     job.finished_at = job.lease_expires_at = None
+    # A recurring run queued again beside its successor: it runs once more and
+    # does not queue another (keep_scheduled finds the successor).
+    job.singleton = None
     session.flush()
     return job
 

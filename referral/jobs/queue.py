@@ -11,11 +11,13 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from referral.db import utcnow
-from referral.jobs.models import Job
+from referral.jobs.models import SINGLETON_QUEUED, Job
 
 JobHandler = Callable[[Session, dict[str, Any]], None]
 HANDLERS: dict[str, JobHandler] = {}
@@ -43,13 +45,18 @@ def enqueue(
     max_attempts: int | None = None,
 ) -> Job:
     """Add a job to `session`. Attempts default to JOB_MAX_ATTEMPTS (8)."""
-    if max_attempts is None:
-        max_attempts = current_app.config.get("JOB_MAX_ATTEMPTS", 8) if current_app else 8
     job = Job(
-        kind=kind, payload=payload or {}, run_at=run_at or utcnow(), max_attempts=max_attempts
+        kind=kind,
+        payload=payload or {},
+        run_at=run_at or utcnow(),
+        max_attempts=_max_attempts() if max_attempts is None else max_attempts,
     )
     session.add(job)
     return job
+
+
+def _max_attempts() -> int:
+    return current_app.config.get("JOB_MAX_ATTEMPTS", 8) if current_app else 8
 
 
 def keep_scheduled(
@@ -64,8 +71,27 @@ def keep_scheduled(
     others = select(Job.id).where(Job.kind == kind, Job.status.in_(("queued", "running")))  # type: ignore[attr-defined]
     if running is not None:
         others = others.where(Job.id != running.id)
-    if session.execute(others.limit(1)).first() is None:
-        enqueue(session, kind, {}, run_at=(now or utcnow()) + after)
+    if session.execute(others.limit(1)).first() is not None:
+        return
+    # Two workers starting together both find none: the unique index on queued
+    # singletons keeps the second insert from adding a row.
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    now = now or utcnow()
+    session.execute(
+        insert(Job.__table__)
+        .values(
+            kind=kind,
+            singleton=kind,
+            payload={},
+            status="queued",
+            attempts=0,
+            max_attempts=_max_attempts(),
+            run_at=now + after,
+            last_error="",
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["singleton"], index_where=text(SINGLETON_QUEUED))
+    )
 
 
 # Functions run when a worker starts, each keeping one recurring job queued

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 
 import pytest
 from flask import Flask
@@ -12,6 +14,7 @@ from referral.auth.models import LoginSession, UserToken
 from referral.db import utcnow
 from referral.housekeeping import HOUSEKEEPING, prune
 from referral.jobs.models import Job
+from referral.jobs.queue import keep_scheduled
 from referral.payments.models import StripeEvent
 from tests.factories import make_business, make_user
 from tests.support.jobs import run_jobs
@@ -121,3 +124,44 @@ def test_a_recurring_run_queues_its_successor_in_a_worker_that_keeps_running(
     runs = db.exec(select(Job).where(Job.kind == kind).order_by(Job.id)).all()
     assert [run.status for run in runs] == ["done", "queued"]
     assert utcnow() + every - DAY < runs[1].run_at <= utcnow() + every
+
+
+def test_workers_starting_together_queue_one_recurring_run(db: Session) -> None:
+    """Each checks before the other has committed, so both find none queued:
+    the unique index on queued singletons keeps the second insert out."""
+    engine = db.get_bind()
+    with Session(engine) as first, Session(engine) as second:
+        keep_scheduled(first, HOUSEKEEPING, after=DAY)  # inserted, not committed yet
+
+        def second_worker() -> None:
+            keep_scheduled(second, HOUSEKEEPING, after=DAY)  # waits for the first's row
+            second.commit()
+
+        starting = threading.Thread(target=second_worker)
+        starting.start()
+        time.sleep(0.5)  # the second has checked and is waiting on the first's insert
+        first.commit()
+        starting.join(timeout=30)
+        assert not starting.is_alive()
+
+    queued = db.exec(select(Job).where(Job.kind == HOUSEKEEPING, Job.status == "queued")).all()
+    assert [job.singleton for job in queued] == [HOUSEKEEPING]
+
+
+def test_a_dead_recurring_run_retried_beside_its_successor_runs_once_more(db: Session) -> None:
+    from referral.jobs.cli import retry_job
+
+    dead = Job(kind=HOUSEKEEPING, singleton=HOUSEKEEPING, status="dead")
+    db.add(dead)
+    db.commit()
+    keep_scheduled(db, HOUSEKEEPING, after=DAY)  # the dead one does not count
+    db.commit()
+
+    retry_job(session=db, job_id=dead.id)
+    db.commit()
+
+    queued = db.exec(select(Job).where(Job.kind == HOUSEKEEPING, Job.status == "queued")).all()
+    assert sorted((job.id == dead.id, job.singleton) for job in queued) == [
+        (False, HOUSEKEEPING),
+        (True, None),
+    ]
