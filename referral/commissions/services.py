@@ -200,10 +200,13 @@ def count_settlement(session: Session, settlement: Settlement, *, settled: bool)
             SettlementLine.settlement_id == settlement.id
         )
     ).all()
+    ids = [commission_id for commission_id, _ in lines]
+    commissions = {
+        c.id: c
+        for c in session.exec(select(Commission).where(Commission.id.in_(ids))).all()  # type: ignore[union-attr]
+    }
     for commission_id, amount_cents in lines:
-        commission = session.get(Commission, commission_id)
-        assert commission is not None  # a line's commission is a foreign key
-        commission.settled_cents += sign * amount_cents
+        commissions[commission_id].settled_cents += sign * amount_cents
     session.flush()
 
 
