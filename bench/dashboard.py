@@ -27,6 +27,7 @@ a ratio to a bare Flask request measured in the same run.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -46,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 import dashboard_data  # noqa: E402
 from discovery import bare_flask_request_ms, percentile  # noqa: E402
 
-from referral.analytics import funnel, lifetime, market, page, partners, trends  # noqa: E402
+from referral.analytics import page  # noqa: E402
 from referral.analytics.sql import Period  # noqa: E402
 from referral.db import make_engine, utcnow  # noqa: E402
 from referral.migrate import upgrade  # noqa: E402
@@ -66,20 +67,10 @@ def figures(
     session: Session, business_id: int, period: Period, direction: str
 ) -> dict[str, Callable[[], Any]]:
     """Every figure of the dashboard page for one direction (the page shows the
-    funnels of referrals sent, or of those received), each a call of the
-    analytics module, as referral.analytics.views computes them."""
-    return {
-        "funnel": lambda: funnel.funnel(session, business_id, direction=direction, period=period),
-        "funnel by partner": lambda: funnel.funnel_by_partner(
-            session, business_id, direction=direction, period=period
-        ),
-        "partner values": lambda: partners.partner_values(session, business_id, period=period),
-        "monthly trends": lambda: trends.monthly(session, business_id, period=period),
-        # The summary, by trade, by month and top customers: one statement
-        # (views.py computes them once per request).
-        "lifetime (4 figures)": lambda: lifetime.figures(session, business_id),
-        "marketplace": lambda: market.monthly(session, business_id, period=period),
-    }
+    funnels of referrals sent, or of those received): the page's own list
+    (referral.analytics.page), each bound to `session`."""
+    calls = page.page_figures(business_id, period=period, direction=direction)
+    return {name: functools.partial(call, session) for name, call in calls.items()}
 
 
 def _backend_cpu(engine: Engine) -> float:

@@ -18,18 +18,13 @@ import functools
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from referral.analytics import funnel, lifetime, market, partners, trends
 from referral.analytics.sql import Period
-
-T = TypeVar("T")
-
-# One group per thread; more threads than groups would never be used.
-GROUPS = 3
 
 
 @dataclass(frozen=True)
@@ -51,47 +46,52 @@ def _pool() -> ThreadPoolExecutor:
     return pool
 
 
-def _in_own_session(engine: Engine, compute: Callable[[Session], T]) -> T:
+Figure = Callable[[Session], Any]
+
+
+def page_figures(business_id: int, *, period: Period, direction: str) -> dict[str, Figure]:
+    """Every figure of the page for `direction` ("sent" or "received") in
+    `period`, each a call on a session (bench/dashboard.py times them one by one)."""
+    return {
+        "funnel": lambda s: funnel.funnel(s, business_id, direction=direction, period=period),
+        "partner_funnels": lambda s: funnel.funnel_by_partner(
+            s, business_id, direction=direction, period=period
+        ),
+        "partner_values": lambda s: partners.partner_values(s, business_id, period=period),
+        "months": lambda s: trends.monthly(s, business_id, period=period),
+        # The summary, by trade, by month and the top customers: one statement.
+        "lifetime": lambda s: lifetime.figures(s, business_id),
+        "market": lambda s: market.monthly(s, business_id, period=period),
+    }
+
+
+# Run side by side, each group on its own session; the slowest first, so it
+# starts before the others take the threads.
+GROUPED = (
+    ("lifetime",),
+    ("funnel", "partner_funnels"),
+    ("partner_values", "months", "market"),
+)
+GROUPS = len(GROUPED)
+
+
+def _in_own_session(engine: Engine, calls: dict[str, Figure]) -> dict[str, Any]:
     with Session(engine) as session:
         try:
-            return compute(session)
+            return {name: call(session) for name, call in calls.items()}
         finally:
             session.rollback()  # reads only: nothing to keep
 
 
 def compute(engine: Engine, business_id: int, *, period: Period, direction: str) -> Figures:
     """The page's figures for `direction` ("sent" or "received") in `period`."""
-
-    def customers(session: Session) -> lifetime.Lifetime:
-        return lifetime.figures(session, business_id)
-
-    def funnels(session: Session) -> tuple[funnel.Funnel, list[funnel.PartnerFunnel]]:
-        return (
-            funnel.funnel(session, business_id, direction=direction, period=period),
-            funnel.funnel_by_partner(session, business_id, direction=direction, period=period),
-        )
-
-    def money(
-        session: Session,
-    ) -> tuple[list[partners.PartnerValue], list[trends.Month], list[market.MarketMonth]]:
-        return (
-            partners.partner_values(session, business_id, period=period),
-            trends.monthly(session, business_id, period=period),
-            market.monthly(session, business_id, period=period),
-        )
-
+    calls = page_figures(business_id, period=period, direction=direction)
     pool = _pool()
-    # Slowest first, so it starts before the others take the threads.
-    groups = (customers, funnels, money)
-    in_flight: list[Future[Any]] = [pool.submit(_in_own_session, engine, group) for group in groups]
-    values, (overall, per_partner), (ranked, months, marketplace) = (
-        future.result() for future in in_flight
-    )
-    return Figures(
-        funnel=overall,
-        partner_funnels=per_partner,
-        partner_values=ranked,
-        months=months,
-        lifetime=values,
-        market=marketplace,
-    )
+    in_flight: list[Future[dict[str, Any]]] = [
+        pool.submit(_in_own_session, engine, {name: calls[name] for name in group})
+        for group in GROUPED
+    ]
+    results: dict[str, Any] = {}
+    for future in in_flight:
+        results.update(future.result())
+    return Figures(**results)
