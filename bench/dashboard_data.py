@@ -33,9 +33,10 @@ from sqlmodel import Session, select
 
 from referral.businesses.models import Trade
 from referral.businesses.taxonomy import seed_trades
+from referral.consent.models import ConsentMethod
 from referral.db import make_engine
+from referral.domains import load_all_models
 from referral.migrate import upgrade
-from referral.models import load_all_models
 
 BUSINESSES = 5_000
 CUSTOMERS = 200_000
@@ -59,7 +60,7 @@ STATUS_SHARES = {
     "won": 42,
 }
 URGENCIES = ("emergency", "this_week", "this_month", "flexible")
-CONSENT_METHODS = ("email_link", "attested_phone", "attested_in_person", "attested_writing")
+CONSENT_METHODS = tuple(ConsentMethod)
 # The tables written, parents first.
 TABLES = (
     "business",

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from referral.businesses.models import Business, Trade  # noqa: E402
 from referral.businesses.taxonomy import seed_trades  # noqa: E402
 from referral.db import make_engine, utcnow  # noqa: E402
-from referral.models import load_all_models  # noqa: E402
+from referral.domains import load_all_models  # noqa: E402
 from referral.partnerships.discovery import discover_partners  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test_bench"

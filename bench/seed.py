@@ -20,25 +20,20 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
 from referral import create_app
-from referral.apikeys.models import ApiKey
-from referral.apikeys.services import KEY_PREFIX
+from referral.auth.apikeys.services import KEY_PREFIX
 from referral.auth.current import SESSION_KEY
-from referral.auth.models import LoginSession, User
+from referral.auth.models import ApiKey, LoginSession, User
 from referral.auth.passwords import hash_password
 from referral.auth.tokens import hash_token, new_token
+from referral.businesses.actor import Actor
 from referral.businesses.geo import locate_zip
 from referral.businesses.models import Business, Trade
 from referral.businesses.taxonomy import seed_trades
 from referral.config import Config
 from referral.customers.models import Customer
 from referral.db import make_engine, transaction, utcnow
-from referral.models import load_all_models
-from referral.partnerships.services import (
-    Actor,
-    TermsPair,
-    accept_proposal,
-    propose_partnership,
-)
+from referral.domains import load_all_models
+from referral.partnerships.services import TermsPair, accept_proposal, propose_partnership
 from referral.partnerships.terms import TermsOffer
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -141,6 +141,7 @@ def run(args: argparse.Namespace, clock: Clock, work_dir: Path, stack: ExitStack
     clock.say(f"PostgreSQL: {where}")
 
     secret = "whsec_soak_" + secrets.token_hex(16)
+    connect_secret = "whsec_soak_connect_" + secrets.token_hex(16)
     standin = StripeStandIn().start()
     stack.callback(standin.stop)
     app_server = GunicornServer(
@@ -154,6 +155,8 @@ def run(args: argparse.Namespace, clock: Clock, work_dir: Path, stack: ExitStack
         **seed.referral_env(database_url),
         "STRIPE_API_BASE": standin.api_base,
         "STRIPE_WEBHOOK_SECRET": secret,
+        "STRIPE_CONNECT_WEBHOOK_SECRET": connect_secret,
+        "STRIPE_INSTALL_ID": "soak-" + secrets.token_hex(4),
         "BASE_URL": app_server.url,
         "UPLOAD_FOLDER": str(work_dir / "uploads"),
         # A killed worker's job is taken over when its lease lapses: the default
@@ -180,7 +183,14 @@ def run(args: argparse.Namespace, clock: Clock, work_dir: Path, stack: ExitStack
         app_server.url + "/stripe/webhook", secret, recorder, seed=args.seed
     ).start()
     stack.callback(delivery.stop)
-    standin.send_webhooks_to(delivery.url, secret)
+    # Connected accounts' events (onboarding, at the start) go straight to the
+    # app's Connect endpoint; the platform's through the relay.
+    standin.send_webhooks_to(
+        delivery.url,
+        secret,
+        connect_url=app_server.url + "/stripe/webhook/connect",
+        connect_secret=connect_secret,
+    )
     app_server.start()
     stack.callback(app_server.stop)
     app_server.wait_ready()

@@ -25,12 +25,13 @@ from bench.soak_client import Http, Response
 from referral import create_app
 from referral.auth.models import User
 from referral.auth.passwords import hash_password
+from referral.businesses.actor import Actor
 from referral.businesses.geo import locate_zip
 from referral.businesses.models import Business, Trade
 from referral.config import Config
 from referral.customers.models import Customer
 from referral.db import make_engine, transaction, utcnow
-from referral.partnerships.services import Actor, TermsPair, accept_proposal, propose_partnership
+from referral.partnerships.services import TermsPair, accept_proposal, propose_partnership
 from referral.partnerships.terms import TermsOffer
 
 # No two of these trades compete (referral.businesses.taxonomy.COMPETING), and

@@ -7,7 +7,7 @@ from typing import Any
 from alembic import context
 
 from referral.db import UTCDateTime, make_engine
-from referral.models import load_all_models
+from referral.domains import load_all_models
 
 config = context.config
 target_metadata = load_all_models()
@@ -36,9 +36,11 @@ def run_migrations_online() -> None:
     connectable = config.attributes.get("connection")
     if connectable is None:
         engine = make_engine(config.get_main_option("sqlalchemy.url"))
-        with engine.connect() as connection:
-            _run(connection)
-        engine.dispose()
+        try:  # a migration that refuses to run must not leave a connection open
+            with engine.connect() as connection:
+                _run(connection)
+        finally:
+            engine.dispose()
     else:
         _run(connectable)
 

@@ -15,54 +15,54 @@ from referral.config import (
     resolve_stripe_settings,
 )
 from referral.logs import configure_logging
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from referral.paths import default_instance_path, resource
+from referral.payments.pricing import resolve_minimums
 
 
 def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     """Build the app. `config` is a Config (or a mapping) overriding the environment."""
+    settings = config if config is not None else Config()
+    values = settings.as_dict() if isinstance(settings, Config) else dict(settings)
     app = Flask(
         __name__,
-        template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "static"),
-        instance_path=str(PROJECT_ROOT / "instance"),
+        template_folder=str(resource("templates")),
+        static_folder=str(resource("static")),
+        instance_path=str(
+            Path(str(values.get("INSTANCE_PATH") or default_instance_path())).resolve()
+        ),
         instance_relative_config=True,
     )
-    settings = config if config is not None else Config()
-    app.config.update(settings.as_dict() if isinstance(settings, Config) else settings)
+    app.config.update(values)
     instance = Path(app.instance_path)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(instance)
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = default_database_url(instance)
     resolve_stripe_settings(app.config, instance)
+    resolve_minimums(app.config)
 
     configure_logging(app)
+    app.extensions["settings_warnings"] = list(getattr(settings, "warnings", []))
+    for warning in app.extensions["settings_warnings"]:
+        app.logger.warning("settings: %s", warning)
     if app.config.get("TRUSTED_PROXIES"):
         # The client's address (rate limits, consent evidence) and scheme as the
         # balancer saw them, from the headers of that many hops and no more.
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
-    from referral import api, db, errors, security, templating
+    from referral import db, domains, errors, security, templating
     from referral.auth import current
-    from referral.models import load_all_models
-    from referral.views import register_blueprints
-
-    load_all_models()
     from referral.ids import IdConverter
 
     app.url_map.converters["int"] = IdConverter  # before any route is added
-    from referral.jobs.queue import load_job_handlers
-
-    load_job_handlers()
     db.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     templating.init_app(app)
     current.init_app(app)
-    register_blueprints(app)
-    app.extensions["referral_api"] = api.init_app(app)
+    domains.register_pages(app)
+    app.extensions["referral_api"] = domains.register_api(app)
 
     from referral.cli import register_commands
 

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, with_appcontext
 
 from referral import create_app
+from referral.config import ConfigError
+from referral.paths import InstanceFolderError
 
 
-@click.group(cls=FlaskGroup, create_app=lambda: create_app())
+def _create_app() -> Flask:
+    """The app, or a one-line error naming the setting or folder that is wrong."""
+    try:
+        return create_app()
+    except (ConfigError, InstanceFolderError) as error:
+        raise click.ClickException(str(error)) from None
+
+
+# load_dotenv=False: settings read .env in the working directory themselves
+# (referral/config.py), the same way under gunicorn as on the command line.
+@click.group(cls=FlaskGroup, create_app=_create_app, load_dotenv=False)
 def main() -> None:
     """Referral: run the app, its worker and its maintenance commands."""
 
@@ -50,21 +62,19 @@ def db_revision(message: str) -> None:
     migrate.revision(current_app.config["DATABASE_URL"], message)
 
 
+@click.command("config")
+@with_appcontext
+def config_command() -> None:
+    """Print the effective settings, secrets masked."""
+    from referral.config import describe_settings
+
+    for line in describe_settings(current_app.config):
+        click.echo(line)
+
+
 def register_commands(app: Flask) -> None:
-    from referral.auth.cli import commands as auth_commands
-    from referral.businesses.cli import commands as business_commands
-    from referral.demo import commands as demo_commands
-    from referral.devserver import commands as devserver_commands
-    from referral.jobs.cli import commands as job_commands
-    from referral.settlements.cli import commands as settlement_commands
+    from referral import domains
 
     app.cli.add_command(db_group)
-    for command in [
-        *auth_commands,
-        *business_commands,
-        *job_commands,
-        *settlement_commands,
-        *demo_commands,
-        *devserver_commands,
-    ]:
-        app.cli.add_command(command)
+    app.cli.add_command(config_command)
+    domains.register_commands(app)

@@ -4,9 +4,9 @@ The request is the unit of work: services flush, and the request commits once
 after a successful response (status < 400) or rolls back, so a rejected request
 writes nothing. CLI commands and jobs use `transaction()` the same way.
 
-On PostgreSQL a request's transaction begins with its first write (see
-`_begin_on_first_write`): a request that only reads sends no BEGIN and no
-COMMIT, as on SQLite, whose driver begins a transaction only before a write.
+A transaction begins with its first write: a request that only reads sends
+no BEGIN and no COMMIT. On PostgreSQL see `_begin_on_first_write`; on SQLite,
+`_begin_immediate_on_first_write`.
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             connect_args={"timeout": 30, "check_same_thread": False},
         )
         event.listen(engine, "connect", _configure_sqlite)
+        event.listen(engine, "before_cursor_execute", _begin_immediate_on_first_write)
         return engine
     engine = create_engine(
         url,
@@ -149,7 +150,39 @@ def _begin_on_first_write(
         dbapi_connection.autocommit = False
 
 
+# Statements that write (or open a savepoint, which will): on SQLite each one
+# outside a transaction first takes the write lock with BEGIN IMMEDIATE.
+_SQLITE_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT", "CREATE", "DROP", "ALTER")
+
+
+def _begin_immediate_on_first_write(
+    conn: Connection,
+    cursor: Any,
+    statement: str,
+    _parameters: Any,
+    _context: Any,
+    _executemany: bool,
+) -> None:
+    """SQLite's write transactions begin with BEGIN IMMEDIATE, before their first write.
+
+    The driver's own way (a deferred BEGIN before INSERT/UPDATE/DELETE, none
+    before SAVEPOINT) lets a transaction read first and ask for the write lock
+    later. In WAL mode, if another connection wrote in between, SQLite cannot
+    upgrade that transaction and answers "database is locked" at once, without
+    waiting out busy_timeout: a settlement run (savepoints) failed so while a
+    webhook wrote. Taking the lock at the first write waits its turn instead.
+    Reads before it run outside a transaction, each seeing the latest commit,
+    as on PostgreSQL under READ COMMITTED."""
+    dbapi_connection = conn.connection.dbapi_connection
+    if dbapi_connection is None or dbapi_connection.in_transaction:
+        return
+    if statement.lstrip()[:9].upper().startswith(_SQLITE_WRITES):
+        cursor.execute("BEGIN IMMEDIATE")
+
+
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # No implicit BEGIN from the driver: `_begin_immediate_on_first_write` begins.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -192,7 +225,8 @@ def engine() -> Engine:
 def request_engine(engine: Engine) -> Engine:
     """The engine the request's session uses: on PostgreSQL the same pool, with
     connections in autocommit until the first write (`_begin_on_first_write`).
-    SQLite's driver already begins its transactions only before a write."""
+    SQLite's connections already begin only before a write
+    (`_begin_immediate_on_first_write`)."""
     if engine.dialect.name != "postgresql":
         return engine
     return engine.execution_options(isolation_level="AUTOCOMMIT", **{LAZY_BEGIN: True})

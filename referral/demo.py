@@ -13,11 +13,12 @@ from sqlmodel import Session, select
 
 from referral.auth.models import User
 from referral.auth.passwords import hash_password
+from referral.businesses.actor import Actor
 from referral.businesses.services import create_business
 from referral.customers.services import add_job, create_customer
 from referral.db import transaction, utcnow
 from referral.partnerships import services as partnerships
-from referral.partnerships.services import Actor, TermsPair
+from referral.partnerships.services import TermsPair
 from referral.partnerships.terms import TermsOffer
 
 DEMO_PASSWORD = "referral-demo-2026"

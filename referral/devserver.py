@@ -10,6 +10,7 @@ the web app, `referral worker` for jobs, and real Stripe.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import subprocess
@@ -28,20 +29,36 @@ from flask.cli import with_appcontext
 from werkzeug.serving import run_simple
 
 from referral.config import STANDIN_SECRET_KEY
+from referral.paths import CHECKOUT_ROOT
 
 
 @click.command("up")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--demo/--no-demo", default=True, show_default=True, help="Load demo data.")
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Reload on code changes and show the interactive debugger (loopback only).",
+)
 @with_appcontext
-def up_command(host: str, port: int, demo: bool) -> None:
+def up_command(host: str, port: int, demo: bool, debug: bool) -> None:
     """Migrate, load demo data, start a job worker and serve the app."""
     from referral import migrate
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if debug and not _is_loopback(host):
+        # The debugger runs any Python its page is given: never off this machine.
+        raise click.UsageError(f"--debug serves only on loopback, not {host}.")
+    if os.environ.get("WERKZEUG_RUN_MAIN") == "true":
+        # The reloader's server process: the first process already migrated and
+        # started the worker and stand-in, which outlive every reload.
+        app.debug = True
+        run_simple(host, port, app, threaded=True, use_reloader=True, use_debugger=True)
+        return
     from referral.businesses.taxonomy import seed_trades
     from referral.db import transaction
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
     migrate.upgrade(app.config["DATABASE_URL"], "head")
     with transaction() as session:
         seed_trades(session)
@@ -59,8 +76,18 @@ def up_command(host: str, port: int, demo: bool) -> None:
         click.echo(f"\nReferral is running at http://{host}:{port}/  (Ctrl-C stops it)")
         if app.config["MAIL_BACKEND"] == "outbox":
             click.echo(f"Email goes to the outbox: http://{host}:{port}/dev/outbox")
+        app.debug = debug
         # werkzeug directly: Flask's app.run() refuses to run inside the flask CLI.
-        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+        run_simple(host, port, app, threaded=True, use_reloader=debug, use_debugger=debug)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _standin(config: dict[str, object], host: str, port: int) -> _child:
@@ -68,7 +95,7 @@ def _standin(config: dict[str, object], host: str, port: int) -> _child:
     webhooks to this app (the secret goes over loopback HTTP, not the command line)."""
     base = str(config["STRIPE_API_BASE"])
     where = urlsplit(base)
-    root = Path(__file__).resolve().parent.parent
+    root = CHECKOUT_ROOT
     if not (root / "devtools" / "stripe_standin").is_dir():
         raise click.ClickException("The Stripe stand-in (devtools/) is not in this checkout.")
     child = _child(
@@ -84,27 +111,38 @@ def _standin(config: dict[str, object], host: str, port: int) -> _child:
         "stripe stand-in",
         cwd=root,
     )
+    app_url = f"http://{host}:{port}"
     child.after_start = lambda: _configure_standin(
-        base, f"http://{host}:{port}/stripe/webhook", str(config["STRIPE_WEBHOOK_SECRET"])
+        base,
+        {
+            "platform": (f"{app_url}/stripe/webhook", str(config["STRIPE_WEBHOOK_SECRET"])),
+            "connect": (
+                f"{app_url}/stripe/webhook/connect",
+                str(config["STRIPE_CONNECT_WEBHOOK_SECRET"]),
+            ),
+        },
     )
     return child
 
 
-def _configure_standin(base: str, webhook_url: str, secret: str) -> None:
-    body = json.dumps({"url": webhook_url, "secret": secret}).encode()
+def _configure_standin(base: str, endpoints: dict[str, tuple[str, str]]) -> None:
+    """Point the stand-in's platform and Connect endpoints at this app."""
     deadline = time.monotonic() + 30
-    while True:
+    pending = dict(endpoints)
+    while pending:
+        name, (url, secret) = next(iter(pending.items()))
+        body = json.dumps({"endpoint": name, "url": url, "secret": secret}).encode()
         request = urllib.request.Request(
             f"{base}/_config/webhook", data=body, headers={"Content-Type": "application/json"}
         )
         try:
             urllib.request.urlopen(request, timeout=2).close()
-            click.echo(f"Stripe stand-in running at {base}/_standin/dashboard")
-            return
+            del pending[name]
         except (urllib.error.URLError, ConnectionError):
             if time.monotonic() > deadline:
                 raise click.ClickException(f"The Stripe stand-in did not start at {base}") from None
             time.sleep(0.2)
+    click.echo(f"Stripe stand-in running at {base}/_standin/dashboard")
 
 
 class _child:

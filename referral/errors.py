@@ -1,7 +1,11 @@
-"""One error handler: JSON for API clients, a page for browsers.
+"""One error handler: problem details for API clients, a page for browsers.
 
-The JSON shape is the same for every error:
-    {"status": 422, "message": "...", "errors": {"field": ["..."]}}
+Every error answered as JSON is an RFC 9457 problem (application/problem+json):
+    {"type": "about:blank", "title": "Unprocessable Content", "status": 422,
+     "detail": "...", "message": "...", "errors": {"field": ["..."]}}
+`message` (the same as `detail`) and `errors` are extension members, kept
+for clients written before problem details. A 401 asks for a bearer token
+(`WWW-Authenticate: Bearer`).
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+from werkzeug.http import HTTP_STATUS_CODES
 
 log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
 
 
 class DomainError(Exception):
@@ -68,10 +75,23 @@ def field_errors(exc: HTTPException) -> dict[str, Any]:
 
 def error_response(status: int, message: str, errors: dict[str, Any] | None = None) -> Response:
     if wants_json():
-        body: dict[str, Any] = {"status": status, "message": message}
+        body: dict[str, Any] = {
+            "type": "about:blank",
+            "title": HTTP_STATUS_CODES.get(status, "Error"),
+            "status": status,
+            "detail": message,
+            "message": message,
+        }
         if errors:
             body["errors"] = errors
         response = jsonify(body)
+        response.content_type = PROBLEM_JSON
+        if status == 401:
+            # RFC 6750: say how to authenticate, and (with a key sent) that it is not valid.
+            sent = request.headers.get("Authorization", "").strip()
+            response.headers["WWW-Authenticate"] = (
+                'Bearer realm="api", error="invalid_token"' if sent else 'Bearer realm="api"'
+            )
     else:
         template = (
             f"errors/{status}.html" if status in (400, 404, 413, 429) else "errors/error.html"

@@ -47,19 +47,20 @@ def parse_form(
         return {}, {k: v if isinstance(v, list) else [str(v)] for k, v in messages.items()}
 
 
-def run_action(action: Callable[[], object], *, done: str) -> bool:
+def run_action(action: Callable[[], Any], *, done: str | Callable[[Any], str]) -> bool:
     """Run a page's action. A refusal by a business rule becomes a flash message
-    (and nothing is written); a missing object stays a 404. True on success."""
+    (and nothing is written); a missing object stays a 404. True on success.
+    `done` is the success message, or makes it from what the action returned."""
     from referral.db import get_session
     from referral.errors import DomainError
 
     try:
-        action()
+        result = action()
     except DomainError as error:
         if error.status == 404:
             raise
         get_session().rollback()
         flash(error.message, "error")
         return False
-    flash(done, "success")
+    flash(done(result) if callable(done) else done, "success")
     return True

@@ -22,8 +22,10 @@ class IdConverter(IntegerConverter):
 
 
 class IdField(ma.fields.Integer):
-    """An input field naming an object by its id."""
+    """An input field naming an object by its id: in JSON an integer, never a
+    string or a float (`strict=False` for a query string, where all is text)."""
 
     def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
         kwargs.setdefault("validate", ma.validate.Range(min=1, max=MAX_ID))
+        kwargs.setdefault("strict", True)
         super().__init__(**kwargs)

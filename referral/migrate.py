@@ -5,12 +5,12 @@ from __future__ import annotations
 from alembic import command
 from alembic.config import Config as AlembicConfig
 
-from referral import PROJECT_ROOT
+from referral.paths import resource
 
 
 def alembic_config(database_url: str) -> AlembicConfig:
     config = AlembicConfig()
-    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    config.set_main_option("script_location", str(resource("migrations")))
     # '%' is ConfigParser's interpolation character; URLs may contain it.
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, request, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
@@ -68,14 +70,54 @@ def set_security_headers(response: Response) -> Response:
             headers.add(name, value)
     if request.is_secure and "strict-transport-security" not in present:
         headers.add("Strict-Transport-Security", HSTS)
-    if "cache-control" not in present and response.mimetype == "text/html":
-        # Pages show private data: never keep them in shared caches.
+    if "cache-control" not in present and (
+        response.mimetype in ("text/html", "text/csv") or request.path.startswith("/api/")
+    ):
+        # Pages, API answers and CSV exports hold private data: never keep them in caches.
         headers["Cache-Control"] = "no-store"
     return response
 
 
+def safe_next(target: str | None, default: str | None = None) -> str:
+    r"""A `next` parameter only if it is a path on this site (else `default`,
+    the home page when none): never an open redirect. Browsers read "\" as "/"
+    and drop tabs and newlines, so "/\evil.example" and "/<tab>/evil.example"
+    are refused like "//evil.example"."""
+    home = default or url_for("home.index")
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return home
+    if "\\" in target or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return home
+    parts = urlsplit(target)
+    return home if parts.scheme or parts.netloc else target
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def accepts_uploads_up_to(limit: int) -> Callable[[F], F]:
+    """Let this view's requests be up to `limit` bytes (a file upload) instead of
+    MAX_CONTENT_LENGTH. Set before anything reads the body (CSRF reads the form)."""
+
+    def mark(view: F) -> F:
+        view.max_content_length = limit  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def _per_view_upload_limit() -> None:
+    view = current_app.view_functions.get(request.endpoint or "")
+    limit = getattr(view, "max_content_length", None) or getattr(
+        getattr(view, "view_class", None), "max_content_length", None
+    )
+    if limit is not None:
+        request.max_content_length = limit
+
+
 def init_app(app: Flask) -> None:
     app.config["CONTENT_SECURITY_POLICY"] = content_security_policy(app.config["STRIPE_API_BASE"])
+    app.before_request(_per_view_upload_limit)
     csrf.init_app(app)
     limiter.init_app(app)
     _check_limits_only_where_declared(app)

@@ -2,20 +2,44 @@
 
 from __future__ import annotations
 
-import datetime as dt
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import phonenumbers
 from flask import Flask, g
 from markupsafe import Markup
 
+from referral.localtime import format_datetime
 from referral.money import format_cents
-from referral.partnerships.terms import describe_terms
+
+F = TypeVar("F", bound=Callable[..., Any])
+ContextProvider = Callable[[], dict[str, object]]
+
+# Filters and per-render values of the domains above core, registered at import
+# of their `reactions` modules (referral/domains.py), installed by `init_app`.
+_FILTERS: dict[str, Callable[..., Any]] = {}
+_CONTEXT: list[ContextProvider] = []
 
 
-def format_datetime(value: dt.datetime | None) -> str:
-    if value is None:
-        return ""
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+def template_filter(name: str) -> Callable[[F], F]:
+    """Register a Jinja filter every template (pages and emails) may use."""
+
+    def register(function: F) -> F:
+        _FILTERS[name] = function
+        return function
+
+    return register
+
+
+def template_context(provider: ContextProvider) -> ContextProvider:
+    """Register values every template sees, computed at each render."""
+    _CONTEXT.append(provider)
+    return provider
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """ "1 customer", "2 customers" (or the plural given)."""
+    return f"{count:,} {singular if count == 1 else plural_form or singular + 's'}"
 
 
 def phone_link(value: str | None) -> Markup:
@@ -36,16 +60,12 @@ def phone_link(value: str | None) -> Markup:
     return Markup('<a href="tel:{}">{}</a>').format(value, shown)
 
 
-def _unread_notifications() -> int:
-    """Counted with the signed-in user (auth.current), shown in every page's top bar."""
-    return int(g.get("unread_notifications") or 0)
-
-
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["money"] = format_cents
-    app.jinja_env.filters["describe_terms"] = describe_terms
     app.jinja_env.filters["phone"] = phone_link
+    app.jinja_env.filters["plural"] = plural
+    app.jinja_env.filters.update(_FILTERS)
     # Flask escapes .html templates (and .xml, .svg...) and leaves .txt as
     # written: plain-text email and the consent text are not HTML, and would
     # otherwise show "&lt;" and "&#39;" to the reader (and be escaped again
@@ -55,9 +75,11 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _current() -> dict[str, object]:
-        return {
+        values: dict[str, object] = {
             "current_user": g.get("user"),
             "current_business": g.get("business"),
             "mail_outbox_enabled": outbox_visible(),
-            "unread_notifications": _unread_notifications(),
         }
+        for provider in _CONTEXT:
+            values.update(provider())
+        return values

@@ -8,29 +8,27 @@ without them.
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlmodel import Session, SQLModel
 
-from referral import create_app
 from referral.businesses.taxonomy import seed_trades
-from referral.config import TestConfig
-from referral.models import load_all_models
+from referral.domains import load_all_models
+from tests.support.app import (
+    BACKENDS,
+    PG_URL,
+    REQUIRE_BROWSER,
+    REQUIRE_POSTGRES,
+    FormClient,
+    make_test_app,
+)
 
-PG_URL = os.environ.get("TEST_DATABASE_URL", "")
-REQUIRE_POSTGRES = os.environ.get("REFERRAL_REQUIRE_POSTGRES") == "1"
-REQUIRE_BROWSER = os.environ.get("REFERRAL_REQUIRE_BROWSER") == "1"
-BACKENDS = ["sqlite", "postgresql"]
-
-pytest_plugins = ["tests.factories", "tests.support.smtp"]
+pytest_plugins = ["tests.support.factories", "tests.support.businesses", "tests.support.smtp"]
 
 
 def _cheap_password_hashing() -> None:
@@ -104,34 +102,6 @@ def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
 
 
 # --- the app -------------------------------------------------------------------
-
-
-class FormClient(FlaskClient):
-    """A test client that fills in the CSRF token the way a browser's form would."""
-
-    def csrf_token(self, page: str = "/") -> str:
-        html = self.get(page).get_data(as_text=True)
-        match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-        assert match, f"no CSRF token on {page}"
-        return match.group(1)
-
-    def post_form(
-        self,
-        url: str,
-        data: dict[str, object] | None = None,
-        *,
-        page: str | None = None,
-        **kwargs: object,
-    ):  # type: ignore[no-untyped-def]
-        fields = dict(data or {})
-        fields["csrf_token"] = self.csrf_token(page or url)
-        return self.post(url, data=fields, **kwargs)
-
-
-def make_test_app(database_url: str, **overrides: object) -> Flask:
-    app = create_app(TestConfig(DATABASE_URL=database_url, **overrides))
-    app.test_client_class = FormClient
-    return app
 
 
 @pytest.fixture

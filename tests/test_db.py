@@ -3,6 +3,7 @@ pooled connection that sat idle is checked before a request gets it."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -142,3 +143,26 @@ def test_a_database_error_names_the_statement_but_not_its_parameters(db: Session
 def test_postgresql_connections_run_without_jit(app: Flask) -> None:
     with app.extensions["db_engine"].connect() as connection:
         assert connection.execute(text("SHOW jit")).scalar() == "off"
+
+
+def test_a_savepoint_that_read_first_still_writes_after_another_connection_wrote(
+    app: Flask,
+) -> None:
+    """SQLite cannot upgrade a reading transaction to a writing one once another
+    connection has committed since its read ("database is locked", at once):
+    every write transaction there takes the write lock at its start instead."""
+    engine = app.extensions["db_engine"]
+    with Session(engine) as first, Session(engine) as second:
+        with first.begin_nested():
+            first.execute(select(Trade.id).limit(1))
+            second.add(Trade(name="Written meanwhile", slug="written-meanwhile"))
+            writer = threading.Thread(target=second.commit)
+            writer.start()
+            writer.join(timeout=2)  # done, unless it waits for the first one's write lock
+            first.add(Trade(name="Written after", slug="written-after"))
+            first.flush()
+        first.commit()
+        writer.join(timeout=30)
+        assert not writer.is_alive()
+        slugs = first.scalars(select(Trade.slug).where(Trade.slug.like("written-%"))).all()
+    assert sorted(slugs) == ["written-after", "written-meanwhile"]

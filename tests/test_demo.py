@@ -9,7 +9,7 @@ from referral.auth.models import User
 from referral.businesses.models import Business
 from referral.demo import DEMO_PASSWORD, OPERATOR_EMAIL
 from referral.partnerships.models import Partnership
-from tests.factories import sign_in
+from tests.support.factories import sign_in
 
 
 def test_the_demo_command_is_idempotent_and_its_logins_work(app: Flask, db: Session) -> None:

@@ -7,13 +7,13 @@ from flask import Blueprint, Flask
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from referral.apikeys.models import ApiKey
+from referral.auth.models import ApiKey
 from referral.auth.tokens import hash_token
 from referral.businesses.models import Business
 from referral.db import get_session
 from referral.mail.models import OutboxEmail
-from tests.conftest import make_test_app
-from tests.factories import SignedIn
+from tests.support.app import make_test_app
+from tests.support.factories import SignedIn
 
 
 def add_failing_routes(app: Flask) -> None:

@@ -13,8 +13,8 @@ from sqlalchemy.engine import make_url
 
 from referral import migrate
 from referral.db import make_engine
-from referral.models import load_all_models
-from tests.conftest import PG_URL
+from referral.domains import load_all_models
+from tests.support.app import PG_URL
 
 SCHEMA = "migration_check"
 
@@ -120,4 +120,38 @@ def test_upgrading_a_database_with_money_in_it_keeps_every_row_and_the_append_on
         assert connection.execute(text("SELECT count(*) FROM ledger_entry")).scalar() == 2
         with pytest.raises(Exception, match="append-only"):
             connection.execute(text("UPDATE ledger_transaction SET memo = 'changed'"))
+    engine.dispose()
+
+
+def test_the_money_bounds_migration_names_the_rows_out_of_range_and_refuses_to_run(
+    empty_database_url: str,
+) -> None:
+    migrate.upgrade(empty_database_url, "e1a6c0a5e916")  # before the money bounds
+    engine = make_engine(empty_database_url)
+    with engine.connect() as connection:
+        # A job of 2^63-1 cents, stored before there was a bound (its parents
+        # do not matter here, so the foreign keys are not checked).
+        if engine.dialect.name == "sqlite":
+            connection.execute(text("PRAGMA foreign_keys = OFF"))
+        else:
+            connection.execute(text("SET session_replication_role = replica"))
+        connection.execute(
+            text(
+                "INSERT INTO customer_job (created_at, business_id, customer_id, job_date,"
+                " description, amount_cents, currency)"
+                " VALUES (CURRENT_TIMESTAMP, 1, 1, '2026-11-20', 'x', :cents, 'USD')"
+            ),
+            {"cents": 2**63 - 1},
+        )
+        connection.commit()
+
+    with pytest.raises(RuntimeError, match=r"customer_job: 1 row\(s\) break amount_range"):
+        migrate.upgrade(empty_database_url, "head")
+
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT count(*) FROM customer_job")).scalar() == 1
+        connection.execute(text("UPDATE customer_job SET amount_cents = 100"))
+    migrate.upgrade(empty_database_url, "head")
+    with engine.begin() as connection, pytest.raises(Exception, match="amount_range"):
+        connection.execute(text("UPDATE customer_job SET amount_cents = 10000000001"))
     engine.dispose()

@@ -8,7 +8,7 @@ import pytest
 from flask import Flask, Response
 
 from referral.security import limiter
-from tests.conftest import make_test_app
+from tests.support.app import make_test_app
 
 
 def test_a_view_may_set_its_own_security_headers(app: Flask) -> None:

@@ -1,7 +1,8 @@
 """Start the stand-in:
 
 python -m devtools.stripe_standin --host 127.0.0.1 --port PORT \
-    [--webhook-url URL --webhook-secret whsec_...]
+    [--webhook-url URL --webhook-secret whsec_...] \
+    [--connect-webhook-url URL --connect-webhook-secret whsec_...]
 """
 
 from __future__ import annotations
@@ -23,11 +24,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8420)
     parser.add_argument("--webhook-url", help="where to POST signed events")
     parser.add_argument("--webhook-secret", help="whsec_... used to sign them")
+    parser.add_argument("--connect-webhook-url", help="where to POST connected accounts' events")
+    parser.add_argument("--connect-webhook-secret", help="whsec_... of the Connect endpoint")
     parser.add_argument("--public-url", help="base of hosted page URLs (default http://HOST:PORT)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     if bool(args.webhook_url) != bool(args.webhook_secret):
         parser.error("--webhook-url and --webhook-secret go together")
+    if bool(args.connect_webhook_url) != bool(args.connect_webhook_secret):
+        parser.error("--connect-webhook-url and --connect-webhook-secret go together")
     return args
 
 
@@ -36,7 +41,11 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
     base_url = args.public_url or f"http://{args.host}:{args.port}"
     app = build_app(
-        base_url=base_url, webhook_url=args.webhook_url, webhook_secret=args.webhook_secret
+        base_url=base_url,
+        webhook_url=args.webhook_url,
+        webhook_secret=args.webhook_secret,
+        connect_webhook_url=args.connect_webhook_url,
+        connect_webhook_secret=args.connect_webhook_secret,
     )
     web.run_app(
         app,

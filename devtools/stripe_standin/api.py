@@ -26,7 +26,7 @@ from .base import (
 from .checkout import CheckoutSession
 from .connect import Account, AccountLink
 from .disputes import Dispute
-from .events import Event
+from .events import Event, WebhookEndpoint
 from .payments import ApplicationFee, Charge, PaymentIntent
 from .refunds import Refund
 from .transfers import BalanceTransaction, Transfer, TransferReversal
@@ -343,6 +343,19 @@ def _type_matches(event_type: str, patterns: list[str]) -> bool:
 @stripe_api("GET", "/v1/events/{id}")
 def retrieve_event(params: dict[str, Any], id: str) -> Event:
     return Event._get(id, "id")
+
+
+# --- Webhook endpoints ------------------------------------------------------------
+
+
+@stripe_api("POST", "/v1/webhook_endpoints")
+def create_webhook_endpoint(params: dict[str, Any]) -> WebhookEndpoint:
+    return WebhookEndpoint(params)
+
+
+@stripe_api("GET", "/v1/webhook_endpoints")
+def list_webhook_endpoints(params: dict[str, Any]) -> dict[str, Any]:
+    return page("/v1/webhook_endpoints", WebhookEndpoint._all(), params)
 
 
 # --- Customers (with search), payment methods, setup intents: localstripe's --------

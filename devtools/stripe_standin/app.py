@@ -14,9 +14,9 @@ from typing import Any
 from aiohttp import web
 from localstripe.errors import UserError
 
-from . import api, pages
+from . import api, contract, pages
 from .base import StripeError, current_request, from_localstripe_error, site, store
-from .events import deliverer, new_request_id
+from .events import ENDPOINTS, Endpoint, deliverer, new_request_id
 from .faults import inject_faults, injector
 from .idempotency import honour_idempotency_keys, keys
 
@@ -88,6 +88,16 @@ async def stripe_errors(request: web.Request, handler: Any) -> web.StreamRespons
         )
 
 
+@web.middleware
+async def check_contract(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Refuse parameters stripe-python's typed params do not have for this method."""
+    resource = request.match_info.route.resource
+    if request.path.startswith("/v1/") and resource is not None:
+        params = await api.read_params(request)
+        contract.check_request(request.method, resource.canonical, params)
+    return await handler(request)
+
+
 def error_response(error: StripeError) -> web.Response:
     response = api.json_response(error.to_json(), status=error.status)
     response["saved"] = error.saved
@@ -101,13 +111,27 @@ config_routes = web.RouteTableDef()
 
 @config_routes.post("/_config/webhook")
 async def configure_webhook(request: web.Request) -> web.Response:
-    """{"url": ..., "secret": "whsec_..."} replaces the target; {"url": null} stops sending."""
+    """{"url": ..., "secret": "whsec_...", "endpoint": "platform" | "connect",
+    "api_version": ...} replaces that endpoint (default: the platform's, in the
+    stand-in's version); {"url": null} stops sending to it."""
     body = await pages.json_body(request)
     url, secret = body.get("url"), body.get("secret")
+    name = body.get("endpoint") or "platform"
+    if name not in ENDPOINTS:
+        raise StripeError(400, f"endpoint must be one of {ENDPOINTS}")
     if url and not (str(url).startswith("http") and secret):
         raise StripeError(400, "Send an http(s) url and a secret.")
-    deliverer.configure(url or None, secret or None)
-    return api.json_response({"url": deliverer.url, "secret_set": bool(deliverer.secret)})
+    endpoint = deliverer.configure(
+        url or None, secret or None, endpoint=name, api_version=body.get("api_version")
+    )
+    return api.json_response(
+        {
+            "endpoint": name,
+            "url": endpoint.url,
+            "secret_set": bool(endpoint.secret),
+            "api_version": endpoint.api_version,
+        }
+    )
 
 
 @config_routes.delete("/_config/data")
@@ -142,17 +166,37 @@ async def clear_faults(request: web.Request) -> web.Response:
     return api.json_response({"faults": []})
 
 
+@config_routes.post("/_config/idempotency/advance")
+async def advance_idempotency_clock(request: web.Request) -> web.Response:
+    """{"seconds": N}: the idempotency keys' clock moves on (24 h forgets every key)."""
+    body = await pages.json_body(request)
+    try:
+        seconds = float(body.get("seconds", 0))
+    except (TypeError, ValueError):
+        raise StripeError(400, "seconds must be a number") from None
+    keys.advance(seconds)
+    return api.json_response({"offset_seconds": keys.offset})
+
+
 @config_routes.get("/_config/health")
 async def health(request: web.Request) -> web.Response:
     return api.json_response({"ok": True, "base_url": site.base_url})
 
 
 def build_app(
-    *, base_url: str, webhook_url: str | None = None, webhook_secret: str | None = None
+    *,
+    base_url: str,
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
+    connect_webhook_url: str | None = None,
+    connect_webhook_secret: str | None = None,
 ) -> web.Application:
     site.base_url = base_url.rstrip("/")
-    deliverer.default_target = (webhook_url, webhook_secret)
-    deliverer.configure(webhook_url, webhook_secret)
+    deliverer.defaults = {
+        "platform": Endpoint(webhook_url, webhook_secret),
+        "connect": Endpoint(connect_webhook_url, connect_webhook_secret),
+    }
+    deliverer.reset()
     app = web.Application(
         middlewares=[
             tag_requests,
@@ -160,10 +204,27 @@ def build_app(
             authenticate,
             honour_idempotency_keys,
             stripe_errors,
+            check_contract,
         ]
     )
     app.add_routes(config_routes)
     app.add_routes(pages.routes)
     app.add_routes(api.routes)
     api.add_localstripe_routes(app)
+    _require_contracts(app)
     return app
+
+
+def _require_contracts(app: web.Application) -> None:
+    """Every /v1 route is mapped to stripe-python's params for it, or known untyped."""
+    unmapped = sorted(
+        (route.method, route.resource.canonical)
+        for route in app.router.routes()
+        if route.resource is not None
+        and route.resource.canonical.startswith("/v1/")
+        and route.method != "HEAD"
+        and (route.method, route.resource.canonical) not in contract.ROUTE_PARAMS
+        and (route.method, route.resource.canonical) not in contract.UNTYPED_ROUTES
+    )
+    if unmapped:
+        raise RuntimeError(f"stand-in routes without a contract: {unmapped}")

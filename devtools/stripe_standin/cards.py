@@ -15,6 +15,9 @@ class CardBehaviour:
     label: str
     fails_at_setup: bool = False  # declined when saved (and when charged)
     decline_code: str | None = None  # declined when charged
+    # 3-D Secure on every payment: succeeds only with the payer present on a
+    # page of Stripe's; off-session it fails with authentication_required.
+    requires_authentication: bool = False
 
     @property
     def declined_when_charged(self) -> bool:
@@ -41,16 +44,29 @@ TEST_CARDS = {
             "Saves, but later charges are declined",
             decline_code="generic_decline",
         ),
+        CardBehaviour(
+            "4000002760003184",
+            "Always asks for authentication (3-D Secure), also off-session",
+            requires_authentication=True,
+        ),
     )
 }
 
 # The cards the hosted checkout page offers, by mode.
-PAYMENT_PAGE_CARDS = ("4242424242424242", "4000000000000002", "4000000000009995")
+PAYMENT_PAGE_CARDS = (
+    "4242424242424242",
+    "4000000000000002",
+    "4000000000009995",
+    "4000002760003184",
+)
 SETUP_PAGE_CARDS = (*PAYMENT_PAGE_CARDS, "4000000000000341")
 
 DECLINE_MESSAGES = {
     "generic_decline": "Your card was declined.",
     "insufficient_funds": "Your card has insufficient funds.",
+    "authentication_required": (
+        "Your card was declined. This transaction requires authentication."
+    ),
 }
 
 
@@ -81,11 +97,12 @@ def new_payment_method(card: CardBehaviour, *, customer: str | None = None) -> l
 
 
 def card_declined(decline_code: str, **extra: object) -> StripeError:
+    """Stripe's 402; an authentication failure has its own code as well."""
     return StripeError(
         402,
         DECLINE_MESSAGES.get(decline_code, "Your card was declined."),
         type="card_error",
-        code="card_declined",
+        code=decline_code if decline_code == "authentication_required" else "card_declined",
         decline_code=decline_code,
         doc_url="https://stripe.com/docs/error-codes/card-declined",
         **extra,

@@ -41,7 +41,7 @@ _CREATABLE = (
     "payment_intent_data",
     "expires_at",
     "client_reference_id",
-    "payment_method_types",
+    "allowed_payment_method_types",
     "locale",
     "customer_creation",
     "submit_type",
@@ -104,6 +104,12 @@ class CheckoutSession(Resource):
         self.metadata = as_metadata(params.get("metadata"))
         self.mode = mode
         self.payment_intent = None
+        allowed = params.get("allowed_payment_method_types") or None
+        if allowed is not None and "card" not in allowed:
+            raise invalid_param(
+                "allowed_payment_method_types", "The stand-in's hosted page takes cards only."
+            )
+        self.allowed_payment_method_types = allowed
         self.payment_method_types = ["card"]
         self.payment_status = "unpaid" if mode == "payment" else "no_payment_required"
         self.setup_intent = None
@@ -218,7 +224,7 @@ class CheckoutSession(Resource):
         intent = self._payment_intent()
         intent.payment_method = new_payment_method(card).id
         intent.status = "requires_confirmation"
-        intent._confirm()
+        intent._confirm(present=True)  # the payer is on the page: 3-D Secure is done here
         self.payment_status = "paid"
 
     def _payment_intent(self) -> PaymentIntent:

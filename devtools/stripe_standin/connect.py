@@ -7,6 +7,7 @@ from typing import Any
 from .base import (
     Resource,
     StripeError,
+    as_bool,
     as_metadata,
     invalid_param,
     merge_metadata,
@@ -117,7 +118,8 @@ class Account(Resource):
 
     @property
     def _can_receive_funds(self) -> bool:
-        return self.charges_enabled and self.payouts_enabled
+        """Stripe's rule for a destination: its transfers capability is active."""
+        return self.capabilities.get("transfers") == "active"
 
     def _update(self, params: dict[str, Any]) -> None:
         reject_unknown(params, self._updatable)
@@ -128,8 +130,11 @@ class Account(Resource):
             elif key == "business_profile":
                 self.business_profile.update(value or {})
             elif key == "capabilities":
-                for name in value or {}:
-                    self.capabilities.setdefault(name, "inactive")
+                for name, wanted in (value or {}).items():
+                    if as_bool((wanted or {}).get("requested", True), f"capabilities[{name}]"):
+                        self.capabilities.setdefault(name, "inactive")
+                    else:  # no longer requested: Stripe turns it off
+                        self.capabilities[name] = "inactive"
             else:
                 setattr(self, key, value)
         self._announce_change(before)

@@ -1,8 +1,11 @@
 """Events and their signed webhook delivery.
 
 Every change the stand-in makes is recorded as an Event (kept for
-GET /v1/events) and posted to the one configured webhook target, signed like
-Stripe (`Stripe-Signature: t=...,v1=HMAC-SHA256("t.payload")`). Deliveries
+GET /v1/events) and posted to the webhook endpoint it belongs to, signed like
+Stripe (`Stripe-Signature: t=...,v1=HMAC-SHA256("t.payload")`) with that
+endpoint's secret: events of connected accounts (they carry `account`) go only
+to the Connect endpoint, the platform's own only to the platform endpoint, as
+on Stripe. Each endpoint has an API version and its events are rendered in it. Deliveries
 start as soon as the work is done (localstripe waits ~1 s; tests should not),
 run in order per object, and retry a few times with a short backoff.
 """
@@ -22,7 +25,7 @@ from typing import Any
 import aiohttp
 from localstripe import resources as ls
 
-from .base import API_VERSION, Resource, current_request, random_id, store
+from .base import API_VERSION, Resource, StripeError, current_request, random_id, store
 
 log = logging.getLogger("stripe_standin.webhooks")
 
@@ -56,12 +59,35 @@ class Event(Resource):
         self.type = type
 
 
+ENDPOINTS = ("platform", "connect")
+
+
+@dataclass
+class Endpoint:
+    """A webhook endpoint as Stripe keeps one: where, signed with what, which version."""
+
+    url: str | None = None
+    secret: str | None = None
+    api_version: str = API_VERSION
+    enabled_events: tuple[str, ...] = ("*",)
+
+    def wants(self, event_type: str) -> bool:
+        return any(
+            pattern == "*"
+            or pattern == event_type
+            or (pattern.endswith(".*") and event_type.startswith(pattern[:-1]))
+            for pattern in self.enabled_events
+        )
+
+
 @dataclass
 class Delivery:
     event_id: str
     type: str
     object_id: str
     url: str
+    endpoint: str = "platform"
+    secret: str = field(default="", repr=False)
     attempts: int = 0
     status: int | None = None  # last HTTP status; None while pending or unreachable
     delivered: bool = False
@@ -70,33 +96,56 @@ class Delivery:
 
 
 class WebhookDeliverer:
-    """Posts events to one target; one worker per object keeps that object's order."""
+    """Posts events to their endpoint; one worker per object keeps that object's order."""
 
-    def __init__(self, url: str | None = None, secret: str | None = None) -> None:
-        self.default_target = (url, secret)
-        self.url, self.secret = url, secret
+    def __init__(self) -> None:
+        self.defaults: dict[str, Endpoint] = {name: Endpoint() for name in ENDPOINTS}
+        self.endpoints: dict[str, Endpoint] = {name: Endpoint() for name in ENDPOINTS}
         self.deliveries: list[Delivery] = []
         self._queues: dict[str, deque[Delivery]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
 
-    def configure(self, url: str | None, secret: str | None) -> None:
-        self.url, self.secret = url, secret
+    def configure(
+        self,
+        url: str | None,
+        secret: str | None,
+        *,
+        endpoint: str = "platform",
+        api_version: str | None = None,
+        enabled_events: tuple[str, ...] = ("*",),
+    ) -> Endpoint:
+        self.endpoints[endpoint] = Endpoint(
+            url, secret, api_version or API_VERSION, tuple(enabled_events)
+        )
+        return self.endpoints[endpoint]
 
     def reset(self) -> None:
-        """Forget deliveries and drop pending ones; back to the command-line target."""
+        """Forget deliveries and drop pending ones; back to the command-line targets."""
         for worker in self._workers.values():
             worker.cancel()
         self._workers.clear()
         self._queues.clear()
         self.deliveries.clear()
-        self.url, self.secret = self.default_target
+        self.endpoints = {name: Endpoint(**asdict(end)) for name, end in self.defaults.items()}
 
     def send(self, event: Event) -> None:
-        if not (self.url and self.secret):
+        name = "connect" if getattr(event, "account", None) else "platform"
+        endpoint = self.endpoints[name]
+        if not (endpoint.url and endpoint.secret and endpoint.wants(event.type)):
             return
-        payload = json.dumps(event._export(), indent=2, sort_keys=True).encode()
+        rendered = event._export()
+        rendered["api_version"] = endpoint.api_version
+        payload = json.dumps(rendered, indent=2, sort_keys=True).encode()
         object_id = event.data["object"].get("id", event.id)
-        delivery = Delivery(event.id, event.type, object_id, self.url, payload=payload)
+        delivery = Delivery(
+            event.id,
+            event.type,
+            object_id,
+            endpoint.url,
+            endpoint=name,
+            secret=endpoint.secret,
+            payload=payload,
+        )
         self.deliveries.append(delivery)
         self._queues.setdefault(object_id, deque()).append(delivery)
         worker = self._workers.get(object_id)
@@ -107,7 +156,7 @@ class WebhookDeliverer:
 
     def report(self) -> list[dict[str, Any]]:
         return [
-            {key: val for key, val in asdict(item).items() if key != "payload"}
+            {key: val for key, val in asdict(item).items() if key not in ("payload", "secret")}
             for item in self.deliveries
         ]
 
@@ -124,7 +173,7 @@ class WebhookDeliverer:
                 del self._queues[object_id]
 
     async def _deliver(self, session: aiohttp.ClientSession, delivery: Delivery) -> None:
-        secret = self.secret or ""
+        secret = delivery.secret
         for delay in (*RETRY_DELAYS_SECONDS, None):
             delivery.attempts += 1
             try:
@@ -151,6 +200,47 @@ class WebhookDeliverer:
             if delay is None:
                 return
             await asyncio.sleep(delay)
+
+
+class WebhookEndpoint(Resource):
+    """POST /v1/webhook_endpoints: the platform endpoint, or with connect=true the
+    Connect endpoint; it replaces the one the stand-in sends that kind of event to."""
+
+    object = "webhook_endpoint"
+    _id_prefix = "we_"
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        url, events = params.get("url"), params.get("enabled_events")
+        if not url or not str(url).startswith("http"):
+            raise StripeError(400, "Missing required param: url.", param="url", saved=False)
+        if not events:
+            raise StripeError(
+                400, "Missing required param: enabled_events.", param="enabled_events", saved=False
+            )
+        super().__init__()
+        self.api_version = params.get("api_version") or API_VERSION
+        self.application = None
+        self.description = params.get("description")
+        self.enabled_events = list(events)
+        self.metadata = dict(params.get("metadata") or {})
+        self.secret = "whsec_" + random_id(32)
+        self.status = "enabled"
+        self.url = str(url)
+        connect = str(params.get("connect", "false")).lower() == "true"
+        deliverer.configure(
+            self.url,
+            self.secret,
+            endpoint="connect" if connect else "platform",
+            api_version=self.api_version,
+            enabled_events=tuple(self.enabled_events),
+        )
+
+    def _export(self, expand: list[str] | None = None) -> dict[str, Any]:
+        data = super()._export(expand)
+        if not getattr(self, "_fresh", True):
+            data.pop("secret", None)  # Stripe shows the secret only at creation
+        self._fresh = False
+        return data
 
 
 def sign(payload: bytes, secret: str, timestamp: int | None = None) -> str:

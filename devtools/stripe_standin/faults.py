@@ -5,7 +5,9 @@ Modes:
 - timeout: sleep `delay_seconds` before doing anything (the client gives up first),
   then do the work anyway, as a slow Stripe would;
 - respond_late: do the work (saved, events sent), then sleep before answering,
-  like a worker killed after its request reached Stripe.
+  like a worker killed after its request reached Stripe;
+- rate_limit: answer 429 (Stripe's rate_limit error) without doing the work,
+  with `Stripe-Should-Retry: true|false` when `should_retry` is set.
 
 A fault fires `count` times, or, with `rate` (0..1), on that share of the
 matching requests, drawn from a seeded generator so runs repeat.
@@ -22,7 +24,7 @@ from aiohttp import web
 
 from .base import StripeError
 
-MODES = ("error_500", "timeout", "respond_late")
+MODES = ("error_500", "timeout", "respond_late", "rate_limit")
 
 
 @dataclass
@@ -33,6 +35,7 @@ class Fault:
     count: int | None = 1
     rate: float | None = None
     delay_seconds: float = 3.0
+    should_retry: bool | None = None
 
     def matches(self, request: web.Request) -> bool:
         return request.path.startswith(self.path_prefix) and (
@@ -106,6 +109,16 @@ async def inject_faults(request: web.Request, handler: Any) -> web.StreamRespons
             type="api_error",
         )
         return web.json_response(error.to_json(), status=500)
+    if fault.mode == "rate_limit":
+        error = StripeError(
+            429,
+            "Too many requests hit the API too quickly (injected by the stand-in).",
+            code="rate_limit",
+        )
+        response = web.json_response(error.to_json(), status=429)
+        if fault.should_retry is not None:
+            response.headers["Stripe-Should-Retry"] = "true" if fault.should_retry else "false"
+        return response
     if fault.mode == "timeout":
         await request.read()  # buffered now: the client may be gone when the work starts
         await asyncio.sleep(fault.delay_seconds)

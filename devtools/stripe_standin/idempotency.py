@@ -5,12 +5,15 @@ saved; a later request with the same key and the same parameters gets that
 exact answer back without doing any work, even while the first is still
 running (it waits for it). The same key with other parameters is a 400
 idempotency_error. Parameter validation errors are not saved, like Stripe.
+Keys are forgotten 24 hours after their first use, as Stripe forgets them;
+`advance(seconds)` moves the keys' clock on, for tests.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -28,14 +31,32 @@ class SavedResponse:
     status: int = 0
     body: bytes = b""
     replayable: bool = False
+    used_at: float = field(default_factory=time.time)
+
+
+KEY_LIFETIME_SECONDS = 24 * 3600
 
 
 class IdempotencyKeys:
     def __init__(self) -> None:
         self.saved: dict[tuple[str, str], SavedResponse] = {}
+        self.offset = 0.0  # seconds the keys' clock was moved on
 
     def clear(self) -> None:
         self.saved.clear()
+        self.offset = 0.0
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+    def get(self, slot: tuple[str, str]) -> SavedResponse | None:
+        """The saved response under this key, unless the key has expired."""
+        saved = self.saved.get(slot)
+        if saved is not None and saved.finished.is_set():
+            if time.time() + self.offset - saved.used_at >= KEY_LIFETIME_SECONDS:
+                del self.saved[slot]
+                return None
+        return saved
 
 
 keys = IdempotencyKeys()
@@ -72,7 +93,7 @@ async def honour_idempotency_keys(request: web.Request, handler: Any) -> web.Str
     body = await request.read()
     slot = (request["api_key"], key)
     request_print = fingerprint(request, body)
-    while (saved := keys.saved.get(slot)) is not None:
+    while (saved := keys.get(slot)) is not None:
         if saved.fingerprint != request_print:
             error = StripeError(
                 400,
@@ -87,7 +108,9 @@ async def honour_idempotency_keys(request: web.Request, handler: Any) -> web.Str
             return replay(saved, key)
         # The first try was not saved (a validation error or a crash): run this one.
 
-    saved = keys.saved[slot] = SavedResponse(request_print, request["request_id"])
+    saved = keys.saved[slot] = SavedResponse(
+        request_print, request["request_id"], used_at=time.time() + keys.offset
+    )
     try:
         response = await handler(request)
         assert isinstance(response, web.Response)

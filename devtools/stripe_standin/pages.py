@@ -218,7 +218,11 @@ def _render_checkout(
 @routes.post("/_standin/charges/{id}/dispute")
 async def open_dispute(request: web.Request) -> web.Response:
     body = await json_body(request)
-    dispute = Dispute._open(request.match_info["id"], str(body.get("reason") or "fraudulent"))
+    dispute = Dispute._open(
+        request.match_info["id"],
+        str(body.get("reason") or "fraudulent"),
+        inquiry=bool(body.get("inquiry")),
+    )
     if from_a_form(request):
         return see_other("/_standin/dashboard")
     return json_response(dispute._export())
@@ -296,6 +300,11 @@ def _disputes_table() -> str:
             close = f"/_standin/disputes/{dispute.id}/close"
             actions = _post_button(close, "Close: won", outcome="won") + _post_button(
                 close, "Close: lost", outcome="lost"
+            )
+        elif dispute.status == "warning_needs_response":
+            close = f"/_standin/disputes/{dispute.id}/close"
+            actions = _post_button(close, "Close inquiry", outcome="warning_closed") + _post_button(
+                close, "Prevented", outcome="prevented"
             )
         lost = money(dispute.amount, dispute.currency) if dispute.status == "lost" else ""
         rows.append(

@@ -318,11 +318,11 @@ class PaymentIntent(Resource):
         its failed charge are kept, as on Stripe).
         """
         confirm = as_bool(params.get("confirm"), "confirm")
-        as_bool(params.get("off_session"), "off_session")
+        off_session = as_bool(params.get("off_session"), "off_session")
         intent = cls(params)
         publish("payment_intent.created", intent)
         if confirm:
-            intent._confirm()
+            intent._confirm(off_session=off_session)
         return intent
 
     def _update(self, params: dict[str, Any]) -> None:
@@ -343,7 +343,7 @@ class PaymentIntent(Resource):
         )
         if params.get("payment_method"):
             self.payment_method = require_payment_method(params["payment_method"]).id
-        self._confirm()
+        self._confirm(off_session=as_bool(params.get("off_session"), "off_session"))
         return self
 
     def _api_cancel(self, params: dict[str, Any]) -> PaymentIntent:
@@ -364,8 +364,13 @@ class PaymentIntent(Resource):
                 payment_intent=self._export(),
             )
 
-    def _confirm(self) -> None:
-        """Charge the payment method. Fails with a 402 card_error on a decline."""
+    def _confirm(self, *, off_session: bool = False, present: bool = False) -> None:
+        """Charge the payment method. Fails with a 402 card_error on a decline.
+
+        A card that asks for authentication succeeds only with the payer
+        `present` on Stripe's page; off-session it fails (authentication_required,
+        the intent waits in requires_payment_method); on-session through the API
+        the intent waits in requires_action."""
         self._expect_status("requires_payment_method", "requires_confirmation")
         if not self.payment_method:
             raise StripeError(
@@ -377,7 +382,15 @@ class PaymentIntent(Resource):
         if self.transfer_data:
             Account._receiving(self.transfer_data["destination"], "transfer_data[destination]")
         payment_method = require_payment_method(self.payment_method)
-        decline_code = card_of(payment_method).decline_code
+        card = card_of(payment_method)
+        decline_code = card.decline_code
+        if card.requires_authentication and not present:
+            if not off_session:
+                self.status = "requires_action"
+                self.next_action = {"type": "use_stripe_sdk", "use_stripe_sdk": {}}
+                publish("payment_intent.requires_action", self)
+                return
+            decline_code = "authentication_required"
         charge = Charge(self, payment_method, decline_code)
         self.latest_charge = charge.id
         if decline_code is not None:

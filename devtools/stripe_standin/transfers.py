@@ -24,17 +24,40 @@ class BalanceTransaction(Resource):
     object = "balance_transaction"
     _id_prefix = "txn_"
 
-    def __init__(self, *, amount: int, currency: str, type: str, source: str, fee: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        type: str,
+        source: str,
+        fee: int = 0,
+        reporting_category: str | None = None,
+        description: str | None = None,
+        fee_description: str = "Stripe processing fees",
+    ) -> None:
         super().__init__()
         self.amount = amount
         self.available_on = self.created
         self.currency = currency
-        self.description = None
+        self.description = description
         self.exchange_rate = None
         self.fee = fee
-        self.fee_details = []
+        self.fee_details = (
+            [
+                {
+                    "amount": fee,
+                    "application": None,
+                    "currency": currency,
+                    "description": fee_description,
+                    "type": "stripe_fee",
+                }
+            ]
+            if fee
+            else []
+        )
         self.net = amount - fee
-        self.reporting_category = type
+        self.reporting_category = reporting_category or type
         self.source = source
         self.status = "available"
         self.type = type

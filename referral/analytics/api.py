@@ -9,11 +9,12 @@ from flask import g
 from flask.views import MethodView
 
 from referral.analytics import funnel, lifetime, market, partners, trends
-from referral.analytics.sql import Period, Rate
-from referral.api import Blueprint
+from referral.analytics.sql import Period
 from referral.auth.current import api_key_required
 from referral.db import get_session, utcnow
 from referral.ids import IdField
+from referral.money import Rate
+from referral.restapi import Blueprint
 
 blp = Blueprint(
     "api_analytics",
@@ -35,7 +36,7 @@ class FunnelArgs(PeriodArgs):
     direction = ma.fields.String(
         load_default="sent", validate=ma.validate.OneOf(["sent", "received"])
     )
-    partner_id = IdField(load_default=None)
+    partner_id = IdField(load_default=None, strict=False)
 
 
 class RateSchema(ma.Schema):

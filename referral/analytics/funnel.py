@@ -10,14 +10,14 @@ from sqlmodel import Session
 
 from referral.analytics.sql import (
     Period,
-    Rate,
     is_sqlite,
     median_column,
     median_of_values,
     seconds_between,
 )
 from referral.businesses.models import Business
-from referral.referrals.models import Referral
+from referral.money import Rate
+from referral.referrals.models import Referral, ReferralStatus
 
 STAGES = ("sent", "consented", "accepted", "won")
 STAGE_LABELS = {
@@ -64,7 +64,9 @@ def _stage_counts():  # type: ignore[no-untyped-def]
         func.count().label("sent"),
         func.sum(case((Referral.sent_at.is_not(None), 1), else_=0)).label("consented"),
         func.sum(case((Referral.accepted_at.is_not(None), 1), else_=0)).label("accepted"),
-        func.sum(case((Referral.status == "won", 1), else_=0)).label("won"),
+        func.sum(case((Referral.status == ReferralStatus.WON, 1), else_=0)).label(
+            ReferralStatus.WON
+        ),
     )
 
 
@@ -96,7 +98,9 @@ def funnel(
     # The rows with a time to accept (to win): both ends known.
     accepted = and_(Referral.accepted_at.is_not(None), Referral.sent_at.is_not(None))
     won = and_(
-        Referral.status == "won", Referral.closed_at.is_not(None), Referral.sent_at.is_not(None)
+        Referral.status == ReferralStatus.WON,
+        Referral.closed_at.is_not(None),
+        Referral.sent_at.is_not(None),
     )
     if is_sqlite(session):
         # The counts, and how many times there are to take the median of, in one

@@ -22,10 +22,11 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
-from referral.analytics.sql import Rate, month_of
+from referral.analytics.sql import month_of
 from referral.businesses.models import Business, Trade
 from referral.customers.models import Customer, CustomerJob
-from referral.referrals.models import Referral
+from referral.money import Rate
+from referral.referrals.models import Referral, ReferralStatus
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def _sales(business_id: int):  # type: ignore[no-untyped-def]
         Referral.receiver_id.label("done_by"),
         literal(1).label("source"),
         Referral.id.label("sale_id"),
-    ).where(Referral.sender_id == business_id, Referral.status == "won")
+    ).where(Referral.sender_id == business_id, Referral.status == ReferralStatus.WON)
     sales = union_all(own, through_partners).subquery("sales")
     number = func.row_number().over(
         partition_by=sales.c.customer_id,
@@ -126,59 +127,71 @@ SUMMARY, TRADE, MONTH, CUSTOMER = range(4)
 def figures(session: Session, business_id: int, *, limit: int = 50) -> Lifetime:
     """The summary, by trade, by month and the top customers in one statement: the
     numbered sales are computed once (a materialized CTE) and grouped four ways."""
-    s = _sales(business_id).cte("numbered").prefix_with("MATERIALIZED")
-    total = func.sum(s.c.amount)
-    # Typed NULLs: PostgreSQL resolves the types of a UNION's columns pairwise.
-    no_text, no_id = cast(null(), String), cast(null(), Integer)
-    zero = literal_column("0")
+    numbered = _sales(business_id).cte("numbered").prefix_with("MATERIALIZED")
+    rows = session.execute(_four_groupings(session, numbered, limit)).all()
+    summary, by_trade, by_month, top_rows = _sort_out(rows)
+    chains = _chains(session, business_id, [row.customer_id for row in top_rows])
+    return Lifetime(summary, by_trade, by_month, _customer_values(top_rows, chains))
 
-    def branch(kind: int, position, label, customer_id, customers, erased):  # type: ignore[no-untyped-def]
-        return [
-            literal_column(str(kind)).label("kind"),
-            position.label("position"),
-            label.label("label"),
-            customer_id.label("customer_id"),
-            customers.label("customers"),
-            func.count().label("sales"),
-            func.coalesce(total, 0).label("revenue"),
-            func.coalesce(_first(s), 0).label("first"),
-            func.coalesce(_partner(s), 0).label("partner"),
-            erased.label("erased"),
-        ]
 
+# Typed NULLs: PostgreSQL resolves the types of a UNION's columns pairwise.
+_NO_TEXT, _NO_ID = cast(null(), String), cast(null(), Integer)
+_ZERO = literal_column("0")
+
+
+def _columns(s, kind: int, position, label, customer_id, customers, erased):  # type: ignore[no-untyped-def]
+    """The columns every grouping shares, so the four can be UNIONed."""
+    return [
+        literal_column(str(kind)).label("kind"),
+        position.label("position"),
+        label.label("label"),
+        customer_id.label("customer_id"),
+        customers.label("customers"),
+        func.count().label("sales"),
+        func.coalesce(func.sum(s.c.amount), 0).label("revenue"),
+        func.coalesce(_first(s), 0).label("first"),
+        func.coalesce(_partner(s), 0).label("partner"),
+        erased.label("erased"),
+    ]
+
+
+def _four_groupings(session: Session, s, limit: int):  # type: ignore[no-untyped-def]
+    """One SELECT over the summary, trades, months and top customers, in that order."""
+    everything = union_all(
+        _summary_grouping(s),
+        _trade_grouping(s),
+        _month_grouping(session, s),
+        _top_customer_grouping(s, limit),
+    ).subquery("figures")
+    return select(everything).order_by(everything.c.kind, everything.c.position)
+
+
+def _summary_grouping(s):  # type: ignore[no-untyped-def]
     # Each customer has exactly one sale numbered 1: no DISTINCT (a sort) needed.
-    summary_row = select(
-        *branch(
-            SUMMARY,
-            zero,
-            no_text,
-            no_id,
-            func.coalesce(func.sum(case((s.c.n == 1, 1), else_=0)), 0),
-            zero,
-        )
-    )
-    distinct_customers = func.count(func.distinct(s.c.customer_id))
-    trades = (
-        select(
-            *branch(
-                TRADE,
-                func.row_number().over(order_by=(total.desc(), Trade.name)),
-                Trade.name,
-                no_id,
-                distinct_customers,
-                zero,
-            )
-        )
+    customers = func.coalesce(func.sum(case((s.c.n == 1, 1), else_=0)), 0)
+    return select(*_columns(s, SUMMARY, _ZERO, _NO_TEXT, _NO_ID, customers, _ZERO))
+
+
+def _trade_grouping(s):  # type: ignore[no-untyped-def]
+    position = func.row_number().over(order_by=(func.sum(s.c.amount).desc(), Trade.name))
+    customers = func.count(func.distinct(s.c.customer_id))
+    return (
+        select(*_columns(s, TRADE, position, Trade.name, _NO_ID, customers, _ZERO))
         .join(Business, Business.id == s.c.done_by)
         .join(Trade, Trade.id == Business.trade_id)
         .group_by(Trade.name)
     )
+
+
+def _month_grouping(session: Session, s):  # type: ignore[no-untyped-def]
     month = month_of(session, s.c.sale_date)
-    months = select(
-        *branch(
-            MONTH, func.row_number().over(order_by=month), month, no_id, distinct_customers, zero
-        )
-    ).group_by(month)
+    position = func.row_number().over(order_by=month)
+    customers = func.count(func.distinct(s.c.customer_id))
+    return select(*_columns(s, MONTH, position, month, _NO_ID, customers, _ZERO)).group_by(month)
+
+
+def _top_customer_grouping(s, limit: int):  # type: ignore[no-untyped-def]
+    total = func.sum(s.c.amount)
     top = (
         select(s.c.customer_id.label("customer_id"), total.label("total"))
         .group_by(s.c.customer_id)
@@ -186,28 +199,26 @@ def figures(session: Session, business_id: int, *, limit: int = 50) -> Lifetime:
         .limit(limit)
         .subquery("top")
     )
+    position = func.row_number().over(order_by=(total.desc(), s.c.customer_id))
+    erased = case((Customer.erased_at.is_not(None), 1), else_=0)
     # Names for the top customers only, not for every sale.
-    customers = (
+    return (
         select(
-            *branch(
-                CUSTOMER,
-                func.row_number().over(order_by=(total.desc(), s.c.customer_id)),
-                Customer.name,
-                s.c.customer_id,
-                literal_column("1"),
-                case((Customer.erased_at.is_not(None), 1), else_=0),
+            *_columns(
+                s, CUSTOMER, position, Customer.name, s.c.customer_id, literal_column("1"), erased
             )
         )
         .join(top, top.c.customer_id == s.c.customer_id)
         .join(Customer, Customer.id == s.c.customer_id)
         .group_by(s.c.customer_id, Customer.name, Customer.erased_at)
     )
-    everything = union_all(summary_row, trades, months, customers).subquery("figures")
-    rows = session.execute(
-        select(everything).order_by(everything.c.kind, everything.c.position)
-    ).all()
 
-    by_trade, by_month, top_rows = [], [], []
+
+def _sort_out(rows):  # type: ignore[no-untyped-def]
+    """The summary, the trade and month breakdowns, and the top customers' rows."""
+    by_trade: list[Breakdown] = []
+    by_month: list[Breakdown] = []
+    top_rows = []
     summary = LifetimeSummary(0, 0, 0, 0, 0)
     for row in rows:
         revenue, first = int(row.revenue), int(row.first)
@@ -219,8 +230,11 @@ def figures(session: Session, business_id: int, *, limit: int = 50) -> Lifetime:
             (by_trade if row.kind == TRADE else by_month).append(breakdown)
         else:
             top_rows.append(row)
-    chains = _chains(session, business_id, [row.customer_id for row in top_rows])
-    top_customers = [
+    return summary, by_trade, by_month, top_rows
+
+
+def _customer_values(top_rows, chains) -> list[CustomerValue]:  # type: ignore[no-untyped-def]
+    return [
         CustomerValue(
             customer_id=row.customer_id,
             name="(erased)" if row.erased else row.label,
@@ -232,7 +246,6 @@ def figures(session: Session, business_id: int, *, limit: int = 50) -> Lifetime:
         )
         for row in top_rows
     ]
-    return Lifetime(summary, by_trade, by_month, top_customers)
 
 
 def summary(session: Session, business_id: int) -> LifetimeSummary:

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from sqlalchemy import case, func, select
 from sqlmodel import Session
 
-from referral.analytics.sql import Period, Rate, month_of
+from referral.analytics.sql import Period, month_of
 from referral.leads.models import Lead, LeadDispute, LeadPurchase
 from referral.leads.quality import SellerQuality
+from referral.money import Rate
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,15 +27,25 @@ from sqlmodel import Session
 from referral.analytics import funnel, lifetime, market, partners, trends
 from referral.analytics.sql import Period
 
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """A figure that could not be computed (the reason is logged, not shown):
+    the page shows it as unavailable and renders the rest."""
+
+    name: str
+
 
 @dataclass(frozen=True)
 class Figures:
-    funnel: funnel.Funnel
-    partner_funnels: list[funnel.PartnerFunnel]
-    partner_values: list[partners.PartnerValue]
-    months: list[trends.Month]
-    lifetime: lifetime.Lifetime
-    market: list[market.MarketMonth]
+    funnel: funnel.Funnel | Unavailable
+    partner_funnels: list[funnel.PartnerFunnel] | Unavailable
+    partner_values: list[partners.PartnerValue] | Unavailable
+    months: list[trends.Month] | Unavailable
+    lifetime: lifetime.Lifetime | Unavailable
+    market: list[market.MarketMonth] | Unavailable
 
 
 @functools.cache
@@ -76,11 +87,20 @@ GROUPS = len(GROUPED)
 
 
 def _in_own_session(engine: Engine, calls: dict[str, Figure]) -> dict[str, Any]:
+    """The group's figures; one that fails is Unavailable, the others are kept."""
+    results: dict[str, Any] = {}
     with Session(engine) as session:
         try:
-            return {name: call(session) for name, call in calls.items()}
+            for name, call in calls.items():
+                try:
+                    results[name] = call(session)
+                except Exception:  # noqa: BLE001 - one figure's failure is not the page's
+                    log.exception("dashboard figure %s could not be computed", name)
+                    results[name] = Unavailable(name)
+                    session.rollback()  # a failed statement spoils the transaction
         finally:
             session.rollback()  # reads only: nothing to keep
+    return results
 
 
 def compute(engine: Engine, business_id: int, *, period: Period, direction: str) -> Figures:

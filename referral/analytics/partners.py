@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from referral.analytics.sql import Period, Rate
+from referral.analytics.sql import Period
 from referral.businesses.models import Business
-from referral.commissions.models import Commission
-from referral.referrals.models import Referral
+from referral.commissions.models import Commission, CommissionStatus
+from referral.money import Rate
+from referral.referrals.models import Referral, ReferralStatus
 
 
 @dataclass
@@ -65,7 +66,7 @@ def partner_values(session: Session, business_id: int, *, period: Period) -> lis
         )
         .where(
             Referral.receiver_id == business_id,
-            Referral.status == "won",
+            Referral.status == ReferralStatus.WON,
             Referral.closed_at >= period.start_at,
             Referral.closed_at < period.end_at,
         )
@@ -87,7 +88,7 @@ def partner_values(session: Session, business_id: int, *, period: Period) -> lis
             )
             .where(
                 mine == business_id,
-                Commission.status != "reversed",
+                Commission.status != CommissionStatus.REVERSED,
                 Commission.created_at >= period.start_at,
                 Commission.created_at < period.end_at,
             )

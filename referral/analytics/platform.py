@@ -9,10 +9,10 @@ from sqlmodel import Session
 
 from referral.analytics.sql import Period
 from referral.businesses.models import Business
-from referral.commissions.models import Commission
+from referral.commissions.models import Commission, CommissionStatus
 from referral.ledger.services import balance
-from referral.partnerships.models import Partnership
-from referral.referrals.models import Referral
+from referral.partnerships.models import Partnership, PartnershipStatus
+from referral.referrals.models import Referral, ReferralStatus
 from referral.settlements.models import Settlement
 
 
@@ -40,15 +40,19 @@ def platform_figures(session: Session, *, period: Period) -> PlatformFigures:
     return PlatformFigures(
         businesses=count(select(func.count()).select_from(Business)),
         active_partnerships=count(
-            select(func.count()).select_from(Partnership).where(Partnership.status == "active")
+            select(func.count())
+            .select_from(Partnership)
+            .where(Partnership.status == PartnershipStatus.ACTIVE)
         ),
         referrals=count(select(func.count()).select_from(Referral).where(*in_period)),
         referrals_won=count(
-            select(func.count()).select_from(Referral).where(*in_period, Referral.status == "won")
+            select(func.count())
+            .select_from(Referral)
+            .where(*in_period, Referral.status == ReferralStatus.WON)
         ),
         gross_commission_cents=count(
             select(func.coalesce(func.sum(Commission.amount_cents), 0)).where(
-                Commission.status != "reversed",
+                Commission.status != CommissionStatus.REVERSED,
                 Commission.created_at >= period.start_at,
                 Commission.created_at < period.end_at,
             )

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import Float, String, and_, cast, column, func, select, values
@@ -71,22 +70,6 @@ def month_slices(period: Period) -> CTE:
         .data(period.months())
         .cte("months")
     )
-
-
-@dataclass(frozen=True)
-class Rate:
-    """An exact ratio; `None` percent when there is nothing to divide by."""
-
-    numerator: int
-    denominator: int
-
-    @property
-    def fraction(self) -> Fraction | None:
-        return Fraction(self.numerator, self.denominator) if self.denominator else None
-
-    @property
-    def percent(self) -> float | None:  # display only
-        return 100 * self.numerator / self.denominator if self.denominator else None
 
 
 def is_sqlite(session: Session) -> bool:

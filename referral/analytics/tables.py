@@ -12,9 +12,8 @@ from referral.analytics.funnel import STAGE_LABELS, STAGES, Funnel, PartnerFunne
 from referral.analytics.lifetime import Breakdown, CustomerValue
 from referral.analytics.market import MarketMonth
 from referral.analytics.partners import PartnerValue
-from referral.analytics.sql import Rate
 from referral.analytics.trends import Month
-from referral.money import format_cents
+from referral.money import Rate, format_cents
 from referral.spreadsheet import neutralised
 
 

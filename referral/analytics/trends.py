@@ -10,13 +10,13 @@ from sqlmodel import Session
 
 from referral.analytics.sql import Period, month_slices
 from referral.commissions.models import STATUSES as COMMISSION_STATUSES
-from referral.commissions.models import Commission
-from referral.referrals.models import Referral
+from referral.commissions.models import Commission, CommissionStatus
+from referral.referrals.models import Referral, ReferralStatus
 
 SERIES = ("sent", "received", "won", "revenue_cents", "earned_cents", "owed_cents")
 # Every commission but a reversed one, as a list: an index range per status,
 # where `status <> 'reversed'` would read the business's commissions of all time.
-COUNTED = tuple(s for s in COMMISSION_STATUSES if s != "reversed")
+COUNTED = tuple(s for s in COMMISSION_STATUSES if s != CommissionStatus.REVERSED)
 
 
 @dataclass
@@ -39,7 +39,7 @@ def monthly(session: Session, business_id: int, *, period: Period) -> list[Month
 
     won = (
         Referral.receiver_id == business_id,
-        Referral.status == "won",
+        Referral.status == ReferralStatus.WON,
         *in_month(Referral.closed_at),
     )
     rows = session.execute(

@@ -56,9 +56,27 @@ def _funnel_chart(result: funnel.Funnel) -> Markup:
     )
 
 
-def _build(name: str) -> tuple[tables.Table, Markup]:
-    """One figure of the dashboard: its table and its chart."""
+# The computed figure each page figure is drawn from.
+SOURCES = {
+    "funnel": "funnel",
+    "partner-funnels": "partner_funnels",
+    "partners": "partner_values",
+    "trends": "months",
+    "lifetime-by-trade": "lifetime",
+    "lifetime-by-month": "lifetime",
+    "customers": "lifetime",
+    "marketplace": "market",
+}
+
+
+def _build(name: str) -> tuple[tables.Table | None, Markup]:
+    """One figure of the dashboard: its table and its chart (no table when it
+    could not be computed: the page says it is unavailable)."""
     figures = _figures()
+    if name not in SOURCES:
+        abort(404)
+    if isinstance(getattr(figures, SOURCES[name]), page.Unavailable):
+        return None, Markup("")
     if name == "funnel":
         result = figures.funnel
         return tables.funnel_table(result), _funnel_chart(result)
@@ -139,15 +157,16 @@ def dashboard() -> str:
     months, _ = _period()
     direction = _direction()
     figures = {name: _build(name) for name in FIGURES}
+    headline, lifetime = _figures().funnel, _figures().lifetime
     return render_template(
         "analytics/dashboard.html",
         months=months,
         periods=PERIODS,
         direction=direction,
         figures=figures,
-        funnel=_figures().funnel,
+        funnel=None if isinstance(headline, page.Unavailable) else headline,
         stage_labels=funnel.STAGE_LABELS,
-        lifetime=_figures().lifetime.summary,
+        lifetime=None if isinstance(lifetime, page.Unavailable) else lifetime.summary,
         percent=tables.percent,
         hours=tables.hours,
     )
@@ -159,6 +178,13 @@ def export(name: str) -> Response:
     if name not in FIGURES:
         abort(404)
     table, _ = _build(name)
+    if table is None:
+        return Response(
+            "unavailable: this figure cannot be computed right now; try again later.\n",
+            status=503,
+            mimetype="text/csv",
+            headers={"Retry-After": "60"},
+        )
     return Response(
         tables.as_csv(table),
         mimetype="text/csv",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Column, ForeignKey, Index, Integer, String
 from sqlmodel import Field
 
-from referral.models import TableBase
+from referral.tables import TableBase
 
 
 class AuditEvent(TableBase, table=True):

@@ -1,7 +1,10 @@
 """Who is asking: the signed-in user (pages) or the API key's business (API).
 
-`g.user` and `g.business` are set for every page request; API requests are
-authenticated by `api_key_required` alone, never by the cookie.
+`g.user` is set for every page request; API requests are authenticated by
+`api_key_required` alone, never by the cookie. What else a request knows of
+its caller (`g.business`, the unread count) comes from the domains above auth,
+loaded in the same one query: they register it with `load_with_user` and
+`load_with_api_key` from a `reactions` module (referral/domains.py).
 """
 
 from __future__ import annotations
@@ -9,16 +12,16 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import Flask, abort, flash, g, redirect, request, session, url_for
-from sqlalchemy import Select, bindparam, func
+from sqlalchemy import Select, bindparam
 from sqlmodel import select
 
-from referral.apikeys.models import ApiKey
-from referral.auth.models import LoginSession, User
+from referral.auth.models import ApiKey, LoginSession, User
+from referral.auth.services import business_verified
 from referral.auth.tokens import hash_token
-from referral.businesses.models import Business, Trade
 from referral.db import get_session, utcnow
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -28,33 +31,84 @@ TOUCH_EVERY = dt.timedelta(minutes=5)
 
 
 def init_app(app: Flask) -> None:
-    app.before_request(load_signed_in_user)
+    # First of all: a request refused before its view (too large, a bad CSRF
+    # token) still gets a page with the signed-in menu.
+    app.before_request_funcs.setdefault(None, []).insert(0, load_signed_in_user)
+    app.jinja_env.globals["business_verified"] = current_business_verified
+
+
+def current_business_verified() -> bool:
+    """Whether the signed-in user's business may reach others yet (pages that
+    would send something explain why not, and offer a new link)."""
+    if "business_verified" not in g:
+        business = g.get("business")
+        g.business_verified = business is None or business_verified(get_session(), business.id)
+    return bool(g.business_verified)
+
+
+# `extend(query, business_id)`: the query with more columns, joined or
+# correlated on the caller's business_id column.
+Extend = Callable[[Select[Any], Any], Select[Any]]
+
+
+@dataclass(frozen=True)
+class _Load:
+    names: tuple[str, ...]  # the `g` attributes, one per column `extend` adds
+    extend: Extend
+
+
+_WITH_USER: list[_Load] = []
+_WITH_API_KEY: list[_Load] = []
+
+
+def load_with_user(*names: str) -> Callable[[Extend], Extend]:
+    """Register more of what every page loads with its signed-in user: the
+    decorated `extend` adds one column per name, each value lands in
+    `g.<name>` (None when nobody is signed in)."""
+
+    def register(extend: Extend) -> Extend:
+        _WITH_USER.append(_Load(names, extend))
+        return extend
+
+    return register
+
+
+def load_with_api_key(*names: str) -> Callable[[Extend], Extend]:
+    """As `load_with_user`, for every API call authenticated by a key."""
+
+    def register(extend: Extend) -> Extend:
+        _WITH_API_KEY.append(_Load(names, extend))
+        return extend
+
+    return register
+
+
+def _extended(query: Select[Any], loads: list[_Load], business_id: Any) -> Select[Any]:
+    for load in loads:
+        query = load.extend(query, business_id)
+    return query
+
+
+def _names(loads: list[_Load]) -> list[str]:
+    return [name for load in loads for name in load.names]
 
 
 @functools.cache
 def _login_lookup() -> Select[Any]:
-    """Who is signed in, their business, and its unread notifications, in one
-    query built once: it runs on every page."""
-    from referral.notifications.models import Notification
-
-    unread = (
-        select(func.count())
-        .select_from(Notification)
-        .where(Notification.business_id == Business.id, Notification.read_at.is_(None))
-        .correlate(Business)
-        .scalar_subquery()
-    )
-    return (
-        select(LoginSession, User, Business, unread)
+    """Who is signed in, with all that was registered to load with them, in one
+    query built once (after every domain registered): it runs on every page."""
+    query = (
+        select(LoginSession, User)
         .join(User, User.id == LoginSession.user_id)
-        .join(Business, Business.id == User.business_id)
         .where(LoginSession.token_hash == bindparam("token_hash"))
     )
+    return _extended(query, _WITH_USER, User.business_id)
 
 
 def load_signed_in_user() -> None:
     g.user = None
-    g.business = None
+    for name in _names(_WITH_USER):
+        setattr(g, name, None)
     if request.endpoint in (None, "static") or request.path.startswith("/api/"):
         return
     token = session.get(SESSION_KEY)
@@ -66,7 +120,9 @@ def load_signed_in_user() -> None:
     if row is None or row[0].expires_at <= now or row[1].disabled_at is not None:
         session.pop(SESSION_KEY, None)
         return
-    login, g.user, g.business, g.unread_notifications = row
+    login, g.user, *loaded = row
+    for name, value in zip(_names(_WITH_USER), loaded, strict=True):
+        setattr(g, name, value)
     if login.last_seen_at is None or now - login.last_seen_at > TOUCH_EVERY:
         login.last_seen_at = now
 
@@ -116,12 +172,17 @@ API_KEY_TOUCH_EVERY = dt.timedelta(minutes=1)
 def _api_key_lookup() -> Select[Any]:
     """One query answers "who is this" with what every API answer shows; built
     once, as it runs on every API call."""
-    return (
-        select(ApiKey, Business, Trade)
-        .join(Business, Business.id == ApiKey.business_id)
-        .join(Trade, Trade.id == Business.trade_id)
-        .where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
+    query = (
+        select(ApiKey)
+        # A key dies with its creator's membership, even one not revoked yet.
+        .join(User, User.id == ApiKey.created_by_id)
+        .where(
+            ApiKey.key_hash == bindparam("key_hash"),
+            ApiKey.revoked_at.is_(None),
+            User.disabled_at.is_(None),
+        )
     )
+    return _extended(query, _WITH_API_KEY, ApiKey.business_id)
 
 
 def api_key_required(view: F) -> F:
@@ -136,7 +197,9 @@ def api_key_required(view: F) -> F:
         row = db.execute(_api_key_lookup(), {"key_hash": hash_token(raw.strip())}).first()
         if row is None:
             abort(401, "The API key is not valid or has been revoked.")
-        g.api_key, g.business, g.trade = row
+        g.api_key, *loaded = row
+        for name, value in zip(_names(_WITH_API_KEY), loaded, strict=True):
+            setattr(g, name, value)
         g.user = None
         now = utcnow()
         if g.api_key.last_used_at is None or now - g.api_key.last_used_at > API_KEY_TOUCH_EVERY:

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Integer, String
 from sqlmodel import Field
 
-from referral.models import TableBase, utc_column
+from referral.tables import TableBase, utc_column
 
 ROLES = ("owner", "manager", "staff")
 ROLE_CHECK = "role IN ('owner', 'manager', 'staff')"
@@ -77,4 +77,17 @@ class Invitation(TableBase, table=True):
     token_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
     expires_at: dt.datetime = utc_column(nullable=False)
     accepted_at: dt.datetime | None = utc_column(default=None)
+    revoked_at: dt.datetime | None = utc_column(default=None)
+
+
+class ApiKey(TableBase, table=True):
+    """An API key of a business. Only its SHA-256 is kept; the key is shown once."""
+
+    __tablename__ = "api_key"
+    business_id: int = _fk("business.id")
+    created_by_id: int = _fk("user_account.id", index=False)
+    name: str = Field(sa_column=Column(String(80), nullable=False))
+    prefix: str = Field(sa_column=Column(String(16), nullable=False))
+    key_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    last_used_at: dt.datetime | None = utc_column(default=None)
     revoked_at: dt.datetime | None = utc_column(default=None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import marshmallow as ma
 
 from referral.auth.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
-from referral.businesses.schemas import ServiceAreaFields
 from referral.forms import FormSchema
 
 ROLE_CHOICES = [("owner", "Owner"), ("manager", "Manager"), ("staff", "Staff")]
@@ -24,21 +23,6 @@ person_name = ma.fields.String(
     required=True,
     validate=ma.validate.Length(min=1, max=120, error="Enter a name of 1 to 120 characters."),
 )
-
-
-_area = ServiceAreaFields._declared_fields
-
-
-class SignupSchema(FormSchema):
-    """A new business (name, trade, service area) and its owner."""
-
-    business_name = _area["name"]
-    trade = _area["trade"]
-    zip_code = _area["zip_code"]
-    radius_miles = _area["radius_miles"]
-    name = person_name
-    email = email_field
-    password = ma.fields.String(required=True, validate=password_rule, metadata={"verbatim": True})
 
 
 class LoginSchema(FormSchema):

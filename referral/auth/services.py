@@ -1,4 +1,4 @@
-"""Accounts: sign-up, email verification, logging in and out, and passwords.
+"""Accounts: owners who sign up, email verification, logging in and out, and passwords.
 
 Tokens handed out in links are random; only their SHA-256 is stored, each is
 single-use (spent by a conditional UPDATE, so two requests racing with one link
@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from referral.auth.links import absolute_url
 from referral.auth.models import LoginSession, User, UserToken
-from referral.auth.passwords import hash_password, needs_rehash, verify_password
+from referral.auth.passwords import (
+    hash_password,
+    needs_rehash,
+    password_problem,
+    verify_password,
+)
 from referral.auth.tokens import hash_token, new_token
-from referral.businesses.services import create_business
+from referral.auth.workplace import business_name
 from referral.db import utcnow
-from referral.errors import DomainError, ValidationFailed
+from referral.errors import DomainError, PermissionDenied, ValidationFailed
 from referral.mail.services import queue_email
 
 VERIFY_EMAIL = "verify_email"
@@ -32,6 +36,56 @@ RESET_PASSWORD_FOR = dt.timedelta(hours=1)
 
 
 # --- users ---------------------------------------------------------------------------------
+
+
+VERIFY_FIRST = (
+    "Confirm your email address first: until the owner does, your business can fill"
+    " its profile, browse partners and add customers, but cannot send proposals,"
+    " referrals, consent requests or lead listings, invite people or create API keys."
+    " Look for our email, or ask for a new link."
+)
+
+
+def business_verified(session: Session, business_id: int) -> bool:
+    """An owner of the business (still a member) has confirmed their email address."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(
+                User.business_id == business_id,
+                User.role == "owner",
+                User.email_verified_at.is_not(None),  # type: ignore[union-attr]
+                User.disabled_at.is_(None),  # type: ignore[union-attr]
+            )
+        )
+        or 0
+    ) > 0
+
+
+def require_verified_business(session: Session, business_id: int) -> None:
+    """Fails (PermissionDenied, 403) until an owner of the business confirmed
+    their email: what reaches other businesses or people waits for it."""
+    if not business_verified(session, business_id):
+        raise PermissionDenied(VERIFY_FIRST)
+
+
+def refuse_weak_password(password: str, *, email: str, business_name: str, name: str = "") -> None:
+    """Fails (ValidationFailed on `password`, with the reason) for a common or
+    breached password, or one containing the email's name or the business's
+    name (auth.passwords.password_problem)."""
+    problem = password_problem(password, email=email, business_name=business_name, name=name)
+    if problem:
+        raise ValidationFailed("Some fields are not valid.", errors={"password": [problem]})
+
+
+def _refuse_weak_password_of(session: Session, user: User, password: str) -> None:
+    refuse_weak_password(
+        password,
+        email=user.email,
+        business_name=business_name(session, user.business_id),
+        name=user.name,
+    )
 
 
 def normalise_email(email: str) -> str:
@@ -66,30 +120,43 @@ def add_user(session: Session, user: User) -> User:
 # --- sign-up and verification -------------------------------------------------------------
 
 
-def sign_up_business(*, session: Session, data: dict[str, Any]) -> User:
-    """Create a business and its owner from validated SignupSchema data, and
-    email the owner a verification link. Fails (ValidationFailed) on a taken
-    email, an unknown trade or ZIP code."""
-    business = create_business(
-        session=session,
-        name=data["business_name"],
-        trade=data["trade"],
-        zip_code=data["zip_code"],
-        radius_miles=data["radius_miles"],
-    )
+def add_owner(*, session: Session, business_id: int, email: str, name: str, password: str) -> User:
+    """The owner of a business just signed up (businesses.signup), emailed a
+    verification link. Fails (ValidationFailed on `email`) when it is taken."""
     owner = add_user(
         session,
         User(
-            business_id=business.id,
-            email=normalise_email(data["email"]),
-            name=data["name"],
+            business_id=business_id,
+            email=normalise_email(email),
+            name=name,
             role="owner",
-            password_hash=hash_password(data["password"]),
+            password_hash=hash_password(password),
             password_changed_at=utcnow(),
         ),
     )
     send_verification_email(session=session, user=owner)
     return owner
+
+
+def answer_signup_of_existing(*, session: Session, user: User, password: str) -> None:
+    """Someone signed up with `user`'s email: spend a sign-up's time (so the
+    answer does not tell), and email the account's owner a reset link."""
+    hash_password(password)
+    if user.disabled_at is None:
+        _tell_of_signup_attempt(session, user)
+
+
+def _tell_of_signup_attempt(session: Session, user: User) -> None:
+    raw = _issue_token(session, user, RESET_PASSWORD, RESET_PASSWORD_FOR)
+    queue_email(
+        session,
+        to=user.email,
+        subject="Someone tried to sign up to Referral with your email address",
+        template="signup_attempt",
+        name=user.name,
+        link=absolute_url("auth.reset_password", token=raw),
+        minutes=int(RESET_PASSWORD_FOR.total_seconds() // 60),
+    )
 
 
 def _issue_token(session: Session, user: User, purpose: str, lifetime: dt.timedelta) -> str:
@@ -264,7 +331,10 @@ def check_reset_token(*, session: Session, token: str) -> None:
 def reset_password(*, session: Session, token: str, new_password: str) -> User:
     """Set a new password from an emailed link. Every login session of the user
     ends, other reset links stop working, and the user is told by email. The
-    link proves the address, so it counts as verified. Fails on a bad link."""
+    link proves the address, so it counts as verified. Fails on a bad link, and
+    (ValidationFailed, before spending the link) on a weak password."""
+    _token, holder = _find_token(session, token, RESET_PASSWORD)
+    _refuse_weak_password_of(session, holder, new_password)
     user = _spend_token(session, token, RESET_PASSWORD)
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
@@ -282,6 +352,7 @@ def change_password(
             "Some fields are not valid.",
             errors={"current_password": ["This is not your current password."]},
         )
+    _refuse_weak_password_of(session, user, new_password)
     _set_password(session, user, new_password)
 
 

@@ -11,6 +11,7 @@ import datetime as dt
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
+from referral.auth.apikeys.services import revoke_keys_created_by
 from referral.auth.links import absolute_url
 from referral.auth.models import Invitation, User
 from referral.auth.passwords import hash_password
@@ -19,10 +20,12 @@ from referral.auth.services import (
     duplicate_email,
     end_all_login_sessions,
     normalise_email,
+    refuse_weak_password,
+    require_verified_business,
     user_by_email,
 )
 from referral.auth.tokens import hash_token, new_token
-from referral.businesses.models import Business
+from referral.auth.workplace import business_name, find_business, lock_team
 from referral.db import utcnow
 from referral.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from referral.mail.services import queue_email
@@ -34,13 +37,6 @@ LAST_OWNER = "A business needs at least one owner. Make someone else owner first
 def _require_owner(actor: User) -> None:
     if actor.role != "owner":
         raise PermissionDenied("Only owners can manage the team.")
-
-
-def _lock_team(session: Session, business_id: int) -> None:
-    """Serialise team changes of one business (row lock on PostgreSQL; SQLite
-    allows one writer anyway), so two owners demoting each other at once cannot
-    leave the business without an owner."""
-    session.exec(select(Business.id).where(Business.id == business_id).with_for_update()).one()
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -81,6 +77,7 @@ def invite_member(*, session: Session, actor: User, email: str, role: str) -> In
     Fails for a non-owner (PermissionDenied), a taken email or an invitation
     already waiting for it (ValidationFailed on `email`)."""
     _require_owner(actor)
+    require_verified_business(session, actor.business_id)
     email = normalise_email(email)
     if user_by_email(session, email) is not None:
         raise duplicate_email()
@@ -100,7 +97,7 @@ def invite_member(*, session: Session, actor: User, email: str, role: str) -> In
         expires_at=utcnow() + INVITATION_FOR,
     )
     session.add(invitation)
-    business = session.get(Business, actor.business_id)
+    business = find_business(session, actor.business_id)
     assert business is not None
     queue_email(
         session,
@@ -146,8 +143,15 @@ def open_invitation(*, session: Session, token: str) -> Invitation:
 
 def accept_invitation(*, session: Session, token: str, name: str, password: str) -> User:
     """Join the business as a verified member (the link proved the email).
-    Fails (DomainError) on a bad link or an email that has an account by now."""
+    Fails (DomainError) on a bad link or an email that has an account by now,
+    (ValidationFailed) on a weak password."""
     invitation = open_invitation(session=session, token=token)
+    refuse_weak_password(
+        password,
+        email=invitation.email,
+        business_name=business_name(session, invitation.business_id),
+        name=name,
+    )
     now = utcnow()
     claimed = session.execute(
         update(Invitation)
@@ -198,28 +202,44 @@ def _owner_count(session: Session, business_id: int) -> int:
     )
 
 
-def change_role(*, session: Session, actor: User, user_id: int, role: str) -> User:
-    """Give a member another role. Owners only; fails (NotFound) for someone
-    outside the business, (DomainError) when it would demote the last owner."""
+# Roles that may hold API keys; a member moved below them loses theirs.
+KEY_HOLDING_ROLES = ("owner", "manager")
+
+
+def change_role(*, session: Session, actor: User, user_id: int, role: str) -> int:
+    """Give a member another role; below manager, every API key they created is
+    revoked. Returns how many keys were revoked. Owners only; fails (NotFound)
+    for someone outside the business, (DomainError) when it would demote the
+    last owner."""
     _require_owner(actor)
-    _lock_team(session, actor.business_id)
     member = _own_member(session, actor, user_id)
+    # Keys first, then the team lock: an API call holding its key's row and
+    # then touching the business locks them in the same order (no deadlock).
+    revoked = (
+        revoke_keys_created_by(session=session, user_id=member.id)  # type: ignore[arg-type]
+        if role not in KEY_HOLDING_ROLES
+        else 0
+    )
+    lock_team(session, actor.business_id)
     if member.role == "owner" and role != "owner" and _owner_count(session, member.business_id) < 2:
         raise DomainError(LAST_OWNER)
     member.role = role
-    return member
+    return revoked
 
 
-def remove_member(*, session: Session, actor: User, user_id: int) -> None:
+def remove_member(*, session: Session, actor: User, user_id: int) -> int:
     """Remove someone from the team: their account is disabled (past actions
-    keep their name), their sessions end, and their email is freed for reuse.
-    Owners only; fails (NotFound) for someone outside the business,
+    keep their name), their sessions end, every API key they created is
+    revoked, and their email is freed for reuse. Returns how many keys were
+    revoked. Owners only; fails (NotFound) for someone outside the business,
     (DomainError) for the last owner."""
     _require_owner(actor)
-    _lock_team(session, actor.business_id)
     member = _own_member(session, actor, user_id)
+    revoked = revoke_keys_created_by(session=session, user_id=member.id)  # type: ignore[arg-type]
+    lock_team(session, actor.business_id)
     if member.role == "owner" and _owner_count(session, member.business_id) < 2:
         raise DomainError(LAST_OWNER)
     member.disabled_at = utcnow()
     member.email = f"removed-{member.id}-{member.email}"[:254]
     end_all_login_sessions(session=session, user=member)
+    return revoked

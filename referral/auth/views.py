@@ -1,9 +1,9 @@
-"""Pages: sign up, verify email, log in and out, passwords, and the team."""
+"""Pages: verify email, log in and out, passwords, and the team."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -16,44 +16,27 @@ from flask import (
     session,
     url_for,
 )
-from sqlmodel import select
 from werkzeug.wrappers import Response
 
 from referral.auth import schemas, services
 from referral.auth import team as team_services
 from referral.auth.current import SESSION_KEY, login_required, roles_required
-from referral.businesses.models import Business, Trade
+from referral.auth.limits import per_email_limit
+from referral.auth.workplace import find_business
 from referral.db import get_session
-from referral.errors import DomainError
+from referral.errors import DomainError, ValidationFailed
 from referral.forms import parse_form, run_action
-from referral.security import limiter
+from referral.security import limiter, safe_next
 
 bp = Blueprint("auth", __name__)
 
 LOGIN_FAILED = "Email or password is incorrect."
 
 
-def _trade_options() -> list[tuple[str, str]]:
-    return [(t.slug, t.name) for t in get_session().exec(select(Trade).order_by(Trade.name))]
-
-
 def _page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
     context.setdefault("errors", {})
     context.setdefault("form", {})
     return render_template(template, **context), status
-
-
-def _safe_next(target: str | None) -> str:
-    r"""Only a path on this site: never an open redirect. Browsers read "\" as
-    "/" and drop tabs and newlines, so "/\evil.example" and "/<tab>/evil.example"
-    are refused like "//evil.example"."""
-    home = url_for("home.index")
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return home
-    if "\\" in target or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
-        return home
-    parts = urlsplit(target)
-    return home if parts.scheme or parts.netloc else target
 
 
 def _log_in(user: Any) -> None:
@@ -71,35 +54,18 @@ def _log_in(user: Any) -> None:
     session[SESSION_KEY] = login.token
 
 
-# --- sign-up and verification ------------------------------------------------------------
-
-
-@bp.route("/signup", methods=["GET", "POST"])
-def signup() -> Response | tuple[str, int]:
-    """Sign up a business and its owner."""
-    if request.method == "GET":
-        return _page("auth/signup.html", trades=_trade_options(), form={"radius_miles": 25})
-    data, errors = parse_form(schemas.SignupSchema(), request.form)
-    if not errors:
-        try:
-            user = services.sign_up_business(session=get_session(), data=data)
-        except DomainError as error:
-            get_session().rollback()
-            errors = error.errors or {"_form": [error.message]}
-        else:
-            _log_in(user)
-            flash("Welcome to Referral! We sent you an email to confirm your address.", "success")
-            return redirect(url_for("home.index"))
-    return _page("auth/signup.html", 422, trades=_trade_options(), form=request.form, errors=errors)
+# --- verification ---------------------------------------------------------------------
 
 
 @bp.get("/verify/<token>")
 def verify(token: str) -> Response | tuple[str, int]:
     """Confirm an email address from the emailed link."""
     try:
-        services.verify_email(session=get_session(), token=token)
+        user = services.verify_email(session=get_session(), token=token)
     except DomainError as error:
         return _page("auth/link_problem.html", 400, message=error.message)
+    if g.get("user") is None and user.disabled_at is None:
+        _log_in(user)  # the emailed link proves the address: it signs in after sign-up
     flash("Thank you: your email address is confirmed.", "success")
     return redirect(url_for("home.index"))
 
@@ -111,6 +77,7 @@ def _login_limit() -> str:
 @bp.route("/verify/resend", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
 @login_required
+@per_email_limit()
 def resend_verification() -> Response | tuple[str, int]:
     """Send the verification email again."""
     if g.user.email_verified_at is not None:
@@ -147,7 +114,7 @@ def login() -> Response | tuple[str, int]:
             next=request.form.get("next", ""),
         )
     _log_in(user)
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(safe_next(request.form.get("next")))
 
 
 @bp.post("/logout")
@@ -166,6 +133,7 @@ def logout() -> Response:
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
+@per_email_limit()
 def forgot_password() -> Response | tuple[str, int]:
     """Ask for a password reset link."""
     if request.method == "GET":
@@ -197,6 +165,9 @@ def reset_password(token: str) -> Response | tuple[str, int]:
         return _page("auth/reset_password.html", 422, errors=errors)
     try:
         services.reset_password(session=db, token=token, new_password=data["password"])
+    except ValidationFailed as error:  # a weak password: the form says why
+        db.rollback()
+        return _page("auth/reset_password.html", 422, errors=error.errors)
     except DomainError as error:  # spent by another request a moment ago
         db.rollback()
         return _page("auth/link_problem.html", 400, message=error.message)
@@ -252,7 +223,7 @@ def team() -> tuple[str, int]:
     return _team_page()
 
 
-def _team_action(action: Any, done: str, **kwargs: Any) -> Response:
+def _team_action(action: Any, done: str | Callable[[Any], str], **kwargs: Any) -> Response:
     run_action(lambda: action(session=get_session(), actor=g.user, **kwargs), done=done)
     return redirect(url_for("auth.team"))
 
@@ -294,15 +265,34 @@ def change_role(user_id: int) -> Response:
         flash("Choose a role.", "error")
         return redirect(url_for("auth.team"))
     return _team_action(
-        team_services.change_role, "Role changed.", user_id=user_id, role=data["role"]
+        team_services.change_role,
+        lambda revoked: "Role changed." + _keys_revoked(revoked),
+        user_id=user_id,
+        role=data["role"],
     )
+
+
+def _keys_revoked(count: int) -> str:
+    if not count:
+        return ""
+    if count == 1:
+        return " The API key they created was revoked."
+    return f" The {count} API keys they created were revoked."
 
 
 @bp.post("/team/members/<int:user_id>/remove")
 @roles_required("owner")
 def remove_member(user_id: int) -> Response:
-    """Remove a member: they are logged out and cannot log in again."""
-    return _team_action(team_services.remove_member, "Removed from the team.", user_id=user_id)
+    """Remove a member: they are logged out, cannot log in again, and the API
+    keys they created stop working."""
+    return _team_action(
+        team_services.remove_member,
+        lambda revoked: (
+            "Removed from the team: they are logged out and cannot log in again."
+            + (_keys_revoked(revoked) or " They had created no API keys.")
+        ),
+        user_id=user_id,
+    )
 
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
@@ -313,7 +303,7 @@ def accept_invitation(token: str) -> Response | tuple[str, int]:
         invitation = team_services.open_invitation(session=db, token=token)
     except DomainError as error:
         return _page("auth/link_problem.html", 400, message=error.message)
-    business = db.get(Business, invitation.business_id)
+    business = find_business(db, invitation.business_id)
     if request.method == "GET":
         return _page("auth/accept_invitation.html", invitation=invitation, business=business)
     data, errors = parse_form(schemas.AcceptInvitationSchema(), request.form)
@@ -322,12 +312,16 @@ def accept_invitation(token: str) -> Response | tuple[str, int]:
             user = team_services.accept_invitation(
                 session=db, token=token, name=data["name"], password=data["password"]
             )
+        except ValidationFailed as error:  # a weak password: the form says why
+            db.rollback()
+            errors = error.errors
         except DomainError as error:
             db.rollback()
             return _page("auth/link_problem.html", 400, message=error.message)
-        _log_in(user)
-        flash(f"Welcome to {business.name if business else 'your team'}!", "success")
-        return redirect(url_for("home.index"))
+        else:
+            _log_in(user)
+            flash(f"Welcome to {business.name if business else 'your team'}!", "success")
+            return redirect(url_for("home.index"))
     return _page(
         "auth/accept_invitation.html",
         422,

@@ -8,7 +8,6 @@ from flask import g
 from flask.views import MethodView
 from sqlmodel import select
 
-from referral.api import Blueprint, PageArgs, page_schema, paginate
 from referral.auth.current import api_key_required
 from referral.auth.models import User
 from referral.businesses import services
@@ -20,6 +19,7 @@ from referral.businesses.schemas import (
 )
 from referral.db import get_session
 from referral.errors import NotFound
+from referral.restapi import Blueprint, PageArgs, page_schema, paginate
 
 blp = Blueprint(
     "api_businesses", __name__, url_prefix="", description="Trades and business profiles."

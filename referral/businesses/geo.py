@@ -5,11 +5,20 @@ from __future__ import annotations
 import functools
 import math
 import re
+import zoneinfo
 from dataclasses import dataclass
 
 import zipcodes
 
 EARTH_RADIUS_MILES = 3958.7613
+# The zones a business may choose: every zone the ZIP code data names (a few
+# of its entries are not zones at all), sorted.
+US_TIME_ZONES = tuple(
+    sorted(
+        {z["timezone"] for z in zipcodes.list_all() if z.get("timezone")}
+        & zoneinfo.available_timezones()
+    )
+)
 ZIP_PATTERN = re.compile(r"^\d{5}$")
 
 
@@ -20,6 +29,17 @@ class ZipCentre:
     longitude: float
     city: str
     state: str
+
+
+@functools.lru_cache(maxsize=4096)
+def zone_for_zip(zip_code: str) -> str | None:
+    """The IANA time zone of a US ZIP code (zipcodes' data), or None."""
+    zip_code = (zip_code or "").strip()
+    if not ZIP_PATTERN.match(zip_code):
+        return None
+    matches = zipcodes.matching(zip_code)
+    zone = matches[0].get("timezone", "") if matches else ""
+    return zone if zone in US_TIME_ZONES else None
 
 
 @functools.lru_cache(maxsize=4096)

@@ -16,7 +16,8 @@ from sqlalchemy import (
 )
 from sqlmodel import Field
 
-from referral.models import TableBase, utc_column
+from referral.businesses.geo import zone_for_zip
+from referral.tables import TableBase, utc_column
 
 MIN_RADIUS_MILES = 1
 MAX_RADIUS_MILES = 200
@@ -65,4 +66,13 @@ class Business(TableBase, table=True):
     description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     phone: str = Field(default="", sa_column=Column(String(32), nullable=False, default=""))
     website: str = Field(default="", sa_column=Column(String(255), nullable=False, default=""))
+    # An IANA zone chosen in the profile; empty: the zone of the ZIP code.
+    time_zone: str = Field(
+        default="", sa_column=Column(String(64), nullable=False, default="", server_default="")
+    )
     updated_at: dt.datetime | None = utc_column(default=None)
+
+    @property
+    def zone_name(self) -> str:
+        """The zone its pages, CSV and emails show times in."""
+        return self.time_zone or zone_for_zip(self.zip_code) or "UTC"

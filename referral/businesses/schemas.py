@@ -12,7 +12,9 @@ from typing import Any
 import marshmallow as ma
 import phonenumbers
 
-from referral.businesses.geo import locate_zip
+from referral.auth.apikeys.schemas import ApiKeyOutSchema
+from referral.auth.schemas import email_field, password_rule, person_name
+from referral.businesses.geo import US_TIME_ZONES, locate_zip
 from referral.businesses.models import MAX_RADIUS_MILES, MIN_RADIUS_MILES
 from referral.forms import FormSchema
 
@@ -62,6 +64,13 @@ def normalise_phone(value: str) -> str:
     )
 
 
+RADIUS_RANGE = ma.validate.Range(
+    min=MIN_RADIUS_MILES,
+    max=MAX_RADIUS_MILES,
+    error=f"Choose a radius from {MIN_RADIUS_MILES} to {MAX_RADIUS_MILES} miles.",
+)
+
+
 class ServiceAreaFields(ma.Schema):
     """Name, trade and service area: the fields sign-up and the profile share."""
 
@@ -76,15 +85,7 @@ class ServiceAreaFields(ma.Schema):
         metadata={"description": "A trade's slug (see /trades).", "example": "hvac"},
     )
     zip_code = ma.fields.String(required=True, validate=validate_zip, metadata={"example": "78701"})
-    radius_miles = ma.fields.Integer(
-        required=True,
-        strict=False,
-        validate=ma.validate.Range(
-            min=MIN_RADIUS_MILES,
-            max=MAX_RADIUS_MILES,
-            error=f"Choose a radius from {MIN_RADIUS_MILES} to {MAX_RADIUS_MILES} miles.",
-        ),
-    )
+    radius_miles = ma.fields.Integer(required=True, strict=False, validate=RADIUS_RANGE)
 
 
 class ProfileFields(ServiceAreaFields):
@@ -105,13 +106,29 @@ class ProfileFields(ServiceAreaFields):
         },
     )
     website = ma.fields.String(
-        load_default="", validate=validate_website, metadata={"example": "https://example.com"}
+        load_default="",
+        validate=validate_website,
+        metadata={
+            "description": "An address without a scheme gets https://.",
+            "example": "https://example.com",
+        },
+    )
+    time_zone = ma.fields.String(
+        load_default="",
+        validate=ma.validate.OneOf(("", *US_TIME_ZONES), error="Choose a time zone from the list."),
+        metadata={
+            "description": "An IANA zone times are shown in; empty: the ZIP code's zone.",
+            "example": "America/Chicago",
+        },
     )
 
     @ma.pre_load
     def _strip(self, data: Any, **_: Any) -> Any:
         if isinstance(data, dict):
-            return {k: v.strip() if isinstance(v, str) else v for k, v in data.items()}
+            data = {k: v.strip() if isinstance(v, str) else v for k, v in data.items()}
+            website = data.get("website")
+            if isinstance(website, str) and website and "://" not in website:
+                data["website"] = "https://" + website  # "example.com" is meant as a website
         return data
 
     @ma.post_load
@@ -131,6 +148,8 @@ class BusinessUpdateSchema(ProfileFields):
 
     class Meta:
         unknown = ma.RAISE
+
+    radius_miles = ma.fields.Integer(strict=True, validate=RADIUS_RANGE)  # JSON: an integer
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("partial", True)
@@ -162,6 +181,13 @@ class BusinessPublicSchema(ma.Schema):
     description = ma.fields.String()
     phone = ma.fields.String()
     website = ma.fields.String()
+
+
+class MeSchema(ma.Schema):
+    """The /me answer: the business an API key belongs to, and the key."""
+
+    business = ma.fields.Nested(BusinessPublicSchema)
+    api_key = ma.fields.Nested(ApiKeyOutSchema)
 
 
 trade_name = ma.fields.String(
@@ -204,3 +230,18 @@ class TradeEditSchema(FormSchema):
 
     name = trade_name
     competitors = TradeIds(load_default=set)
+
+
+_area = ServiceAreaFields._declared_fields
+
+
+class SignupSchema(FormSchema):
+    """A new business (name, trade, service area) and its owner."""
+
+    business_name = _area["name"]
+    trade = _area["trade"]
+    zip_code = _area["zip_code"]
+    radius_miles = _area["radius_miles"]
+    name = person_name
+    email = email_field
+    password = ma.fields.String(required=True, validate=password_rule, metadata={"verbatim": True})

@@ -10,13 +10,13 @@ from sqlalchemy import and_, delete, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from referral.auth.roles import MANAGING_ROLES, require_role
 from referral.businesses.competition import competition_table
 from referral.businesses.geo import locate_zip
 from referral.businesses.models import Business, Trade, TradeCompetition
 from referral.db import utcnow
-from referral.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from referral.errors import DomainError, NotFound, ValidationFailed
 
-MANAGING_ROLES = ("owner", "manager")
 INVALID = "Some fields are not valid."
 
 
@@ -84,8 +84,7 @@ def update_business_profile(
 
     Fails (PermissionDenied) unless `role` is owner or manager, and
     (ValidationFailed) on an unknown trade or ZIP code, before changing anything."""
-    if role not in MANAGING_ROLES:
-        raise PermissionDenied("Only owners and managers can change the profile.")
+    require_role(role, MANAGING_ROLES, "Only owners and managers can change the profile.")
     trade_id = trade_by_slug(session, data["trade"]).id if "trade" in data else None
     if "zip_code" in data and locate_zip(data["zip_code"]) is None:
         raise ValidationFailed(INVALID, errors={"zip_code": ["Unknown ZIP code."]})
@@ -97,7 +96,7 @@ def update_business_profile(
             data.get("zip_code", business.zip_code),
             data.get("radius_miles", business.radius_miles),
         )
-    for field in ("name", "description", "phone", "website"):
+    for field in ("name", "description", "phone", "website", "time_zone"):
         if field in data:
             setattr(business, field, data[field])
     business.updated_at = utcnow()

@@ -1,21 +1,41 @@
-"""Pages: my business profile, public profiles, and the operator's trade table."""
+"""Pages: sign-up, my business profile, public profiles, and the operator's trade table."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlmodel import select
 from werkzeug.wrappers import Response
 
 from referral.auth.current import login_required, operator_required
+from referral.auth.limits import per_email_limit
+from referral.auth.roles import MANAGING_ROLES
+from referral.auth.services import normalise_email
 from referral.businesses import services
-from referral.businesses.geo import locate_zip
+from referral.businesses.geo import US_TIME_ZONES, locate_zip, zone_for_zip
 from referral.businesses.models import Business, Trade
-from referral.businesses.schemas import BusinessProfileSchema, NewTradeSchema, TradeEditSchema
+from referral.businesses.schemas import (
+    BusinessProfileSchema,
+    NewTradeSchema,
+    SignupSchema,
+    TradeEditSchema,
+)
+from referral.businesses.signup import sign_up_business
 from referral.db import get_session
 from referral.errors import DomainError
 from referral.forms import parse_form
+from referral.security import limiter
 
 bp = Blueprint("businesses", __name__)
 
@@ -26,6 +46,44 @@ def _refused(error: DomainError) -> dict[str, list[str]]:
         raise error
     get_session().rollback()
     return error.errors or {"_form": [error.message]}
+
+
+# --- sign-up ---------------------------------------------------------------------------------
+
+
+def _trade_options() -> list[tuple[str, str]]:
+    return [(t.slug, t.name) for t in get_session().exec(select(Trade).order_by(Trade.name))]
+
+
+def _signup_page(status: int = 200, **context: Any) -> tuple[str, int]:
+    context.setdefault("errors", {})
+    context.setdefault("form", {})
+    return render_template("auth/signup.html", trades=_trade_options(), **context), status
+
+
+def _signup_limit() -> str:
+    return current_app.config["SIGNUP_RATE_LIMIT"]
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(_signup_limit, methods=["POST"])
+@per_email_limit()
+def signup() -> Response | tuple[str, int]:
+    """Sign up a business and its owner. The answer is the same whether or not
+    the address has an account (that account's owner is told by email)."""
+    if request.method == "GET":
+        return _signup_page(form={"radius_miles": 25})
+    data, errors = parse_form(SignupSchema(), request.form)
+    if not errors:
+        try:
+            sign_up_business(session=get_session(), data=data)
+        except DomainError as error:
+            get_session().rollback()
+            errors = error.errors or {"_form": [error.message]}
+        else:
+            email = normalise_email(data["email"])
+            return render_template("auth/check_email.html", email=email, errors={}, form={}), 200
+    return _signup_page(422, form=request.form, errors=errors)
 
 
 # --- my business's profile -----------------------------------------------------------------
@@ -39,7 +97,9 @@ def _profile_page(form: Any, errors: dict[str, list[str]], status: int) -> tuple
         errors=errors,
         trade_options=[(t.slug, t.name) for t in trades],
         trade_names={t.slug: t.name for t in trades},
-        can_edit=g.user.role in services.MANAGING_ROLES,
+        can_edit=g.user.role in MANAGING_ROLES,
+        zone_options=[(z, z.replace("_", " ")) for z in US_TIME_ZONES],
+        zip_zone=zone_for_zip(g.business.zip_code) or "UTC",
     ), status
 
 
@@ -53,6 +113,7 @@ def _saved_profile(business: Business) -> dict[str, Any]:
         "description": business.description,
         "phone": business.phone,
         "website": business.website,
+        "time_zone": business.time_zone,
     }
 
 
@@ -62,7 +123,7 @@ def edit_profile() -> Response | tuple[str, int]:
     """Edit my business's profile (owners and managers; staff see it read-only)."""
     if request.method == "GET":
         return _profile_page(_saved_profile(g.business), {}, 200)
-    if g.user.role not in services.MANAGING_ROLES:
+    if g.user.role not in MANAGING_ROLES:
         abort(403)
     data, errors = parse_form(BusinessProfileSchema(), request.form)
     if not errors:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import case, or_, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from referral.businesses.models import Business
-from referral.commissions.models import Commission
+from referral.commissions.models import Commission, CommissionStatus
+from referral.commissions.services import owed_cents
+from referral.localtime import format_datetime
+from referral.money import cents_to_decimal_text
 
 
 @dataclass(frozen=True)
@@ -20,9 +24,10 @@ class CommissionRow:
 
     @property
     def outstanding_cents(self) -> int:
-        if self.commission.status in ("pending", "reversed"):
+        """As commissions.services.outstanding_cents, from the row's settled sum."""
+        if self.commission.status == CommissionStatus.PENDING:
             return 0
-        return self.commission.amount_cents - self.settled_cents
+        return owed_cents(self.commission) - self.settled_cents
 
 
 @dataclass(frozen=True)
@@ -52,8 +57,57 @@ def commission_rows(
 def totals(rows: list[CommissionRow]) -> Totals:
     return Totals(
         pending_cents=sum(
-            r.commission.amount_cents for r in rows if r.commission.status == "pending"
+            r.commission.amount_cents
+            for r in rows
+            if r.commission.status == CommissionStatus.PENDING
         ),
         outstanding_cents=sum(r.outstanding_cents for r in rows),
         settled_cents=sum(r.settled_cents for r in rows),
     )
+
+
+EXPORT_HEADER = (
+    "created",
+    "role",
+    "referral",
+    "partner",
+    "basis",
+    "job value",
+    "amount",
+    "currency",
+    "status",
+    "settled",
+)
+
+
+def export_rows(session: Session, business_id: int) -> Iterator[tuple[object, ...]]:
+    """Every commission earned or owed, oldest first, read a batch at a time
+    (the commissions CSV), times in the business's zone."""
+    partner = aliased(Business)
+    result = session.execute(
+        select(Commission, partner.name)
+        .join(
+            partner,
+            partner.id
+            == case(
+                (Commission.referrer_id == business_id, Commission.payer_id),
+                else_=Commission.referrer_id,
+            ),
+        )
+        .where(or_(Commission.referrer_id == business_id, Commission.payer_id == business_id))
+        .order_by(Commission.id)
+        .execution_options(yield_per=1000)
+    )
+    for commission, name in result:
+        yield (
+            format_datetime(commission.created_at),
+            "earned" if commission.referrer_id == business_id else "owed",
+            commission.referral_id,
+            name,
+            commission.basis,
+            cents_to_decimal_text(commission.base_cents),
+            cents_to_decimal_text(commission.amount_cents),
+            commission.currency,
+            commission.status,
+            cents_to_decimal_text(commission.settled_cents),
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -16,12 +17,32 @@ from sqlalchemy import (
 )
 from sqlmodel import Field
 
-from referral.models import TableBase, foreign_key, utc_column
+from referral.money import MAX_JOB_CENTS
+from referral.tables import TableBase, foreign_key, utc_column
+
 
 # pending: in the hold period; approved: owed, waiting for a settlement;
 # settling: in a settlement being charged; paid: settled in full;
-# held: its settlement charge is disputed; reversed: refunded or lost to a dispute.
-STATUSES = ("pending", "approved", "settling", "paid", "held", "reversed")
+# held: its settlement charge is disputed; reversed: void (its settlement was
+# refunded or lost to a dispute); closed: refunded to nothing, nothing outstanding
+# (a correction that raises the job value opens it again).
+class CommissionStatus(StrEnum):
+    """A commission's stage; the values are stored, so they never change."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    SETTLING = "settling"
+    PAID = "paid"
+    HELD = "held"
+    REVERSED = "reversed"
+    CLOSED = "closed"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+STATUSES = tuple(CommissionStatus)
 TRIGGERS = ("won", "accepted")
 
 
@@ -33,6 +54,8 @@ class Commission(TableBase, table=True):
         CheckConstraint("trigger IN ('won', 'accepted')", name="trigger_known"),
         CheckConstraint("payer_id <> referrer_id", name="two_sides"),
         CheckConstraint("amount_cents >= 0", name="amount_sign"),
+        CheckConstraint(f"amount_cents <= {MAX_JOB_CENTS}", name="amount_range"),
+        CheckConstraint(f"base_cents >= 0 AND base_cents <= {MAX_JOB_CENTS}", name="base_range"),
         CheckConstraint(
             "refunded_cents >= 0 AND refunded_cents <= base_cents", name="refund_range"
         ),
@@ -84,8 +107,8 @@ class Commission(TableBase, table=True):
     # What is owed now: recomputed from the terms, base and refunds, never incremented.
     amount_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
     # What settlements have moved for it: the sum of its settlement lines whose
-    # settlement is paid, netted or disputed (commissions.services.SETTLED). Kept
-    # as a settlement enters or leaves those states (`count_settlement`), so
+    # settlement is paid, netted or disputed (settlements.models.SETTLED). Kept
+    # as a settlement enters or leaves those states (settlements.services.count_settlement), so
     # pages and the dashboard read it instead of summing lines per commission.
     settled_cents: int = Field(
         default=0, sa_column=Column(BigInteger, nullable=False, default=0, server_default="0")

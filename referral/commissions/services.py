@@ -11,22 +11,26 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from sqlmodel import Session, select
 
-from referral.commissions.models import Commission
+from referral import events
+from referral.commissions.models import Commission, CommissionStatus
 from referral.db import utcnow
-from referral.errors import DomainError, NotFound
+from referral.errors import DomainError, NotFound, ValidationFailed
 from referral.jobs.queue import enqueue
 from referral.ledger.services import pair, post
-from referral.money import apply_basis_points, format_cents
+from referral.money import MAX_JOB_CENTS, apply_basis_points, format_cents, range_message
 from referral.notifications.services import notify_business
 from referral.partnerships.models import ProposalTerms, TermsVersion
-from referral.referrals.models import Referral
-from referral.settlements.models import Settlement, SettlementLine
+from referral.referrals.models import Referral, ReferralStatus
 
 APPROVE_COMMISSION = "commission.approve"
 # Statuses whose amount sits in the approved accounts (receivable / payable).
-APPROVED_STAGE = ("approved", "settling", "paid", "held")
-# Settlements whose lines count as settled (a netted one moved no money but settled).
-SETTLED = ("paid", "netted", "disputed")
+APPROVED_STAGE = (
+    CommissionStatus.APPROVED,
+    CommissionStatus.SETTLING,
+    CommissionStatus.PAID,
+    CommissionStatus.HELD,
+    CommissionStatus.CLOSED,
+)
 
 
 def terms_for(session: Session, referral: Referral) -> ProposalTerms:
@@ -64,7 +68,7 @@ def current_amount(commission: Commission) -> int:
 
 
 def _accounts(commission: Commission) -> tuple[str, str]:
-    if commission.status == "pending":
+    if commission.status == CommissionStatus.PENDING:
         return "pending_receivable", "pending_payable"
     return "receivable", "payable"
 
@@ -118,7 +122,7 @@ def accrue(session: Session, referral: Referral, trigger: str) -> Commission | N
         base_cents=(referral.job_value_cents or 0) if trigger == "won" else 0,
         amount_cents=0,
         currency=terms.currency,
-        status="pending",
+        status=CommissionStatus.PENDING,
         hold_until=now + dt.timedelta(days=terms.hold_days),
         updated_at=now,
     )
@@ -149,10 +153,17 @@ def accrue(session: Session, referral: Referral, trigger: str) -> Commission | N
 def approve(session: Session, commission: Commission, *, now: dt.datetime | None = None) -> bool:
     """Approve a commission whose hold has passed. False when it is not due (or done)."""
     now = now or utcnow()
-    if commission.status != "pending" or commission.hold_until > now:
+    if commission.status != CommissionStatus.PENDING or commission.hold_until > now:
         return False
     pending = commission.amount_cents
-    commission.status, commission.approved_at, commission.updated_at = "approved", now, now
+    commission.status, commission.approved_at, commission.updated_at = (
+        CommissionStatus.APPROVED,
+        now,
+        now,
+    )
+    if pending == 0:
+        commission.status = CommissionStatus.CLOSED
+    events.commission_moved(session, commission)
     entries = [
         *pair(
             pending,
@@ -186,52 +197,73 @@ def approve_due(session: Session, *, now: dt.datetime | None = None) -> int:
     """Approve every commission whose hold has passed (a sweep beside the per-commission jobs)."""
     now = now or utcnow()
     due = session.exec(
-        select(Commission).where(Commission.status == "pending", Commission.hold_until <= now)
+        select(Commission).where(
+            Commission.status == CommissionStatus.PENDING, Commission.hold_until <= now
+        )
     ).all()
     return sum(approve(session, c, now=now) for c in due)
 
 
-def count_settlement(session: Session, settlement: Settlement, *, settled: bool) -> None:
-    """A settlement entered (`settled`) or left the SETTLED states: add its lines
-    to, or take them from, each commission's `settled_cents`."""
-    sign = 1 if settled else -1
-    lines = session.exec(
-        select(SettlementLine.commission_id, SettlementLine.amount_cents).where(
-            SettlementLine.settlement_id == settlement.id
-        )
-    ).all()
-    ids = [commission_id for commission_id, _ in lines]
-    commissions = {
-        c.id: c
-        for c in session.exec(select(Commission).where(Commission.id.in_(ids))).all()  # type: ignore[union-attr]
-    }
-    for commission_id, amount_cents in lines:
-        commissions[commission_id].settled_cents += sign * amount_cents
-    session.flush()
+def owed_cents(commission: Commission) -> int:
+    """What the payer owes for it in all: its amount, or nothing once it is void."""
+    return 0 if commission.status == CommissionStatus.REVERSED else commission.amount_cents
 
 
 def outstanding_cents(commission: Commission) -> int:
-    """Approved and not yet settled (negative after a clawback of a paid commission)."""
-    if commission.status not in APPROVED_STAGE:
+    """Owed and not yet settled: negative when more was settled than is owed (a
+    clawback after a refund or correction, or money to give back on a void
+    commission). Nothing while in hold: that sits in the pending accounts."""
+    if commission.status == CommissionStatus.PENDING:
         return 0
-    return commission.amount_cents - commission.settled_cents
+    return owed_cents(commission) - commission.settled_cents
+
+
+def eligible_for_settlement(commission: Commission) -> bool:
+    """The next settlement of its partnership takes it (approved, or void with
+    money still to give back)."""
+    if commission.status == CommissionStatus.APPROVED:
+        return True
+    return commission.status == CommissionStatus.REVERSED and outstanding_cents(commission) != 0
+
+
+def status_when_settled(commission: Commission) -> str:
+    """Its status once nothing stops it being settled (no dispute, no settlement
+    under way): closed at nothing, paid when settled in full, else approved so
+    the next settlement takes the difference. A void commission stays void."""
+    if commission.status == CommissionStatus.REVERSED:
+        return CommissionStatus.REVERSED
+    if outstanding_cents(commission) != 0:
+        return CommissionStatus.APPROVED
+    return CommissionStatus.CLOSED if commission.amount_cents == 0 else CommissionStatus.PAID
 
 
 def _recompute(session: Session, commission: Commission, memo: str) -> int:
-    if commission.status == "reversed":
+    """Follow a change of base or refunds. Booked as a clawback when money already
+    moved for it (paid, or held by a dispute); a held commission stays held and
+    what changed is settled after the dispute closes."""
+    if commission.status == CommissionStatus.REVERSED:
         return 0
     new_amount = current_amount(commission)
     delta = new_amount - commission.amount_cents
     if delta == 0:
         return 0
-    was_paid = commission.status == "paid"
+    moved = (
+        commission.status in (CommissionStatus.PAID, CommissionStatus.HELD)
+        or commission.settled_cents != 0
+    )
     commission.amount_cents, commission.updated_at = new_amount, utcnow()
     _post_change(
-        session, commission, delta, "clawback" if was_paid and delta < 0 else "adjustment", memo
+        session, commission, delta, "clawback" if moved and delta < 0 else "adjustment", memo
     )
-    if was_paid:
+    if commission.status in (
+        CommissionStatus.APPROVED,
+        CommissionStatus.PAID,
+        CommissionStatus.CLOSED,
+    ):
         # The difference is settled by the next settlement, in whichever direction.
-        commission.status, commission.settlement_id = "approved", None
+        commission.status = status_when_settled(commission)
+        if commission.status == CommissionStatus.APPROVED:
+            commission.settlement_id = None
     return delta
 
 
@@ -243,7 +275,7 @@ def _won_commission(
         raise NotFound("No such referral.")
     if referral.receiver_id != business_id:
         raise DomainError("Only the business that did the job can change its value.")
-    if referral.status != "won":
+    if referral.status != ReferralStatus.WON:
         raise DomainError("Only a won job has a value to change.")
     commission = session.exec(
         select(Commission).where(Commission.referral_id == referral_id, Commission.trigger == "won")
@@ -255,9 +287,10 @@ def correct_job_value(
     *, session: Session, business_id: int, referral_id: int, job_value_cents: int
 ) -> Commission | None:
     """The partner corrects the value of a won job; the commission follows."""
-    if job_value_cents < 0:
-        raise DomainError(
-            "A job value cannot be negative.", errors={"job_value_cents": ["Must be zero or more."]}
+    if not 0 <= job_value_cents <= MAX_JOB_CENTS:
+        raise ValidationFailed(
+            "A job value is from $0.00 to $100,000,000.00.",
+            errors={"job_value_cents": [range_message(0, MAX_JOB_CENTS)]},
         )
     referral, commission = _won_commission(session, business_id, referral_id)
     if referral.refunded_cents > job_value_cents:

@@ -7,12 +7,13 @@ from werkzeug.wrappers import Response
 
 from referral.auth.current import login_required
 from referral.commissions import services
-from referral.commissions.listing import commission_rows, totals
+from referral.commissions.listing import EXPORT_HEADER, commission_rows, export_rows, totals
 from referral.db import get_session
 from referral.errors import DomainError
 from referral.forms import run_action
-from referral.money import parse_amount
+from referral.money import MAX_JOB_CENTS, AmountError, cents_from_dollars
 from referral.referrals.services import get_referral
+from referral.spreadsheet import csv_download
 
 bp = Blueprint("commissions", __name__)
 
@@ -32,16 +33,29 @@ def index() -> str:
     )
 
 
-def _amount_action(referral_id: int, field: str, action, done: str) -> Response:  # type: ignore[no-untyped-def]
+@bp.get("/commissions.csv")
+@login_required
+def export() -> Response:
+    """Every commission earned and owed, as CSV (streamed)."""
+    return csv_download("commissions.csv", EXPORT_HEADER, export_rows(get_session(), g.business.id))
+
+
+def _amount_action(  # type: ignore[no-untyped-def]
+    referral_id: int, field: str, action, done: str, *, minimum: int = 0
+) -> Response:
     db = get_session()
     get_referral(session=db, business_id=g.business.id, referral_id=referral_id)
-    cents = parse_amount(request.form.get(field, ""))
 
     def run() -> None:
         if g.user.role not in ("owner", "manager"):
             raise DomainError("Only owners and managers can change a job's value.")
-        if cents is None:
-            raise DomainError("Enter an amount in dollars, like 1250 or 1250.50.")
+        try:
+            cents = cents_from_dollars(
+                request.form.get(field, ""), minimum=minimum, maximum=MAX_JOB_CENTS
+            )
+        except AmountError as error:
+            label = field.replace("_", " ").capitalize()
+            raise DomainError(f"{label}: {error}", errors={field: [str(error)]}) from error
         action(cents)
 
     run_action(run, done=done)
@@ -77,4 +91,5 @@ def report_refund(referral_id: int) -> Response:
             refund_cents=cents,
         ),
         "Refund recorded; the commission is adjusted pro rata.",
+        minimum=1,
     )

@@ -34,6 +34,7 @@ SIGNATURES = (
 class StoredEvidence:
     sha256: str
     content_type: str
+    size: int
 
 
 def sniff_content_type(head: bytes) -> str | None:
@@ -76,11 +77,41 @@ def store_evidence(stream: IO[bytes]) -> StoredEvidence:
         temporary = path.with_suffix(".part")
         temporary.write_bytes(data)
         temporary.replace(path)  # atomic: a half-written file never has the final name
-    return StoredEvidence(digest, content_type)
+    return StoredEvidence(digest, content_type, len(data))
 
 
 def evidence_path(sha256: str) -> Path:
     return evidence_folder() / sha256
+
+
+def delete_evidence_of(session: Session, customer_id: int) -> int:
+    """Erasure: delete the customer's uploaded consent forms (a form another
+    customer's record also names is kept for that record). Their records keep
+    the SHA-256, size and upload time. How many files were deleted."""
+    theirs = set(
+        session.execute(
+            select(ConsentRecord.evidence_sha256).where(
+                ConsentRecord.customer_id == customer_id, ConsentRecord.evidence_sha256 != ""
+            )
+        ).scalars()
+    )
+    if not theirs:
+        return 0
+    shared = set(
+        session.execute(
+            select(ConsentRecord.evidence_sha256).where(
+                ConsentRecord.customer_id != customer_id,
+                ConsentRecord.evidence_sha256.in_(list(theirs)),  # type: ignore[attr-defined]
+            )
+        ).scalars()
+    )
+    deleted = 0
+    for sha256 in theirs - shared:
+        path = evidence_path(sha256)
+        if path.exists():
+            path.unlink()
+            deleted += 1
+    return deleted
 
 
 # Long enough for any request that stored a form to have committed its record.

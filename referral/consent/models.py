@@ -4,6 +4,7 @@ append-only: the database refuses to change or delete them."""
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
@@ -18,9 +19,42 @@ from sqlalchemy import (
 from sqlmodel import Field
 
 from referral.append_only import make_append_only
-from referral.models import TableBase, foreign_key, utc_column
+from referral.tables import TableBase, foreign_key, utc_column
 
-METHODS = ("email_link", "attested_phone", "attested_in_person", "attested_writing")
+
+class ConsentMethod(StrEnum):
+    """How a customer's consent was given; the values are stored, so they never change."""
+
+    EMAIL_LINK = "email_link"
+    ATTESTED_PHONE = "attested_phone"
+    ATTESTED_IN_PERSON = "attested_in_person"
+    ATTESTED_WRITING = "attested_writing"
+
+    @property
+    def label(self) -> str:
+        """How it was given, on the consent receipt."""
+        return _METHOD_LABELS[self]
+
+    @property
+    def choice(self) -> str:
+        """The option on the send form."""
+        return _METHOD_CHOICES[self]
+
+
+_METHOD_LABELS = {
+    ConsentMethod.EMAIL_LINK: "By the emailed link",
+    ConsentMethod.ATTESTED_PHONE: "By phone",
+    ConsentMethod.ATTESTED_IN_PERSON: "In person",
+    ConsentMethod.ATTESTED_WRITING: "In writing",
+}
+_METHOD_CHOICES = {
+    ConsentMethod.EMAIL_LINK: "Ask the customer by email (recommended)",
+    ConsentMethod.ATTESTED_PHONE: "The customer already agreed by phone",
+    ConsentMethod.ATTESTED_IN_PERSON: "The customer already agreed in person",
+    ConsentMethod.ATTESTED_WRITING: "The customer already agreed in writing",
+}
+# Staff record these for a customer who agreed to them, not through our link.
+ATTESTED_METHODS = tuple(m for m in ConsentMethod if m is not ConsentMethod.EMAIL_LINK)
 
 
 def _one_subject() -> CheckConstraint:
@@ -48,7 +82,7 @@ class ConsentRecord(TableBase, table=True):
     __table_args__ = (
         CheckConstraint("decision IN ('given', 'refused')", name="decision_known"),
         CheckConstraint(
-            "method IN (" + ", ".join(f"'{m}'" for m in METHODS) + ")", name="method_known"
+            "method IN (" + ", ".join(f"'{m}'" for m in ConsentMethod) + ")", name="method_known"
         ),
         _one_subject(),
     )
@@ -76,6 +110,9 @@ class ConsentRecord(TableBase, table=True):
     evidence_content_type: str = Field(
         default="", sa_column=Column(String(64), nullable=False, default="")
     )
+    # Kept when erasure deletes the form itself: proof that a form existed.
+    evidence_size: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    evidence_uploaded_at: dt.datetime | None = utc_column(default=None)
 
 
 class ConsentWithdrawal(TableBase, table=True):

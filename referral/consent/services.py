@@ -10,25 +10,38 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, render_template
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
+from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
+from referral import events
+from referral.auth.models import User
 from referral.auth.tokens import hash_token, new_token
 from referral.businesses.models import Business, Trade
-from referral.consent.models import ConsentRecord, ConsentRequest, ConsentWithdrawal
+from referral.consent import subjects
+from referral.consent.models import ConsentMethod, ConsentRecord, ConsentRequest, ConsentWithdrawal
+from referral.consent.visibility import ConsentState
 from referral.customers.models import Customer
 from referral.db import utcnow
-from referral.errors import DomainError, NotFound
+from referral.errors import DomainError, NotFound, ValidationFailed
 from referral.mail.services import queue_email
 
 TEXT_VERSION = "v1"
 LEAD_TEXT_VERSION = "lead-v1"
 REQUEST_VALID_FOR = dt.timedelta(days=7)
-ATTESTED_METHODS = {
-    "attested_phone": "By phone",
-    "attested_in_person": "In person",
-    "attested_writing": "In writing",
-}
+# How long a "My consents" link works; every page a customer reaches from one
+# of their links offers a fresh one.
+MY_CONSENTS_VALID_FOR = dt.timedelta(days=90)
+# Staff record a consent the customer gave them at most this long ago.
+ATTESTATION_MAX_AGE = dt.timedelta(days=365)
+
+
+def _method_label(method: str) -> str:
+    """The receipt's words for `method`; the stored value if it is not one we know."""
+    try:
+        return ConsentMethod(method).label
+    except ValueError:
+        return method
 
 
 def data_categories(customer: Customer) -> list[str]:
@@ -99,6 +112,86 @@ def withdrawal_link(record: ConsentRecord) -> str:
     return f"{current_app.config['BASE_URL']}/consent/withdraw/{token}"
 
 
+def _my_consents_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="my-consents")
+
+
+def my_consents_link(customer_id: int) -> str:
+    """A link to every consent this person gave the customer's business (valid 90 days)."""
+    token = _my_consents_serializer().dumps(customer_id)
+    return f"{current_app.config['BASE_URL']}/consent/mine/{token}"
+
+
+def customer_from_my_consents_token(session: Session, token: str) -> Customer:
+    """The customer a "My consents" link was made for. Fails (NotFound) on a
+    forged, altered or expired link."""
+    try:
+        customer_id = _my_consents_serializer().loads(
+            token, max_age=int(MY_CONSENTS_VALID_FOR.total_seconds())
+        )
+    except BadSignature as exc:
+        raise NotFound("This link is not valid or has expired.") from exc
+    customer = session.get(Customer, customer_id) if isinstance(customer_id, int) else None
+    if customer is None:
+        raise NotFound("This link is not valid or has expired.")
+    return customer
+
+
+def my_consents(session: Session, customer: Customer) -> list[dict[str, Any]]:
+    """Every consent given or refused with this customer's email address or
+    phone number to the business that holds the customer, newest first, each
+    with its receipt and withdrawal link."""
+    same_person = [Customer.id == customer.id]
+    if customer.email:
+        same_person.append(Customer.email == customer.email)
+    if customer.phone:
+        same_person.append(Customer.phone == customer.phone)
+    records = session.exec(
+        select(ConsentRecord)
+        .join(Customer, Customer.id == ConsentRecord.customer_id)
+        .where(
+            ConsentRecord.referring_business_id == customer.business_id,
+            Customer.business_id == customer.business_id,
+            or_(*same_person),
+        )
+        .order_by(ConsentRecord.id.desc())
+    ).all()
+    return [
+        {
+            **receipt(session, r),
+            "withdraw_link": withdrawal_link(r),
+            "receipt_link": receipt_link(r),
+        }
+        for r in records
+    ]
+
+
+def receipt_link(record: ConsentRecord) -> str:
+    token = _withdrawal_serializer().dumps(record.id)
+    return f"{current_app.config['BASE_URL']}/consent/receipt/{token}"
+
+
+def check_attested_on(
+    attested_on: dt.date | None, *, required: bool = True, today: dt.date | None = None
+) -> None:
+    """A consent staff record was given on a real day: not in the future, not
+    more than a year ago. Fails (ValidationFailed on `attested_on`)."""
+    if attested_on is None:
+        if not required:
+            return
+        raise ValidationFailed(
+            "Some fields are not valid.", errors={"attested_on": ["When did the customer agree?"]}
+        )
+    today = today or utcnow().date()
+    if attested_on > today:
+        message = "The day the customer agreed cannot be in the future."
+    elif attested_on < today - ATTESTATION_MAX_AGE:
+        message = "Record a consent given within the last year; ask the customer again."
+    else:
+        return
+    raise ValidationFailed("Some fields are not valid.", errors={"attested_on": [message]})
+
+
 def record_from_withdrawal_token(session: Session, token: str) -> ConsentRecord:
     try:
         record_id = _withdrawal_serializer().loads(token)
@@ -149,20 +242,50 @@ def request_consent(
         receiver_name=receiver.name if receiver else receiver_description,
         link=f"{current_app.config['BASE_URL']}/consent/{raw}",
         days=REQUEST_VALID_FOR.days,
+        my_consents_link=my_consents_link(customer.id or 0),
     )
     session.flush()
     return request
 
 
-def open_consent_request(session: Session, token: str) -> ConsentRequest:
-    """The request a link stands for. Fails (DomainError) when used, expired or unknown."""
-    request = session.exec(
+class AlreadyAnswered(DomainError):
+    """The consent link was used: its page shows the decision instead."""
+
+    def __init__(self, request: ConsentRequest) -> None:
+        super().__init__("You have already answered this request. Thank you.")
+        self.request = request
+
+
+def find_consent_request(session: Session, token: str) -> ConsentRequest | None:
+    return session.exec(
         select(ConsentRequest).where(ConsentRequest.token_hash == hash_token(token))
     ).first()
+
+
+def claim_consent_request(session: Session, request: ConsentRequest) -> None:
+    """Mark the link used, by a conditional UPDATE: of two answers sent at once
+    only one claims it (the other fails with AlreadyAnswered)."""
+    now = utcnow()
+    claimed = session.execute(
+        update(ConsentRequest)
+        .where(ConsentRequest.id == request.id, ConsentRequest.used_at.is_(None))  # type: ignore[union-attr]
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        session.refresh(request)
+        raise AlreadyAnswered(request)
+    request.used_at = now
+
+
+def open_consent_request(session: Session, token: str) -> ConsentRequest:
+    """The request a link stands for. Fails (DomainError) when used
+    (AlreadyAnswered), expired or unknown."""
+    request = find_consent_request(session, token)
     if request is None:
         raise DomainError("This link is not valid. It may have been mistyped.")
     if request.used_at is not None:
-        raise DomainError("You have already answered this request. Thank you.")
+        raise AlreadyAnswered(request)
     if request.expires_at <= utcnow():
         raise DomainError(
             "This link has expired. If you still want to be contacted, "
@@ -187,7 +310,9 @@ def add_consent_record(
     attested_on: dt.date | None = None,
     evidence_sha256: str = "",
     evidence_content_type: str = "",
+    evidence_size: int | None = None,
 ) -> ConsentRecord:
+    """Write the customer's answer; a consent given is confirmed to them by email."""
     record = ConsentRecord(
         customer_id=customer.id,
         referral_id=referral.id if referral is not None else None,
@@ -207,10 +332,36 @@ def add_consent_record(
         attested_on=attested_on,
         evidence_sha256=evidence_sha256,
         evidence_content_type=evidence_content_type,
+        evidence_size=evidence_size,
+        evidence_uploaded_at=utcnow() if evidence_sha256 else None,
     )
     session.add(record)
     session.flush()
+    events.consent_recorded(session, record, decision)
+    if decision == "given":
+        send_confirmation(session, record, customer=customer)
     return record
+
+
+def send_confirmation(session: Session, record: ConsentRecord, *, customer: Customer) -> None:
+    """Every consent given ends in the customer's inbox, whatever the method:
+    who receives their details, why, the day they agreed, the SHA-256 of the
+    text they agreed to, and a one-click withdrawal link."""
+    if not customer.email:
+        return  # a phone-only customer: the business that holds them tells them
+    facts = receipt(session, record)
+    queue_email(
+        session,
+        to=customer.email,
+        subject=f"You agreed: {facts['referring_business']} shares your details with "
+        f"{facts['receiving_business']}",
+        template="consent_confirmation",
+        customer=customer,
+        receipt=facts,
+        withdraw_link=withdrawal_link(record),
+        receipt_link=receipt_link(record),
+        my_consents_link=my_consents_link(customer.id or 0),
+    )
 
 
 def latest_record(
@@ -227,25 +378,59 @@ def latest_record(
 
 
 def is_withdrawn(session: Session, record: ConsentRecord) -> bool:
-    return (
-        session.exec(
-            select(ConsentWithdrawal.id).where(ConsentWithdrawal.consent_record_id == record.id)
-        ).first()
-        is not None
-    )
+    return withdrawal_of(session, record) is not None
+
+
+def withdrawal_of(session: Session, record: ConsentRecord) -> ConsentWithdrawal | None:
+    return session.exec(
+        select(ConsentWithdrawal).where(ConsentWithdrawal.consent_record_id == record.id)
+    ).first()
 
 
 def consent_in_force(
     session: Session, referral_id: int | None = None, *, lead_id: int | None = None
 ) -> bool:
     """True when the customer said yes for this referral (or lead) and has not withdrawn."""
+    return consent_state(session, referral_id, lead_id=lead_id) is ConsentState.GIVEN
+
+
+def consent_state(
+    session: Session, referral_id: int | None = None, *, lead_id: int | None = None
+) -> ConsentState:
+    """The consent in force for a referral (or lead): none yet, given, refused or withdrawn."""
     record = latest_record(session, referral_id, lead_id=lead_id)
-    return record is not None and record.decision == "given" and not is_withdrawn(session, record)
+    if record is None:
+        return ConsentState.NONE
+    if record.decision != "given":
+        return ConsentState.REFUSED
+    return ConsentState.WITHDRAWN if is_withdrawn(session, record) else ConsentState.GIVEN
 
 
-def receipt(session: Session, record: ConsentRecord) -> dict[str, Any]:
-    """What the customer agreed to, and a check that the stored text still has
-    the SHA-256 taken when it was shown."""
+def agreed_at(record: ConsentRecord) -> str:
+    """When the customer agreed (or refused): the day they told staff, for a
+    recorded consent; the moment they clicked, for the emailed link (ISO 8601)."""
+    if record.attested_on is not None:
+        return record.attested_on.isoformat()
+    return record.created_at.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+def recorded_by(session: Session, record: ConsentRecord) -> str:
+    if record.attested_by_user_id is None:
+        return "the customer, through the emailed link"
+    user = session.get(User, record.attested_by_user_id)
+    referrer = session.get(Business, record.referring_business_id)
+    who = user.name if user else "a staff member"
+    return f"{who} of {referrer.name}" if referrer else who
+
+
+def receipt(session: Session, record: ConsentRecord, *, full: bool = True) -> dict[str, Any]:
+    """What the customer agreed to, when and how, and a check that the stored
+    text still has the SHA-256 taken when it was shown.
+
+    `full=False` is the receipt a receiving business gets while the visibility
+    rule hides the customer (referral.consent.visibility): that a consent
+    exists, its decision and its hash check, without the customer's name, the
+    text or anything else that identifies them."""
     referrer = session.get(Business, record.referring_business_id)
     customer = session.get(Customer, record.customer_id)
     assert referrer and customer
@@ -253,32 +438,68 @@ def receipt(session: Session, record: ConsentRecord) -> dict[str, Any]:
         receiver = session.get(Business, record.receiving_business_id)
         receiving = receiver.name if receiver else ""
     else:
-        receiving = lead_buyers_description(session, record.lead_id)
-    return {
+        receiving = subjects.receiver_name(session, record)
+    withdrawal = withdrawal_of(session, record)
+    facts: dict[str, Any] = {
         "referral_id": record.referral_id,
         "lead_id": record.lead_id,
-        "customer": customer.name if not customer.erased_at else "Erased customer",
         "referring_business": referrer.name,
         "receiving_business": receiving,
         "data_categories": record.data_categories,
-        "purpose": record.purpose,
         "text_version": record.text_version,
         "text_sha256": record.text_sha256,
-        "text": record.text,
         "hash_matches": hashlib.sha256(record.text.encode("utf-8")).hexdigest()
         == record.text_sha256,
         "method": record.method,
+        "method_label": _method_label(record.method),
         "decision": record.decision,
+        "agreed_at": agreed_at(record),
         "recorded_at": record.created_at,
-        "withdrawn": is_withdrawn(session, record),
+        "withdrawn": withdrawal is not None,
+        "withdrawn_at": withdrawal.created_at if withdrawal else None,
+        "complete": full,
+    }
+    if not full:
+        # That a consent exists, its decision and its hash check: nothing else.
+        hidden = (
+            "customer",
+            "purpose",
+            "text",
+            "recorded_by",
+            "evidence",
+            "data_categories",
+            "method",
+            "method_label",
+            "agreed_at",
+            "recorded_at",
+            "withdrawn_at",
+        )
+        return {**facts, **dict.fromkeys(hidden)}
+    return {
+        **facts,
+        "customer": customer.name if not customer.erased_at else "Erased customer",
+        "purpose": record.purpose,
+        "text": record.text,
+        "recorded_by": recorded_by(session, record),
+        "evidence": evidence_summary(record, erased=customer.erased_at is not None),
     }
 
 
-def lead_buyers_description(session: Session, lead_id: int | None) -> str:
-    """Who may receive a lead's details: "at most 3 Plumbing businesses serving 78704"."""
-    from referral.leads.models import Lead
+def evidence_summary(record: ConsentRecord, *, erased: bool) -> dict[str, Any] | None:
+    """The uploaded signed form, or the proof that one existed once erasure deleted it."""
+    if not record.evidence_sha256:
+        return None
+    return {
+        "sha256": record.evidence_sha256,
+        "content_type": record.evidence_content_type,
+        "size_bytes": record.evidence_size,
+        "uploaded_at": record.evidence_uploaded_at,
+        "deleted_on_erasure": erased,
+    }
 
-    lead = session.get(Lead, lead_id)
+
+def lead_buyers_description(session: Session, lead: Any) -> str:
+    """Who may receive a lead's details: "at most 3 Plumbing businesses serving 78704"."""
     if lead is None:
         return ""
     trade = session.get(Trade, lead.trade_id)
@@ -286,6 +507,16 @@ def lead_buyers_description(session: Session, lead_id: int | None) -> str:
     return (
         f"at most {lead.max_buyers} {trade.name if trade else ''} {kind} serving"
         f" {lead.zip_code}, through the Referral marketplace"
+    )
+
+
+def forget_requests_to(session: Session, customer_id: int) -> None:
+    """Erasure: the addresses consent requests were sent to go with the customer."""
+    session.execute(
+        update(ConsentRequest)
+        .where(ConsentRequest.customer_id == customer_id)  # type: ignore[arg-type]
+        .values(sent_to="")
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -299,6 +530,7 @@ def withdraw(session: Session, record: ConsentRecord, *, method: str = "link") -
         )
     )
     session.flush()
+    events.consent_recorded(session, record, "withdrawn")
     return True
 
 

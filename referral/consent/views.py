@@ -3,19 +3,19 @@ read the receipt. No login: the signed, single-use link is the key."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+import datetime as dt
+import json
+
+from flask import Blueprint, g, render_template, request
 from werkzeug.wrappers import Response
 
 from referral.businesses.models import Business
 from referral.consent import services as consent
-from referral.consent.models import ConsentRequest
+from referral.consent import subjects
+from referral.consent.models import ConsentRecord, ConsentRequest
 from referral.customers.models import Customer
-from referral.db import get_session, utcnow
+from referral.db import get_session
 from referral.errors import DomainError
-from referral.leads import services as leads
-from referral.leads.models import Lead
-from referral.referrals import services as referrals
-from referral.referrals.models import Referral
 from referral.security import limiter
 
 bp = Blueprint("consent", __name__)
@@ -25,6 +25,26 @@ def _problem(message: str, status: int = 400) -> tuple[str, int]:
     return render_template("consent/problem.html", message=message), status
 
 
+@bp.app_template_filter("agreed")
+def agreed_filter(value: str) -> str:
+    """A receipt's `agreed_at`: a day (recorded by staff) or a moment (the link)."""
+    if len(value) == 10:
+        day = dt.date.fromisoformat(value)
+        return f"{day:%B} {day.day}, {day.year}"
+    moment = dt.datetime.fromisoformat(value).astimezone(dt.UTC)
+    return f"{moment:%B} {moment.day}, {moment.year} {moment:%H:%M} UTC"
+
+
+def _answered(consent_request: ConsentRequest) -> str:
+    """An answered link opened again: the decision, and while the consent
+    stands, the button to withdraw it."""
+    db = get_session()
+    record = consent.latest_record(db, consent_request.referral_id, lead_id=consent_request.lead_id)
+    if record is None:  # the request was closed without an answer
+        return _problem("This request is closed. Nothing was shared.")[0]
+    return _withdraw_page(record, done=False)
+
+
 @bp.get("/consent/<token>")
 @limiter.limit("60 per minute")
 def ask(token: str) -> str | tuple[str, int]:
@@ -32,25 +52,18 @@ def ask(token: str) -> str | tuple[str, int]:
     db = get_session()
     try:
         consent_request = consent.open_consent_request(db, token)
+    except consent.AlreadyAnswered as answered:
+        return _answered(answered.request)
     except DomainError as error:
         return _problem(error.message)
-    if consent_request.lead_id is not None:
-        return _ask_about_lead(consent_request, token)
-    referral = db.get(Referral, consent_request.referral_id)
-    customer = db.get(Customer, consent_request.customer_id)
-    assert referral is not None and customer is not None
-    referrer = db.get(Business, referral.sender_id)
-    receiver = db.get(Business, referral.receiver_id)
-    assert referrer is not None and receiver is not None
-    shown = consent.consent_text(
-        db, referrer=referrer, receiver=receiver, customer=customer, need=referral.need
-    )
+    question = subjects.subject_of(consent_request).question(db, consent_request)
     return render_template(
         "consent/ask.html",
-        text=shown.text,
-        referrer=referrer,
-        receiver_name=receiver.name,
+        text=question.text,
+        referrer=question.asker,
+        receiver_name=subjects.receiver_name(db, consent_request),
         token=token,
+        my_consents_link=consent.my_consents_link(consent_request.customer_id),
     )
 
 
@@ -61,31 +74,42 @@ def answer(token: str) -> str | tuple[str, int]:
     answer = request.form.get("answer")
     if answer not in ("yes", "no"):
         return _problem("Choose Yes or No thanks.", 422)
+    db = get_session()
     try:
-        consent_request = consent.open_consent_request(get_session(), token)
+        consent_request = consent.open_consent_request(db, token)
+    except consent.AlreadyAnswered as answered:
+        return _answered(answered.request)
     except DomainError as error:
         return _problem(error.message)
-    if consent_request.lead_id is not None:
-        return _answer_about_lead(consent_request, answer == "yes")
+    yes = answer == "yes"
+    given = subjects.Answer(
+        token=token,
+        yes=yes,
+        ip=request.remote_addr or "",
+        user_agent=request.headers.get("User-Agent", ""),
+    )
     try:
-        referral = referrals.answer_consent(
-            session=get_session(),
-            token=token,
-            yes=answer == "yes",
-            ip=request.remote_addr or "",
-            user_agent=request.headers.get("User-Agent", ""),
-        )
+        subjects.subject_of(consent_request).answer(db, consent_request, given)
+    except consent.AlreadyAnswered as answered:
+        # Another answer to the same link claimed it first: that one stands.
+        db.rollback()
+        return _answered(answered.request)
     except DomainError as error:
-        get_session().rollback()
+        db.rollback()
         return _problem(error.message)
-    receiver = get_session().get(Business, referral.receiver_id)
-    record = consent.latest_record(get_session(), referral.id or 0)
+    record = consent.latest_record(db, consent_request.referral_id, lead_id=consent_request.lead_id)
     assert record is not None
+    return _thanks(record, yes, subjects.receiver_name(db, consent_request))
+
+
+def _thanks(record: ConsentRecord, yes: bool, receiver_name: str) -> str:
     return render_template(
         "consent/answered.html",
-        yes=answer == "yes",
-        receiver_name=receiver.name if receiver else "",
-        withdraw_link=consent.withdrawal_link(record) if answer == "yes" else "",
+        yes=yes,
+        receiver_name=receiver_name,
+        emailed=yes and bool(get_session().get(Customer, record.customer_id).email),  # type: ignore[union-attr]
+        withdraw_link=consent.withdrawal_link(record) if yes else "",
+        my_consents_link=consent.my_consents_link(record.customer_id),
     )
 
 
@@ -98,58 +122,65 @@ def withdraw(token: str) -> str | tuple[str, int] | Response:
         record = consent.record_from_withdrawal_token(db, token)
     except DomainError as error:
         return _problem(error.message, 404)
+    referrer = db.get(Business, record.referring_business_id)
+    g.time_zone = referrer.zone_name if referrer else None  # times as the customer lives them
     if request.method == "POST":
-        if record.lead_id is not None:
-            if consent.withdraw(db, record):
-                lead = db.get(Lead, record.lead_id)
-                assert lead is not None
-                leads.consent_withdrawn(db, lead)
-        else:
-            referrals.withdraw_consent_by_link(session=db, token=token)
+        subjects.subject_of(record).withdraw(db, record, token)
+    return _withdraw_page(record, done=request.method == "POST")
+
+
+def _withdraw_page(record: ConsentRecord, *, done: bool) -> str:
+    db = get_session()
     return render_template(
         "consent/withdraw.html",
         receipt=consent.receipt(db, record),
-        done=request.method == "POST",
-        shared=consent.everything_shared(db, record.customer_id),
+        done=done,
+        withdraw_link=consent.withdrawal_link(record),
+        receipt_link=consent.receipt_link(record),
+        my_consents_link=consent.my_consents_link(record.customer_id),
     )
 
 
-def _ask_about_lead(consent_request: ConsentRequest, token: str) -> str:
+@bp.get("/consent/mine/<token>")
+@limiter.limit("30 per minute")
+def mine(token: str) -> str | tuple[str, int]:
+    """My consents: every consent given with this email address or phone number
+    to the business that holds the customer, to withdraw or download."""
     db = get_session()
-    lead = db.get(Lead, consent_request.lead_id)
-    customer = db.get(Customer, consent_request.customer_id)
-    assert lead is not None and customer is not None
-    seller = db.get(Business, lead.seller_id)
-    assert seller is not None
-    shown = consent.lead_consent_text(db, seller=seller, lead=lead, customer=customer)
+    try:
+        customer = consent.customer_from_my_consents_token(db, token)
+    except DomainError as error:
+        return _problem(error.message + " Open the newest email we sent you for a fresh link.", 404)
+    referrer = db.get(Business, customer.business_id)
     return render_template(
-        "consent/ask.html",
-        text=shown.text,
-        referrer=seller,
-        receiver_name=consent.lead_buyers_description(db, lead.id),
-        token=token,
+        "consent/mine.html",
+        referrer=referrer,
+        consents=consent.my_consents(db, customer),
     )
 
 
-def _answer_about_lead(consent_request: ConsentRequest, yes: bool) -> str | tuple[str, int]:
+@bp.get("/consent/receipt/<token>")
+@limiter.limit("30 per minute")
+def receipt(token: str) -> str | tuple[str, int] | Response:
+    """The customer's receipt: the text they agreed to, its SHA-256 and how
+    anyone can check it; `?format=json` downloads it."""
     db = get_session()
-    lead = db.get(Lead, consent_request.lead_id)
-    assert lead is not None
-    if lead.status != "awaiting_consent":
-        return _problem("This request is closed.")
-    consent_request.used_at = utcnow()
-    leads.answer_consent(
-        session=db,
-        lead=lead,
-        yes=yes,
-        ip=request.remote_addr or "",
-        user_agent=request.headers.get("User-Agent", ""),
-    )
-    record = consent.latest_record(db, lead_id=lead.id)
-    assert record is not None
+    try:
+        record = consent.record_from_withdrawal_token(db, token)
+    except DomainError as error:
+        return _problem(error.message, 404)
+    facts = consent.receipt(db, record)
+    if request.args.get("format") == "json":
+        return Response(
+            json.dumps(facts, default=str, indent=2),
+            mimetype="application/json",
+            headers={
+                "Content-Disposition": f'attachment; filename="consent-receipt-{record.id}.json"'
+            },
+        )
     return render_template(
-        "consent/answered.html",
-        yes=yes,
-        receiver_name=consent.lead_buyers_description(db, lead.id),
-        withdraw_link=consent.withdrawal_link(record) if yes else "",
+        "consent/receipt.html",
+        receipt=facts,
+        withdraw_link=consent.withdrawal_link(record),
+        my_consents_link=consent.my_consents_link(record.customer_id),
     )

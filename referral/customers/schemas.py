@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import marshmallow as ma
 
 from referral.businesses.schemas import normalise_phone, validate_phone, validate_zip
 from referral.forms import FormSchema
-from referral.money import parse_amount
+from referral.money import MAX_JOB_CENTS, Cents, Dollars
 
-MAX_JOB_CENTS = 100_000_000_00  # $100m: anything above is a typing mistake
+EXTENSION = re.compile(
+    r"^(?P<number>.*?\d.*?)[\s,;]*(?:ext\.?|extension|x|#)\s*(?P<ext>\d{1,10})$", re.I
+)
+
+
+def split_extension(value: str) -> tuple[str, str]:
+    """ "5125550324 ext 3" -> ("5125550324", "3"); a number without one -> (value, "")."""
+    match = EXTENSION.match(value.strip())
+    if match is None:
+        return value.strip(), ""
+    return match["number"].strip(), match["ext"]
+
+
+def _validate_phone_with_extension(value: str) -> None:
+    validate_phone(split_extension(value)[0])
 
 
 class CustomerFields(ma.Schema):
@@ -25,8 +40,18 @@ class CustomerFields(ma.Schema):
         validate=ma.validate.Length(max=254),
         error_messages={"invalid": "Enter a valid email address."},
     )
-    phone = ma.fields.String(load_default="", validate=validate_phone)
+    phone = ma.fields.String(
+        load_default="",
+        validate=_validate_phone_with_extension,
+        metadata={"description": "With an extension if any: '512 555 0324 ext 3'."},
+    )
+    phone_extension = ma.fields.String(
+        load_default="",
+        validate=ma.validate.Regexp(r"^\d{0,10}$", error="Enter the extension's digits."),
+    )
     address = ma.fields.String(load_default="", validate=ma.validate.Length(max=255))
+    city = ma.fields.String(load_default="", validate=ma.validate.Length(max=80))
+    state = ma.fields.String(load_default="", validate=ma.validate.Length(max=40))
     zip_code = ma.fields.String(load_default="", validate=validate_zip)
     notes = ma.fields.String(load_default="", validate=ma.validate.Length(max=2000))
 
@@ -40,7 +65,9 @@ class CustomerFields(ma.Schema):
         if data.get("email"):
             data["email"] = data["email"].strip().lower()
         if data.get("phone"):
-            data["phone"] = normalise_phone(data["phone"])
+            number, extension = split_extension(data["phone"])
+            data["phone"] = normalise_phone(number)
+            data["phone_extension"] = extension or data.get("phone_extension", "")
         return data
 
 
@@ -56,10 +83,18 @@ class CustomerOutSchema(ma.Schema):
     id = ma.fields.Integer()
     name = ma.fields.String()
     email = ma.fields.String()
-    phone = ma.fields.String()
+    phone = ma.fields.String(metadata={"description": "E.164."})
+    phone_extension = ma.fields.String()
+    mobile = ma.fields.String()
     address = ma.fields.String()
+    city = ma.fields.String()
+    state = ma.fields.String()
     zip_code = ma.fields.String()
     notes = ma.fields.String()
+    external_id = ma.fields.String()
+    marketing_permission = ma.fields.String()
+    marketing_permission_date = ma.fields.Date(allow_none=True)
+    marketing_permission_source = ma.fields.String()
     created_at = ma.fields.DateTime()
     erased = ma.fields.Boolean()
 
@@ -86,19 +121,12 @@ class JobFields(ma.Schema):
 class JobSchema(JobFields):
     """API input: the amount in cents."""
 
-    amount_cents = ma.fields.Integer(
-        required=True, validate=ma.validate.Range(min=0, max=MAX_JOB_CENTS)
-    )
+    amount_cents = Cents(required=True, maximum=MAX_JOB_CENTS)
 
 
-class DollarAmount(ma.fields.Field):
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
-        cents = parse_amount(str(value))
-        if cents is None:
-            raise ma.ValidationError("Enter an amount in dollars, such as 1250 or 1250.50.")
-        if cents > MAX_JOB_CENTS:
-            raise ma.ValidationError("That amount is too large.")
-        return cents
+def DollarAmount(**kwargs: Any) -> Dollars:  # noqa: N802 - a field, named like one
+    """A job's amount typed into a form or a CSV cell."""
+    return Dollars(maximum=MAX_JOB_CENTS, **kwargs)
 
 
 class JobFormSchema(FormSchema, JobFields):

@@ -4,21 +4,45 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
-from werkzeug.wrappers import Response
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
-from referral.api import paginate
 from referral.auth.current import login_required, roles_required
-from referral.customers import services
+from referral.customers import imports, reading, services
+from referral.customers.models import CustomerImport, ImportStatus
+from referral.customers.reading import FileProblem
 from referral.customers.schemas import CustomerFormSchema, JobFormSchema
 from referral.db import get_session
-from referral.forms import parse_form
+from referral.errors import ValidationFailed
+from referral.forms import parse_form, run_action
+from referral.restapi import paginate
+from referral.security import accepts_uploads_up_to
 
 bp = Blueprint("customers", __name__)
 
 PER_PAGE = 50
-# The checked text is posted back to confirm, so it must fit MAX_FORM_MEMORY_SIZE.
-MAX_IMPORT_BYTES = 400 * 1024
+
+
+@bp.get("/customers.csv")
+@login_required
+def export() -> Response:
+    """The business's customers as CSV (streamed) in the columns the import reads,
+    so an edited export imports back as updates."""
+    chunks = imports.export_customers_csv(session=get_session(), business_id=g.business.id)
+    return Response(
+        "".join(chunks),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="customers.csv"'},
+    )
 
 
 @bp.get("/customers")
@@ -91,7 +115,10 @@ def add_job(customer_id: int) -> Response | tuple[str, int]:
     data, errors = parse_form(JobFormSchema(), request.form)
     if errors:
         return _customer_page(customer_id, 422, errors=errors, form=request.form)
-    services.add_job(session=db, customer=customer, data=data)
+    try:
+        services.add_job(session=db, customer=customer, data=data)
+    except ValidationFailed as refused:
+        return _customer_page(customer_id, 422, errors=refused.errors, form=request.form)
     flash("Job recorded.", "success")
     return redirect(url_for("customers.show", customer_id=customer_id))
 
@@ -107,29 +134,163 @@ def erase(customer_id: int) -> Response:
     return redirect(url_for("customers.show", customer_id=customer_id))
 
 
+# --- Importing a customer list ----------------------------------------------------------
+
+
+def _import_page(record: CustomerImport, status: int = 200, **context: Any) -> tuple[str, int]:
+    db = get_session()
+    context.setdefault("errors", {})
+    view = plan = None
+    if record.status == ImportStatus.UPLOADED:
+        try:
+            view = imports.describe_file(session=db, record=record)
+            if not reading.check_mapping(record.mapping, view.columns):
+                plan = imports.plan_import(session=db, record=record)
+        except FileProblem as problem:
+            context["errors"] = {**context["errors"], "file": [problem.message]}
+            status = 422
+    return render_template(
+        "customers/import_record.html",
+        record=record,
+        view=view,
+        plan=plan,
+        fields=reading.FIELDS,
+        encodings=reading.ENCODINGS,
+        delimiters=reading.DELIMITERS,
+        line_endings=reading.LINE_ENDINGS,
+        undo_blocker=imports.undo_blockers(session=db, record=record),
+        **context,
+    ), status
+
+
+def _own_import(import_id: int) -> CustomerImport:
+    return imports.get_import(session=get_session(), business_id=g.business.id, import_id=import_id)
+
+
 @bp.route("/customers/import", methods=["GET", "POST"])
+@accepts_uploads_up_to(reading.MAX_IMPORT_BYTES + 64 * 1024)
 @login_required
 def import_csv() -> Response | tuple[str, int]:
-    """Upload a CSV file, see every row checked, then confirm the import."""
-    if request.method == "GET":
-        return render_template("customers/import.html", preview=None, text=""), 200
-    upload = request.files.get("file")
-    text = request.form.get("text", "")
-    if upload is not None and upload.filename:
-        raw = upload.read(MAX_IMPORT_BYTES + 1)
-        if len(raw) > MAX_IMPORT_BYTES:
-            flash("The file is larger than 400 KB: split it and import the parts.", "error")
-            return render_template("customers/import.html", preview=None, text=""), 413
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            flash("The file is not UTF-8 text: save it as 'CSV UTF-8' and try again.", "error")
-            return render_template("customers/import.html", preview=None, text=""), 422
+    """Upload a customer list (CSV) to map, preview and import."""
     db = get_session()
-    preview = services.preview_customer_import(session=db, business_id=g.business.id, text=text)
-    if request.form.get("confirm") == "yes" and preview.ok:
-        count = services.import_customers(session=db, business_id=g.business.id, preview=preview)
-        flash(f"Imported {count} rows.", "success")
-        return redirect(url_for("customers.index"))
-    status = 200 if preview.ok else 422
-    return render_template("customers/import.html", preview=preview, text=text), status
+    recent = db.scalars(imports.imports_query(business_id=g.business.id).limit(10)).all()
+    if request.method == "GET":
+        return render_template("customers/import.html", imports=recent, errors={}), 200
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        errors = {"file": ["Choose a CSV file to upload."]}
+        return render_template("customers/import.html", imports=recent, errors=errors), 422
+    try:
+        record = imports.upload_import(
+            session=db,
+            business_id=g.business.id,
+            user_id=g.user.id,
+            filename=upload.filename,
+            content=upload.read(reading.MAX_IMPORT_BYTES + 1),
+        )
+    except imports.ImportConflict as twin:
+        flash(twin.message, "error")
+        return redirect(url_for("customers.import_record", import_id=twin.existing.id))
+    except FileProblem as problem:
+        errors = {"file": [problem.message]}
+        return render_template("customers/import.html", imports=recent, errors=errors), 422
+    return redirect(url_for("customers.import_record", import_id=record.id))
+
+
+@bp.get("/customers/imports/<int:import_id>")
+@login_required
+def import_record(import_id: int) -> tuple[str, int]:
+    """An import: its mapping and preview, its progress, or what it did."""
+    return _import_page(_own_import(import_id))
+
+
+@bp.post("/customers/imports/<int:import_id>/mapping")
+@login_required
+def import_mapping(import_id: int) -> Response | tuple[str, int]:
+    """Change how the file is read (encoding, delimiter) and mapped to Referral's fields."""
+    record = _own_import(import_id)
+    mapping = {name: request.form.get(f"map-{name}", "") for name in reading.FIELDS}
+    errors = imports.set_reading(
+        session=get_session(),
+        record=record,
+        encoding=request.form.get("encoding", ""),
+        delimiter=request.form.get("delimiter", ""),
+        mapping=mapping,
+        fix_zip_zeros=request.form.get("fix_zip_zeros") == "yes",
+    )
+    if errors:
+        return _import_page(record, 422, errors=errors)
+    return redirect(url_for("customers.import_record", import_id=import_id) + "#preview")
+
+
+@bp.post("/customers/imports/<int:import_id>/start")
+@login_required
+def import_start(import_id: int) -> Response | tuple[str, int]:
+    """Import the file as previewed, with the choices made for updates and conflicts."""
+    db = get_session()
+    record = _own_import(import_id)
+    if record.status != ImportStatus.UPLOADED:
+        flash("This import has already started.", "info")
+        return redirect(url_for("customers.import_record", import_id=import_id))
+    keep: dict[str, list[str]] = {}
+    for value in request.form.getlist("keep"):
+        line, _, name = value.partition(":")
+        keep.setdefault(line, []).append(name)
+    conflicts = {
+        key.removeprefix("conflict-"): value
+        for key, value in request.form.items()
+        if key.startswith("conflict-")
+    }
+    imports.set_choices(
+        session=db,
+        record=record,
+        updates=request.form.get("updates", "overwrite"),
+        keep=keep,
+        conflicts=conflicts,
+    )
+    imports.plan_import(session=db, record=record, shown=0)
+    imports.start_import(session=db, record=record)
+    if record.status == ImportStatus.DONE:
+        flash("Import finished.", "success")
+    return redirect(url_for("customers.import_record", import_id=import_id))
+
+
+@bp.get("/customers/imports/<int:import_id>/status.json")
+@login_required
+def import_status(import_id: int) -> Response:
+    """An import's progress, for the page that shows it."""
+    record = _own_import(import_id)
+    return jsonify(
+        status=record.status,
+        rows_done=record.rows_done,
+        rows_total=record.rows_total,
+        errors=int(record.counts.get("rows_with_errors", 0)),
+        counts=record.counts,
+        finished=record.status not in (ImportStatus.QUEUED, ImportStatus.RUNNING),
+    )
+
+
+@bp.get("/customers/imports/<int:import_id>/outcomes.csv")
+@login_required
+def import_outcomes(import_id: int) -> Response:
+    """What each line of the file did, as CSV."""
+    record = _own_import(import_id)
+    # Built whole (a few MB at most) so the request's session is closed with it.
+    body = "".join(imports.outcome_csv(session=get_session(), record=record))
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="import-{record.id}-outcomes.csv"'},
+    )
+
+
+@bp.post("/customers/imports/<int:import_id>/undo")
+@roles_required("owner", "manager")
+def import_undo(import_id: int) -> Response:
+    """Undo an import (within 24 hours, unless its customers have since been referred)."""
+    record = _own_import(import_id)
+    run_action(
+        lambda: imports.undo_import(session=get_session(), record=record),
+        done="The import is undone: its customers and jobs are removed, its changes put back.",
+    )
+    return redirect(url_for("customers.import_record", import_id=import_id))

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, CheckConstraint, Column, Index, Integer, String, Te
 from sqlmodel import Field
 
 from referral.db import utcnow
-from referral.models import TableBase, utc_column
+from referral.tables import TableBase, utc_column
 
 JOB_STATUSES = ("queued", "running", "done", "dead")
 SINGLETON_QUEUED = "status = 'queued' AND singleton IS NOT NULL"

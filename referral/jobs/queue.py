@@ -75,18 +75,33 @@ def keep_scheduled(
         return
     # Two workers starting together both find none: the unique index on queued
     # singletons keeps the second insert from adding a row.
+    now = now or utcnow()
+    enqueue_once(session, kind, {}, singleton=kind, run_at=now + after, now=now)
+
+
+def enqueue_once(
+    session: Session,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    singleton: str,
+    run_at: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+) -> None:
+    """Queue a job unless one with the same `singleton` name is already queued
+    (a running one does not count: it may have looked before the caller's change)."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     now = now or utcnow()
     session.execute(
         insert(Job.__table__)
         .values(
             kind=kind,
-            singleton=kind,
-            payload={},
+            singleton=singleton,
+            payload=payload,
             status="queued",
             attempts=0,
             max_attempts=_max_attempts(),
-            run_at=now + after,
+            run_at=run_at or now,
             last_error="",
             created_at=now,
         )
@@ -102,16 +117,3 @@ RECURRING: list[Callable[[Session], None]] = []
 def recurring(func: Callable[[Session], None]) -> Callable[[Session], None]:
     RECURRING.append(func)
     return func
-
-
-def load_job_handlers() -> dict[str, JobHandler]:
-    """Import every module that registers a handler."""
-    from referral import housekeeping as _housekeeping  # noqa: F401
-    from referral.commissions import jobs as _commission_jobs  # noqa: F401
-    from referral.leads import jobs as _lead_jobs  # noqa: F401
-    from referral.mail import delivery as _delivery  # noqa: F401
-    from referral.payments import jobs as _payment_jobs  # noqa: F401
-    from referral.referrals import jobs as _referral_jobs  # noqa: F401
-    from referral.settlements import jobs as _settlement_jobs  # noqa: F401
-
-    return HANDLERS

@@ -128,18 +128,8 @@ def claim_due_jobs(
         )
         .returning(Job.run_at, Job.id, Job.kind, Job.payload, Job.attempts, Job.max_attempts)
     )
-    if engine.dialect.name == "sqlite":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-            try:
-                rows = connection.execute(claim).all()
-                connection.exec_driver_sql("COMMIT")
-            except BaseException:
-                connection.exec_driver_sql("ROLLBACK")
-                raise
-    else:
-        with engine.begin() as connection:
-            rows = connection.execute(claim).all()
+    with engine.begin() as connection:  # on SQLite it begins IMMEDIATE (db.py)
+        rows = connection.execute(claim).all()
     jobs = [ClaimedJob(*row[1:]) for row in sorted(rows, key=lambda row: (row[0], row[1]))]
     for job in jobs:
         log.info(

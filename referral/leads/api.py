@@ -9,18 +9,27 @@ from flask import abort, g
 from flask.views import MethodView
 from sqlmodel import select
 
-from referral.api import Blueprint
 from referral.auth.current import api_key_required
 from referral.auth.links import absolute_url
+from referral.businesses.actor import Actor
+from referral.consent.models import ConsentMethod
 from referral.db import get_session
 from referral.errors import DomainError
 from referral.ids import IdField
-from referral.leads import disputes, services
-from referral.leads.models import DISPUTE_REASONS, OUTCOMES, Lead, LeadPurchase
-from referral.partnerships.services import Actor
+from referral.leads import contact, disputes, marketplace, offers, purchases
+from referral.leads.models import (
+    DISPUTE_REASONS,
+    MAX_PRICE_CENTS,
+    MIN_PRICE_CENTS,
+    OUTCOMES,
+    Lead,
+    LeadPurchase,
+)
+from referral.money import Cents
 from referral.payments import gateway
 from referral.referrals.api import ContactSchema
 from referral.referrals.models import URGENCIES
+from referral.restapi import Blueprint
 
 blp = Blueprint(
     "api_leads",
@@ -29,8 +38,6 @@ blp = Blueprint(
     description="Sell consented leads to nearby businesses of another trade, and buy them.",
 )
 
-CONSENT_METHODS = ("email_link", "attested_phone", "attested_in_person", "attested_writing")
-
 
 class NewLeadSchema(ma.Schema):
     customer_id = IdField(required=True)
@@ -38,17 +45,19 @@ class NewLeadSchema(ma.Schema):
     need = ma.fields.String(required=True, validate=ma.validate.Length(min=3, max=2000))
     urgency = ma.fields.String(required=True, validate=ma.validate.OneOf(list(URGENCIES)))
     zip_code = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^\d{5}$"))
-    price_cents = ma.fields.Integer(
-        required=True, validate=ma.validate.Range(min=100, max=10_000_000)
-    )
+    price_cents = Cents(required=True, minimum=MIN_PRICE_CENTS, maximum=MAX_PRICE_CENTS)
     max_buyers = ma.fields.Integer(
         required=True,
+        strict=True,
         validate=ma.validate.Range(min=1, max=5),
         metadata={"description": "1 for an exclusive lead; 2 to 5 for a shared one."},
     )
-    expires_in_days = ma.fields.Integer(load_default=7, validate=ma.validate.Range(min=1, max=30))
+    expires_in_days = ma.fields.Integer(
+        strict=True, load_default=7, validate=ma.validate.Range(min=1, max=30)
+    )
     consent_method = ma.fields.String(
-        load_default="email_link", validate=ma.validate.OneOf(CONSENT_METHODS)
+        load_default=ConsentMethod.EMAIL_LINK.value,
+        validate=ma.validate.OneOf([method.value for method in ConsentMethod]),
     )
     attested_on = ma.fields.Date(load_default=None)
 
@@ -147,7 +156,7 @@ def _documented(view: Any) -> Any:
     return view
 
 
-def _preview(p: services.Preview) -> dict[str, Any]:
+def _preview(p: marketplace.Preview) -> dict[str, Any]:
     lead = p.lead
     return {
         "id": lead.id,
@@ -169,7 +178,7 @@ def _purchase(purchase: LeadPurchase, *, checkout_url: str | None = None) -> dic
         name: getattr(purchase, name) for name in PurchaseSchema().fields if hasattr(purchase, name)
     }
     data["checkout_url"] = checkout_url
-    data["customer"] = services.contact_for_buyer(get_session(), purchase, user_id=None)
+    data["customer"] = contact.contact_for_buyer(get_session(), purchase, user_id=None)
     return data
 
 
@@ -181,16 +190,14 @@ class Leads(MethodView):
     @_documented
     def get(self) -> dict[str, Any]:
         """Leads you may buy: anonymised previews, newest first."""
-        return {"items": [_preview(p) for p in services.marketplace(get_session(), g.business)]}
+        return {"items": [_preview(p) for p in marketplace.marketplace(get_session(), g.business)]}
 
     @blp.arguments(NewLeadSchema)
     @blp.response(201, LeadSchema)
     @_documented
     def post(self, data: dict[str, Any]) -> Lead:
         """List a customer's need for sale; it goes live when the customer agrees."""
-        return services.list_lead(
-            session=get_session(), actor=_actor(), data=services.NewLead(**data)
-        )
+        return offers.offer_lead(session=get_session(), actor=_actor(), data=offers.NewLead(**data))
 
 
 @blp.route("/mine")
@@ -223,8 +230,8 @@ class LeadItem(MethodView):
     def get(self, lead_id: int) -> dict[str, Any]:
         """A lead you may buy (or bought), as its anonymised preview."""
         db = get_session()
-        lead = services.get_lead_for_buyer(db, g.business, lead_id)
-        return _preview(services.preview(db, g.business, lead))
+        lead = marketplace.get_lead_for_buyer(db, g.business, lead_id)
+        return _preview(marketplace.preview(db, g.business, lead))
 
 
 @blp.route("/<int:lead_id>/purchases")
@@ -240,13 +247,13 @@ class Buy(MethodView):
         or on Stripe Checkout (follow `checkout_url`). Nothing is reserved when the
         Checkout page cannot be opened."""
         db = get_session()
-        purchase = services.reserve(
+        purchase = purchases.reserve(
             session=db, actor=_actor(), lead_id=lead_id, method=data["method"]
         )
         url = None
         if data["method"] == "checkout":
             try:
-                url = services.checkout_url(
+                url = purchases.checkout_url(
                     session=db,
                     purchase=purchase,
                     success_url=absolute_url("leads.purchase", purchase_id=purchase.id or 0),
@@ -269,7 +276,7 @@ class Withdraw(MethodView):
     @_documented
     def post(self, lead_id: int) -> Lead:
         """Take an unsold lead off the marketplace."""
-        return services.withdraw_lead(session=get_session(), actor=_actor(), lead_id=lead_id)
+        return offers.withdraw_lead(session=get_session(), actor=_actor(), lead_id=lead_id)
 
 
 @blp.route("/purchases")
@@ -301,7 +308,7 @@ class PurchaseItem(MethodView):
     @_documented
     def get(self, purchase_id: int) -> dict[str, Any]:
         """One purchase; the customer's details once Stripe confirmed the payment."""
-        return _purchase(services.get_purchase(get_session(), g.business.id, purchase_id))
+        return _purchase(purchases.get_purchase(get_session(), g.business.id, purchase_id))
 
 
 @blp.route("/purchases/<int:purchase_id>/outcome")
@@ -313,7 +320,7 @@ class Outcome(MethodView):
     @_documented
     def post(self, data: dict[str, Any], purchase_id: int) -> dict[str, Any]:
         """Report what came of a lead you bought."""
-        purchase = services.report_outcome(
+        purchase = purchases.report_outcome(
             session=get_session(), actor=_actor(), purchase_id=purchase_id, outcome=data["outcome"]
         )
         return _purchase(purchase)

@@ -7,10 +7,13 @@ ledger follows when Stripe confirms the refund."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
+from referral.auth.roles import MANAGING_ROLES
+from referral.businesses.actor import Actor
 from referral.businesses.geo import distance_miles
 from referral.businesses.models import Business
 from referral.customers.models import Customer
@@ -26,7 +29,6 @@ from referral.leads.models import (
 )
 from referral.ledger.services import Entry, post
 from referral.notifications.services import notify_business
-from referral.partnerships.services import MANAGING_ROLES, Actor
 from referral.payments import gateway
 from referral.referrals.models import Referral
 
@@ -202,9 +204,7 @@ def _uphold(session: Session, dispute: LeadDispute, *, decided_by: str, note: st
 def apply_refund(session: Session, charge: dict[str, object]) -> str:
     """`charge.refunded` for a lead purchase: book the refund once; the buyer's
     access to the details ends with it."""
-    purchase = session.exec(
-        select(LeadPurchase).where(LeadPurchase.charge_id == charge.get("id")).with_for_update()
-    ).first()
+    purchase = _purchase_of_charge(session, charge.get("id"))
     if purchase is None:
         return "ignored: not a lead purchase"
     if purchase.status == "refunded":
@@ -212,25 +212,124 @@ def apply_refund(session: Session, charge: dict[str, object]) -> str:
     refunded = int(charge.get("amount_refunded") or 0)  # type: ignore[call-overload]
     if refunded < purchase.price_cents:
         return "ignored: partial refund"
+    transfer = gateway.transfer_of_charge(str(charge["id"]))
+    _money_back(
+        session,
+        purchase,
+        refunded,
+        transfer.reversed_cents if transfer else 0,
+        kind="lead_refund",
+        memo="refunded to the buyer",
+        stripe_object_id=str(charge["id"]),
+    )
+    return "applied: refunded"
+
+
+def is_lead_charge(session: Session, charge_id: object) -> bool:
+    """Whether a charge paid for a lead (a dispute names only its charge)."""
+    if not isinstance(charge_id, str):
+        return False
+    found = session.exec(select(LeadPurchase.id).where(LeadPurchase.charge_id == charge_id)).first()
+    return found is not None
+
+
+def _purchase_of_charge(session: Session, charge_id: object) -> LeadPurchase | None:
+    if not isinstance(charge_id, str):
+        return None
+    return session.exec(  # type: ignore[no-any-return]
+        select(LeadPurchase).where(LeadPurchase.charge_id == charge_id).with_for_update()
+    ).first()
+
+
+def _money_back(
+    session: Session,
+    purchase: LeadPurchase,
+    amount: int,
+    reversed_cents: int,
+    *,
+    kind: str,
+    memo: str,
+    stripe_object_id: str,
+) -> None:
+    """Book `amount` of a purchase going back to the buyer, of which
+    `reversed_cents` came back from the seller; the buyer's access ends."""
     lead = session.get(Lead, purchase.lead_id)
     assert lead is not None
-    transfer = gateway.transfer_of_charge(str(charge["id"]))
-    reversed_cents = transfer.reversed_cents if transfer else 0
-    fee_back = min(purchase.platform_fee_cents, refunded - reversed_cents)
-    loss = refunded - reversed_cents - fee_back
+    fee_back = min(purchase.platform_fee_cents, amount - reversed_cents)
+    loss = amount - reversed_cents - fee_back
     # The buyer has its money back; the seller's share comes back where its
     # balance allowed; the platform gives back its fee and bears any rest.
     post(
         session,
-        "lead_refund",
+        kind,
         [
-            Entry("stripe_balance", reversed_cents - refunded),
+            Entry("stripe_balance", reversed_cents - amount),
             Entry("platform_fees", fee_back),
             Entry("written_off", loss),
         ],
         currency=purchase.currency,
-        memo=f"lead {lead.id} refunded to the buyer",
-        stripe_object_id=str(charge["id"]),
+        memo=f"lead {lead.id} {memo}",
+        stripe_object_id=stripe_object_id,
     )
     purchase.status, purchase.updated_at = "refunded", utcnow()
-    return "applied: refunded"
+
+
+def apply_chargeback(session: Session, obj: dict[str, Any], *, closed: bool) -> str:
+    """A card dispute on a lead purchase (`charge.dispute.*`). Open, the seller is
+    told and the buyer keeps the details; lost, the seller's transfer is reversed
+    (as far as its balance allows), the buyer has its money back from the bank
+    and its access ends; won, an inquiry closed or a prevented dispute: nothing
+    moved. The dispute fee is the ledger's business (booked elsewhere)."""
+    purchase = _purchase_of_charge(session, obj.get("charge"))
+    if purchase is None:
+        return "ignored: not a lead purchase"
+    stage = gateway.dispute_stage(obj.get("status"))
+    lead = session.get(Lead, purchase.lead_id)
+    assert lead is not None
+    if not closed:
+        if stage not in (gateway.DisputeStage.INQUIRY, gateway.DisputeStage.CHARGEBACK):
+            return f"ignored: dispute status {obj.get('status')}"
+        what = "asks about" if stage == gateway.DisputeStage.INQUIRY else "disputes"
+        notify_business(
+            session=session,
+            business_id=lead.seller_id,
+            kind="lead.chargeback",
+            title=f"The buyer's bank {what} the payment for lead {lead.id}",
+            path=f"/leads/{lead.id}",
+        )
+        return f"applied: seller told ({stage})"
+    if stage != gateway.DisputeStage.LOST:
+        return f"applied: {obj.get('status')}, nothing moved"
+    if purchase.status != "paid":
+        return f"ignored: purchase is {purchase.status}"
+    amount = int(obj.get("amount") or purchase.price_cents)
+    _money_back(
+        session,
+        purchase,
+        amount,
+        _take_back_from_seller(purchase, amount, dispute_id=str(obj.get("id"))),
+        # Booked as the buyer's money going back (an existing kind), under the
+        # dispute's id: reconciliation of refunds keys on charges, so it is apart.
+        kind="lead_refund",
+        memo="lost to a chargeback",
+        stripe_object_id=str(obj.get("id")),
+    )
+    for business_id in (lead.seller_id, purchase.buyer_id):
+        notify_business(
+            session=session,
+            business_id=business_id,
+            kind="lead.chargeback_lost",
+            title=f"The payment for lead {lead.id} went back to the buyer through its bank",
+            path=f"/leads/{lead.id}",
+        )
+    return "applied: reversed"
+
+
+def _take_back_from_seller(purchase: LeadPurchase, amount: int, *, dispute_id: str) -> int:
+    """Reverse the seller's share of `amount`; 0 when its balance does not allow it."""
+    return gateway.take_back_transfer(
+        charge_id=purchase.charge_id or "",
+        amount_cents=amount - purchase.platform_fee_cents * amount // purchase.price_cents,
+        idempotency_key=f"lead-purchase-{purchase.id}-dispute-{dispute_id}",
+        metadata={"lead_purchase_id": str(purchase.id)},
+    )

@@ -7,26 +7,26 @@ from typing import Any
 from sqlmodel import Session
 
 from referral.jobs.queue import job_handler
-from referral.leads import services
+from referral.leads import offers, purchases
 from referral.leads.models import Lead, LeadPurchase
 
 
-@job_handler(services.EXPIRE_LEAD)
+@job_handler(offers.EXPIRE_LEAD)
 def expire_lead(session: Session, payload: dict[str, Any]) -> None:
     lead = session.get(Lead, payload["lead_id"])
     if lead is not None:
-        services.expire(session, lead)
+        offers.expire(session, lead)
 
 
-@job_handler(services.RELEASE_RESERVATION)
+@job_handler(purchases.RELEASE_RESERVATION)
 def release_reservation(session: Session, payload: dict[str, Any]) -> None:
     purchase = session.get(LeadPurchase, payload["purchase_id"], with_for_update=True)
     if purchase is not None:
-        services.release_if_lapsed(session, purchase)
+        purchases.release_if_lapsed(session, purchase)
 
 
-@job_handler(services.CHARGE_PURCHASE)
+@job_handler(purchases.CHARGE_PURCHASE)
 def charge_purchase(session: Session, payload: dict[str, Any]) -> None:
     purchase = session.get(LeadPurchase, payload["purchase_id"], with_for_update=True)
     if purchase is not None:
-        services.charge(session, purchase)
+        purchases.charge(session, purchase)

@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field
 
-from referral.models import TableBase, foreign_key, utc_column
+from referral.tables import TableBase, foreign_key, utc_column
 
 LEAD_STATUSES = (
     "awaiting_consent",  # the customer has not answered yet
@@ -41,6 +41,7 @@ PURCHASE_STATUSES = (
 # Purchases that take a place.
 HOLDING = ("reserved", "paid")
 MAX_SHARED_BUYERS = 5
+MIN_PRICE_CENTS, MAX_PRICE_CENTS = 100, 100_000_00
 
 
 class Lead(TableBase, table=True):
@@ -49,6 +50,10 @@ class Lead(TableBase, table=True):
             "status IN (" + ", ".join(f"'{s}'" for s in LEAD_STATUSES) + ")", name="status_known"
         ),
         CheckConstraint("price_cents > 0", name="price_positive"),
+        CheckConstraint(
+            f"price_cents >= {MIN_PRICE_CENTS} AND price_cents <= {MAX_PRICE_CENTS}",
+            name="price_range",
+        ),
         CheckConstraint(
             f"max_buyers >= 1 AND max_buyers <= {MAX_SHARED_BUYERS}", name="max_buyers_range"
         ),
@@ -70,7 +75,7 @@ class Lead(TableBase, table=True):
     exclusive: bool = Field(sa_column=Column(Boolean, nullable=False))
     max_buyers: int = Field(sa_column=Column(Integer, nullable=False))
     # Places taken by purchases reserved or paid. Taken and given back only by
-    # conditional UPDATEs (see services.take_place), so two buyers racing for the
+    # conditional UPDATEs (see marketplace.reserve_place), so two buyers racing for the
     # last place cannot both get it, on either database.
     places_held: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
     consent_method: str = Field(sa_column=Column(String(24), nullable=False))
@@ -98,6 +103,11 @@ class LeadPurchase(TableBase, table=True):
             postgresql_where=text("status IN ('reserved', 'paid')"),
         ),
         Index("ix_lead_purchase_buyer", "buyer_id", "status"),
+        CheckConstraint(
+            f"price_cents >= 0 AND price_cents <= {MAX_PRICE_CENTS}"
+            " AND platform_fee_cents >= 0 AND platform_fee_cents <= price_cents",
+            name="amounts_range",
+        ),
     )
     lead_id: int = foreign_key("lead.id", index=True)
     buyer_id: int = foreign_key("business.id")

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from sqlalchemy import case, func
 from sqlmodel import Session, select
 
-from referral.analytics.sql import Rate
 from referral.leads.models import Lead, LeadDispute, LeadPurchase, SellerSuspension
+from referral.money import Rate
 
 SUSPEND_AT_DISPUTE_BPS = 3000  # 30% of sales upheld as bad...
 SUSPEND_AFTER_SALES = 5  # ...once there are enough sales to judge

@@ -19,6 +19,7 @@ from referral.payments.mismatches import (
     compare,
     gather,
     not_applied,
+    payment_check,
     unknown,
 )
 
@@ -65,6 +66,7 @@ def _lead_ledger(session: Session) -> dict[str, dict[str, int]]:
     return figures
 
 
+@payment_check("lead_purchase")
 def check_lead_purchases(
     session: Session, since: dt.datetime, payments: list[gateway.PaymentRecord]
 ) -> tuple[int, list[Mismatch]]:

@@ -10,25 +10,29 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from sqlmodel import select
 from werkzeug.wrappers import Response
 
+from referral import live
 from referral.auth.current import login_required, operator_required
 from referral.auth.links import absolute_url
+from referral.businesses.actor import Actor
 from referral.businesses.models import Business, Trade
 from referral.customers.models import Customer
 from referral.customers.services import customers_query
 from referral.db import get_session, utcnow
 from referral.errors import DomainError, ValidationFailed
 from referral.forms import FormSchema, parse_form, run_action
-from referral.leads import disputes, services
+from referral.leads import contact, disputes, marketplace, offers
+from referral.leads import purchases as buying
 from referral.leads.models import (
     DISPUTE_REASONS,
+    MAX_PRICE_CENTS,
+    MIN_PRICE_CENTS,
     OUTCOMES,
     Lead,
     LeadDispute,
     LeadPurchase,
     SellerSuspension,
 )
-from referral.money import parse_amount
-from referral.partnerships.services import Actor
+from referral.money import Dollars
 from referral.payments import gateway
 from referral.referrals.models import URGENCIES
 
@@ -57,7 +61,12 @@ class NewLeadForm(FormSchema):
     zip_code = ma.fields.String(
         required=True, validate=ma.validate.Regexp(r"^\d{5}$", error="Five digits.")
     )
-    price = ma.fields.String(required=True)
+    price_cents = Dollars(
+        required=True,
+        minimum=MIN_PRICE_CENTS,
+        maximum=MAX_PRICE_CENTS,
+        data_key="price",
+    )
     max_buyers = ma.fields.Integer(
         required=True,
         validate=ma.validate.Range(min=1, max=5, error="Exclusive (1) or shared by up to 5."),
@@ -73,8 +82,6 @@ class NewLeadForm(FormSchema):
 
     @ma.validates_schema(skip_on_field_errors=False)
     def _checks(self, data: dict[str, Any], **_: Any) -> None:
-        if parse_amount(data.get("price", "")) is None:
-            raise ma.ValidationError("Enter a price in dollars, like 45 or 45.50.", "price")
         if data.get("consent_method", "").startswith("attested_") and not data.get("attested_on"):
             raise ma.ValidationError("When did the customer agree?", "attested_on")
 
@@ -89,7 +96,7 @@ def market() -> str:
     """Leads I may buy: anonymised previews."""
     return render_template(
         "leads/market.html",
-        previews=services.marketplace(get_session(), g.business),
+        previews=marketplace.marketplace(get_session(), g.business),
         urgencies=URGENCIES,
     )
 
@@ -121,18 +128,17 @@ def new() -> Response | tuple[str, int]:
     data, errors = parse_form(NewLeadForm(), request.form)
     if errors:
         return _new_form(422, errors=errors, form=request.form)
-    price = parse_amount(data.pop("price"))
     try:
-        lead = services.list_lead(
+        lead = offers.offer_lead(
             session=get_session(),
             actor=_actor(),
-            data=services.NewLead(**data, price_cents=price or 0),
+            data=offers.NewLead(**data),
         )
     except DomainError as error:
         if error.status == 404:
             raise
         get_session().rollback()
-        status = 422 if isinstance(error, ValidationFailed) else 409
+        status = 422 if isinstance(error, ValidationFailed) else error.status
         return _new_form(
             status, errors={"_form": [error.message], **error.errors}, form=request.form
         )
@@ -181,7 +187,7 @@ def show(lead_id: int) -> str:
         return render_template(
             "leads/seller.html", lead=lead, purchases=purchases_of, urgencies=URGENCIES
         )
-    lead = services.get_lead_for_buyer(db, g.business, lead_id)
+    lead = marketplace.get_lead_for_buyer(db, g.business, lead_id)
     mine_ = db.exec(
         select(LeadPurchase)
         .where(LeadPurchase.lead_id == lead_id, LeadPurchase.buyer_id == g.business.id)
@@ -189,7 +195,7 @@ def show(lead_id: int) -> str:
     ).first()
     return render_template(
         "leads/buyer.html",
-        preview=services.preview(db, g.business, lead),
+        preview=marketplace.preview(db, g.business, lead),
         purchase=mine_,
         urgencies=URGENCIES,
     )
@@ -201,9 +207,9 @@ def buy(lead_id: int) -> Response:
     method = "checkout" if request.form.get("method") == "checkout" else "saved_card"
     db = get_session()
     try:
-        purchase = services.reserve(session=db, actor=_actor(), lead_id=lead_id, method=method)
+        purchase = buying.reserve(session=db, actor=_actor(), lead_id=lead_id, method=method)
         if method == "checkout":
-            url = services.checkout_url(
+            url = buying.checkout_url(
                 session=db,
                 purchase=purchase,
                 success_url=absolute_url("leads.purchase", purchase_id=purchase.id or 0),
@@ -228,9 +234,9 @@ def buy(lead_id: int) -> Response:
 @login_required
 def purchase(purchase_id: int) -> str:
     db = get_session()
-    bought = services.get_purchase(db, g.business.id, purchase_id)
+    bought = buying.get_purchase(db, g.business.id, purchase_id)
     lead = db.get(Lead, bought.lead_id)
-    customer = services.contact_for_buyer(db, bought, user_id=g.user.id)
+    customer = contact.contact_for_buyer(db, bought, user_id=g.user.id)
     existing = (
         get_session().exec(select(LeadDispute).where(LeadDispute.purchase_id == bought.id)).first()
     )
@@ -239,6 +245,7 @@ def purchase(purchase_id: int) -> str:
         purchase=bought,
         lead=lead,
         customer=customer,
+        sight=contact.buyer_sight(db, bought),
         urgencies=URGENCIES,
         dispute=existing,
         reasons=DISPUTE_REASONS,
@@ -249,11 +256,27 @@ def purchase(purchase_id: int) -> str:
     )
 
 
+@bp.get("/leads/<int:lead_id>/status")
+@login_required
+def status(lead_id: int) -> Response:
+    """The seller's lead status, as JSON, for its page while the customer is asked."""
+    lead = offers.get_own_lead(get_session(), g.business.id, lead_id)
+    return live.status(lead.status, done=lead.status != "awaiting_consent")
+
+
+@bp.get("/leads/purchases/<int:purchase_id>/status")
+@login_required
+def purchase_status(purchase_id: int) -> Response:
+    """A purchase's status, as JSON, for its page while Stripe confirms the payment."""
+    bought = buying.get_purchase(get_session(), g.business.id, purchase_id)
+    return live.status(bought.status, done=bought.status != "reserved")
+
+
 @bp.post("/leads/<int:lead_id>/withdraw")
 @login_required
 def withdraw(lead_id: int) -> Response:
     run_action(
-        lambda: services.withdraw_lead(session=get_session(), actor=_actor(), lead_id=lead_id),
+        lambda: offers.withdraw_lead(session=get_session(), actor=_actor(), lead_id=lead_id),
         done="Lead withdrawn from the marketplace.",
     )
     return redirect(url_for("leads.show", lead_id=lead_id))
@@ -273,7 +296,7 @@ def age_filter(value: dt.timedelta) -> str:
 @login_required
 def outcome(purchase_id: int) -> Response:
     run_action(
-        lambda: services.report_outcome(
+        lambda: buying.report_outcome(
             session=get_session(),
             actor=_actor(),
             purchase_id=purchase_id,

@@ -11,7 +11,7 @@ from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, I
 from sqlmodel import Field
 
 from referral.append_only import make_append_only
-from referral.models import TableBase
+from referral.tables import TableBase
 
 # The platform's view of the money. Per-business accounts carry business_id.
 ACCOUNTS = {
@@ -22,6 +22,8 @@ ACCOUNTS = {
     "receivable": "Approved commissions owed by the business",
     "payable": "Approved commissions owed to the business",
     "stripe_balance": "The platform's Stripe balance",
+    "stripe_disputed": "Charges Stripe withdrew from the platform's balance for an open dispute",
+    "dispute_fees": "Stripe's dispute fees, borne by the platform",
     "platform_fees": "Platform fee revenue",
     "written_off": "Commissions the platform gave up collecting",
 }
@@ -40,6 +42,9 @@ KINDS = (
     "write_off",
     "lead_sale",
     "lead_refund",
+    "dispute_withdrawal",
+    "dispute_reinstatement",
+    "dispute_fee",
 )
 
 

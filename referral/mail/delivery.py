@@ -1,8 +1,7 @@
 """Deliver queued email: by SMTP, or into the local outbox (embedded default).
 
-`send_email` is the handler of the "send_email" job. It is imported by
-`referral.jobs.queue.load_job_handlers`, which `create_app` calls, so every
-app (web, worker, CLI) knows it.
+`send_email` is the handler of the "send_email" job. The app's wiring
+(`referral.domains`) imports it, so every app (web, worker, CLI) knows it.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from referral.jobs.queue import job_handler
 from referral.jobs.worker import PermanentJobError, current_job
 from referral.mail.models import OutboxEmail
 from referral.mail.services import SEND_EMAIL
+from referral.restapi import paginate
 
 SMTP_TIMEOUT_SECONDS = 30
 
@@ -83,8 +83,6 @@ def store_in_outbox(*, session: Session, payload: dict[str, Any], message_id: st
 
 def list_outbox_emails(*, session: Session, page: int, per_page: int) -> dict[str, Any]:
     """One page of the outbox, newest first, in the API's page envelope."""
-    from referral.api import paginate
-
     query = select(OutboxEmail).order_by(OutboxEmail.id.desc())  # type: ignore[union-attr]
     return paginate(session, query, page=page, per_page=per_page)
 

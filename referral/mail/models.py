@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Column, String, Text
 from sqlmodel import Field
 
-from referral.models import TableBase
+from referral.tables import TableBase
 
 
 class OutboxEmail(TableBase, table=True):

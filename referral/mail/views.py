@@ -4,6 +4,8 @@ server. It does not exist when mail goes out by SMTP."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, abort, current_app, has_request_context, render_template, request
 
 from referral.db import get_session
@@ -16,17 +18,30 @@ PER_PAGE = 50
 
 
 LOOPBACK = ("127.0.0.1", "::1")
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
+def _loopback_host(host: str) -> bool:
+    """The Host header names this machine (any port): 127.0.0.1, localhost, [::1]."""
+    try:
+        name = urlsplit(f"//{host}").hostname
+    except ValueError:  # an unbalanced "[" and the like
+        return False
+    return name in LOOPBACK_NAMES
 
 
 def outbox_visible() -> bool:
     """The outbox shows everyone's email (reset links included), so it exists
     only with the outbox backend and only for a browser on this machine, not
-    through a proxy: a deployment that forgot MAIL_BACKEND=smtp leaks nothing."""
+    through a proxy: a deployment that forgot MAIL_BACKEND=smtp leaks nothing.
+    The Host header must name this machine too, so a page of another site
+    whose name was rebound to 127.0.0.1 (DNS rebinding) cannot read it."""
     return (
         has_request_context()
         and current_app.config["MAIL_BACKEND"] == "outbox"
         and request.remote_addr in LOOPBACK
         and "X-Forwarded-For" not in request.headers
+        and _loopback_host(request.host)
     )
 
 

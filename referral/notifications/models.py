@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import Column, ForeignKey, Index, Integer, String
 from sqlmodel import Field
 
-from referral.models import TableBase, utc_column
+from referral.tables import TableBase, utc_column
 
 
 class Notification(TableBase, table=True):

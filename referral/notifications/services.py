@@ -10,12 +10,11 @@ from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from referral.auth.models import User
+from referral.auth.roles import MANAGING_ROLES
 from referral.businesses.models import Business
 from referral.db import utcnow
 from referral.mail.services import queue_email
 from referral.notifications.models import Notification
-
-MANAGING_ROLES = ("owner", "manager")
 
 
 def notify_business(

@@ -8,19 +8,20 @@ import marshmallow as ma
 from flask import g
 from flask.views import MethodView
 
-from referral.api import Blueprint, PageArgs, page_schema
 from referral.auth.current import api_key_required
+from referral.businesses.actor import current_actor
 from referral.db import get_session
 from referral.partnerships import services
 from referral.partnerships.discovery import discover_partners
 from referral.partnerships.history import list_versions, partnership_summary
+from referral.partnerships.models import PartnershipStatus
 from referral.partnerships.schemas import (
     ProposePartnershipSchema,
     ReasonSchema,
     TermsPairSchema,
     terms_pair,
 )
-from referral.partnerships.services import Actor
+from referral.restapi import Blueprint, PageArgs, page_schema
 
 blp = Blueprint(
     "api_partnerships",
@@ -102,19 +103,11 @@ class PartnershipSchema(ma.Schema):
 
 
 class PartnershipListArgs(PageArgs):
-    status = ma.fields.String(
-        validate=ma.validate.OneOf(
-            ["proposed", "active", "paused", "ended", "declined", "withdrawn"]
-        )
-    )
+    status = ma.fields.String(validate=ma.validate.OneOf(list(PartnershipStatus)))
 
 
 class VersionListSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(VersionSchema))
-
-
-def _actor() -> Actor:
-    return Actor.of_api_key(get_session(), g.api_key, g.business)
 
 
 def _summary(partnership: Any) -> dict[str, Any]:
@@ -152,14 +145,18 @@ class Block(MethodView):
     @blp.alt_response(404, description="No such business.", schema="Error")
     def put(self, business_id: int) -> None:
         """Block a business: neither of you sees the other; a live partnership ends."""
-        services.block_business(session=get_session(), actor=_actor(), business_id=business_id)
+        services.block_business(
+            session=get_session(), actor=current_actor(), business_id=business_id
+        )
 
     @blp.response(204)
     @blp.alt_response(401, description="No valid API key.", schema="Error")
     @blp.alt_response(404, description="You have not blocked this business.", schema="Error")
     def delete(self, business_id: int) -> None:
         """Unblock a business."""
-        services.unblock_business(session=get_session(), actor=_actor(), business_id=business_id)
+        services.unblock_business(
+            session=get_session(), actor=current_actor(), business_id=business_id
+        )
 
 
 @blp.route("/partnerships")
@@ -194,7 +191,7 @@ class Partnerships(MethodView):
         """Propose a partnership with terms for each direction."""
         partnership = services.propose_partnership(
             session=get_session(),
-            actor=_actor(),
+            actor=current_actor(),
             partner_id=data["partner_id"],
             terms=terms_pair(data),
             message=data["message"],
@@ -242,7 +239,9 @@ def _action_view(name: str, action: Any, summary: str, schema: type[ma.Schema] |
             kwargs["reason"] = args[0]["reason"]
         elif schema is TermsPairSchema:
             kwargs.update(terms=terms_pair(args[0]), message=args[0]["message"])
-        action(session=get_session(), actor=_actor(), partnership_id=partnership_id, **kwargs)
+        action(
+            session=get_session(), actor=current_actor(), partnership_id=partnership_id, **kwargs
+        )
         partnership = services.get_partnership(
             session=get_session(), business_id=g.business.id, partnership_id=partnership_id
         )

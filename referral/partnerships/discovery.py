@@ -19,8 +19,8 @@ from sqlmodel import Session, select
 
 from referral.businesses.geo import EARTH_RADIUS_MILES
 from referral.businesses.models import MAX_RADIUS_MILES, Business, Trade, TradeCompetition
-from referral.partnerships.models import LIVE_STATUSES, PartnerBlock, Partnership
-from referral.referrals.signals import TrustSignals, trust_signals
+from referral.partnerships.models import LIVE_STATUSES, PartnerBlock, Partnership, PartnershipStatus
+from referral.partnerships.trust import TrustSignals, trust_signals
 
 MILES_PER_DEGREE_LATITUDE = 68.7  # the shortest degree, so the box is never too small
 
@@ -107,7 +107,7 @@ def _details_statement() -> Select[Any]:
         select(func.count())
         .select_from(Partnership)
         .where(
-            Partnership.status == "active",
+            Partnership.status == PartnershipStatus.ACTIVE,
             or_(
                 Partnership.business_low_id == Business.id,
                 Partnership.business_high_id == Business.id,

@@ -8,6 +8,7 @@ proposed it.
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -23,9 +24,39 @@ from sqlalchemy import (
 )
 from sqlmodel import Field
 
-from referral.models import TableBase, utc_column
+from referral.tables import TableBase, utc_column
 
-LIVE_STATUSES = ("proposed", "active", "paused")
+
+class PartnershipStatus(StrEnum):
+    """A partnership's state; the values are stored, so they never change."""
+
+    PROPOSED = "proposed"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    ENDED = "ended"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class ProposalStatus(StrEnum):
+    """A proposal's state; the values are stored, so they never change."""
+
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    COUNTERED = "countered"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+LIVE_STATUSES = (PartnershipStatus.PROPOSED, PartnershipStatus.ACTIVE, PartnershipStatus.PAUSED)
 MAX_RATE_BPS = 5000
 MAX_FLAT_FEE_CENTS = 1_000_000
 MAX_HOLD_DAYS = 90

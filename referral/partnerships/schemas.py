@@ -10,7 +10,7 @@ import marshmallow as ma
 
 from referral.forms import FormSchema
 from referral.ids import IdField
-from referral.money import parse_amount
+from referral.money import Cents, Dollars
 from referral.partnerships.models import (
     MAX_FLAT_FEE_CENTS,
     MAX_HOLD_DAYS,
@@ -30,18 +30,16 @@ WINDOW_RANGE = ma.validate.Range(
     max=MAX_RESPONSE_HOURS,
     error=f"Choose {MIN_RESPONSE_HOURS} to {MAX_RESPONSE_HOURS} hours.",
 )
-FEE_RANGE = ma.validate.Range(
-    min=1, max=MAX_FLAT_FEE_CENTS, error="Enter an amount from $0.01 to $10,000.00."
-)
 MESSAGE = ma.validate.Length(max=2000, error="Keep the message under 2,000 characters.")
+
+
+FLAT_BASES = ("flat_per_won", "flat_per_accepted")
 
 
 def _require_amount_of_basis(data: dict[str, Any], rate_field: str, fee_field: str) -> None:
     if data.get("basis") == "percent" and data.get("rate_bps") is None:
         raise ma.ValidationError("Enter the percentage.", rate_field)
-    if data.get("basis") in ("flat_per_won", "flat_per_accepted") and (
-        data.get("flat_fee_cents") is None
-    ):
+    if data.get("basis") in FLAT_BASES and (data.get("flat_fee_cents") is None):
         raise ma.ValidationError("Enter the fee.", fee_field)
 
 
@@ -57,17 +55,18 @@ def _offer_of(data: dict[str, Any]) -> TermsOffer:
 class TermsSchema(ma.Schema):
     basis = ma.fields.String(required=True, validate=BASIS_CHOICE, metadata={"example": "percent"})
     rate_bps = ma.fields.Integer(
+        strict=True,
         validate=ma.validate.Range(
             min=1, max=MAX_RATE_BPS, error=f"Choose 1 to {MAX_RATE_BPS} basis points."
         ),
         allow_none=True,
         metadata={"description": "For basis 'percent': 1250 is 12.5%.", "example": 1000},
     )
-    flat_fee_cents = ma.fields.Integer(validate=FEE_RANGE, allow_none=True)
-    cap_cents = ma.fields.Integer(validate=FEE_RANGE, allow_none=True)
+    flat_fee_cents = Cents(minimum=1, maximum=MAX_FLAT_FEE_CENTS, allow_none=True)
+    cap_cents = Cents(minimum=1, maximum=MAX_FLAT_FEE_CENTS, allow_none=True)
     currency = ma.fields.String(dump_only=True)
-    hold_days = ma.fields.Integer(load_default=14, validate=HOLD_RANGE)
-    response_window_hours = ma.fields.Integer(load_default=48, validate=WINDOW_RANGE)
+    hold_days = ma.fields.Integer(strict=True, load_default=14, validate=HOLD_RANGE)
+    response_window_hours = ma.fields.Integer(strict=True, load_default=48, validate=WINDOW_RANGE)
 
     @ma.validates_schema
     def _basis_needs_its_amount(self, data: dict[str, Any], **_: Any) -> None:
@@ -122,23 +121,9 @@ def _percent_to_bps(text: str) -> int:
     return int(bps)
 
 
-def _dollars_to_cents(text: str) -> int:
-    cents = parse_amount(text)
-    if cents is None:
-        raise ma.ValidationError("Enter an amount in dollars, such as 150 or 149.50.")
-    if not 0 < cents <= MAX_FLAT_FEE_CENTS:
-        raise ma.ValidationError("Enter an amount from $0.01 to $10,000.00.")
-    return cents
-
-
 class PercentField(ma.fields.Field):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
         return _percent_to_bps(str(value))
-
-
-class DollarsField(ma.fields.Field):
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
-        return _dollars_to_cents(str(value))
 
 
 DIRECTIONS = ("they_refer_to_me", "i_refer_to_them")
@@ -150,10 +135,20 @@ class TermsFormSchema(FormSchema):
 
     basis = ma.fields.String(required=True, validate=BASIS_CHOICE)
     rate_bps = PercentField(data_key="percent")
-    flat_fee_cents = DollarsField(data_key="flat_fee")
-    cap_cents = DollarsField(data_key="cap")
+    flat_fee_cents = Dollars(minimum=1, maximum=MAX_FLAT_FEE_CENTS, data_key="flat_fee")
+    cap_cents = Dollars(minimum=1, maximum=MAX_FLAT_FEE_CENTS, data_key="cap")
     hold_days = ma.fields.Integer(required=True, validate=HOLD_RANGE)
     response_window_hours = ma.fields.Integer(required=True, validate=WINDOW_RANGE)
+
+    @ma.pre_load
+    def _only_the_amount_of_its_basis(self, data: Any, **_: Any) -> Any:
+        """The form keeps the other basis's field (hidden, perhaps filled in
+        before switching): it is not part of the terms, so not validated."""
+        if not isinstance(data, dict):
+            return data
+        basis = data.get("basis")
+        unused = "flat_fee" if basis == "percent" else "percent" if basis in FLAT_BASES else None
+        return {k: v for k, v in data.items() if k != unused}
 
     @ma.validates_schema
     def _basis_needs_its_amount(self, data: dict[str, Any], **_: Any) -> None:

@@ -17,67 +17,50 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, or_
 from sqlmodel import Session, select
 
-from referral.apikeys.models import ApiKey
-from referral.auth.models import User
+from referral import events
+from referral.auth.roles import MANAGING_ROLES, require_role
+from referral.auth.services import require_verified_business
+from referral.businesses.actor import Actor
 from referral.businesses.competition import businesses_compete
 from referral.businesses.geo import service_areas_overlap
 from referral.businesses.models import Business
 from referral.db import utcnow
-from referral.errors import DomainError, NotFound, PermissionDenied
+from referral.errors import DomainError, NotFound
 from referral.notifications.services import notify_business
 from referral.partnerships.models import (
     LIVE_STATUSES,
     PartnerBlock,
     Partnership,
     PartnershipEvent,
+    PartnershipStatus,
     Proposal,
+    ProposalStatus,
     ProposalTerms,
     TermsVersion,
 )
 from referral.partnerships.terms import TermsOffer
 
-MANAGING_ROLES = ("owner", "manager")
-
 # One table of allowed transitions per lifecycle (STYLE.md habit 6).
 PARTNERSHIP_TRANSITIONS: dict[str, set[str]] = {
-    "proposed": {"active", "declined", "withdrawn"},
-    "active": {"paused", "ended"},
-    "paused": {"active", "ended"},
-    "declined": set(),
-    "withdrawn": set(),
-    "ended": set(),
+    PartnershipStatus.PROPOSED: {
+        PartnershipStatus.ACTIVE,
+        PartnershipStatus.DECLINED,
+        PartnershipStatus.WITHDRAWN,
+    },
+    PartnershipStatus.ACTIVE: {PartnershipStatus.PAUSED, PartnershipStatus.ENDED},
+    PartnershipStatus.PAUSED: {PartnershipStatus.ACTIVE, PartnershipStatus.ENDED},
+    PartnershipStatus.DECLINED: set(),
+    PartnershipStatus.WITHDRAWN: set(),
+    PartnershipStatus.ENDED: set(),
 }
 PROPOSAL_TRANSITIONS: dict[str, set[str]] = {
-    "open": {"accepted", "declined", "countered", "withdrawn"},
+    ProposalStatus.OPEN: {
+        ProposalStatus.ACCEPTED,
+        ProposalStatus.DECLINED,
+        ProposalStatus.COUNTERED,
+        ProposalStatus.WITHDRAWN,
+    },
 }
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: a business, and the user and role doing it (an API key acts as
-    the user who created it)."""
-
-    business: Business
-    user_id: int
-    role: str
-
-    @classmethod
-    def of_user(cls, user: User, business: Business) -> Actor:
-        return cls(business=business, user_id=user.id, role=user.role)
-
-    @classmethod
-    def of_api_key(cls, session: Session, api_key: ApiKey, business: Business) -> Actor:
-        """An API key acts with the role of the person who created it, while
-        that person is still an active member."""
-        creator = session.get(User, api_key.created_by_id)
-        active = creator is not None and creator.disabled_at is None
-        role = creator.role if active and creator is not None else "staff"
-        return cls(business=business, user_id=api_key.created_by_id, role=role)
-
-    @property
-    def business_id(self) -> int:
-        assert self.business.id is not None
-        return self.business.id
 
 
 @dataclass(frozen=True)
@@ -89,18 +72,17 @@ class TermsPair:
 
 
 def _require_manager(actor: Actor) -> None:
-    if actor.role not in MANAGING_ROLES:
-        raise PermissionDenied("Only owners and managers can change partnerships.")
+    require_role(actor.role, MANAGING_ROLES, "Only owners and managers can change partnerships.")
 
 
-def _move(partnership: Partnership, status: str) -> None:
+def _move(partnership: Partnership, status: PartnershipStatus) -> None:
     if status not in PARTNERSHIP_TRANSITIONS[partnership.status]:
         raise DomainError(f"A {partnership.status} partnership cannot become {status}.")
     partnership.status = status
     partnership.updated_at = utcnow()
 
 
-def _move_proposal(proposal: Proposal, status: str) -> None:
+def _move_proposal(proposal: Proposal, status: ProposalStatus) -> None:
     if status not in PROPOSAL_TRANSITIONS.get(proposal.status, set()):
         raise DomainError(f"This proposal is already {proposal.status}.")
     proposal.status = status
@@ -157,7 +139,9 @@ def live_partnership_between(session: Session, a: int, b: int) -> Partnership | 
 
 def open_proposal(session: Session, partnership: Partnership) -> Proposal | None:
     return session.exec(
-        select(Proposal).where(Proposal.partnership_id == partnership.id, Proposal.status == "open")
+        select(Proposal).where(
+            Proposal.partnership_id == partnership.id, Proposal.status == ProposalStatus.OPEN
+        )
     ).first()
 
 
@@ -224,7 +208,7 @@ def count_active_partnerships(session: Session, business_id: int) -> int:
             select(func.count())
             .select_from(Partnership)
             .where(
-                Partnership.status == "active",
+                Partnership.status == PartnershipStatus.ACTIVE,
                 or_(
                     Partnership.business_low_id == business_id,
                     Partnership.business_high_id == business_id,
@@ -285,10 +269,11 @@ def _add_proposal(
     message: str,
 ) -> Proposal:
     assert partnership.id is not None and actor.user_id is not None
+    require_verified_business(session, actor.business_id)
     proposal = Proposal(
         partnership_id=partnership.id,
         kind=kind,
-        status="open",
+        status=ProposalStatus.OPEN,
         proposed_by_id=actor.business_id,
         proposed_by_user_id=actor.user_id,
         message=message,
@@ -329,10 +314,11 @@ def propose_partnership(
         business_low_id=low,
         business_high_id=high,
         proposed_by_id=actor.business_id,
-        status="proposed",
+        status=PartnershipStatus.PROPOSED,
     )
     session.add(partnership)
     session.flush()
+    events.partnership_moved(session, partnership)
     _add_proposal(session, partnership, actor, kind="initial", terms=terms, message=message)
     _record(session, partnership, actor, "proposed", message)
     _notify_other_side(
@@ -360,7 +346,7 @@ def accept_proposal(*, session: Session, actor: Actor, partnership_id: int) -> T
     if partnership.status not in LIVE_STATUSES:
         raise DomainError(f"This partnership is {partnership.status}.")
     proposal = _proposal_to_answer(session, partnership, actor)
-    _move_proposal(proposal, "accepted")
+    _move_proposal(proposal, ProposalStatus.ACCEPTED)
     now = utcnow()
     proposal.responded_at, proposal.responded_by_user_id = now, actor.user_id
     previous = current_version(session, partnership)
@@ -372,9 +358,10 @@ def accept_proposal(*, session: Session, actor: Actor, partnership_id: int) -> T
         effective_at=now,
     )
     session.add(version)
-    if partnership.status == "proposed":
-        _move(partnership, "active")
+    if partnership.status == PartnershipStatus.PROPOSED:
+        _move(partnership, PartnershipStatus.ACTIVE)
         partnership.activated_at = now
+        events.partnership_moved(session, partnership)
         _record(session, partnership, actor, "accepted", f"Terms version {version.number}")
         title = f"{actor.business.name} accepted your partnership"
         kind = "partnership.accepted"
@@ -394,11 +381,11 @@ def decline_proposal(
     partnership; a declined amendment leaves the agreed terms in force."""
     partnership = _managed_partnership(session, actor, partnership_id)
     proposal = _proposal_to_answer(session, partnership, actor)
-    _move_proposal(proposal, "declined")
+    _move_proposal(proposal, ProposalStatus.DECLINED)
     proposal.responded_at, proposal.responded_by_user_id = utcnow(), actor.user_id
     proposal.decline_reason = reason
-    if partnership.status == "proposed":
-        _move(partnership, "declined")
+    if partnership.status == PartnershipStatus.PROPOSED:
+        _move(partnership, PartnershipStatus.DECLINED)
         partnership.ended_at = utcnow()
         _record(session, partnership, actor, "declined", reason)
         title = f"{actor.business.name} declined your partnership proposal"
@@ -415,7 +402,7 @@ def counter_proposal(
     """Answer the open proposal with other terms; the other side answers next."""
     partnership = _managed_partnership(session, actor, partnership_id)
     previous = _proposal_to_answer(session, partnership, actor)
-    _move_proposal(previous, "countered")
+    _move_proposal(previous, ProposalStatus.COUNTERED)
     previous.responded_at, previous.responded_by_user_id = utcnow(), actor.user_id
     session.flush()  # the one-open-proposal index must see the old one closed first
     proposal = _add_proposal(
@@ -438,9 +425,9 @@ def withdraw_proposal(*, session: Session, actor: Actor, partnership_id: int) ->
     proposal = open_proposal(session, partnership)
     if proposal is None or proposal.proposed_by_id != actor.business_id:
         raise DomainError("You have no open proposal here to withdraw.")
-    _move_proposal(proposal, "withdrawn")
-    if partnership.status == "proposed":
-        _move(partnership, "withdrawn")
+    _move_proposal(proposal, ProposalStatus.WITHDRAWN)
+    if partnership.status == PartnershipStatus.PROPOSED:
+        _move(partnership, PartnershipStatus.WITHDRAWN)
         partnership.ended_at = utcnow()
     _record(session, partnership, actor, "withdrawn")
     _notify_other_side(
@@ -458,7 +445,7 @@ def propose_amendment(
 ) -> Proposal:
     """Propose new terms for an agreed partnership; they apply once the other side accepts."""
     partnership = _managed_partnership(session, actor, partnership_id)
-    if partnership.status not in ("active", "paused"):
+    if partnership.status not in (PartnershipStatus.ACTIVE, PartnershipStatus.PAUSED):
         raise DomainError(f"A {partnership.status} partnership cannot be amended.")
     if open_proposal(session, partnership) is not None:
         raise DomainError("A proposal is already waiting for an answer.")
@@ -483,7 +470,7 @@ def _change_status(
     session: Session, actor: Actor, partnership_id: int, status: str, action: str, note: str
 ) -> Partnership:
     partnership = _managed_partnership(session, actor, partnership_id)
-    if partnership.status == "proposed":
+    if partnership.status == PartnershipStatus.PROPOSED:
         raise DomainError("This partnership has not been agreed yet.")
     _move(partnership, status)
     _record(session, partnership, actor, action, note)
@@ -501,13 +488,13 @@ def pause_partnership(
     *, session: Session, actor: Actor, partnership_id: int, note: str = ""
 ) -> Partnership:
     """No new referrals either way; open referrals continue under their terms."""
-    return _change_status(session, actor, partnership_id, "paused", "paused", note)
+    return _change_status(session, actor, partnership_id, PartnershipStatus.PAUSED, "paused", note)
 
 
 def resume_partnership(
     *, session: Session, actor: Actor, partnership_id: int, note: str = ""
 ) -> Partnership:
-    return _change_status(session, actor, partnership_id, "active", "resumed", note)
+    return _change_status(session, actor, partnership_id, PartnershipStatus.ACTIVE, "resumed", note)
 
 
 def end_partnership(
@@ -515,11 +502,13 @@ def end_partnership(
 ) -> Partnership:
     """End for good: a new agreement is needed to work together again.
     An amendment still waiting is withdrawn."""
-    partnership = _change_status(session, actor, partnership_id, "ended", "ended", note)
+    partnership = _change_status(
+        session, actor, partnership_id, PartnershipStatus.ENDED, "ended", note
+    )
     partnership.ended_at = utcnow()
     waiting = open_proposal(session, partnership)
     if waiting is not None:
-        _move_proposal(waiting, "withdrawn")
+        _move_proposal(waiting, ProposalStatus.WITHDRAWN)
     return partnership
 
 
@@ -540,11 +529,15 @@ def block_business(*, session: Session, actor: Actor, business_id: int) -> Partn
     live = live_partnership_between(session, actor.business_id, business_id)
     if live is not None:
         assert live.id is not None
-        live.status = "withdrawn" if live.status == "proposed" else "ended"
+        live.status = (
+            PartnershipStatus.WITHDRAWN
+            if live.status == PartnershipStatus.PROPOSED
+            else PartnershipStatus.ENDED
+        )
         live.ended_at = live.updated_at = utcnow()
         waiting = open_proposal(session, live)
         if waiting is not None:
-            waiting.status = "withdrawn"
+            waiting.status = ProposalStatus.WITHDRAWN
         _record(session, live, actor, "blocked")
     block = PartnerBlock(blocker_id=actor.business_id, blocked_id=business_id)
     session.add(block)

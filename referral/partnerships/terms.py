@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from referral.money import format_cents
 from referral.partnerships.models import ProposalTerms
+from referral.templating import template_filter
 
 BASES = {
     "percent": "Percent of the job value",
@@ -53,6 +54,7 @@ class TermsOffer:
         )
 
 
+@template_filter("describe_terms")  # terms.py is a `reactions` module (domains.py)
 def describe_terms(terms: ProposalTerms | TermsOffer) -> str:
     """One line a person can read: "12.5% of the job value, capped at $500.00; ..."."""
     if terms.basis == "percent":

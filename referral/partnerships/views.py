@@ -9,6 +9,7 @@ from sqlmodel import select
 from werkzeug.wrappers import Response
 
 from referral.auth.current import login_required, roles_required
+from referral.businesses.actor import current_actor
 from referral.businesses.models import Business, Trade
 from referral.db import get_session
 from referral.errors import DomainError
@@ -16,19 +17,14 @@ from referral.forms import run_action
 from referral.partnerships import services
 from referral.partnerships.discovery import discover_partners
 from referral.partnerships.history import partnership_page_data
-from referral.partnerships.models import PartnerBlock, Proposal
+from referral.partnerships.models import PartnerBlock, PartnershipStatus, Proposal
 from referral.partnerships.schemas import parse_terms_form
-from referral.partnerships.services import Actor
 from referral.partnerships.terms import BASES, TermsOffer
 
 bp = Blueprint("partnerships", __name__)
 
 PER_PAGE = 20
 MANAGERS = ("owner", "manager")
-
-
-def _actor() -> Actor:
-    return Actor.of_user(g.user, g.business)
 
 
 def _page_number() -> int:
@@ -96,14 +92,14 @@ def propose(business_id: int) -> Response | tuple[str, int]:
         )
     try:
         partnership = services.propose_partnership(
-            session=db, actor=_actor(), partner_id=business_id, terms=pair, message=message
+            session=db, actor=current_actor(), partner_id=business_id, terms=pair, message=message
         )
     except DomainError as error:
         if error.status == 404:
             raise
         flash(error.message, "error")
         return _render_terms_form(
-            "partnerships/propose.html", partner=partner, form=request.form, status=409
+            "partnerships/propose.html", partner=partner, form=request.form, status=error.status
         )
     flash(f"Proposal sent to {partner.name}.", "success")
     return redirect(url_for("partnerships.detail", partnership_id=partnership.id))
@@ -123,7 +119,11 @@ def index() -> str:
             )
         )
     }
-    order = {"proposed": 0, "active": 1, "paused": 2}
+    order = {
+        PartnershipStatus.PROPOSED: 0,
+        PartnershipStatus.ACTIVE: 1,
+        PartnershipStatus.PAUSED: 2,
+    }
     partnerships.sort(key=lambda p: (order.get(p.status, 3), -(p.id or 0)))
     return render_template("partnerships/index.html", partnerships=partnerships, others=others)
 
@@ -144,7 +144,7 @@ def _act(partnership_id: int, action: Any, done: str, **kwargs: Any) -> Response
     """Run one partnership action; a refused action is a flash message, not a crash."""
     run_action(
         lambda: action(
-            session=get_session(), actor=_actor(), partnership_id=partnership_id, **kwargs
+            session=get_session(), actor=current_actor(), partnership_id=partnership_id, **kwargs
         ),
         done=done,
     )
@@ -247,7 +247,7 @@ def _prefill(db: Any, partnership: Any) -> dict[str, TermsOffer]:
 @roles_required(*MANAGERS)
 def block(business_id: int) -> Response:
     """Hide a business from me, and me from it."""
-    services.block_business(session=get_session(), actor=_actor(), business_id=business_id)
+    services.block_business(session=get_session(), actor=current_actor(), business_id=business_id)
     flash("Blocked. You and this business no longer see each other.", "success")
     return redirect(url_for("partnerships.discover"))
 
@@ -255,7 +255,7 @@ def block(business_id: int) -> Response:
 @bp.post("/partners/<int:business_id>/unblock")
 @roles_required(*MANAGERS)
 def unblock(business_id: int) -> Response:
-    services.unblock_business(session=get_session(), actor=_actor(), business_id=business_id)
+    services.unblock_business(session=get_session(), actor=current_actor(), business_id=business_id)
     flash("Unblocked.", "success")
     return redirect(url_for("partnerships.blocked"))
 

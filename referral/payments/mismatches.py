@@ -1,19 +1,23 @@
 """What reconciliation reports, and the checks every kind of payment shares:
 a charge for a record we do not have, a record charged twice, a charge not
 applied here, figures that differ. Settlements (referral/settlements/reconcile.py)
-and lead purchases (referral/leads/reconcile.py) each compare their own."""
+and lead purchases (referral/leads/reconcile.py) each compare their own: they
+register a check for what their PaymentIntents pay for (`payment_check`), and
+`find_mismatches` hands each the PaymentIntents Stripe has for it."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlmodel import Session, select
 
-from referral.models import TableBase
+from referral.db import utcnow
 from referral.payments import gateway
+from referral.tables import TableBase
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,39 @@ class Mismatch:
 
 
 Subject = TypeVar("Subject", bound=TableBase)
+
+# (session, since when, Stripe's PaymentIntents for this kind of record) ->
+# (records checked, mismatches).
+PaymentCheck = Callable[
+    [Session, dt.datetime, list[gateway.PaymentRecord]], tuple[int, list[Mismatch]]
+]
+PAYMENT_CHECKS: dict[str, PaymentCheck] = {}
+
+
+def payment_check(pays_for: str) -> Callable[[PaymentCheck], PaymentCheck]:
+    """Register the check of one kind of record paid through Stripe (one of
+    gateway.PAYS_FOR: "settlement", "lead_purchase")."""
+    assert pays_for in gateway.PAYS_FOR, pays_for
+
+    def register(check: PaymentCheck) -> PaymentCheck:
+        PAYMENT_CHECKS[pays_for] = check
+        return check
+
+    return register
+
+
+def find_mismatches(session: Session, *, since_days: int = 90) -> tuple[int, list[Mismatch]]:
+    """(records checked, mismatches) over every kind of record paid through
+    Stripe, in the order of gateway.PAYS_FOR (Stripe is listed once)."""
+    since = utcnow() - dt.timedelta(days=since_days)
+    payments = gateway.reconcilable_payments(created_since=int(since.timestamp()))
+    checked, mismatches = 0, []
+    for kind in gateway.PAYS_FOR:
+        check = PAYMENT_CHECKS.get(kind)
+        if check is not None:
+            count, found = check(session, since, [p for p in payments if p.pays_for == kind])
+            checked, mismatches = checked + count, mismatches + found
+    return checked, mismatches
 
 
 def gather(

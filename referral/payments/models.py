@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field
 
-from referral.models import TableBase, utc_column
+from referral.tables import TableBase, utc_column
 
 
 def _business() -> Any:
@@ -58,7 +58,8 @@ class BillingProfile(TableBase, table=True):
     updated_at: dt.datetime | None = utc_column(default=None)
 
 
-EVENT_STATUSES = ("received", "applied", "ignored")
+# refused: rendered in an API version the app does not speak; kept, never applied.
+EVENT_STATUSES = ("received", "applied", "ignored", "refused")
 
 
 class StripeEvent(TableBase, table=True):
@@ -67,7 +68,9 @@ class StripeEvent(TableBase, table=True):
 
     __tablename__ = "stripe_event"
     __table_args__ = (
-        CheckConstraint("status IN ('received', 'applied', 'ignored')", name="status_known"),
+        CheckConstraint(
+            "status IN ('received', 'applied', 'ignored', 'refused')", name="status_known"
+        ),
         Index("ix_stripe_event_status", "status", "created_at"),
     )
     stripe_event_id: str = Field(sa_column=Column(String(255), nullable=False, unique=True))
@@ -75,7 +78,9 @@ class StripeEvent(TableBase, table=True):
     account: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     object_id: str | None = Field(default=None, sa_column=Column(String(255), nullable=True))
     event_created: dt.datetime = utc_column(nullable=False)
-    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    # None once housekeeping pruned an applied event older than 400 days: its
+    # id, type, object, status and time applied are what is kept.
+    payload: dict[str, Any] | None = Field(sa_column=Column(JSON, nullable=True))
     status: str = Field(default="received", sa_column=Column(String(16), nullable=False))
     job_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("job.id"), nullable=True)

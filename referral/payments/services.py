@@ -12,10 +12,12 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from referral.auth.models import User
+from referral.auth.roles import MANAGING_ROLES, require_role
+from referral.businesses.actor import Actor
 from referral.businesses.models import Business
 from referral.db import utcnow
-from referral.errors import PermissionDenied
-from referral.partnerships.services import MANAGING_ROLES, Actor
+from referral.payments import events as payment_events
 from referral.payments import gateway
 from referral.payments.models import BillingProfile, ConnectedAccount
 
@@ -56,9 +58,34 @@ class PaymentsOverview:
         return labels
 
 
+def live_state(overview: PaymentsOverview) -> str:
+    """What the payments page shows of the card and the account, in one
+    string that changes whenever the page would (referral/live.py)."""
+    account, billing = overview.account, overview.billing
+    return "|".join(
+        [
+            billing.payment_method_id or "" if billing else "",
+            account.stripe_account_id if account else "",
+            str(overview.can_be_paid),
+            ",".join(overview.missing),
+        ]
+    )
+
+
+def done_waiting(overview: PaymentsOverview, waiting: str) -> bool:
+    """Whether what the page waits for after a return from Stripe has
+    happened: `card` a saved card, `connect` an account that can be paid."""
+    if waiting == "card":
+        return overview.can_pay
+    if waiting == "connect":
+        return overview.can_be_paid
+    return True
+
+
 def _require_manager(actor: Actor) -> None:
-    if actor.role not in MANAGING_ROLES:
-        raise PermissionDenied("Only owners and managers can change payment settings.")
+    require_role(
+        actor.role, MANAGING_ROLES, "Only owners and managers can change payment settings."
+    )
 
 
 def overview(session: Session, business_id: int) -> PaymentsOverview:
@@ -77,8 +104,6 @@ def connected_account(session: Session, business_id: int) -> ConnectedAccount | 
 
 
 def _owner_email(session: Session, business: Business) -> str:
-    from referral.auth.models import User
-
     owner = session.exec(
         select(User).where(User.business_id == business.id, User.role == "owner").order_by(User.id)
     ).first()
@@ -125,14 +150,32 @@ def apply_account_update(session: Session, obj: dict[str, Any], *, as_of: dt.dat
         return "ignored: not an account of ours"
     if account.state_as_of is not None and as_of < account.state_as_of:
         return "ignored: older than the state already applied"
+    _take_state(session, account, gateway.account_state_from_event(obj), as_of=as_of)
+    return "applied"
+
+
+def _take_state(
+    session: Session, account: ConnectedAccount, state: gateway.AccountState, *, as_of: dt.datetime
+) -> None:
     was_ready = account.payouts_enabled and account.charges_enabled
-    _apply_account_state(account, gateway.account_state_from_event(obj))
+    _apply_account_state(account, state)
     account.state_as_of = as_of
     if account.payouts_enabled and account.charges_enabled and not was_ready:
-        from referral.settlements.services import retry_waiting_for
+        payment_events.account_ready(session, account.business_id)
 
-        retry_waiting_for(session, creditor_id=account.business_id)
-    return "applied"
+
+def refresh_account(*, session: Session, actor: Actor) -> ConnectedAccount | None:
+    """Fetch the business's connected account from Stripe and apply its state (the
+    user is back from onboarding: no need to wait for `account.updated`).
+    Raises gateway.PaymentsUnavailable / PaymentRefused when Stripe does not answer."""
+    account = connected_account(session, actor.business_id)
+    if account is None:
+        return None
+    as_of = utcnow().replace(microsecond=0)  # events carry whole seconds
+    state = gateway.retrieve_account(account.stripe_account_id)
+    if account.state_as_of is None or account.state_as_of <= as_of:
+        _take_state(session, account, state, as_of=as_of)
+    return account
 
 
 def start_card_setup(*, session: Session, actor: Actor, success_url: str, cancel_url: str) -> str:
@@ -160,16 +203,13 @@ def start_card_setup(*, session: Session, actor: Actor, success_url: str, cancel
     )
 
 
-def apply_checkout_completed(session: Session, obj: dict[str, Any], *, as_of: dt.datetime) -> str:
-    """Apply `checkout.session.completed`: a card-setup session saves the card; a
-    payment session for a lead applies its PaymentIntent's own state."""
+def apply_checkout_completed(
+    session: Session, obj: dict[str, Any], *, as_of: dt.datetime
+) -> str | None:
+    """Apply `checkout.session.completed` for a card-setup session: the card is
+    saved. A payment session is the business of what it pays for (None here)."""
     if obj.get("mode") == "payment":
-        from referral.leads import services as leads
-
-        intent = obj.get("payment_intent")
-        if not isinstance(intent, str) or "lead_purchase_id" not in (obj.get("metadata") or {}):
-            return "ignored: not a lead purchase"
-        return leads.apply_payment(session, gateway.retrieve_payment(intent))
+        return None
     if obj.get("mode") != "setup":
         return "ignored: not a card setup"
     profile = session.exec(
@@ -186,8 +226,6 @@ def apply_checkout_completed(session: Session, obj: dict[str, Any], *, as_of: dt
     profile.card_brand, profile.card_last4 = card.brand, card.last4
     profile.card_exp_month, profile.card_exp_year = card.exp_month, card.exp_year
     profile.card_saved_at, profile.updated_at = as_of, utcnow()
-    from referral.settlements.services import retry_waiting_for
-
-    # A new card: settlements waiting for one, or declined on the old one, go now.
-    retry_waiting_for(session, debtor_id=profile.business_id)
+    # A new card: what waits for one, or was declined on the old one, goes now.
+    payment_events.card_saved(session, profile.business_id)
     return "applied"

@@ -1,42 +1,69 @@
 """Pages: a business's payments page (getting paid, paying), the Stripe
-return routes, the webhook endpoint, and the operator's payments page."""
+return routes and the webhook endpoints. The operator's payments page is
+settlements' (referral/settlements/views.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from sqlmodel import Session
 from werkzeug.wrappers import Response
 
-from referral.auth.current import login_required, operator_required
+from referral import live
+from referral.auth.current import login_required
 from referral.auth.links import absolute_url
+from referral.businesses.actor import current_actor
 from referral.db import engine, get_session
 from referral.errors import DomainError
-from referral.partnerships.services import Actor
 from referral.payments import gateway, services, webhooks
 from referral.security import csrf, limiter
 
 bp = Blueprint("payments", __name__)
 
 
-def _actor() -> Actor:
-    return Actor.of_user(g.user, g.business)
+# What domains above payments show on its page (settlements: the recent ones
+# and those the bank wants confirmed): each gives template variables for the
+# signed-in business, registered with `payments_page_shows`.
+PageContext = Callable[[Session, int], dict[str, Any]]
+PAGE_CONTEXT: list[PageContext] = []
+
+
+def payments_page_shows(provider: PageContext) -> PageContext:
+    if provider not in PAGE_CONTEXT:
+        PAGE_CONTEXT.append(provider)
+    return provider
 
 
 @bp.get("/payments")
 @login_required
 def index() -> str:
-    from referral.settlements.services import list_settlements
-
     db = get_session()
+    overview = services.overview(db, g.business.id)
+    waiting = request.args.get("waiting", "")
+    shown: dict[str, Any] = {}
+    for provider in PAGE_CONTEXT:
+        shown.update(provider(db, g.business.id))
     return render_template(
         "payments/index.html",
-        overview=services.overview(db, g.business.id),
-        settlements=list_settlements(db, g.business.id, limit=10),
+        overview=overview,
+        waiting=waiting if not services.done_waiting(overview, waiting) else "",
+        live_state=services.live_state(overview),
+        **shown,
     )
 
 
-def _to_stripe(start: Callable[[], str]) -> Response:
+@bp.get("/payments/status")
+@login_required
+def status() -> Response:
+    """What the payments page waits for (`?waiting=card` or `connect`), as JSON."""
+    overview = services.overview(get_session(), g.business.id)
+    done = services.done_waiting(overview, request.args.get("waiting", ""))
+    return live.status(services.live_state(overview), done=done)
+
+
+def redirect_to_stripe(start: Callable[[], str]) -> Response:
     """Redirect to a Stripe-hosted page, or back with the reason it could not."""
     try:
         url = start()
@@ -59,10 +86,10 @@ def _to_stripe(start: Callable[[], str]) -> Response:
 @login_required
 def connect() -> Response:
     """Create (or continue) the business's Stripe Express onboarding."""
-    return _to_stripe(
+    return redirect_to_stripe(
         lambda: services.start_onboarding(
             session=get_session(),
-            actor=_actor(),
+            actor=current_actor(),
             return_url=absolute_url("payments.connect_return"),
             refresh_url=absolute_url("payments.connect_refresh"),
         )
@@ -72,18 +99,34 @@ def connect() -> Response:
 @bp.get("/payments/connect/return")
 @login_required
 def connect_return() -> Response:
-    flash("Back from Stripe. Your account status updates as soon as Stripe confirms it.", "info")
-    return redirect(url_for("payments.index"))
+    """Back from onboarding: the account as Stripe has it now, webhook or not."""
+    try:
+        account = services.refresh_account(session=get_session(), actor=current_actor())
+    except (gateway.PaymentsUnavailable, gateway.PaymentRefused):
+        get_session().rollback()
+        account = None
+    if account is not None and account.charges_enabled and account.payouts_enabled:
+        flash("Back from Stripe. Your Stripe account is ready: you can be paid.", "success")
+    else:
+        flash(
+            "Back from Stripe. Your account status updates as soon as Stripe confirms it.", "info"
+        )
+    # The page waits for the account only while it is not ready yet.
+    return redirect(url_for("payments.index", waiting="connect"))
 
 
 @bp.get("/payments/connect/refresh")
 @login_required
 def connect_refresh() -> Response:
-    """Stripe's onboarding link expired: make a fresh one."""
-    return _to_stripe(
+    """Stripe's onboarding link expired: take in the account's state, make a fresh link."""
+    try:
+        services.refresh_account(session=get_session(), actor=current_actor())
+    except (gateway.PaymentsUnavailable, gateway.PaymentRefused):
+        get_session().rollback()
+    return redirect_to_stripe(
         lambda: services.start_onboarding(
             session=get_session(),
-            actor=_actor(),
+            actor=current_actor(),
             return_url=absolute_url("payments.connect_return"),
             refresh_url=absolute_url("payments.connect_refresh"),
         )
@@ -94,10 +137,10 @@ def connect_refresh() -> Response:
 @login_required
 def card() -> Response:
     """Save (or replace) the card settlements are charged to, on Stripe Checkout."""
-    return _to_stripe(
+    return redirect_to_stripe(
         lambda: services.start_card_setup(
             session=get_session(),
-            actor=_actor(),
+            actor=current_actor(),
             success_url=absolute_url("payments.card_saved") + "?session_id={CHECKOUT_SESSION_ID}",
             cancel_url=absolute_url("payments.index"),
         )
@@ -107,78 +150,33 @@ def card() -> Response:
 @bp.get("/payments/card/saved")
 @login_required
 def card_saved() -> Response:
-    flash("Card received. It shows here as soon as Stripe confirms it.", "info")
-    return redirect(url_for("payments.index"))
+    return redirect(url_for("payments.index", waiting="card"))
 
 
-@bp.post("/stripe/webhook")
-@csrf.exempt
-@limiter.exempt
-def stripe_webhook() -> tuple[dict[str, object], int]:
-    """Stripe's events: verified and stored, then applied by the job worker."""
+def _receive(endpoint: str) -> tuple[dict[str, object], int]:
     try:
         _event_id, created = webhooks.receive(
-            engine(), request.get_data(cache=False), request.headers.get("Stripe-Signature")
+            engine(),
+            request.get_data(cache=False),
+            request.headers.get("Stripe-Signature"),
+            endpoint=endpoint,
         )
     except gateway.InvalidWebhook as error:
         return {"error": {"code": "invalid_webhook", "message": str(error)}}, 400
     return {"received": True, "duplicate": not created}, 200
 
 
-@bp.get("/operator/payments")
-@operator_required
-def operator() -> str:
-    from referral.settlements.reconcile import latest
-    from referral.settlements.services import operator_settlements
-
-    db = get_session()
-    return render_template(
-        "operator/payments.html",
-        failed_events=webhooks.failed_events(db),
-        settlements=operator_settlements(db),
-        reconciliation=latest(db),
-    )
+@bp.post("/stripe/webhook")
+@csrf.exempt
+@limiter.exempt
+def stripe_webhook() -> tuple[dict[str, object], int]:
+    """The platform endpoint's events: verified and stored, then applied by the job worker."""
+    return _receive("platform")
 
 
-@bp.post("/operator/payments/reconcile")
-@operator_required
-def reconcile() -> Response:
-    """Start a reconciliation run in the background; the page shows it when done."""
-    from referral.jobs.queue import enqueue
-    from referral.settlements.models import ReconciliationRun
-    from referral.settlements.reconcile import RECONCILE
-
-    db = get_session()
-    run = ReconciliationRun()
-    db.add(run)
-    db.flush()
-    enqueue(db, RECONCILE, {"run_id": run.id}, max_attempts=3)
-    flash("Reconciliation started.", "success")
-    return redirect(url_for("payments.operator"))
-
-
-@bp.post("/operator/payments/events/<int:event_id>/replay")
-@operator_required
-def replay(event_id: int) -> Response:
-    webhooks.replay(get_session(), event_id)
-    flash("Event queued again.", "success")
-    return redirect(url_for("payments.operator"))
-
-
-@bp.post("/operator/payments/settlements/<int:settlement_id>/refund")
-@operator_required
-def refund_settlement(settlement_id: int) -> Response:
-    """Refund a settlement charge in full (the transfer and fee are reversed with it)."""
-    from referral.settlements.reversals import refund_settlement as refund
-
-    try:
-        refund(get_session(), settlement_id)
-    except DomainError as error:
-        if error.status == 404:
-            raise
-        flash(error.message, "error")
-    except (gateway.PaymentsUnavailable, gateway.PaymentRefused) as error:
-        flash(f"Stripe did not refund: {error}", "error")
-    else:
-        flash("Refund requested; the ledger follows when Stripe confirms it.", "success")
-    return redirect(url_for("payments.operator"))
+@bp.post("/stripe/webhook/connect")
+@csrf.exempt
+@limiter.exempt
+def stripe_connect_webhook() -> tuple[dict[str, object], int]:
+    """The Connect endpoint's events (connected accounts'), verified with its own secret."""
+    return _receive("connect")

@@ -9,7 +9,7 @@ included) into a no-op without an error or a savepoint.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import logging
 from typing import Any
 
 from flask import current_app
@@ -18,22 +18,29 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from referral.db import UTCDateTime, utcnow
+from referral.errors import NotFound
 from referral.jobs.models import Job
 from referral.jobs.queue import enqueue
+from referral.payments import events as payment_events
 from referral.payments import gateway, services
 from referral.payments.models import StripeEvent
 
 APPLY_STRIPE_EVENT = "stripe.apply_event"
 
+log = logging.getLogger(__name__)
 
-def receive(engine: Engine, payload: bytes, signature: str | None) -> tuple[int, bool]:
-    """Verify and store an event with the job that will apply it; returns the
-    stored event's id and False when the event was stored before.
+
+def receive(
+    engine: Engine, payload: bytes, signature: str | None, *, endpoint: str = "platform"
+) -> tuple[int, bool]:
+    """Verify an event with the secret of the endpoint it came to ("platform" or
+    "connect") and store it with the job that will apply it; returns the stored
+    event's id and False when the event was stored before.
     Raises gateway.InvalidWebhook, and then nothing is stored.
 
     The store commits on its own connection, before the answer to Stripe: the
     event and its job together, or neither (a duplicate delivery)."""
-    data = gateway.verify_webhook(payload, signature)
+    data = gateway.verify_webhook(payload, signature, endpoint=endpoint)
     obj = data["data"]["object"]
     now = utcnow()
     values = {
@@ -138,45 +145,25 @@ def _store_under_write_lock(engine: Engine, values: dict[str, Any]) -> int | Non
     return event_id  # type: ignore[no-any-return]
 
 
-def _payment_intent(session: Session, obj: dict[str, Any], _as_of: dt.datetime) -> str:
-    """A settlement charge or a lead purchase, told apart by the metadata we set."""
-    from referral.leads import services as leads
-    from referral.settlements.services import apply_payment
-
-    payment = gateway.payment_state_from_event(obj)
-    if "lead_purchase_id" in payment.metadata:
-        return leads.apply_payment(session, payment)
-    return apply_payment(session, payment)
+@payment_events.stripe_handler("account.updated")
+def _account_updated(session: Session, obj: dict[str, Any], as_of: dt.datetime) -> str:
+    return services.apply_account_update(session, obj, as_of=as_of)
 
 
-def _charge_refunded(session: Session, obj: dict[str, Any]) -> str:
-    """A settlement charge or a lead purchase, found by the charge id."""
-    from referral.leads.disputes import apply_refund
-    from referral.settlements.reversals import apply_charge_refunded
-
-    note = apply_charge_refunded(session, obj)
-    return apply_refund(session, obj) if note == "ignored: not a settlement charge" else note
+@payment_events.stripe_handler("checkout.session.completed")
+def _checkout_completed(session: Session, obj: dict[str, Any], as_of: dt.datetime) -> str | None:
+    return services.apply_checkout_completed(session, obj, as_of=as_of)
 
 
-def _reversals(name: str) -> EventHandler:
-    def handle(session: Session, obj: dict[str, Any], _as_of: dt.datetime) -> str:
-        from referral.settlements import reversals
-
-        return str(getattr(reversals, name)(session, obj))
-
-    return handle
+# Where Stripe sends each handled event: connected accounts' events only to the
+# Connect endpoint, the platform's own only to the platform endpoint.
+CONNECT_EVENTS = ("account.updated",)
 
 
-EventHandler = Callable[[Session, dict[str, Any], dt.datetime], str]
-HANDLERS: dict[str, EventHandler] = {
-    "account.updated": lambda s, o, t: services.apply_account_update(s, o, as_of=t),
-    "checkout.session.completed": lambda s, o, t: services.apply_checkout_completed(s, o, as_of=t),
-    "payment_intent.succeeded": _payment_intent,
-    "payment_intent.payment_failed": _payment_intent,
-    "charge.dispute.created": _reversals("apply_dispute_created"),
-    "charge.dispute.closed": _reversals("apply_dispute_closed"),
-    "charge.refunded": lambda s, o, t: _charge_refunded(s, o),
-}
+def platform_events() -> list[str]:
+    """The events the platform endpoint asks for: every one a domain handles
+    (their `reactions` modules registered them) but the Connect ones."""
+    return [t for t in payment_events.handled_event_types() if t not in CONNECT_EVENTS]
 
 
 def apply(session: Session, event: StripeEvent) -> None:
@@ -184,9 +171,25 @@ def apply(session: Session, event: StripeEvent) -> None:
     event arriving late or out of order cannot undo a newer one."""
     if event.status != "received":
         return
-    handler = HANDLERS.get(event.type)
+    assert event.payload is not None  # pruned only once applied
+    version = event.payload.get("api_version")
+    if version != gateway.API_VERSION:
+        # Handlers read fields as this version shapes them: a payload in another
+        # version could be misread. The operator page lists it (an alert).
+        log.error(
+            "Stripe event %s (%s) refused: rendered in API version %s, the app speaks %s; "
+            "set the webhook endpoint's version to %s (referral stripe setup)",
+            event.stripe_event_id,
+            event.type,
+            version,
+            gateway.API_VERSION,
+            gateway.API_VERSION,
+        )
+        event.status, event.applied_at = "refused", utcnow()
+        event.note = f"refused: API version {version}, expected {gateway.API_VERSION}"
+        return
     obj = event.payload["data"]["object"]
-    note = handler(session, obj, event.event_created) if handler else "ignored: not used"
+    note = payment_events.dispatch(session, event.type, obj, event.event_created)
     event.status = "ignored" if note.startswith("ignored") else "applied"
     event.note, event.applied_at = note[:500], utcnow()
 
@@ -204,10 +207,20 @@ def failed_events(session: Session, *, limit: int = 100) -> list[tuple[StripeEve
     )
 
 
+def refused_events(session: Session, *, limit: int = 100) -> list[StripeEvent]:
+    """Events refused for their API version: the operator's alert."""
+    return list(
+        session.exec(
+            select(StripeEvent)
+            .where(StripeEvent.status == "refused")
+            .order_by(StripeEvent.id.desc())  # type: ignore[union-attr]
+            .limit(limit)
+        ).all()
+    )
+
+
 def replay(session: Session, event_id: int) -> StripeEvent:
     """Queue a failed event again (the operator's replay button)."""
-    from referral.errors import NotFound
-
     event = session.get(StripeEvent, event_id)
     if event is None:
         raise NotFound("No such event.")

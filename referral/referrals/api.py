@@ -8,19 +8,21 @@ import marshmallow as ma
 from flask import g, request
 from flask.views import MethodView
 
-from referral.api import Blueprint, PageArgs, page_schema
 from referral.auth.current import api_key_required
+from referral.businesses.actor import current_actor
 from referral.consent import services as consent
+from referral.consent.models import ATTESTED_METHODS, ConsentMethod
 from referral.customers.models import Customer
 from referral.db import get_session
 from referral.errors import NotFound, ValidationFailed
 from referral.ids import IdField
+from referral.money import MAX_JOB_CENTS, Cents
 from referral.partnerships.schemas import ReasonSchema
-from referral.partnerships.services import Actor
 from referral.referrals import services
 from referral.referrals.listing import referral_rows
 from referral.referrals.models import STATUSES, URGENCIES, Referral
 from referral.referrals.services import NewReferral
+from referral.restapi import Blueprint, PageArgs, page_schema
 
 blp = Blueprint(
     "api_referrals",
@@ -28,8 +30,6 @@ blp = Blueprint(
     url_prefix="",
     description="Refer customers to partners with their consent, and report outcomes.",
 )
-
-METHODS = ("email_link", "attested_phone", "attested_in_person", "attested_writing")
 
 
 class NewReferralSchema(ma.Schema):
@@ -39,13 +39,13 @@ class NewReferralSchema(ma.Schema):
     urgency = ma.fields.String(required=True, validate=ma.validate.OneOf(list(URGENCIES)))
     preferred_contact_time = ma.fields.String(load_default="", validate=ma.validate.Length(max=120))
     consent_method = ma.fields.String(
-        load_default="email_link", validate=ma.validate.OneOf(METHODS)
+        load_default=ConsentMethod.EMAIL_LINK, validate=ma.validate.OneOf(list(ConsentMethod))
     )
     attested_on = ma.fields.Date(load_default=None)
 
     @ma.validates_schema(skip_on_field_errors=False)
     def _attestation_has_a_date(self, data: dict[str, Any], **_: Any) -> None:
-        if data.get("consent_method", "").startswith("attested_") and not data.get("attested_on"):
+        if data.get("consent_method") in ATTESTED_METHODS and not data.get("attested_on"):
             raise ma.ValidationError("When did the customer agree?", "attested_on")
 
 
@@ -89,38 +89,56 @@ class ReferralListArgs(PageArgs):
 
 
 class WonSchema(ma.Schema):
-    job_value_cents = ma.fields.Integer(
-        required=True, validate=ma.validate.Range(min=0, max=100_000_000_00)
-    )
+    job_value_cents = Cents(required=True, maximum=MAX_JOB_CENTS)
     job_date = ma.fields.Date(required=True)
+
+
+class EvidenceSchema(ma.Schema):
+    sha256 = ma.fields.String()
+    content_type = ma.fields.String()
+    size_bytes = ma.fields.Integer(allow_none=True)
+    uploaded_at = ma.fields.DateTime(allow_none=True)
+    deleted_on_erasure = ma.fields.Boolean()
 
 
 class ReceiptSchema(ma.Schema):
     referral_id = ma.fields.Integer()
-    customer = ma.fields.String()
+    complete = ma.fields.Boolean(
+        metadata={
+            "description": "False for a receiving business while it may not see the customer: "
+            "then only that the consent exists, its decision and hash check are given."
+        }
+    )
+    customer = ma.fields.String(allow_none=True)
     referring_business = ma.fields.String()
     receiving_business = ma.fields.String()
-    data_categories = ma.fields.List(ma.fields.String())
-    purpose = ma.fields.String()
+    data_categories = ma.fields.List(ma.fields.String(), allow_none=True)
+    purpose = ma.fields.String(allow_none=True)
     text_version = ma.fields.String()
     text_sha256 = ma.fields.String()
-    text = ma.fields.String()
+    text = ma.fields.String(allow_none=True)
     hash_matches = ma.fields.Boolean()
-    method = ma.fields.String()
+    method = ma.fields.String(allow_none=True)
     decision = ma.fields.String()
-    recorded_at = ma.fields.DateTime()
+    agreed_at = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "When the customer answered: the day they told staff (YYYY-MM-DD) "
+            "for recorded consent, the moment they clicked for the emailed link."
+        },
+    )
+    recorded_at = ma.fields.DateTime(allow_none=True)
+    recorded_by = ma.fields.String(allow_none=True)
     withdrawn = ma.fields.Boolean()
-
-
-def _actor() -> Actor:
-    return Actor.of_api_key(get_session(), g.api_key, g.business)
+    withdrawn_at = ma.fields.DateTime(allow_none=True)
+    evidence = ma.fields.Nested(EvidenceSchema, allow_none=True)
 
 
 def _view(referral: Referral) -> dict[str, Any]:
     session = get_session()
     data = {name: getattr(referral, name) for name in ReferralSchema().fields if name != "customer"}
     data["customer"] = None
-    if services.contact_visible_to(session, referral, g.business.id):
+    if services.customer_sight(session, referral, g.business.id).identity:
         data["customer"] = session.get(Customer, referral.customer_id)
         if referral.receiver_id == g.business.id:
             services.record_contact_view(session=session, referral=referral, user_id=None)
@@ -166,16 +184,6 @@ class Referrals(MethodView):
 
     @blp.arguments(NewReferralSchema)
     @blp.response(201, ReferralSchema)
-    @blp.doc(
-        parameters=[
-            {
-                "in": "header",
-                "name": "Idempotency-Key",
-                "schema": {"type": "string", "maxLength": 80},
-                "description": "A retried POST with the same key creates one referral.",
-            }
-        ]
-    )
     @_documented
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Refer one of your customers to an active partner, with their consent."""
@@ -189,7 +197,7 @@ class Referrals(MethodView):
         # while something refers to them, and the answer shows this customer.
         customer = session.get(Customer, data["customer_id"])  # noqa: F841
         referral = services.send_referral(
-            session=session, actor=_actor(), data=NewReferral(**data, idempotency_key=key)
+            session=session, actor=current_actor(), data=NewReferral(**data, idempotency_key=key)
         )
         return _view(referral)
 
@@ -216,19 +224,28 @@ class ConsentReceipt(MethodView):
     @blp.response(200, ReceiptSchema)
     @_documented
     def get(self, referral_id: int) -> dict[str, Any]:
-        """The consent receipt, with a check that its text matches the stored hash."""
+        """The consent receipt, with a check that its text matches the stored hash.
+        The receiving business gets the whole receipt only while it may see the
+        customer; before and after, that the consent exists and its hash check."""
         session = get_session()
-        services.get_referral(session=session, business_id=g.business.id, referral_id=referral_id)
+        referral = services.get_referral(
+            session=session, business_id=g.business.id, referral_id=referral_id
+        )
         record = consent.latest_record(session, referral_id)
         if record is None:
             raise NotFound("The customer has not answered yet.")
-        return consent.receipt(session, record)
+        sight = services.customer_sight(session, referral, g.business.id)
+        if sight.full_receipt and referral.receiver_id == g.business.id:
+            services.record_contact_view(session=session, referral=referral, user_id=None)
+        return consent.receipt(session, record, full=sight.full_receipt)
 
 
 def _transition(name: str, action: Any, summary: str, schema: type[ma.Schema] | None) -> None:
     def post(self: MethodView, *args: Any, referral_id: int) -> dict[str, Any]:
         kwargs = dict(args[0]) if args else {}
-        referral = action(session=get_session(), actor=_actor(), referral_id=referral_id, **kwargs)
+        referral = action(
+            session=get_session(), actor=current_actor(), referral_id=referral_id, **kwargs
+        )
         return _view(referral)
 
     post.__doc__ = summary

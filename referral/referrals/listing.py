@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import and_, func
@@ -11,7 +12,9 @@ from sqlmodel import Session, select
 from referral.businesses.models import Business
 from referral.consent.models import ConsentRecord, ConsentWithdrawal
 from referral.customers.models import Customer
-from referral.referrals.models import Referral
+from referral.localtime import format_datetime
+from referral.money import cents_to_decimal_text
+from referral.referrals.models import Referral, ReferralStatus
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,24 @@ class ReferralRow:
 
 
 LIMIT = 200
+# Nothing reaches the partner before the customer has agreed.
+_VISIBLE_TO_RECEIVER = (
+    Referral.status != ReferralStatus.AWAITING_CONSENT,
+    Referral.status != ReferralStatus.DECLINED_BY_CUSTOMER,
+)
+
+
+def inbox_state(*, session: Session, business_id: int) -> str:
+    """A string that changes when a referral reaches the inbox or one there
+    is answered (the inbox's live status, referral/live.py)."""
+    count, newest, waiting = session.exec(
+        select(
+            func.count(Referral.id),
+            func.max(Referral.id),
+            func.count(Referral.id).filter(Referral.status == ReferralStatus.SENT),
+        ).where(Referral.receiver_id == business_id, *_VISIBLE_TO_RECEIVER)
+    ).one()
+    return f"{count}:{newest or 0}:{waiting}"
 
 
 def referral_rows(
@@ -34,8 +55,11 @@ def referral_rows(
     status: str | None = None,
     partner_id: int | None = None,
     since: dt.date | None = None,
+    before: int | None = None,
+    limit: int = LIMIT,
 ) -> list[ReferralRow]:
-    """Newest first: referrals received (`inbox`) or sent (`outbox`)."""
+    """Newest first: referrals received (`inbox`) or sent (`outbox`), at most
+    `limit`, those older than referral `before` (the next page) if given."""
     mine, theirs = (
         (Referral.receiver_id, Referral.sender_id)
         if direction == "inbox"
@@ -53,10 +77,7 @@ def referral_rows(
     # the whole join would give, without joining every referral ever received.
     newest = select(Referral.id).where(mine == business_id)
     if direction == "inbox":
-        # Nothing reaches the partner before the customer has agreed.
-        newest = newest.where(
-            Referral.status != "awaiting_consent", Referral.status != "declined_by_customer"
-        )
+        newest = newest.where(*_VISIBLE_TO_RECEIVER)
     if status:
         newest = newest.where(Referral.status == status)
     if partner_id:
@@ -65,7 +86,9 @@ def referral_rows(
         newest = newest.where(
             and_(Referral.created_at >= dt.datetime.combine(since, dt.time(), dt.UTC))
         )
-    page = newest.order_by(Referral.id.desc()).limit(LIMIT).subquery("newest")
+    if before:
+        newest = newest.where(Referral.id < before)
+    page = newest.order_by(Referral.id.desc()).limit(limit).subquery("newest")
     query = (
         select(
             Referral,
@@ -93,3 +116,54 @@ def referral_rows(
         )
         for row in rows
     ]
+
+
+EXPORT_HEADER = (
+    "referral",
+    "date",
+    "partner",
+    "customer",
+    "need",
+    "urgency",
+    "status",
+    "job value",
+    "job date",
+)
+
+
+def export_referrals(
+    *, session: Session, business_id: int, direction: str
+) -> Iterator[tuple[object, ...]]:
+    """Every referral received (`inbox`) or sent (`outbox`), oldest first, a
+    batch at a time (the referrals CSV). As on the pages, the receiver sees
+    the customer's ZIP code only, and nothing before the customer agreed."""
+    mine, theirs = (
+        (Referral.receiver_id, Referral.sender_id)
+        if direction == "inbox"
+        else (Referral.sender_id, Referral.receiver_id)
+    )
+    query = (
+        select(Referral, Business.name, Customer.name, Customer.zip_code)
+        .join(Business, Business.id == theirs)
+        .join(Customer, Customer.id == Referral.customer_id)
+        .where(mine == business_id)
+        .order_by(Referral.id)
+        .execution_options(yield_per=1000)
+    )
+    if direction == "inbox":
+        query = query.where(*_VISIBLE_TO_RECEIVER)
+    for referral, partner, customer_name, zip_code in session.execute(query):
+        customer = f"ZIP {zip_code}" if direction == "inbox" else customer_name
+        yield (
+            referral.id,
+            format_datetime(referral.sent_at or referral.created_at),
+            partner,
+            customer,
+            referral.need,
+            referral.urgency,
+            referral.status,
+            ""
+            if referral.job_value_cents is None
+            else cents_to_decimal_text(referral.job_value_cents),
+            referral.job_date.isoformat() if referral.job_date else "",
+        )

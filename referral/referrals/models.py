@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -16,19 +17,29 @@ from sqlalchemy import (
 )
 from sqlmodel import Field
 
-from referral.models import TableBase, foreign_key, utc_column
+from referral.money import MAX_JOB_CENTS
+from referral.tables import TableBase, foreign_key, utc_column
 
-STATUSES = (
-    "awaiting_consent",
-    "sent",
-    "accepted",
-    "declined",
-    "declined_by_customer",
-    "expired",
-    "won",
-    "lost",
-    "withdrawn",
-)
+
+class ReferralStatus(StrEnum):
+    """Where a referral stands; the values are stored, so they never change."""
+
+    AWAITING_CONSENT = "awaiting_consent"
+    SENT = "sent"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    DECLINED_BY_CUSTOMER = "declined_by_customer"
+    EXPIRED = "expired"
+    WON = "won"
+    LOST = "lost"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+STATUSES = tuple(ReferralStatus)
 URGENCIES = {
     "emergency": "Emergency (today)",
     "this_week": "This week",
@@ -44,6 +55,9 @@ class Referral(TableBase, table=True):
         ),
         CheckConstraint("sender_id <> receiver_id", name="two_sides"),
         CheckConstraint("job_value_cents IS NULL OR job_value_cents >= 0", name="value_sign"),
+        CheckConstraint(
+            f"job_value_cents IS NULL OR job_value_cents <= {MAX_JOB_CENTS}", name="value_range"
+        ),
         CheckConstraint(
             "refunded_cents >= 0 AND refunded_cents <= coalesce(job_value_cents, 0)",
             name="refund_range",

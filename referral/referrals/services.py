@@ -17,37 +17,46 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
+from referral import events
 from referral.audit.models import AuditEvent
+from referral.auth.services import require_verified_business
+from referral.businesses.actor import Actor
 from referral.businesses.competition import businesses_compete
 from referral.businesses.models import Business
-from referral.commissions import services as commissions
 from referral.consent import services as consent
-from referral.consent.models import ConsentRecord
+from referral.consent import visibility
+from referral.consent.models import ConsentMethod, ConsentRecord
+from referral.consent.visibility import OWNER_SIGHT, Sight, Stage
 from referral.customers.models import Customer
 from referral.customers.services import get_customer
 from referral.db import utcnow
-from referral.errors import DomainError, NotFound, PermissionDenied
+from referral.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from referral.jobs.queue import enqueue
-from referral.mail.services import queue_email
+from referral.money import MAX_JOB_CENTS, range_message
 from referral.notifications.services import notify_business
-from referral.partnerships.models import Proposal, TermsVersion
-from referral.partnerships.services import (
-    Actor,
-    live_partnership_between,
-    proposal_terms,
-    terms_in_force,
-)
-from referral.referrals.models import STATUSES, Referral, ReferralEvent
+from referral.partnerships.models import PartnershipStatus, Proposal, TermsVersion
+from referral.partnerships.services import live_partnership_between, proposal_terms, terms_in_force
+from referral.referrals import outcomes
+from referral.referrals.models import STATUSES, Referral, ReferralEvent, ReferralStatus
 
 ALL_STATUSES = STATUSES
 DUPLICATE_WINDOW = dt.timedelta(days=30)
-OPEN_STATUSES = ("awaiting_consent", "sent", "accepted")
-CONTACT_VISIBLE_STATUSES = ("accepted", "won", "lost")
+OPEN_STATUSES = (ReferralStatus.AWAITING_CONSENT, ReferralStatus.SENT, ReferralStatus.ACCEPTED)
 
 TRANSITIONS: dict[str, set[str]] = {
-    "awaiting_consent": {"sent", "declined_by_customer", "withdrawn", "expired"},
-    "sent": {"accepted", "declined", "expired", "withdrawn"},
-    "accepted": {"won", "lost", "withdrawn"},
+    ReferralStatus.AWAITING_CONSENT: {
+        ReferralStatus.SENT,
+        ReferralStatus.DECLINED_BY_CUSTOMER,
+        ReferralStatus.WITHDRAWN,
+        ReferralStatus.EXPIRED,
+    },
+    ReferralStatus.SENT: {
+        ReferralStatus.ACCEPTED,
+        ReferralStatus.DECLINED,
+        ReferralStatus.EXPIRED,
+        ReferralStatus.WITHDRAWN,
+    },
+    ReferralStatus.ACCEPTED: {ReferralStatus.WON, ReferralStatus.LOST, ReferralStatus.WITHDRAWN},
 }
 
 
@@ -60,17 +69,18 @@ class NewReferral:
     need: str
     urgency: str
     preferred_contact_time: str = ""
-    consent_method: str = "email_link"  # or attested_phone / attested_in_person / attested_writing
+    consent_method: str = ConsentMethod.EMAIL_LINK
     attested_on: dt.date | None = None
     evidence_sha256: str = ""
     evidence_content_type: str = ""
+    evidence_size: int | None = None
     idempotency_key: str | None = None
 
 
 def _move(
     session: Session,
     referral: Referral,
-    status: str,
+    status: ReferralStatus,
     *,
     action: str,
     business_id: int | None,
@@ -95,6 +105,7 @@ def _move(
     )
     referral.status = status
     referral.updated_at = utcnow()
+    events.referral_moved(session, referral)
     if status not in OPEN_STATUSES:
         referral.closed_at = referral.updated_at
 
@@ -117,15 +128,37 @@ def get_referral(*, session: Session, business_id: int, referral_id: int) -> Ref
     return referral
 
 
+# Where a referral's receiver stands, by the referral's status (the consent
+# in force and erasure are the rule's other inputs).
+RECEIVER_STAGES = {
+    ReferralStatus.AWAITING_CONSENT: Stage.AWAITING_CONSENT,
+    ReferralStatus.DECLINED_BY_CUSTOMER: Stage.REFUSED,
+    ReferralStatus.SENT: Stage.OFFERED,
+    ReferralStatus.ACCEPTED: Stage.TAKEN,
+    ReferralStatus.WON: Stage.TAKEN,
+    ReferralStatus.LOST: Stage.TAKEN,
+    ReferralStatus.DECLINED: Stage.DECLINED,
+    ReferralStatus.EXPIRED: Stage.EXPIRED,
+    ReferralStatus.WITHDRAWN: Stage.CLOSED,
+}
+
+
+def customer_sight(session: Session, referral: Referral, business_id: int) -> Sight:
+    """What `business_id` may see of the referral's customer: everything for
+    the sender (its own customer), the visibility rule's answer for the receiver."""
+    if business_id == referral.sender_id:
+        return OWNER_SIGHT
+    customer = session.get(Customer, referral.customer_id)
+    return visibility.receiver_sight(
+        stage=RECEIVER_STAGES[referral.status],
+        consent=consent.consent_state(session, referral.id or 0),
+        erased=customer is None or customer.erased_at is not None,
+    )
+
+
 def contact_visible_to(session: Session, referral: Referral, business_id: int) -> bool:
     """May this business see the customer's contact details on this referral?"""
-    if business_id == referral.sender_id:
-        return True  # their own customer
-    return (
-        business_id == referral.receiver_id
-        and referral.status in CONTACT_VISIBLE_STATUSES
-        and consent.consent_in_force(session, referral.id or 0)
-    )
+    return customer_sight(session, referral, business_id).identity
 
 
 def record_contact_view(*, session: Session, referral: Referral, user_id: int | None) -> None:
@@ -151,7 +184,13 @@ def _first_recent_referral(
             Referral.customer_id == customer_id,
             Referral.receiver_id == receiver_id,
             Referral.created_at > now - DUPLICATE_WINDOW,
-            Referral.status.not_in(("declined_by_customer", "withdrawn", "expired")),
+            Referral.status.not_in(
+                (
+                    ReferralStatus.DECLINED_BY_CUSTOMER,
+                    ReferralStatus.WITHDRAWN,
+                    ReferralStatus.EXPIRED,
+                )
+            ),
         )
         .order_by(Referral.id)
     ).first()
@@ -164,14 +203,18 @@ def send_referral(*, session: Session, actor: Actor, data: NewReferral) -> Refer
     competitor, another business's customer, or a duplicate within 30 days."""
     if actor.role not in ("owner", "manager", "staff"):
         raise PermissionDenied("Your role cannot send referrals.")
+    require_verified_business(session, actor.business_id)
     existing = _by_idempotency_key(session, actor.business_id, data.idempotency_key)
     if existing is not None:
         return existing
+    if data.consent_method != ConsentMethod.EMAIL_LINK:
+        # The forms and the API require the day; a service caller may omit it.
+        consent.check_attested_on(data.attested_on, required=False)
     receiver = session.get(Business, data.partner_id)
     if receiver is None or receiver.id == actor.business_id:
         raise NotFound("No such business.")
     partnership = live_partnership_between(session, actor.business_id, data.partner_id)
-    if partnership is None or partnership.status != "active":
+    if partnership is None or partnership.status != PartnershipStatus.ACTIVE:
         state = partnership.status if partnership else "not agreed"
         raise DomainError(
             f"You can refer customers only to active partners; this partnership is {state}.",
@@ -203,7 +246,7 @@ def send_referral(*, session: Session, actor: Actor, data: NewReferral) -> Refer
         urgency=data.urgency,
         preferred_contact_time=data.preferred_contact_time,
         consent_method=data.consent_method,
-        status="awaiting_consent",
+        status=ReferralStatus.AWAITING_CONSENT,
         idempotency_key=data.idempotency_key,
     )
     session.add(referral)
@@ -214,10 +257,10 @@ def send_referral(*, session: Session, actor: Actor, data: NewReferral) -> Refer
             business_id=actor.business_id,
             user_id=actor.user_id,
             action="created",
-            to_status="awaiting_consent",
+            to_status=ReferralStatus.AWAITING_CONSENT,
         )
     )
-    if data.consent_method == "email_link":
+    if data.consent_method == ConsentMethod.EMAIL_LINK:
         consent.request_consent(
             session,
             referral=referral,
@@ -229,7 +272,7 @@ def send_referral(*, session: Session, actor: Actor, data: NewReferral) -> Refer
     text = consent.consent_text(
         session, referrer=actor.business, receiver=receiver, customer=customer, need=data.need
     )
-    record = consent.add_consent_record(
+    consent.add_consent_record(
         session,
         referral=referral,
         customer=customer,
@@ -241,20 +284,9 @@ def send_referral(*, session: Session, actor: Actor, data: NewReferral) -> Refer
         attested_on=data.attested_on,
         evidence_sha256=data.evidence_sha256,
         evidence_content_type=data.evidence_content_type,
+        evidence_size=data.evidence_size,
     )
     _deliver(session, referral, receiver, terms.response_window_hours, actor=actor)
-    if customer.email:
-        queue_email(
-            session,
-            to=customer.email,
-            subject=f"{actor.business.name} shared your details with {receiver.name}",
-            template="consent_confirmation",
-            customer=customer,
-            referrer=actor.business,
-            receiver=receiver,
-            categories=record.data_categories,
-            withdraw_link=consent.withdrawal_link(record),
-        )
     return referral
 
 
@@ -289,7 +321,7 @@ def _deliver(
     _move(
         session,
         referral,
-        "sent",
+        ReferralStatus.SENT,
         action="sent",
         business_id=actor.business_id if actor else None,
         user_id=actor.user_id if actor else None,
@@ -319,9 +351,9 @@ def answer_consent(
     referrer = session.get(Business, referral.sender_id)
     receiver = session.get(Business, referral.receiver_id)
     assert referrer is not None and receiver is not None
-    if referral.status != "awaiting_consent":
+    if referral.status != ReferralStatus.AWAITING_CONSENT:
         raise DomainError("This request is closed.")
-    request.used_at = utcnow()
+    consent.claim_consent_request(session, request)
     text = consent.consent_text(
         session, referrer=referrer, receiver=receiver, customer=customer, need=referral.need
     )
@@ -331,7 +363,7 @@ def answer_consent(
         customer=customer,
         text=text,
         purpose=referral.need,
-        method="email_link",
+        method=ConsentMethod.EMAIL_LINK,
         decision="given" if yes else "refused",
         ip=ip,
         user_agent=user_agent,
@@ -349,7 +381,7 @@ def answer_consent(
         _move(
             session,
             referral,
-            "declined_by_customer",
+            ReferralStatus.DECLINED_BY_CUSTOMER,
             action="refused by the customer",
             business_id=None,
             user_id=None,
@@ -374,18 +406,20 @@ def _receiver_action(session: Session, actor: Actor, referral_id: int) -> Referr
 def accept_referral(*, session: Session, actor: Actor, referral_id: int) -> Referral:
     """Accept: the customer's contact details become visible to the receiver."""
     referral = _receiver_action(session, actor, referral_id)
-    if referral.status == "sent" and not consent.consent_in_force(session, referral_id):
+    if referral.status == ReferralStatus.SENT and not consent.consent_in_force(
+        session, referral_id
+    ):
         raise DomainError("The customer has withdrawn their consent.")
     _move(
         session,
         referral,
-        "accepted",
+        ReferralStatus.ACCEPTED,
         action="accepted",
         business_id=actor.business_id,
         user_id=actor.user_id,
     )
     referral.accepted_at = utcnow()
-    commissions.accrue(session, referral, "accepted")
+    outcomes.reached(session, referral, "accepted")
     _notify(
         session,
         referral.sender_id,
@@ -403,7 +437,7 @@ def decline_referral(
     _move(
         session,
         referral,
-        "declined",
+        ReferralStatus.DECLINED,
         action="declined",
         business_id=actor.business_id,
         user_id=actor.user_id,
@@ -424,14 +458,22 @@ def report_won(
     *, session: Session, actor: Actor, referral_id: int, job_value_cents: int, job_date: dt.date
 ) -> Referral:
     """The receiver won the job. Fails on a negative value or an unaccepted referral."""
-    if job_value_cents < 0:
-        raise DomainError("A job value cannot be negative.", errors={"job_value_cents": ["< 0"]})
+    if not 0 <= job_value_cents <= MAX_JOB_CENTS:
+        raise ValidationFailed(
+            "A job value is from $0.00 to $100,000,000.00.",
+            errors={"job_value_cents": [range_message(0, MAX_JOB_CENTS)]},
+        )
     referral = _receiver_action(session, actor, referral_id)
+    referral.job_value_cents, referral.job_date = job_value_cents, job_date  # before the event
     _move(
-        session, referral, "won", action="won", business_id=actor.business_id, user_id=actor.user_id
+        session,
+        referral,
+        ReferralStatus.WON,
+        action="won",
+        business_id=actor.business_id,
+        user_id=actor.user_id,
     )
-    referral.job_value_cents, referral.job_date = job_value_cents, job_date
-    commissions.accrue(session, referral, "won")
+    outcomes.reached(session, referral, "won")
     _notify(
         session,
         referral.sender_id,
@@ -447,7 +489,7 @@ def report_lost(*, session: Session, actor: Actor, referral_id: int, reason: str
     _move(
         session,
         referral,
-        "lost",
+        ReferralStatus.LOST,
         action="lost",
         business_id=actor.business_id,
         user_id=actor.user_id,
@@ -471,7 +513,7 @@ def withdraw_referral(*, session: Session, actor: Actor, referral_id: int) -> Re
     _move(
         session,
         referral,
-        "withdrawn",
+        ReferralStatus.WITHDRAWN,
         action="withdrawn",
         business_id=actor.business_id,
         user_id=actor.user_id,
@@ -497,7 +539,7 @@ def withdraw_consent_by_link(*, session: Session, token: str) -> Referral:
             _move(
                 session,
                 referral,
-                "withdrawn",
+                ReferralStatus.WITHDRAWN,
                 action="consent withdrawn",
                 business_id=None,
                 user_id=None,
@@ -514,7 +556,9 @@ def withdraw_consent_by_link(*, session: Session, token: str) -> Referral:
 
 
 def expire_referral(*, session: Session, referral: Referral) -> None:
-    _move(session, referral, "expired", action="expired", business_id=None, user_id=None)
+    _move(
+        session, referral, ReferralStatus.EXPIRED, action="expired", business_id=None, user_id=None
+    )
     _notify(
         session,
         referral.sender_id,
@@ -529,7 +573,7 @@ def expire_overdue(*, session: Session, now: dt.datetime | None = None) -> int:
     (each also has a job at its deadline; this sweeps any that were missed)."""
     now = now or utcnow()
     overdue = session.exec(
-        select(Referral).where(Referral.status == "sent", Referral.respond_by < now)
+        select(Referral).where(Referral.status == ReferralStatus.SENT, Referral.respond_by < now)
     ).all()
     for referral in overdue:
         expire_referral(session=session, referral=referral)
@@ -546,12 +590,12 @@ def customer_erased(*, session: Session, customer: Customer) -> None:
             _move(
                 session,
                 referral,
-                "withdrawn",
+                ReferralStatus.WITHDRAWN,
                 action="customer erased",
                 business_id=None,
                 user_id=None,
             )
-        if referral.receiver_id not in told and referral.status != "awaiting_consent":
+        if referral.receiver_id not in told and referral.status != ReferralStatus.AWAITING_CONSENT:
             told.add(referral.receiver_id)
             _notify(
                 session,

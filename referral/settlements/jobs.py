@@ -32,7 +32,7 @@ def attempt_settlement(session: Session, payload: dict[str, Any]) -> None:
 def charge_settlement(session: Session, payload: dict[str, Any]) -> None:
     settlement = session.get(Settlement, payload["settlement_id"], with_for_update=True)
     if settlement is not None:
-        services.charge(session, settlement, payload["attempt"])
+        services.charge(session, settlement, payload["attempt"], payload.get("payment_method_id"))
 
 
 @recurring

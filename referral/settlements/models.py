@@ -15,10 +15,12 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
 )
 from sqlmodel import Field
 
-from referral.models import TableBase, utc_column
+from referral.money import MAX_JOB_CENTS, MAX_SETTLEMENT_CENTS
+from referral.tables import TableBase, utc_column
 
 # open: built, about to be charged; waiting: cannot be charged yet (see
 # waiting_reason); processing: a charge attempt was sent; retry_scheduled: the
@@ -37,9 +39,14 @@ STATUSES = (
     "reversed",
 )
 UNFINISHED = ("open", "waiting", "processing", "retry_scheduled")
+# Whose lines count as settled (a netted one moved no money but settled).
+SETTLED = ("paid", "netted", "disputed")
+# Being charged now: the worker or Stripe answers within seconds.
+IN_FLIGHT = ("open", "processing")
 WAITING_REASONS = {
     "creditor_not_onboarded": "the business to be paid has not finished Stripe onboarding",
     "debtor_no_payment_method": "the paying business has no saved card",
+    "debtor_authentication": "the paying business's bank asks it to confirm the payment",
     "below_minimum": "the net amount is below the minimum charge",
 }
 
@@ -51,6 +58,13 @@ class Settlement(TableBase, table=True):
         ),
         CheckConstraint("net_cents >= 0", name="net_sign"),
         CheckConstraint("platform_fee_cents >= 0 AND platform_fee_cents <= net_cents", name="fee"),
+        CheckConstraint(
+            f"net_cents <= {MAX_SETTLEMENT_CENTS}"
+            f" AND debtor_owed_cents BETWEEN -{MAX_SETTLEMENT_CENTS} AND {MAX_SETTLEMENT_CENTS}"
+            f" AND creditor_owed_cents BETWEEN -{MAX_SETTLEMENT_CENTS} AND {MAX_SETTLEMENT_CENTS}"
+            f" AND refunded_cents >= 0 AND refunded_cents <= {MAX_SETTLEMENT_CENTS}",
+            name="amounts_range",
+        ),
         Index("ix_settlement_partnership_status", "partnership_id", "status"),
     )
     partnership_id: int = Field(
@@ -92,6 +106,9 @@ class SettlementLine(TableBase, table=True):
         # A commission's lines with what the dashboard needs of them (how much
         # of it settled, referral/analytics/partners.py), read from the index.
         Index("ix_settlement_line_commission_id", "commission_id", "settlement_id", "amount_cents"),
+        CheckConstraint(
+            f"amount_cents BETWEEN -{MAX_JOB_CENTS} AND {MAX_JOB_CENTS}", name="amount_range"
+        ),
     )
     settlement_id: int = Field(
         sa_column=Column(Integer, ForeignKey("settlement.id"), nullable=False, index=True)
@@ -105,7 +122,9 @@ class SettlementLine(TableBase, table=True):
 
 
 class ReconciliationRun(TableBase, table=True):
-    """One comparison of the ledger with Stripe, and every mismatch it found."""
+    """One comparison of the ledger with Stripe, and every mismatch it found;
+    and one check of the money invariants, with every violation
+    (settlements.invariants)."""
 
     __tablename__ = "reconciliation_run"
     __table_args__ = (
@@ -116,5 +135,34 @@ class ReconciliationRun(TableBase, table=True):
     mismatches: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
+    violations: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     finished_at: dt.datetime | None = utc_column(default=None)
+
+
+class SettlementFailure(TableBase, table=True):
+    """A partnership whose settlement could not be built (bad data, a bug, an
+    error from Stripe): kept with its reason while it keeps failing, retried by
+    every run, and resolved by the first run that settles it. The others settle
+    regardless (services.build_settlements)."""
+
+    __tablename__ = "settlement_failure"
+    __table_args__ = (
+        # At most one open failure per partnership.
+        Index(
+            "uq_settlement_failure_open",
+            "partnership_id",
+            unique=True,
+            sqlite_where=text("resolved_at IS NULL"),
+            postgresql_where=text("resolved_at IS NULL"),
+        ),
+    )
+    partnership_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("partnership.id"), nullable=False)
+    )
+    error: str = Field(sa_column=Column(Text, nullable=False))
+    failures: int = Field(default=1, sa_column=Column(Integer, nullable=False, default=1))
+    last_failed_at: dt.datetime = utc_column(nullable=False)
+    resolved_at: dt.datetime | None = utc_column(default=None)

@@ -1,9 +1,10 @@
-"""Reconciliation: the ledger against Stripe's PaymentIntents, charges and
-transfers, for settlements and lead purchases (found by the settlement id or
-lead purchase id in their metadata). Every difference is listed; nothing is
-corrected automatically. The settlements' checks are here; the lead
-purchases' are in referral/leads/reconcile.py, the shared ones in
-referral/payments/mismatches.py."""
+"""Reconciliation: the ledger against Stripe's PaymentIntents, charges,
+transfers and disputes, for settlements and lead purchases (found by the
+settlement id or lead purchase id in their metadata), and the ledger against
+itself (the money invariants, settlements/invariants.py). Every difference is
+listed; nothing is corrected automatically. The settlements' checks are here
+(registered with referral/payments/mismatches.py, which runs them all); the
+lead purchases' are in referral/leads/reconcile.py."""
 
 from __future__ import annotations
 
@@ -15,17 +16,19 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from referral.db import utcnow
-from referral.leads.reconcile import check_lead_purchases
 from referral.ledger.models import LedgerEntry, LedgerTransaction
 from referral.payments import gateway
 from referral.payments.mismatches import (
     Mismatch,
     charged_twice,
     compare,
+    find_mismatches,
     gather,
     not_applied,
+    payment_check,
     unknown,
 )
+from referral.settlements.invariants import check_invariants
 from referral.settlements.models import ReconciliationRun, Settlement
 
 RECONCILE = "settlements.reconcile"
@@ -62,22 +65,18 @@ def _ledger(session: Session) -> dict[int, dict[str, int]]:
             figures[settlement_id]["refunded"] -= total
         elif kind == "transfer_reversal" and account == "stripe_balance":
             figures[settlement_id]["transfer_reversed"] += total
+        elif (
+            kind in ("dispute_withdrawal", "dispute_reinstatement") and account == "stripe_balance"
+        ):
+            figures[settlement_id]["disputed"] -= total
+        elif kind == "dispute_fee" and account == "stripe_balance":
+            figures[settlement_id]["dispute_fees"] -= total
+        if account == "stripe_balance":
+            figures[settlement_id]["balance"] += total
     return figures
 
 
-def find_mismatches(session: Session, *, since_days: int = 90) -> tuple[int, list[Mismatch]]:
-    """(settlements and lead purchases checked, mismatches)."""
-    since = utcnow() - dt.timedelta(days=since_days)
-    payments = gateway.reconcilable_payments(created_since=int(since.timestamp()))
-    settlements_checked, settlement_mismatches = _settlements(
-        session, since, [p for p in payments if p.pays_for == "settlement"]
-    )
-    purchases_checked, purchase_mismatches = check_lead_purchases(
-        session, since, [p for p in payments if p.pays_for == "lead_purchase"]
-    )
-    return settlements_checked + purchases_checked, settlement_mismatches + purchase_mismatches
-
-
+@payment_check("settlement")
 def _settlements(
     session: Session, since: dt.datetime, payments: list[gateway.PaymentRecord]
 ) -> tuple[int, list[Mismatch]]:
@@ -129,9 +128,27 @@ def _check(
             ("amount charged", "charged", payment.amount_cents),
             ("platform fee", "fee", payment.platform_fee_cents),
             ("amount transferred", "transferred", payment.transferred_cents),
-            ("amount refunded", "refunded", max(payment.refunded_cents, settlement.refunded_cents)),
+            ("amount refunded", "refunded", payment.refunded_cents),
             ("transfer reversed", "transfer_reversed", payment.transfer_reversed_cents),
+            ("withdrawn for a dispute", "disputed", payment.disputed_cents),
+            ("dispute fees", "dispute_fees", payment.dispute_fee_cents),
+            ("platform's Stripe balance for the charge", "balance", platform_balance(payment)),
         ],
+    )
+
+
+def platform_balance(payment: gateway.PaymentRecord) -> int:
+    """What Stripe's moves for one charge left in the platform's balance: the
+    charge, less the transfer (the fee stays), plus transfer reversals, less
+    refunds, what a dispute withdrew and its fees. Stripe's processing fees are
+    outside the ledger."""
+    return (
+        payment.amount_cents
+        - payment.transferred_cents
+        + payment.transfer_reversed_cents
+        - payment.refunded_cents
+        - payment.disputed_cents
+        - payment.dispute_fee_cents
     )
 
 
@@ -142,6 +159,7 @@ def run(session: Session, run_id: int) -> ReconciliationRun:
     checked, mismatches = find_mismatches(session)
     record.checked = checked
     record.mismatches = [asdict(m) for m in mismatches]
+    record.violations = [asdict(v) for v in check_invariants(session)]
     record.status, record.finished_at = "done", utcnow()
     return record
 

@@ -13,28 +13,47 @@ Stripe's stored answer instead of a second charge. The settlement is paid when
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import or_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
+from referral import events
+from referral.auth.roles import MANAGING_ROLES
+from referral.businesses.actor import Actor
+from referral.businesses.models import Business
 from referral.commissions.models import Commission
-from referral.commissions.services import count_settlement, outstanding_cents
+from referral.commissions.services import outstanding_cents, status_when_settled
 from referral.db import utcnow
-from referral.errors import NotFound
+from referral.errors import DomainError, NotFound, PermissionDenied
 from referral.jobs.queue import enqueue, keep_scheduled
 from referral.ledger.services import Entry, pair, post
-from referral.money import apply_basis_points, format_cents
+from referral.localtime import format_datetime
+from referral.money import apply_basis_points, cents_to_decimal_text, format_cents
 from referral.notifications.services import notify_business
 from referral.partnerships.models import Partnership
 from referral.payments import gateway
 from referral.payments.models import BillingProfile, ConnectedAccount
-from referral.settlements.models import UNFINISHED, WAITING_REASONS, Settlement, SettlementLine
+from referral.settlements.models import (
+    UNFINISHED,
+    WAITING_REASONS,
+    Settlement,
+    SettlementFailure,
+    SettlementLine,
+)
+
+log = logging.getLogger(__name__)
 
 ATTEMPT_SETTLEMENT = "settlement.attempt"
 CHARGE_SETTLEMENT = "settlement.charge"
 RUN_SETTLEMENTS = "settlements.run"
+
+log = logging.getLogger(__name__)
 
 
 def get_settlement(session: Session, business_id: int, settlement_id: int) -> Settlement:
@@ -53,6 +72,44 @@ def list_settlements(session: Session, business_id: int, *, limit: int = 100) ->
             .limit(limit)
         ).all()
     )
+
+
+SETTLEMENT_EXPORT_HEADER = (
+    "settlement",
+    "created",
+    "status",
+    "you",
+    "partner",
+    "net",
+    "platform fee",
+    "currency",
+    "paid",
+)
+
+
+def export_settlements(session: Session, business_id: int) -> Iterator[tuple[object, ...]]:
+    """Every settlement of the business, oldest first, a batch at a time (the
+    settlements CSV): whether it paid or received, times in its zone."""
+    partner = aliased(Business)
+    result = session.execute(
+        select(Settlement, partner.name)
+        .join(partner, partner.id == Settlement.debtor_id + Settlement.creditor_id - business_id)
+        .where(or_(Settlement.debtor_id == business_id, Settlement.creditor_id == business_id))
+        .order_by(Settlement.id)
+        .execution_options(yield_per=1000)
+    )
+    for s, name in result:
+        yield (
+            s.id,
+            format_datetime(s.created_at),
+            s.status,
+            "receives" if s.creditor_id == business_id else "pays",
+            name,
+            cents_to_decimal_text(s.net_cents),
+            cents_to_decimal_text(s.platform_fee_cents),
+            s.currency,
+            format_datetime(s.paid_at),
+        )
 
 
 def lines_of(session: Session, settlement_id: int) -> list[tuple[SettlementLine, Commission]]:
@@ -74,6 +131,13 @@ def _unfinished(session: Session, partnership_id: int) -> Settlement | None:
     ).first()
 
 
+# What the next settlement takes: approved commissions, and void ones with money
+# still to give back (commissions.services.eligible_for_settlement).
+_ELIGIBLE = (Commission.status == "approved") | (
+    (Commission.status == "reversed") & (Commission.settled_cents != 0)
+)
+
+
 def build_settlement(session: Session, partnership: Partnership) -> Settlement | None:
     """Net the partnership's approved, unsettled commissions into one settlement.
 
@@ -83,7 +147,7 @@ def build_settlement(session: Session, partnership: Partnership) -> Settlement |
         return None
     commissions = session.exec(
         select(Commission)
-        .where(Commission.partnership_id == partnership.id, Commission.status == "approved")
+        .where(Commission.partnership_id == partnership.id, _ELIGIBLE)
         .order_by(Commission.id)
         .with_for_update()
     ).all()
@@ -124,8 +188,9 @@ def build_settlement(session: Session, partnership: Partnership) -> Settlement |
                 amount_cents=amount,
             )
         )
-        commission.status, commission.settlement_id = "settling", settlement.id
-        commission.updated_at = utcnow()
+        if commission.status == "approved":  # a void one stays void
+            commission.status = "settling"
+        commission.settlement_id, commission.updated_at = settlement.id, utcnow()
     session.flush()
     if net == 0:
         _settle(session, settlement, payment=None)
@@ -136,10 +201,14 @@ def build_settlement(session: Session, partnership: Partnership) -> Settlement |
 
 def build_settlements(session: Session, *, business_id: int | None = None) -> list[Settlement]:
     """Build a settlement for every partnership with something to settle (or only
-    `business_id`'s partnerships: its "settle now")."""
+    `business_id`'s partnerships: its "settle now").
+
+    Each partnership is built in a savepoint of its own: one that fails (bad
+    data, a bug) is rolled back alone and recorded as a SettlementFailure with
+    its reason, retried by the next run; the others settle."""
     query = select(Partnership).where(
         Partnership.id.in_(  # type: ignore[union-attr]
-            select(Commission.partnership_id).where(Commission.status == "approved").distinct()
+            select(Commission.partnership_id).where(_ELIGIBLE).distinct()
         )
     )
     if business_id is not None:
@@ -149,8 +218,71 @@ def build_settlements(session: Session, *, business_id: int | None = None) -> li
                 Partnership.business_high_id == business_id,
             )
         )
-    built = [build_settlement(session, p) for p in session.exec(query.order_by(Partnership.id))]
-    return [s for s in built if s is not None]
+    built = []
+    for partnership in session.exec(query.order_by(Partnership.id)).all():
+        try:
+            with session.begin_nested():  # one partnership's failure undoes only its work
+                settlement = build_settlement(session, partnership)
+        except Exception as error:  # noqa: BLE001 - any failure stays with its partnership
+            _failed(session, partnership.id, error)  # type: ignore[arg-type]
+            continue
+        _resolved(session, partnership.id)  # type: ignore[arg-type]
+        if settlement is not None:
+            built.append(settlement)
+    return built
+
+
+def _open_failure(session: Session, partnership_id: int) -> SettlementFailure | None:
+    return session.exec(  # type: ignore[no-any-return]
+        select(SettlementFailure).where(
+            SettlementFailure.partnership_id == partnership_id,
+            SettlementFailure.resolved_at.is_(None),  # type: ignore[union-attr]
+        )
+    ).first()
+
+
+def _failed(session: Session, partnership_id: int, error: Exception) -> None:
+    """Record why the partnership could not be settled; the next run tries again."""
+    log.error("settlement of partnership %s failed", partnership_id, exc_info=error)
+    reason = f"{type(error).__name__}: {error}"[:2000]
+    failure = _open_failure(session, partnership_id)
+    now = utcnow()
+    if failure is None:
+        session.add(
+            SettlementFailure(partnership_id=partnership_id, error=reason, last_failed_at=now)
+        )
+    else:
+        failure.error, failure.last_failed_at = reason, now
+        failure.failures += 1
+    session.flush()
+
+
+def _resolved(session: Session, partnership_id: int) -> None:
+    failure = _open_failure(session, partnership_id)
+    if failure is not None:
+        failure.resolved_at = utcnow()
+
+
+def open_failures(
+    session: Session, *, business_id: int | None = None, limit: int = 200
+) -> list[SettlementFailure]:
+    """Partnerships whose last settlement run failed (only `business_id`'s,
+    when given), most recent first."""
+    query = select(SettlementFailure).where(
+        SettlementFailure.resolved_at.is_(None)  # type: ignore[union-attr]
+    )
+    if business_id is not None:
+        query = query.join(Partnership, Partnership.id == SettlementFailure.partnership_id).where(
+            or_(
+                Partnership.business_low_id == business_id,
+                Partnership.business_high_id == business_id,
+            )
+        )
+    return list(
+        session.exec(
+            query.order_by(SettlementFailure.last_failed_at.desc()).limit(limit)  # type: ignore[attr-defined]
+        ).all()
+    )
 
 
 def _wait(session: Session, settlement: Settlement, reason: str) -> None:
@@ -194,10 +326,17 @@ def attempt(session: Session, settlement: Settlement) -> None:
     settlement.status, settlement.waiting_reason = "processing", ""
     settlement.payment_intent_id, settlement.next_attempt_at = None, None
     settlement.updated_at = utcnow()
+    # The card is fixed with the attempt: a crashed charge job run again sends the
+    # same parameters (so the same key) even if a new card was saved meanwhile;
+    # the new card gets its own attempt.
     enqueue(
         session,
         CHARGE_SETTLEMENT,
-        {"settlement_id": settlement.id, "attempt": settlement.attempts},
+        {
+            "settlement_id": settlement.id,
+            "attempt": settlement.attempts,
+            "payment_method_id": billing.payment_method_id,
+        },
     )
 
 
@@ -205,23 +344,35 @@ def idempotency_key(settlement: Settlement) -> str:
     return f"settlement-{settlement.id}-attempt-{settlement.attempts}"
 
 
-def charge(session: Session, settlement: Settlement, attempt_number: int) -> None:
-    """Send charge attempt `attempt_number`. Run again after a crash, it sends the
-    same key, and Stripe answers with the first result."""
-    if settlement.status != "processing" or settlement.attempts != attempt_number:
-        return
+def _parties(session: Session, settlement: Settlement) -> tuple[ConnectedAccount, BillingProfile]:
+    """The creditor's connected account and the debtor's billing profile."""
     account = session.exec(
         select(ConnectedAccount).where(ConnectedAccount.business_id == settlement.creditor_id)
     ).one()
     billing = session.exec(
         select(BillingProfile).where(BillingProfile.business_id == settlement.debtor_id)
     ).one()
+    return account, billing
+
+
+def charge(
+    session: Session,
+    settlement: Settlement,
+    attempt_number: int,
+    payment_method_id: str | None = None,
+) -> None:
+    """Send charge attempt `attempt_number` on the card chosen for it (by default
+    the saved one). Run again after a crash, it sends the same parameters under
+    the same key, and Stripe answers with the first result."""
+    if settlement.status != "processing" or settlement.attempts != attempt_number:
+        return
+    account, billing = _parties(session, settlement)
     try:
         payment = gateway.destination_charge(
             amount_cents=settlement.net_cents,
             currency=settlement.currency,
             customer_id=billing.stripe_customer_id,
-            payment_method_id=billing.payment_method_id or "",
+            payment_method_id=payment_method_id or billing.payment_method_id or "",
             destination_account_id=account.stripe_account_id,
             platform_fee_cents=settlement.platform_fee_cents,
             description=f"Referral commissions, settlement {settlement.id}",
@@ -232,16 +383,24 @@ def charge(session: Session, settlement: Settlement, attempt_number: int) -> Non
             },
             idempotency_key=idempotency_key(settlement),
         )
+    except gateway.AuthenticationRequired as needed:
+        settlement.payment_intent_id = needed.payment_intent_id
+        _needs_authentication(session, settlement, needed.message)
+        return
     except gateway.CardDeclined as declined:
         settlement.payment_intent_id = declined.payment_intent_id
         _declined(session, settlement, declined.message)
         return
-    except gateway.PaymentRefused as refused:
-        # Stripe refused the request itself (say, the account lost its capabilities):
-        # park it; the operator page lists it.
+    except gateway.DestinationNotReady as refused:
+        # The creditor's account lost (or never had) the transfers capability.
         settlement.last_error = str(refused)[:2000]
         _wait(session, settlement, "creditor_not_onboarded")
         return
+    except gateway.PaymentRefused as refused:
+        _request_refused(session, settlement, str(refused))
+        return
+    # gateway.PaymentsUnavailable propagates: the job runs again with backoff, and
+    # the same attempt sends the same parameters, so the same idempotency key.
     settlement.payment_intent_id = payment.payment_intent_id
     settlement.updated_at = utcnow()
 
@@ -271,6 +430,7 @@ def _declined(session: Session, settlement: Settlement, message: str) -> None:
     else:
         settlement.status = "failed"
         _release(session, settlement)
+        events.settlement_moved(session, settlement)
         title = (
             f"We could not charge {format_cents(settlement.net_cents)} in commissions;"
             " update your card and we will settle again."
@@ -284,14 +444,118 @@ def _declined(session: Session, settlement: Settlement, message: str) -> None:
     )
 
 
+def _refund_second_payment(settlement: Settlement, payment: gateway.PaymentState) -> None:
+    """A settlement is paid once: a second payment that got through (the debtor
+    paid on Stripe's page while another attempt succeeded) goes back in full,
+    transfer and fee included. The ledger never booked it."""
+    log.warning(
+        "settlement %s paid twice (%s, %s): refunding the second",
+        settlement.id,
+        settlement.payment_intent_id,
+        payment.payment_intent_id,
+    )
+    gateway.refund_payment(
+        payment_intent_id=payment.payment_intent_id,
+        amount_cents=payment.amount_cents,
+        idempotency_key=f"settlement-{settlement.id}-second-payment-{payment.payment_intent_id}",
+    )
+
+
+def _needs_authentication(session: Session, settlement: Settlement, message: str) -> None:
+    """The debtor's bank wants them present: no off-session retry can succeed, so
+    the settlement waits for them to pay on Stripe's page (email, notification and
+    the banner on their payments page link to it)."""
+    settlement.last_error = message[:2000]
+    if settlement.status == "waiting" and settlement.waiting_reason == "debtor_authentication":
+        return
+    settlement.status, settlement.waiting_reason = "waiting", "debtor_authentication"
+    settlement.next_attempt_at, settlement.updated_at = None, utcnow()
+    notify_business(
+        session=session,
+        business_id=settlement.debtor_id,
+        kind="settlement.authentication_required",
+        title=(
+            f"Your bank asks you to confirm the payment of {format_cents(settlement.net_cents)}"
+            " in commissions: confirm it on Stripe from your payments page"
+        ),
+        path="/payments#confirm-payment",
+    )
+
+
+def awaiting_authentication(session: Session, debtor_id: int) -> list[Settlement]:
+    """The business's settlements waiting for it to confirm the payment on Stripe."""
+    return list(
+        session.exec(
+            select(Settlement)
+            .where(
+                Settlement.debtor_id == debtor_id,
+                Settlement.status == "waiting",
+                Settlement.waiting_reason == "debtor_authentication",
+            )
+            .order_by(Settlement.id)
+        ).all()
+    )
+
+
+def authentication_checkout(
+    session: Session, *, actor: Actor, settlement_id: int, success_url: str, cancel_url: str
+) -> str:
+    """The Stripe-hosted page where the debtor pays a settlement its bank wants
+    confirmed: a Checkout Session in payment mode for the net amount, as the same
+    destination charge with the same fee. The open page for this attempt is
+    reused, so there is one page to pay (and a second payment is refunded).
+    Raises NotFound (not the debtor's), PermissionDenied (staff) or DomainError
+    (nothing to confirm)."""
+    settlement = get_settlement(session, actor.business_id, settlement_id)
+    if settlement.debtor_id != actor.business_id:
+        raise NotFound("No such settlement.")
+    if actor.role not in MANAGING_ROLES:
+        raise PermissionDenied("Only owners and managers can pay settlements.")
+    if (settlement.status, settlement.waiting_reason) != ("waiting", "debtor_authentication"):
+        raise DomainError("This settlement does not wait for you to confirm a payment.")
+    account, billing = _parties(session, settlement)
+    metadata = {
+        "settlement_id": str(settlement.id),
+        "attempt": str(settlement.attempts),
+        "partnership_id": str(settlement.partnership_id),
+    }
+    url = gateway.open_checkout_for(customer_id=billing.stripe_customer_id, metadata=metadata)
+    if url is not None:
+        return url
+    _session_id, url = gateway.payment_checkout(
+        amount_cents=settlement.net_cents,
+        currency=settlement.currency,
+        product_name=f"Referral commissions, settlement {settlement.id}",
+        destination_account_id=account.stripe_account_id,
+        platform_fee_cents=settlement.platform_fee_cents,
+        metadata=metadata,
+        success_url=success_url,
+        cancel_url=cancel_url,
+        idempotency_key=f"settlement-{settlement.id}-attempt-{settlement.attempts}-checkout",
+        customer_id=billing.stripe_customer_id,
+    )
+    return url
+
+
+def _request_refused(session: Session, settlement: Settlement, message: str) -> None:
+    """Stripe refused our request itself: sending it again would be refused again,
+    and neither business can fix it. It fails for the operator (the payments page
+    lists it with Stripe's message); its commissions go to the next settlement."""
+    log.error("settlement %s: Stripe refused the charge request: %s", settlement.id, message)
+    settlement.last_error = f"Stripe refused our request: {message}"[:2000]
+    settlement.status, settlement.updated_at = "failed", utcnow()
+    _release(session, settlement)
+
+
 def _release(session: Session, settlement: Settlement) -> None:
     """The settlement will not be paid: its commissions go back to waiting for the next."""
     for commission in session.exec(
         select(Commission).where(Commission.settlement_id == settlement.id)
     ):
-        if commission.status == "settling":
-            commission.status, commission.settlement_id = "approved", None
-            commission.updated_at = utcnow()
+        if commission.status in ("settling", "reversed"):
+            commission.settlement_id, commission.updated_at = None, utcnow()
+            if commission.status == "settling":
+                commission.status = "approved"
 
 
 def apply_payment(session: Session, payment: gateway.PaymentState) -> str:
@@ -305,6 +569,9 @@ def apply_payment(session: Session, payment: gateway.PaymentState) -> str:
         return "ignored: not a settlement charge"
     if payment.status == "succeeded":
         if settlement.status in ("paid", "disputed", "reversed"):
+            if payment.payment_intent_id != settlement.payment_intent_id:
+                _refund_second_payment(settlement, payment)
+                return "applied: a second payment, refunded"
             return "ignored: already paid"
         if payment.amount_cents != settlement.net_cents:
             raise ValueError(
@@ -320,6 +587,9 @@ def apply_payment(session: Session, payment: gateway.PaymentState) -> str:
         if not in_flight:
             return "ignored: not the attempt in flight"
         settlement.payment_intent_id = payment.payment_intent_id
+        if payment.needs_authentication:
+            _needs_authentication(session, settlement, payment.failure_message)
+            return "applied: waiting for the debtor to authenticate"
         _declined(session, settlement, payment.failure_message or "The card was declined.")
         return "applied: declined"
     return f"ignored: status {payment.status}"
@@ -330,108 +600,153 @@ def _settle(
 ) -> None:
     """Write the ledger for a settlement that was paid (or netted to zero) and
     mark its commissions paid."""
-    debtor, creditor, pid = settlement.debtor_id, settlement.creditor_id, settlement.partnership_id
-    net, fee, crossed = (
-        settlement.net_cents,
-        settlement.platform_fee_cents,
-        settlement.creditor_owed_cents,
-    )
-    common = {"currency": settlement.currency, "settlement_id": settlement.id}
-    # What each owed the other cancels out: both end with only the net.
+    _post_netting(session, settlement)
+    if payment is not None:
+        _post_payment(session, settlement, payment)
+    now = utcnow()
+    _mark_settled(session, settlement, paid=payment is not None, now=now)
+    _close_settled_commissions(session, settlement, now)
+    if payment is not None:
+        _tell_both_it_was_paid(session, settlement)
+
+
+def _ledger_common(settlement: Settlement) -> dict[str, Any]:
+    return {"currency": settlement.currency, "settlement_id": settlement.id}
+
+
+def _post_netting(session: Session, settlement: Settlement) -> None:
+    """What each owed the other cancels out: both end with only the net."""
+    crossed, pid = settlement.creditor_owed_cents, settlement.partnership_id
     netting: list[Entry] = [
-        *pair(
+        entry
+        for business in (settlement.debtor_id, settlement.creditor_id)
+        for entry in pair(
             crossed,
             debit="payable",
             credit="receivable",
-            debit_business=debtor,
+            debit_business=business,
+            credit_business=business,
+            partnership_id=pid,
+        )
+    ]
+    post(
+        session,
+        "netting",
+        netting,
+        memo="commissions owed both ways",
+        **_ledger_common(settlement),
+    )
+
+
+def _post_payment(session: Session, settlement: Settlement, payment: gateway.PaymentState) -> None:
+    """The debtor's charge, the platform fee, and the transfer to the creditor."""
+    debtor, creditor, pid = settlement.debtor_id, settlement.creditor_id, settlement.partnership_id
+    net, fee = settlement.net_cents, settlement.platform_fee_cents
+    common = _ledger_common(settlement)
+    charge_id = payment.charge_id or payment.payment_intent_id
+    post(
+        session,
+        "settlement_charge",
+        pair(
+            net,
+            debit="stripe_balance",
+            credit="receivable",
             credit_business=debtor,
             partnership_id=pid,
         ),
-        *pair(
-            crossed,
+        memo="net debtor charged",
+        stripe_object_id=payment.payment_intent_id,
+        **common,
+    )
+    post(
+        session,
+        "platform_fee",
+        pair(
+            fee,
             debit="payable",
-            credit="receivable",
+            credit="platform_fees",
             debit_business=creditor,
-            credit_business=creditor,
             partnership_id=pid,
         ),
-    ]
-    post(session, "netting", netting, memo="commissions owed both ways", **common)
-    if payment is not None:
-        charge_id = payment.charge_id or payment.payment_intent_id
-        post(
-            session,
-            "settlement_charge",
-            pair(
-                net,
-                debit="stripe_balance",
-                credit="receivable",
-                credit_business=debtor,
-                partnership_id=pid,
-            ),
-            memo="net debtor charged",
-            stripe_object_id=payment.payment_intent_id,
-            **common,
-        )
-        post(
-            session,
-            "platform_fee",
-            pair(
-                fee,
-                debit="payable",
-                credit="platform_fees",
-                debit_business=creditor,
-                partnership_id=pid,
-            ),
-            memo="platform fee",
-            stripe_object_id=charge_id,
-            **common,
-        )
-        post(
-            session,
-            "transfer",
-            pair(
-                net - fee,
-                debit="payable",
-                credit="stripe_balance",
-                debit_business=creditor,
-                partnership_id=pid,
-            ),
-            memo="sent to the creditor's connected account",
-            stripe_object_id=charge_id,
-            **common,
-        )
-        settlement.payment_intent_id = payment.payment_intent_id
-        settlement.charge_id = payment.charge_id
-    now = utcnow()
-    settlement.status = "paid" if payment is not None else "netted"
+        memo="platform fee",
+        stripe_object_id=charge_id,
+        **common,
+    )
+    post(
+        session,
+        "transfer",
+        pair(
+            net - fee,
+            debit="payable",
+            credit="stripe_balance",
+            debit_business=creditor,
+            partnership_id=pid,
+        ),
+        memo="sent to the creditor's connected account",
+        stripe_object_id=charge_id,
+        **common,
+    )
+    settlement.payment_intent_id = payment.payment_intent_id
+    settlement.charge_id = payment.charge_id
+
+
+def _mark_settled(
+    session: Session, settlement: Settlement, *, paid: bool, now: dt.datetime
+) -> None:
+    settlement.status = "paid" if paid else "netted"
     settlement.paid_at = settlement.updated_at = now
+    events.settlement_moved(session, settlement)
     session.flush()
     count_settlement(session, settlement, settled=True)
+
+
+def _close_settled_commissions(session: Session, settlement: Settlement, now: dt.datetime) -> None:
     for commission in session.exec(
         select(Commission).where(Commission.settlement_id == settlement.id)
     ).all():
         if commission.status != "settling":
             continue
-        # Changed while settling (a refund reported, say): the rest waits for the next.
-        left = outstanding_cents(commission)
-        commission.status = "paid" if left == 0 else "approved"
+        # Changed while settling (a refund reported, say): the rest waits for the
+        # next; refunded to nothing, it is closed.
+        commission.status = status_when_settled(commission)
         commission.updated_at = now
-    if payment is not None:
-        notify_business(
-            session=session,
-            business_id=creditor,
-            kind="settlement.paid",
-            title=f"{format_cents(net - fee)} in commissions is on its way to your Stripe account",
-            path=f"/settlements/{settlement.id}",
+
+
+def _tell_both_it_was_paid(session: Session, settlement: Settlement) -> None:
+    net, fee = settlement.net_cents, settlement.platform_fee_cents
+    notify_business(
+        session=session,
+        business_id=settlement.creditor_id,
+        kind="settlement.paid",
+        title=f"{format_cents(net - fee)} in commissions is on its way to your Stripe account",
+        path=f"/settlements/{settlement.id}",
+    )
+    notify_business(
+        session=session,
+        business_id=settlement.debtor_id,
+        kind="settlement.paid",
+        title=f"{format_cents(net)} in commissions was charged to your card",
+        path=f"/settlements/{settlement.id}",
+    )
+
+
+def count_settlement(session: Session, settlement: Settlement, *, settled: bool) -> None:
+    """A settlement entered (`settled`) or left the SETTLED states: add its lines
+    to, or take them from, each commission's `settled_cents`."""
+    sign = 1 if settled else -1
+    lines = session.exec(
+        select(SettlementLine.commission_id, SettlementLine.amount_cents).where(
+            SettlementLine.settlement_id == settlement.id
         )
-        notify_business(
-            session=session,
-            business_id=debtor,
-            kind="settlement.paid",
-            title=f"{format_cents(net)} in commissions was charged to your card",
-            path=f"/settlements/{settlement.id}",
-        )
+    ).all()
+    ids = [commission_id for commission_id, _ in lines]
+    commissions = {
+        c.id: c
+        for c in session.exec(select(Commission).where(Commission.id.in_(ids))).all()  # type: ignore[union-attr]
+    }
+    for commission_id, amount_cents in lines:
+        commissions[commission_id].settled_cents += sign * amount_cents
+    session.flush()
 
 
 def retry_waiting_for(

@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_
 from sqlalchemy.orm import aliased
@@ -14,6 +15,7 @@ from sqlmodel import Session, select
 
 from referral.businesses.models import Business
 from referral.commissions.models import Commission
+from referral.localtime import UTC, local_date
 from referral.money import cents_to_decimal_text
 from referral.settlements.models import Settlement
 from referral.spreadsheet import neutralised
@@ -51,10 +53,11 @@ class Statement:
         return -sum(line.amount_cents for line in self.lines if line.kind == "settlement paid")
 
 
-def month_bounds(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    start = dt.datetime(month.year, month.month, 1, tzinfo=dt.UTC)
-    end = dt.datetime(month.year + (month.month == 12), month.month % 12 + 1, 1, tzinfo=dt.UTC)
-    return start, end
+def month_bounds(month: dt.date, in_zone: ZoneInfo = UTC) -> tuple[dt.datetime, dt.datetime]:
+    """The first moment of the month and of the next, at midnight in `in_zone`."""
+    start = dt.datetime(month.year, month.month, 1, tzinfo=in_zone)
+    end = dt.datetime(month.year + (month.month == 12), month.month % 12 + 1, 1, tzinfo=in_zone)
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
 
 
 def parse_month(text: str | None, *, today: dt.date) -> dt.date:
@@ -66,8 +69,12 @@ def parse_month(text: str | None, *, today: dt.date) -> dt.date:
         return today.replace(day=1)
 
 
-def statement(session: Session, business_id: int, month: dt.date) -> Statement:
-    start, end = month_bounds(month)
+def statement(
+    session: Session, business_id: int, month: dt.date, in_zone: ZoneInfo = UTC
+) -> Statement:
+    """The month's commissions and settlements, the month and each line's
+    date in the business's zone `in_zone`."""
+    start, end = month_bounds(month, in_zone)
     partner = aliased(Business)
     lines: list[StatementLine] = []
     for role in ("earned", "owed"):
@@ -82,7 +89,7 @@ def statement(session: Session, business_id: int, month: dt.date) -> Statement:
         sign = 1 if role == "earned" else -1
         lines += [
             StatementLine(
-                date=c.created_at.date(),
+                date=local_date(c.created_at, in_zone),
                 kind=f"commission {role}",
                 reference=f"referral #{c.referral_id}",
                 partner=name,
@@ -113,7 +120,7 @@ def statement(session: Session, business_id: int, month: dt.date) -> Statement:
         )
         lines.append(
             StatementLine(
-                date=settlement.paid_at.date(),  # type: ignore[union-attr]
+                date=local_date(settlement.paid_at, in_zone),  # type: ignore[arg-type]
                 kind="settlement received" if received else "settlement paid",
                 reference=f"settlement {settlement.id}",
                 partner=name,

@@ -14,7 +14,7 @@ from referral.db import utcnow
 from referral.ledger.services import balance
 from referral.referrals.models import Referral
 from referral.settlements import services as settlements
-from tests.commissions.test_settlements import payment
+from tests.support.settlements import payment
 
 pytestmark = pytest.mark.usefixtures("app_context")
 

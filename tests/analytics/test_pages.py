@@ -10,7 +10,7 @@ import io
 from sqlmodel import Session
 
 from referral.auth.models import User
-from tests.factories import sign_in
+from tests.support.factories import sign_in
 
 
 def signed_in(app, db: Session, who):  # type: ignore[no-untyped-def]
@@ -82,7 +82,7 @@ def test_names_are_escaped_inside_charts(app, db, history):
 
 
 def test_the_analytics_api_gives_the_same_figures(app, db, history):
-    from tests.partnerships.test_api import api_client
+    from tests.support.api import api_client
 
     client = api_client(app, db, db.get(User, history.hvac.user_id))
     funnel = client.get("/analytics/funnel").get_json()

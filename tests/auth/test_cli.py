@@ -11,8 +11,8 @@ from sqlmodel import Session, select
 from referral.auth.cli import purge_expired_logins
 from referral.auth.models import LoginSession, UserToken
 from referral.db import utcnow
-from tests.auth.support import is_signed_in
-from tests.factories import SignedIn, sign_in
+from tests.support.auth import is_signed_in
+from tests.support.factories import SignedIn, sign_in
 
 
 def test_purging_deletes_only_expired_sessions_and_links(

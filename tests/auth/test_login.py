@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import secrets
 
 import pytest
 from flask import Flask
@@ -11,8 +13,8 @@ from sqlmodel import Session, select
 
 from referral.auth.models import LoginSession, User
 from referral.db import utcnow
-from tests.auth.support import browser_with_cookie, is_signed_in, row_counts, session_cookie
-from tests.factories import PASSWORD, make_business, make_user
+from tests.support.auth import browser_with_cookie, is_signed_in, row_counts, session_cookie
+from tests.support.factories import PASSWORD, make_business, make_user
 
 LOGIN_FAILED = "Email or password is incorrect."
 
@@ -289,3 +291,28 @@ def test_a_password_is_kept_exactly_as_typed(client, db: Session) -> None:
 
     assert trimmed.status_code == 401
     assert exact.status_code == 302
+
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="Redis not configured: set TEST_REDIS_URL")
+class TestOnSharedRedis:
+    """Several web nodes count logins in one Redis (the `redis` extra): the counter
+    lives there, not in the process."""
+
+    @pytest.fixture
+    def app_overrides(self) -> dict[str, object]:
+        return {"LOGIN_RATE_LIMIT": "3 per minute", "RATELIMIT_STORAGE_URI": REDIS_URL}
+
+    def test_the_login_limit_is_counted_in_redis(self, client, user: User) -> None:
+        import redis
+
+        address = f"198.18.{secrets.randbelow(256)}.{secrets.randbelow(256)}"
+        client.environ_base["REMOTE_ADDR"] = address  # a counter no earlier run touched
+        for _ in range(3):
+            assert log_in(client, user.email, "wrong password").status_code == 401
+
+        assert log_in(client, user.email).status_code == 429
+        keys = redis.Redis.from_url(REDIS_URL).keys(f"*{address}*")
+        assert keys, "no rate-limit counter in Redis"

@@ -8,8 +8,8 @@ from sqlmodel import Session, select
 
 from referral.auth.models import LoginSession, User, UserToken
 from referral.businesses.models import Business
-from tests.auth.support import is_signed_in, row_counts
-from tests.factories import make_business, make_user
+from tests.support.auth import is_signed_in, row_counts
+from tests.support.factories import make_business, make_user
 from tests.support.mail import last_email
 
 GOOD = {
@@ -31,12 +31,14 @@ def test_the_signup_page_offers_the_seeded_trades(client) -> None:
     assert '<option value="hvac">' in html
 
 
-def test_signup_creates_the_business_and_its_owner_signs_in_and_emails_a_link(
+def test_signup_creates_the_business_and_its_owner_and_the_emailed_link_signs_in(
     app: Flask, client, db: Session
 ) -> None:
     response = client.post_form("/signup", GOOD)
 
-    assert response.status_code == 302
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Check your email" in html and "sam@sunny.example" in html
     business = db.exec(select(Business).where(Business.name == "Sunny Solar")).one()
     owner = db.exec(select(User).where(User.business_id == business.id)).one()
     assert (owner.email, owner.name, owner.role, owner.email_verified_at) == (
@@ -48,9 +50,7 @@ def test_signup_creates_the_business_and_its_owner_signs_in_and_emails_a_link(
     assert owner.password_hash.startswith("$argon2id$")
     assert (business.zip_code, business.radius_miles) == ("78701", 30)
     assert round(business.latitude, 1) == 30.3
-    assert db.exec(select(LoginSession.user_id)).all() == [owner.id]
-    assert is_signed_in(client)
-    assert "Please verify your email address" in client.get("/").get_data(as_text=True)
+    assert not is_signed_in(client)  # the page must not differ for a taken address
     email = last_email(db, to="sam@sunny.example")
     assert email.subject == "Confirm your email address for Referral"
     assert email.link("/verify/").startswith(f"{app.config['BASE_URL']}/verify/")
@@ -58,6 +58,13 @@ def test_signup_creates_the_business_and_its_owner_signs_in_and_emails_a_link(
     token = db.exec(select(UserToken)).one()
     assert (token.purpose, token.user_id, token.sent_to) == ("verify_email", owner.id, owner.email)
     assert email.link("/verify/").rsplit("/", 1)[1] not in token.token_hash  # only a hash is kept
+    assert GOOD["password"] not in html
+
+    client.get(email.link("/verify/").removeprefix(app.config["BASE_URL"]))
+
+    assert is_signed_in(client)
+    assert db.exec(select(LoginSession.user_id)).all() == [owner.id]
+    assert "Please verify your email address" not in client.get("/").get_data(as_text=True)
 
 
 @pytest.mark.parametrize(
@@ -111,18 +118,70 @@ def test_the_form_keeps_what_was_typed_except_the_password(client) -> None:
 
 
 @pytest.mark.parametrize("taken", ["sam@sunny.example", "SAM@SUNNY.EXAMPLE"])
-def test_an_email_already_used_in_any_case_is_refused_and_writes_nothing(
-    client, db: Session, taken: str
+def test_a_taken_email_gets_the_same_page_and_its_owner_an_email_with_a_reset_link(
+    app: Flask, client, db: Session, taken: str
 ) -> None:
     existing = make_business(db)
-    make_user(db, existing, email=taken.lower())
+    make_user(db, existing, email=taken.lower(), name="Sam Before")
+    fresh = app.test_client()
+    answers_for_a_new_address = fresh.post_form(  # type: ignore[attr-defined]
+        "/signup", {**GOOD, "email": "other@sunny.example"}
+    )
     before = row_counts(db)
 
     response = client.post_form("/signup", {**GOOD, "email": taken.swapcase()})
 
-    assert response.status_code == 422
-    assert "An account with this email already exists." in response.get_data(as_text=True)
-    assert row_counts(db) == before
+    assert response.status_code == answers_for_a_new_address.status_code == 200
+    shown = response.get_data(as_text=True)
+    assert shown.replace("sam@sunny.example", "X") == (
+        answers_for_a_new_address.get_data(as_text=True).replace("other@sunny.example", "X")
+    )
+    after = row_counts(db)
+    assert {k: after[k] - before[k] for k in after} == {
+        **dict.fromkeys(after, 0),
+        "UserToken": 1,  # the reset link
+        "Job": 1,  # its email
+    }
+    told = last_email(db, to="sam@sunny.example")
+    assert told.subject == "Someone tried to sign up to Referral with your email address"
+    assert "Sam Before" in told.text
+    assert told.link("/password/reset/").startswith(app.config["BASE_URL"])
+
+
+def test_signups_from_one_address_are_limited_after_the_configured_count(
+    app: Flask, client, db: Session
+) -> None:
+    app.config["SIGNUP_RATE_LIMIT"] = "3 per hour"
+    answers = [
+        client.post_form("/signup", {**GOOD, "email": f"flood{n}@sunny.example"}).status_code
+        for n in range(5)
+    ]
+
+    assert answers == [200, 200, 200, 429, 429]
+    assert len(db.exec(select(User)).all()) == 3
+
+
+def test_links_sent_to_one_address_are_limited_whoever_asks(app: Flask, db: Session) -> None:
+    app.config["EMAIL_RATE_LIMIT"] = "2 per hour"
+    make_user(db, make_business(db), email="sam@sunny.example")
+
+    answers = []
+    for n in range(4):  # from four different client addresses
+        client = app.test_client()
+        answers.append(
+            client.post_form(  # type: ignore[attr-defined]
+                "/password/forgot",
+                {"email": "Sam@Sunny.example"},
+                environ_base={"REMOTE_ADDR": f"203.0.113.{n}"},
+            ).status_code
+        )
+    other = app.test_client().post_form(  # type: ignore[attr-defined]
+        "/password/forgot", {"email": "someone@else.example"}
+    )
+
+    assert answers == [302, 302, 429, 429]
+    assert other.status_code == 302
+    assert len(db.exec(select(UserToken)).all()) == 2
 
 
 @pytest.mark.parametrize("token", [None, "forged"])

@@ -12,8 +12,8 @@ from sqlmodel import Session, select
 
 from referral.auth.models import Invitation, LoginSession, User
 from referral.auth.passwords import verify_password
-from tests.auth.support import is_signed_in, row_counts
-from tests.factories import PASSWORD, SignedIn, make_user, sign_in
+from tests.support.auth import is_signed_in, row_counts
+from tests.support.factories import PASSWORD, SignedIn, make_user, sign_in
 from tests.support.mail import last_email, queued_emails
 
 ROLE_REFUSED = "Your role does not allow that."
@@ -66,13 +66,13 @@ def test_an_invited_person_joins_with_the_role_and_is_signed_in(
     client = app.test_client()
     assert "Join Cool Air HVAC" in client.get(path).get_data(as_text=True)
 
-    response = client.post_form(path, {"name": "Casey", "password": "casey's password"})
+    response = client.post_form(path, {"name": "Casey", "password": "a warm welcome aboard"})
 
     assert response.status_code == 302
     casey = db.exec(select(User).where(User.email == "casey@coolair.example")).one()
     assert (casey.business_id, casey.role, casey.name) == (owner_a.business.id, "manager", "Casey")
     assert casey.email_verified_at is not None
-    assert verify_password(casey.password_hash, "casey's password")
+    assert verify_password(casey.password_hash, "a warm welcome aboard")
     assert db.exec(select(LoginSession.user_id).where(LoginSession.user_id == casey.id)).all()
     assert "Casey" in client.get("/").get_data(as_text=True)
     assert client.get(path).status_code == 400  # used
@@ -84,7 +84,7 @@ def test_an_invited_person_joins_with_the_role_and_is_signed_in(
     [
         ({"name": "Casey", "password": "short"}, "password", "Use 10 to 128 characters."),
         ({"name": "Casey", "password": "x" * 1000}, "password", "Use 10 to 128 characters."),
-        ({"name": "", "password": "casey's password"}, "name", "Enter a name of 1 to 120"),
+        ({"name": "", "password": "a warm welcome aboard"}, "name", "Enter a name of 1 to 120"),
     ],
 )
 def test_a_bad_acceptance_is_refused_and_the_invitation_keeps_waiting(
@@ -147,7 +147,7 @@ def test_a_revoked_invitation_no_longer_works(app: Flask, db: Session, owner_a: 
     client = app.test_client()
     assert client.get(path).status_code == 400
     refused = client.post_form(
-        path, {"name": "Casey", "password": "casey's password"}, page="/login"
+        path, {"name": "Casey", "password": "a warm welcome aboard"}, page="/login"
     )
     assert refused.status_code == 400
     assert db.exec(select(User).where(User.email == "casey@coolair.example")).all() == []
@@ -174,7 +174,9 @@ def test_an_invitation_to_an_email_that_signed_up_meanwhile_is_refused(
     make_user(db, owner_b.business, email="late@example.com")
     before = row_counts(db)
 
-    response = app.test_client().post_form(path, {"name": "Late", "password": "late's password"})
+    response = app.test_client().post_form(
+        path, {"name": "Late", "password": "a tardy arrival indeed"}
+    )
 
     assert response.status_code == 400
     assert "already exists" in response.get_data(as_text=True)
@@ -279,7 +281,7 @@ def test_an_accepted_invitation_cannot_be_revoked(
 ) -> None:
     invite(owner_a, "casey@coolair.example")
     path = last_email(db, to="casey@coolair.example").path("/invitations/")
-    app.test_client().post_form(path, {"name": "Casey", "password": "casey's password"})
+    app.test_client().post_form(path, {"name": "Casey", "password": "a warm welcome aboard"})
     invitation = db.exec(select(Invitation)).one()
 
     post(owner_a, f"/team/invitations/{invitation.id}/revoke")

@@ -14,8 +14,8 @@ from referral.auth import services
 from referral.auth.models import LoginSession, User, UserToken
 from referral.auth.passwords import verify_password
 from referral.errors import DomainError
-from tests.auth.support import is_signed_in, row_counts
-from tests.factories import PASSWORD, SignedIn, make_business, make_user, sign_in
+from tests.support.auth import is_signed_in, row_counts
+from tests.support.factories import PASSWORD, SignedIn, make_business, make_user, sign_in
 from tests.support.mail import last_email, queued_emails
 
 NEW_PASSWORD = "a brand new password"

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from flask import Flask
 
-from tests.conftest import REQUIRE_BROWSER
+from tests.support.app import REQUIRE_BROWSER
+from tests.support.browser import ARTIFACTS
+from tests.support.browser_stripe import CONNECT_WEBHOOK_SECRET, WEBHOOK_SECRET
 from tests.support.live_server import LiveServer, worker_thread
+from tests.support.stripe_standin import StripeStandIn
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -135,3 +136,16 @@ def open_page(browser, live_server: LiveServer, request: pytest.FixtureRequest):
             opened.screenshot(path=str(path), full_page=True)
         opened.context.close()
     assert errors == [], errors
+
+
+@pytest.fixture
+def stripe(standin: StripeStandIn, live_server: LiveServer, job_worker) -> Iterator[StripeStandIn]:  # type: ignore[no-untyped-def]
+    """The stand-in, fresh, posting its signed webhooks to the live app."""
+    standin.send_webhooks_to(
+        f"{live_server.url}/stripe/webhook",
+        WEBHOOK_SECRET,
+        connect_url=f"{live_server.url}/stripe/webhook/connect",
+        connect_secret=CONNECT_WEBHOOK_SECRET,
+    )
+    yield standin
+    standin.send_webhooks_to(None)

@@ -1,5 +1,6 @@
-"""A newcomer signs up, confirms their email from the outbox, logs out and in,
-edits the profile and creates an API key, all in a real browser."""
+"""A newcomer signs up, confirms their email from the outbox (which signs them
+in), logs out and in, edits the profile and creates an API key, all in a real
+browser."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import re
 
 from flask import Flask
 
-from tests.browser.conftest import ARTIFACTS
+from tests.support.browser import ARTIFACTS
 
 
 def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
@@ -31,14 +32,14 @@ def test_sign_up_verify_log_out_log_in_edit_profile_and_create_an_api_key(
     assert page.is_visible("text=Use 10 to 128 characters.")
     page.fill("#password", "a long enough password")
     page.click("text=Create account")
-    page.wait_for_selector("text=Please verify your email address")
+    page.wait_for_selector("text=Check your email")  # the same page for a taken address
     shot(page, "signed-up")
 
     page.click("text=Outbox")
     page.wait_for_selector("text=Confirm your email address for Referral", timeout=15_000)
     page.click("text=Confirm your email address for Referral")
     page.click(f"a[href^='{live_server.url}/verify/']")
-    page.wait_for_selector("text=your email address is confirmed")
+    page.wait_for_selector("text=your email address is confirmed")  # and signed in
     assert not page.is_visible("text=Please verify your email address")
 
     page.click("text=Log out")

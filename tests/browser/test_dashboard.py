@@ -9,15 +9,14 @@ from flask import Flask
 from playwright.sync_api import expect
 from sqlmodel import Session
 
-from tests.analytics.conftest import History, _history
-from tests.browser.conftest import ARTIFACTS
-from tests.browser.test_money import log_in
+from tests.support.browser import ARTIFACTS, log_in
+from tests.support.history import History, build_history
 
 
 @pytest.fixture
 def history(app: Flask, db: Session) -> History:
     with app.app_context():
-        return _history(db)
+        return build_history(db)
 
 
 def test_the_owner_sees_what_each_partnership_is_worth(page, history, live_server):

@@ -10,18 +10,11 @@ from playwright.sync_api import expect
 from sqlmodel import Session
 
 from referral.customers.services import create_customer
-from tests.browser.test_money import (
-    HVAC_EMAIL,
-    PLUMBER_EMAIL,
-    WEBHOOK_SECRET,  # noqa: F401  (the module's app_overrides use it)
-    app_overrides,  # noqa: F401
-    log_in,
-    reload_until,
-    shot,
-    stripe,  # noqa: F401
-)
-from tests.commissions.support import business
+from tests.support.browser import HVAC_EMAIL, PLUMBER_EMAIL, log_in, shot
+from tests.support.browser_stripe import app_overrides  # noqa: F401
+from tests.support.factories import business
 from tests.support.mail import queued_emails
+from tests.support.pages import updates_in_place
 from tests.support.payments import connect_onboarded_account
 from tests.support.stripe_standin import StripeStandIn, standin, stripe_standin  # noqa: F401
 
@@ -61,7 +54,7 @@ def test_a_lead_is_listed_agreed_to_and_bought_on_checkout(
     seller.select_option("#customer_id", label="Ana Diaz (78704)")
     seller.select_option("#trade_id", label="Plumbing")
     seller.fill("#need", "Water heater leaking in the garage")
-    seller.fill("#zip_code", "78704")
+    expect(seller.locator("#zip_code")).to_have_value("78704")  # the customer's, filled in
     seller.fill("#price", "45")
     seller.get_by_role("button", name="List the lead").click()
     expect(seller.locator("#lead-status")).to_have_text("awaiting consent")
@@ -72,8 +65,7 @@ def test_a_lead_is_listed_agreed_to_and_bought_on_checkout(
     expect(customer.locator("#consent-text")).to_contain_text("Referral marketplace")
     customer.get_by_role("button", name="Yes, share my details").click()
     expect(customer.get_by_role("heading", name="Thank you")).to_be_visible()
-    seller.reload()
-    expect(seller.locator("#lead-status")).to_have_text("live")
+    updates_in_place(seller.locator("#lead-status", has_text="live"))
 
     buyer = open_page()
     log_in(buyer, PLUMBER_EMAIL)
@@ -86,6 +78,6 @@ def test_a_lead_is_listed_agreed_to_and_bought_on_checkout(
     buyer.wait_for_url(f"{stripe.api_base}/_standin/checkout/**")
     buyer.get_by_role("button", name="Pay").click()
     buyer.wait_for_url("**/leads/purchases/**")
-    reload_until(buyer.locator("#contact"))
+    updates_in_place(buyer.locator("#contact"))
     expect(buyer.locator("#contact")).to_contain_text("ana@example.com")
     shot(buyer, "marketplace-bought")

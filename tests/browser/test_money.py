@@ -6,38 +6,19 @@ app served on loopback, where a job worker applies them."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-
 import pytest
 from flask import Flask
-from playwright.sync_api import Locator, expect
+from playwright.sync_api import expect
 from sqlmodel import Session
 
-from tests.browser.conftest import ARTIFACTS
-from tests.commissions.support import business, partner_up, percent, won_referral
-from tests.factories import PASSWORD
-from tests.support.live_server import LiveServer
+from tests.support.browser import HVAC_EMAIL, PLUMBER_EMAIL, log_in, shot
+from tests.support.browser_stripe import app_overrides  # noqa: F401
+from tests.support.factories import business, partner_up, percent, won_referral
+from tests.support.pages import reload_until, updates_in_place
 from tests.support.stripe_standin import StripeStandIn, standin, stripe_standin  # noqa: F401
 
-WEBHOOK_SECRET = "whsec_browser_money"
-HVAC_EMAIL = "alex@coolair.example"
-PLUMBER_EMAIL = "blair@drip.example"
 GOOD_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000002"
-
-
-@pytest.fixture
-def app_overrides(stripe_standin: StripeStandIn) -> dict[str, object]:  # noqa: F811
-    return {"STRIPE_API_BASE": stripe_standin.api_base, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET}
-
-
-@pytest.fixture
-def stripe(standin: StripeStandIn, live_server: LiveServer, job_worker) -> Iterator[StripeStandIn]:  # type: ignore[no-untyped-def]  # noqa: F811
-    """The stand-in, fresh, posting its signed webhooks to the live app."""
-    standin.send_webhooks_to(f"{live_server.url}/stripe/webhook", WEBHOOK_SECRET)
-    yield standin
-    standin.send_webhooks_to(None)
 
 
 @pytest.fixture
@@ -50,36 +31,9 @@ def owed(app: Flask, db: Session) -> None:
         won_referral(db, hvac, plumber, 125_000)
 
 
-def log_in(page, email: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto("/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("form button[type=submit]")
-    expect(page.locator(".who")).to_be_visible()
-
-
 def go_to_payments(page) -> None:  # type: ignore[no-untyped-def]
     page.get_by_role("link", name="Payments", exact=True).click()
     expect(page.get_by_role("heading", name="Payments", exact=True)).to_be_visible()
-
-
-def reload_until(locator: Locator, *, timeout: float = 20.0) -> None:
-    """Reload the page until `locator` shows: webhooks and jobs land in other
-    threads, and the app's pages do not poll."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            expect(locator).to_be_visible(timeout=250)
-            return
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            locator.page.reload()
-
-
-def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def connect_with_stripe(page, stripe: StripeStandIn) -> None:  # type: ignore[no-untyped-def]
@@ -90,9 +44,8 @@ def connect_with_stripe(page, stripe: StripeStandIn) -> None:  # type: ignore[no
     page.wait_for_url(f"{stripe.api_base}/_standin/onboarding/**")
     expect(page.get_by_role("heading", name="Set up your Express account")).to_be_visible()
     page.get_by_role("button", name="Agree and submit").click()
-    page.wait_for_url("**/payments")
-    expect(page.get_by_text("Back from Stripe.")).to_be_visible()
-    reload_until(getting_paid.get_by_text("Ready."))
+    page.wait_for_url("**/payments?waiting=connect")
+    updates_in_place(getting_paid.get_by_text("Ready."))
     expect(getting_paid.get_by_role("button", name="Continue Stripe onboarding")).to_have_count(0)
 
 
@@ -111,36 +64,45 @@ def pay_with(page, card: str) -> None:  # type: ignore[no-untyped-def]
 
 def card_is_saved(page) -> None:  # type: ignore[no-untyped-def]
     """Back on the app's payments page, the card shows once Stripe confirms it."""
-    page.wait_for_url("**/payments")
-    expect(page.get_by_text("Card received.")).to_be_visible()
+    page.wait_for_url("**/payments?waiting=card")
     paying = page.locator("#paying")
-    reload_until(paying.get_by_text("Visa •••• 4242"))
+    updates_in_place(paying.get_by_text("Visa •••• 4242"))
     expect(paying.get_by_role("button", name="Replace card")).to_be_visible()
+
+
+def hvac_connected_plumber_pays_with(page, open_page, stripe: StripeStandIn, card: str):  # type: ignore[no-untyped-def]
+    """HVAC (on `page`) connects Stripe; the plumber (a second page) saves `card`."""
+    hvac = page
+    log_in(hvac, HVAC_EMAIL)
+    plumber = open_page()
+    log_in(plumber, PLUMBER_EMAIL)
+    connect_with_stripe(hvac, stripe)
+    open_card_checkout(plumber, stripe)
+    pay_with(plumber, card)
+    return hvac, plumber
+
+
+def settle_now(page) -> None:  # type: ignore[no-untyped-def]
+    """From Payments, "All settlements", "Settle now"."""
+    go_to_payments(page)
+    page.get_by_role("link", name="All settlements").click()
+    page.get_by_role("button", name="Settle now").click()
+    expect(page.get_by_text("1 settlement(s) started.")).to_be_visible()
 
 
 def test_hvac_connects_the_plumber_adds_a_card_and_settling_pays_the_commission(
     page, open_page, live_server, stripe, owed
 ) -> None:  # type: ignore[no-untyped-def]
-    hvac = page
-    log_in(hvac, HVAC_EMAIL)
-    plumber = open_page()
-    log_in(plumber, PLUMBER_EMAIL)
-
-    connect_with_stripe(hvac, stripe)
-    open_card_checkout(plumber, stripe)
-    pay_with(plumber, GOOD_CARD)
+    hvac, plumber = hvac_connected_plumber_pays_with(page, open_page, stripe, GOOD_CARD)
     card_is_saved(plumber)
     shot(plumber, "money-card-saved")
 
-    go_to_payments(hvac)
-    hvac.get_by_role("link", name="All settlements").click()
-    hvac.get_by_role("button", name="Settle now").click()
-    expect(hvac.get_by_text("1 settlement(s) started.")).to_be_visible()
+    settle_now(hvac)
     row = hvac.locator("table.settlements tbody tr").filter(has_text="You receive")
     expect(row).to_have_count(1)
     row.get_by_role("link").click()
     hvac.wait_for_url("**/settlements/*")
-    reload_until(hvac.locator("#settlement-status", has_text="paid"))
+    updates_in_place(hvac.locator("#settlement-status", has_text="paid"))
     expect(hvac.locator("#settlement-status")).to_have_text("paid")
     facts = hvac.locator("dl.facts")
     for label, amount in [
@@ -180,3 +142,38 @@ def test_a_declined_card_on_checkout_can_be_replaced_by_one_that_works(
     pay_with(plumber, GOOD_CARD)
     card_is_saved(plumber)
     expect(plumber.locator("#paying")).not_to_contain_text("0002")
+
+
+AUTHENTICATION_CARD = "4000002760003184"
+
+
+def test_a_card_that_asks_for_authentication_is_confirmed_by_the_debtor_on_stripe(
+    page, open_page, live_server, stripe, owed
+) -> None:  # type: ignore[no-untyped-def]
+    hvac, plumber = hvac_connected_plumber_pays_with(page, open_page, stripe, AUTHENTICATION_CARD)
+    plumber.wait_for_url("**/payments?waiting=card")
+    updates_in_place(plumber.locator("#paying").get_by_text("Visa •••• 3184"))
+
+    settle_now(hvac)
+
+    # Off-session the bank refuses without the plumber: the payments page asks them.
+    go_to_payments(plumber)
+    banner = plumber.locator("#confirm-payment")
+    reload_until(banner.get_by_role("button", name="Confirm payment on Stripe"))
+    expect(banner).to_contain_text("$125.00")
+    shot(plumber, "money-confirm-payment")
+    banner.get_by_role("button", name="Confirm payment on Stripe").click()
+    plumber.wait_for_url(f"{stripe.api_base}/_standin/checkout/**")
+    expect(plumber.get_by_role("heading", name="Pay")).to_be_visible()
+    plumber.locator(f"input[name=card][value='{AUTHENTICATION_CARD}']").check()
+    plumber.get_by_role("button", name="Pay").click()
+
+    plumber.wait_for_url("**/payments")
+    expect(plumber.get_by_text("Payment received.")).to_be_visible()
+    paid = plumber.locator("table.settlements tbody tr").filter(has_text="You pay")
+    reload_until(paid.locator("td").last.get_by_text("paid", exact=True))
+    expect(plumber.locator("#confirm-payment")).to_have_count(0)
+    assert (
+        len([i for i in stripe.client().v1.payment_intents.list().data if i.status == "succeeded"])
+        == 1
+    )

@@ -5,20 +5,8 @@ from __future__ import annotations
 from flask import Flask
 from sqlmodel import Session
 
-from tests.browser.conftest import ARTIFACTS
-from tests.factories import PASSWORD, make_business, make_user
-
-
-def sign_in_page(browser, live_server, email: str):  # type: ignore[no-untyped-def]
-    context = browser.new_context(base_url=live_server.url)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    page.goto("/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("form button[type=submit]")
-    page.wait_for_url(live_server.url + "/")
-    return context, page
+from tests.support.browser import ARTIFACTS, sign_in_page
+from tests.support.factories import make_business, make_user
 
 
 def test_discovery_counter_proposal_and_acceptance_in_two_browsers(

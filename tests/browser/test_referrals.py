@@ -9,13 +9,13 @@ import time
 
 import pytest
 from flask import Flask
+from playwright.sync_api import expect
 from sqlmodel import Session
 
 from referral.customers.services import create_customer
-from tests.browser.conftest import ARTIFACTS
-from tests.browser.test_partnerships import sign_in_page
-from tests.factories import make_business, make_user
-from tests.partnerships.support import actor, agreed_partnership
+from tests.support.browser import ARTIFACTS, sign_in_page
+from tests.support.factories import actor, agreed_partnership, make_business, make_user
+from tests.support.pages import updates_in_place
 
 
 @pytest.fixture
@@ -64,6 +64,8 @@ def test_refer_consent_by_email_accept_and_win(
         alex_page.click("text=Send referral")
         alex_page.wait_for_selector("#referral-status")
         assert "awaiting consent" in alex_page.inner_text("#referral-status")
+        blair_page.click("text=Received")
+        expect(blair_page.locator("tr", has_text="Water heater")).to_have_count(0)
 
         message = wait_for_mail(inbox, "ana@example.com", "asks before sharing")
         link = re.search(r"https?://\S+/consent/\S+", message.get_body(("plain",)).get_content())
@@ -75,9 +77,10 @@ def test_refer_consent_by_email_accept_and_win(
         customer.wait_for_selector("text=Thank you")
         ARTIFACTS.mkdir(exist_ok=True)
         customer.screenshot(path=str(ARTIFACTS / "consent-given.png"), full_page=True)
-
-        blair_page.click("text=Received")
+        # Both pages were open: each shows the answer by itself, without a reload.
+        updates_in_place(alex_page.locator("#referral-status", has_text="sent"))
         row = blair_page.locator("tr", has_text="Water heater")
+        updates_in_place(row)
         assert "ana@example.com" not in blair_page.content()
         row.locator("button:has-text('Accept')").click()
         blair_page.wait_for_selector("text=Referral accepted.")

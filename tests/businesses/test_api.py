@@ -8,12 +8,11 @@ import pytest
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
-from referral.apikeys.models import ApiKey
-from referral.auth.models import User
+from referral.auth.models import ApiKey, User
 from referral.auth.tokens import hash_token
 from referral.businesses.models import Business, Trade
 from referral.db import utcnow
-from tests.factories import SignedIn, make_user, trade_id
+from tests.support.factories import SignedIn, make_user, trade_id
 
 
 def bearer(db: Session, user: User, secret: str) -> dict[str, str]:
@@ -117,7 +116,7 @@ def test_an_unknown_business_is_a_404(client: FlaskClient, key_a: dict[str, str]
     response = client.get("/api/v1/businesses/999999", headers=key_a)
 
     assert response.status_code == 404
-    assert response.json == {"status": 404, "message": "No such business."}
+    assert response.json.items() >= {"status": 404, "message": "No such business."}.items()
 
 
 def test_a_patch_changes_only_what_it_sends_and_moves_the_area(
@@ -209,7 +208,7 @@ def test_a_key_made_by_staff_may_read_but_not_change_the_profile(
     assert saved(db, owner_a.business).name == "Cool Air HVAC"
 
 
-def test_a_key_whose_creator_was_disabled_may_not_change_the_profile(
+def test_a_key_whose_creator_was_disabled_no_longer_works(
     client: FlaskClient, db: Session, owner_a: SignedIn
 ) -> None:
     manager = make_user(db, owner_a.business, role="manager")
@@ -221,7 +220,7 @@ def test_a_key_whose_creator_was_disabled_may_not_change_the_profile(
 
     refused = client.patch("/api/v1/business", json={"name": "Gone"}, headers=key)
 
-    assert allowed.status_code == 200 and refused.status_code == 403
+    assert allowed.status_code == 200 and refused.status_code == 401
     assert saved(db, owner_a.business).name == "Cool Air HVAC"
 
 

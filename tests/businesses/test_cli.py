@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 
 from referral.auth.models import User
 from referral.businesses.taxonomy import TRADES
-from tests.factories import SignedIn
+from tests.support.factories import SignedIn
 
 
 def is_operator(db: Session, user: User) -> bool:

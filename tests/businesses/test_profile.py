@@ -7,7 +7,7 @@ from flask import Flask
 from sqlmodel import Session, select
 
 from referral.businesses.models import Business
-from tests.factories import SignedIn, make_user, sign_in, trade_id
+from tests.support.factories import SignedIn, make_user, sign_in, trade_id
 
 GOOD = {
     "name": "Cool Air HVAC & Heat",

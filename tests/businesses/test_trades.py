@@ -13,7 +13,7 @@ from referral.businesses.competition import (
 )
 from referral.businesses.models import Trade, TradeCompetition
 from referral.businesses.taxonomy import COMPETING, TRADES
-from tests.factories import SignedIn, make_business, make_user, sign_in, trade_id
+from tests.support.factories import SignedIn, make_business, make_user, sign_in, trade_id
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from referral.db import utcnow
 from referral.errors import DomainError, NotFound
 from referral.ledger.services import balance, transaction_sums
 from referral.notifications.models import Notification
-from tests.commissions.support import (
+from tests.support.factories import (
     accepted_referral,
     commission_of,
     flat,
@@ -185,7 +185,7 @@ def test_only_the_partner_that_did_the_job_changes_its_value(db, hvac, plumber):
 
 
 def test_another_business_cannot_find_the_referral(db, hvac, plumber):
-    from tests.commissions.support import business
+    from tests.support.factories import business
 
     stranger = business(db, "Green Lawns", "landscaping", "78702", "sam@green.example")
     partner_up(db, plumber, hvac, a_pays=percent(1000), b_pays=percent(1000))

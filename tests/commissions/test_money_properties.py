@@ -20,8 +20,8 @@ from referral.ledger.services import balance
 from referral.partnerships.terms import TermsOffer
 from referral.payments.gateway import PaymentState
 from referral.settlements import services as settlements
-from referral.settlements.models import Settlement, SettlementLine
-from tests.commissions.support import business, partner_up, won_referral
+from referral.settlements.models import SETTLED, Settlement, SettlementLine
+from tests.support.factories import business, partner_up, won_referral
 
 pytestmark = pytest.mark.usefixtures("app_context")
 
@@ -149,7 +149,7 @@ def test_any_mix_of_terms_refunds_and_netting_balances_to_the_cent(
                 .join(Settlement, Settlement.id == SettlementLine.settlement_id)
                 .where(
                     SettlementLine.commission_id == commission.id,
-                    Settlement.status.in_(commissions.SETTLED),
+                    Settlement.status.in_(SETTLED),
                 )
             ).one()
         )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from flask import Flask
 from sqlmodel import Session, select
 
 from referral.customers.models import Customer
-from tests.factories import make_business, make_user
-from tests.partnerships.test_api import ApiClient, api_client
+from tests.support.api import ApiClient, api_client
+from tests.support.factories import make_business, make_user
 
 
 @pytest.fixture
@@ -69,3 +71,80 @@ def test_bad_jobs_and_other_tenants_customers(app: Flask, api: ApiClient, db: Se
     job = {"job_date": "2025-05-01", "description": "x", "amount_cents": 1}
     assert other.post(f"/customers/{customer_id}/jobs", job).status_code == 404
     assert other.get("/customers").json["total"] == 0
+
+
+def _upload(api: ApiClient, text: str, name: str = "crm.csv"):  # type: ignore[no-untyped-def]
+    return api.client.post(
+        "/api/v1/customers/imports",
+        headers=api.headers,
+        data={"file": (io.BytesIO(text.encode()), name)},
+        content_type="multipart/form-data",
+    )
+
+
+def test_an_import_through_the_api_is_mapped_previewed_started_and_reported(
+    api: ApiClient, db: Session
+) -> None:
+    uploaded = _upload(
+        api,
+        "Client Name,E-mail,Favourite colour,Invoice Date,Invoice Total\n"
+        'Ana Diaz,ana@example.com,blue,2025-03-02,"$4,250.00"\n',
+    )
+    assert uploaded.status_code == 201, uploaded.json
+    body = uploaded.json
+    import_id = body["id"]
+    assert body["status"] == "uploaded" and body["delimiter"] == ","
+    assert body["mapping"] == {
+        "name": "Client Name",
+        "email": "E-mail",
+        "job_date": "Invoice Date",
+        "job_amount": "Invoice Total",
+    }
+
+    refused = api.client.put(
+        f"/api/v1/customers/imports/{import_id}/mapping",
+        headers=api.headers,
+        json={"mapping": {"name": "Nope"}},
+    )
+    assert refused.status_code == 422 and "name" in refused.json["errors"]
+    mapped = api.client.put(
+        f"/api/v1/customers/imports/{import_id}/mapping",
+        headers=api.headers,
+        json={"mapping": {**body["mapping"], "notes": "Favourite colour"}},
+    )
+    assert mapped.status_code == 200, mapped.json
+    preview = api.get(f"/customers/imports/{import_id}/preview").json
+    assert preview["counts"]["customers_created"] == 1 and preview["counts"]["jobs_added"] == 1
+
+    started = api.post(f"/customers/imports/{import_id}/start", {"updates": "overwrite"})
+    assert started.status_code == 202 and started.json["status"] == "done"
+    assert started.json["counts"]["jobs_added"] == 1
+    outcomes = api.get(f"/customers/imports/{import_id}/outcomes").json
+    assert [(o["line"], o["outcome"]) for o in outcomes["items"]] == [(2, "created")]
+    assert db.exec(select(Customer.notes)).all() == ["blue"]
+
+    again = _upload(
+        api,
+        "Client Name,E-mail,Favourite colour,Invoice Date,Invoice Total\n"
+        'Ana Diaz,ana@example.com,blue,2025-03-02,"$4,250.00"\n',
+    )
+    assert again.status_code == 201
+    preview = api.get(f"/customers/imports/{again.json['id']}/preview").json
+    assert preview["counts"]["jobs_added"] == 0 and preview["counts"]["jobs_already_there"] == 1
+
+
+def test_the_same_file_uploaded_twice_through_the_api_is_one_import(api: ApiClient) -> None:
+    first = _upload(api, "name,email\nAna,ana@example.com\n")
+    second = _upload(api, "name,email\nAna,ana@example.com\n")
+
+    assert first.status_code == 201 and second.status_code == 409
+    assert f"import {first.json['id']}" in second.json["message"]
+
+
+def test_a_file_that_is_not_csv_is_refused_through_the_api(api: ApiClient) -> None:
+    refused = _upload(api, "")
+
+    assert refused.status_code == 422
+    assert refused.json["errors"]["file"] == [
+        "The file is empty: export the customer list again and upload it."
+    ]

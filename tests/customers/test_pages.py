@@ -6,8 +6,8 @@ import io
 
 from sqlmodel import Session, select
 
-from referral.customers.models import Customer, CustomerJob
-from tests.factories import SignedIn
+from referral.customers.models import Customer, CustomerImport, CustomerJob
+from tests.support.factories import SignedIn
 
 
 def upload(owner: SignedIn, text: str):  # type: ignore[no-untyped-def]
@@ -60,34 +60,83 @@ def test_bad_customer_and_job_input_is_shown_and_not_saved(db: Session, owner_a:
     assert db.exec(select(CustomerJob)).all() == []
 
 
-def test_a_csv_import_is_previewed_then_confirmed(db: Session, owner_a: SignedIn) -> None:
-    text = "name,email,phone\nAna Diaz,ana@example.com,\nBen Ode,,512-555-0102\n"
+def test_a_crm_export_is_mapped_previewed_then_imported(db: Session, owner_a: SignedIn) -> None:
+    text = (
+        "Client Name;E-mail;Mobile;Street;Zip Code;Favourite colour\r\n"
+        "Ana Diaz;ana@example.com;512-555-0101;1 Main St;78701;blue\r\n"
+        "Ben Ode;;512-555-0102;;;green\r\n"
+    )
+    uploaded = upload(owner_a, text)
+    assert uploaded.status_code == 302
+    page = owner_a.client.get(uploaded.location).get_data(as_text=True)  # type: ignore[attr-defined]
 
-    checked = upload(owner_a, text)
-    assert checked.status_code == 200
-    assert "New customer" in checked.get_data(as_text=True)
+    assert '<option value=";" selected>Semicolon (;)</option>' in page
+    assert "Windows (CR LF)" in page
+    assert 'value="Client Name" selected' in page and 'value="Zip Code" selected' in page
+    assert "<strong>Not imported:</strong> Favourite colour" in page
+    assert "2 rows: 2 new customers" in page
     assert db.exec(select(Customer)).all() == []
 
-    confirmed = owner_a.client.post_form(  # type: ignore[attr-defined]
-        "/customers/import", {"text": text, "confirm": "yes"}
+    record = db.exec(select(CustomerImport)).one()
+    started = owner_a.client.post_form(  # type: ignore[attr-defined]
+        f"/customers/imports/{record.id}/start", {"updates": "overwrite"}, page=uploaded.location
     )
-    assert confirmed.status_code == 302
-    assert sorted(db.exec(select(Customer.name))) == ["Ana Diaz", "Ben Ode"]
+    assert started.status_code == 302
+    assert sorted(db.exec(select(Customer.name, Customer.mobile))) == [
+        ("Ana Diaz", "+15125550101"),
+        ("Ben Ode", "+15125550102"),
+    ]
+    done = owner_a.client.get(uploaded.location).get_data(as_text=True)  # type: ignore[attr-defined]
+    assert "Customers created</th><td>2" in done
+    with owner_a.client.get(f"/customers/imports/{record.id}/outcomes.csv") as outcomes:  # type: ignore[attr-defined]
+        assert outcomes.get_data(as_text=True).splitlines()[1].startswith("2,created,")
 
 
-def test_a_csv_with_bad_rows_shows_them_and_cannot_be_confirmed(
+def test_a_file_that_cannot_be_imported_says_why(db: Session, owner_a: SignedIn) -> None:
+    refused = upload(owner_a, "")
+
+    assert refused.status_code == 422
+    assert "The file is empty" in refused.get_data(as_text=True)
+
+
+def test_the_same_file_uploaded_twice_opens_the_first_import(
     db: Session, owner_a: SignedIn
 ) -> None:
-    text = "name,email,phone\nAna Diaz,ana@example.com,\n,nobody@example.com,\n"
+    first = upload(owner_a, "name,email\nAna,ana@example.com\n")
+    second = upload(owner_a, "name,email\nAna,ana@example.com\n")
 
-    checked = upload(owner_a, text)
-    forced = owner_a.client.post_form(  # type: ignore[attr-defined]
-        "/customers/import", {"text": text, "confirm": "yes"}
+    assert second.status_code == 302 and second.location == first.location
+    assert len(db.exec(select(CustomerImport)).all()) == 1
+
+
+def test_an_upload_too_large_shows_the_signed_in_menu(owner_a: SignedIn) -> None:
+    client = owner_a.client
+    token = client.csrf_token("/customers/import")  # type: ignore[attr-defined]
+    body = (
+        (
+            f'--b\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
+            '--b\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n\r\n'
+        ).encode()
+        + b"x" * (21 * 1024 * 1024)
+        + b"\r\n--b--\r\n"
+    )
+    response = client.post(  # type: ignore[attr-defined]
+        "/customers/import", data=body, content_type="multipart/form-data; boundary=b"
     )
 
-    assert checked.status_code == forced.status_code == 422
-    assert "Fix the rows marked below" in checked.get_data(as_text=True)
-    assert db.exec(select(Customer)).all() == []
+    assert response.status_code == 413
+    assert owner_a.business.name in response.get_data(as_text=True)
+
+
+def test_a_phone_extension_is_kept_and_shown(db: Session, owner_a: SignedIn) -> None:
+    owner_a.client.post_form(  # type: ignore[attr-defined]
+        "/customers/new", {"name": "Ana", "phone": "512 555 0324 ext 3"}
+    )
+    customer = db.exec(select(Customer)).one()
+
+    page = owner_a.client.get(f"/customers/{customer.id}").get_data(as_text=True)  # type: ignore[attr-defined]
+    assert (customer.phone, customer.phone_extension) == ("+15125550324", "3")
+    assert "ext. 3" in page
 
 
 def test_another_businesss_customers_are_404(db: Session, owner_a: SignedIn, owner_b) -> None:

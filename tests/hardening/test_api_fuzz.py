@@ -1,6 +1,6 @@
 """The REST API fuzzed from its own OpenAPI spec (/api/v1/openapi.json) with
 schemathesis, in process through WSGI, every operation, authenticated with the
-API key of a business whose world (tests/hardening/world.py) has partners,
+API key of a business whose world (tests/support/hardening_world.py) has partners,
 customers, referrals, commissions, a settlement and leads, so that generated
 requests reach the logic behind the 404s: path and body ids are drawn from
 that world as often as they are generated.
@@ -36,8 +36,8 @@ from referral.businesses.models import Trade
 from referral.config import TestConfig
 from referral.ids import MAX_ID
 from referral.partnerships.models import MAX_FLAT_FEE_CENTS, MAX_RATE_BPS
-from tests.conftest import make_test_app
-from tests.hardening.world import World, build_world
+from tests.support.app import make_test_app
+from tests.support.hardening_world import World, build_world
 from tests.support.stripe_standin import StripeStandIn, stripe_standin  # noqa: F401
 
 EXAMPLES = int(os.environ.get("REFERRAL_FUZZ_EXAMPLES", "25"))

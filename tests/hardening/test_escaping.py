@@ -3,10 +3,10 @@ exactly as given, shown escaped on every page and in every HTML email, sent
 unaltered in plain-text email and JSON, never breaks an email header, and
 never runs as a formula in a CSV export.
 
-The world is tests/hardening/world.py's with every text hostile, plus what it
+The world is tests/support/hardening_world.py's with every text hostile, plus what it
 leaves plain: the owner's and a staff member's names, the profile's
 description (through the API), a declined proposal's reason and a dispute's
-note. Pages are walked from the app's URL map (tests/sweeps/routes.py): the
+note. Pages are walked from the app's URL map (tests/support/routes.py): the
 business's own pages as its owner, the operator pages as an operator, the
 public pages (consent, withdrawal, invitation) as their recipient would."""
 
@@ -27,12 +27,11 @@ from sqlmodel import Session, col, select
 
 from referral.analytics import tables
 from referral.analytics.views import FIGURES
-from referral.apikeys.models import ApiKey
-from referral.auth.models import User
+from referral.auth.models import ApiKey, User
 from referral.auth.team import accept_invitation, invite_member
 from referral.businesses.models import Business, Trade
 from referral.consent.models import ConsentRecord
-from referral.consent.services import withdrawal_link
+from referral.consent.services import my_consents_link, receipt_link, withdrawal_link
 from referral.customers.models import Customer, CustomerJob
 from referral.leads import disputes
 from referral.leads.models import Lead, LeadDispute
@@ -42,7 +41,6 @@ from referral.partnerships import services as partnerships
 from referral.partnerships.models import Proposal
 from referral.referrals.models import Referral, ReferralEvent
 from referral.settlements import statements
-from tests.factories import PASSWORD, make_business, make_user, sign_in
 from tests.hardening.corpus import (
     FIELD_LENGTHS,
     FORMULA_CELLS,
@@ -51,11 +49,20 @@ from tests.hardening.corpus import (
     html_leaks,
     verbatim_fields,
 )
-from tests.hardening.world import World, build_world
+from tests.support.factories import PASSWORD, make_business, make_user, sign_in
+from tests.support.hardening_world import World, build_world
 from tests.support.jobs import run_jobs
 from tests.support.mail import last_email, queued_emails, sent_emails
+from tests.support.pages import LIVE_STATUS
+from tests.support.routes import (
+    NON_TENANT_VARIABLES,
+    PUBLIC,
+    SHOWS_EVERYONES_EMAIL,
+    Caller,
+    Route,
+    all_routes,
+)
 from tests.support.stripe_standin import StripeStandIn, stripe_standin  # noqa: F401
-from tests.sweeps.routes import PUBLIC, SHOWS_EVERYONES_EMAIL, Caller, Route, all_routes
 
 # Public routes whose pages show no stored text, or serve files.
 NO_STORED_TEXT = {
@@ -66,6 +73,7 @@ NO_STORED_TEXT = {
     "home.health": "the health check",
     "auth.reset_password": "a password form: names nobody",
     "auth.verify": "confirms an address and redirects: names nobody",
+    **{endpoint: f"{what} live status: a state name" for endpoint, what in LIVE_STATUS.items()},
 }
 # Where each field is stored: (model, column) pairs.
 STORED_IN: dict[str, list[Any]] = {
@@ -145,11 +153,14 @@ def hostile(
         operator = make_user(
             db, make_business(db, name="Platform"), email="ops@platform.example", is_operator=True
         )
+        record = db.exec(select(ConsentRecord)).first()
+        assert record is not None
         links = {
             "consent.ask": consent_request_link(db),
             "auth.accept_invitation": last_email(db, to="pending@me.example").path("/invitations/"),
-            "consent.withdraw": "/consent/withdraw/"
-            + withdrawal_link(db.exec(select(ConsentRecord)).first()).rsplit("/", 1)[1],  # type: ignore[arg-type]
+            "consent.withdraw": _path(withdrawal_link(record)),
+            "consent.receipt": _path(receipt_link(record)),
+            "consent.mine": _path(my_consents_link(record.customer_id)),
         }
     run_jobs(app)  # the email goes to the outbox, which the dev outbox pages show
     world.add("email_id", *db.exec(select(OutboxEmail.id)))
@@ -167,10 +178,14 @@ def hostile(
     )
 
 
+def _path(url: str) -> str:
+    return re.sub(r"^https?://[^/]+", "", url)
+
+
 def consent_request_link(db: Session) -> str:
     """The path of the link in the last email asking a customer's consent."""
     for email in reversed(queued_emails(db)):
-        match = re.search(r"https?://[^/\s]+(/consent/(?!withdraw/)\S+)", email.text)
+        match = re.search(r"https?://[^/\s]+(/consent/(?!withdraw/|receipt/|mine/)\S+)", email.text)
         if match:
             return match.group(1)
     raise AssertionError("no email asks a customer's consent")
@@ -183,7 +198,7 @@ def _urls(route: Route, hostile: Hostile) -> Iterator[str]:
         return
     values: list[dict[str, object]] = [{}]
     for variable in route.variables:
-        choices = list(FIGURES) if variable == "name" else hostile.world.ids.get(variable)
+        choices = NON_TENANT_VARIABLES.get(variable) or hostile.world.ids.get(variable)
         assert choices, f"{route}: the hostile world has nothing for <{variable}>"
         values = [{**v, variable: choice} for v in values for choice in choices]
     for value in values:

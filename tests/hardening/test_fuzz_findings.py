@@ -7,14 +7,13 @@ import pytest
 from flask import Flask
 from sqlmodel import Session
 
-from referral.apikeys.services import create_api_key
+from referral.auth.apikeys.services import create_api_key
 from referral.auth.models import User
 from referral.ids import MAX_ID
 from referral.leads.models import Lead, LeadPurchase
 from referral.payments.models import ConnectedAccount
-from tests.commissions.support import business
-from tests.factories import sign_in
-from tests.hardening.world import live_lead
+from tests.support.factories import business, sign_in
+from tests.support.hardening_world import live_lead
 from tests.support.stripe_standin import StripeStandIn, standin, stripe_standin  # noqa: F401
 
 TOO_LARGE = [MAX_ID + 1, 2**63, 10**30]

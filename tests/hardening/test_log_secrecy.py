@@ -33,21 +33,26 @@ from sqlmodel import Session, select
 
 from referral import create_app
 from referral.auth.models import User
+from referral.businesses.actor import Actor
 from referral.businesses.models import Business
 from referral.commissions.models import Commission
 from referral.config import TestConfig
 from referral.customers.models import Customer
 from referral.logs import redact
 from referral.partnerships.models import Partnership
-from referral.partnerships.services import Actor
 from referral.referrals.models import Referral
 from referral.settlements.models import Settlement
-from tests.auth.support import session_cookie
-from tests.factories import PASSWORD
-from tests.payments.conftest import WEBHOOK_SECRET, eventually, live  # noqa: F401
-from tests.payments.test_stripe_flow import connect_stripe, fresh, save_card
+from tests.support.auth import session_cookie
+from tests.support.factories import PASSWORD
 from tests.support.live_server import LiveServer
 from tests.support.mail import last_email
+from tests.support.payments import (  # noqa: F401
+    CONNECT_WEBHOOK_SECRET,
+    WEBHOOK_SECRET,
+    eventually,
+    live,
+)
+from tests.support.stripe_pages import connect_stripe, fresh, save_card
 from tests.support.stripe_standin import StripeStandIn, standin, stripe_standin  # noqa: F401
 
 ALEX = {
@@ -87,6 +92,7 @@ def app_overrides(stripe_standin: StripeStandIn) -> dict[str, object]:  # noqa: 
     return {
         "STRIPE_API_BASE": stripe_standin.api_base,
         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "STRIPE_CONNECT_WEBHOOK_SECRET": CONNECT_WEBHOOK_SECRET,
         "LOG_LEVEL": "DEBUG",
     }
 
@@ -110,7 +116,7 @@ def sign_up(app: Flask, db: Session, form: dict[str, str]) -> Account:
     """Sign up in the form, confirm the address from the emailed link (over
     HTTP, so the link lands in an access line), then log in afresh."""
     signed_up = app.test_client()
-    assert signed_up.post_form("/signup", form).status_code == 302  # type: ignore[attr-defined]
+    assert signed_up.post_form("/signup", form).status_code == 200  # type: ignore[attr-defined]
     link = last_email(db, to=form["email"].lower()).link("/verify/")
     assert requests.get(link, timeout=10).ok
     browser = app.test_client()
@@ -203,7 +209,11 @@ def test_a_flow_from_sign_up_to_paid_commission_logs_no_personal_data_or_secret(
         "phone numbers": [ANA["phone"], ANA_E164, ANA_E164.removeprefix("+1")],
         "passwords": [PASSWORD],
         "API key": [api_key],
-        "Stripe keys": [app.config["STRIPE_SECRET_KEY"], WEBHOOK_SECRET],
+        "Stripe keys": [
+            app.config["STRIPE_SECRET_KEY"],
+            WEBHOOK_SECRET,
+            CONNECT_WEBHOOK_SECRET,
+        ],
         "app secret": [app.config["SECRET_KEY"]],
         "session cookies": [*alex_account.cookies, *blair_account.cookies],
         "link tokens": [

@@ -16,7 +16,7 @@ from referral.housekeeping import HOUSEKEEPING, prune
 from referral.jobs.models import Job
 from referral.jobs.queue import keep_scheduled
 from referral.payments.models import StripeEvent
-from tests.factories import make_business, make_user
+from tests.support.factories import make_business, make_user
 from tests.support.jobs import run_jobs
 
 pytestmark = pytest.mark.usefixtures("app_context")
@@ -165,3 +165,41 @@ def test_a_dead_recurring_run_retried_beside_its_successor_runs_once_more(db: Se
         (False, HOUSEKEEPING),
         (True, None),
     ]
+
+
+def test_applied_stripe_event_payloads_go_after_400_days_and_their_record_stays(
+    db: Session,
+) -> None:
+    def event(name: str, *, days_ago: int, status: str) -> StripeEvent:
+        stored = StripeEvent(
+            stripe_event_id=f"evt_{name}",
+            type="payment_intent.succeeded",
+            object_id=f"pi_{name}",
+            event_created=utcnow() - days_ago * DAY,
+            created_at=utcnow() - days_ago * DAY,
+            payload={"id": f"evt_{name}", "data": {"object": {"id": f"pi_{name}"}}},
+            status=status,
+            note="applied: paid" if status == "applied" else "",
+        )
+        db.add(stored)
+        return stored
+
+    old = event("old", days_ago=401, status="applied")
+    recent = event("recent", days_ago=399, status="applied")
+    waiting = event("waiting", days_ago=500, status="received")  # not applied yet
+    db.commit()
+
+    assert prune(db)["stripe_payloads"] == 1
+    db.commit()
+
+    for stored in (old, recent, waiting):
+        db.refresh(stored)
+    assert old.payload is None
+    assert (old.stripe_event_id, old.type, old.status, old.note) == (
+        "evt_old",
+        "payment_intent.succeeded",
+        "applied",
+        "applied: paid",
+    )
+    assert recent.payload is not None and waiting.payload is not None
+    assert prune(db)["stripe_payloads"] == 0

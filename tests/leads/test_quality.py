@@ -11,7 +11,7 @@ from sqlmodel import Session
 from referral.db import utcnow
 from referral.leads import quality
 from referral.leads.models import Lead, LeadDispute, LeadPurchase
-from tests.commissions.support import business
+from tests.support.factories import business
 
 pytestmark = pytest.mark.usefixtures("app_context")
 

@@ -234,3 +234,22 @@ def test_the_outbox_is_only_for_a_browser_on_this_machine(client) -> None:
     assert client.get("/dev/outbox", environ_base={"REMOTE_ADDR": "203.0.113.5"}).status_code == 404
     proxied = client.get("/dev/outbox", headers={"X-Forwarded-For": "203.0.113.5"})
     assert proxied.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [
+        ("localhost", 200),
+        ("localhost:5000", 200),
+        ("127.0.0.1:8000", 200),
+        ("[::1]:5000", 200),
+        ("LOCALHOST", 200),
+        ("attacker.example", 404),  # a rebound name: the browser sends the page's host
+        ("attacker.example:5000", 404),
+        ("127.0.0.1.attacker.example", 404),
+        ("localhost.attacker.example", 404),
+        ("[::1", 404),
+    ],
+)
+def test_the_outbox_answers_only_to_a_loopback_host_name(client, host: str, status: int) -> None:
+    assert client.get("/dev/outbox", headers={"Host": host}).status_code == status

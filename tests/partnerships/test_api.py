@@ -8,11 +8,10 @@ import pytest
 from flask import Flask
 from sqlmodel import Session, select
 
-from referral.apikeys.models import ApiKey
 from referral.auth.models import User
-from referral.auth.tokens import hash_token, new_token
 from referral.partnerships.models import Partnership
-from tests.factories import make_business, make_user
+from tests.support.api import ApiClient, api_client
+from tests.support.factories import make_business, make_user
 
 TEN_PERCENT = {"basis": "percent", "rate_bps": 1000, "hold_days": 14, "response_window_hours": 48}
 FLAT_150 = {
@@ -21,35 +20,6 @@ FLAT_150 = {
     "hold_days": 0,
     "response_window_hours": 24,
 }
-
-
-class ApiClient:
-    """Calls the API with a business's key, as an integration would."""
-
-    def __init__(self, app: Flask, key: str) -> None:
-        self.client = app.test_client()
-        self.headers = {"Authorization": f"Bearer {key}"}
-
-    def get(self, path: str, **kwargs: Any):  # type: ignore[no-untyped-def]
-        return self.client.get(f"/api/v1{path}", headers=self.headers, **kwargs)
-
-    def post(self, path: str, json: Any = None):  # type: ignore[no-untyped-def]
-        return self.client.post(f"/api/v1{path}", headers=self.headers, json=json or {})
-
-
-def api_client(app: Flask, db: Session, user: User) -> ApiClient:
-    key = f"rk_test_{new_token()}"
-    db.add(
-        ApiKey(
-            business_id=user.business_id,
-            created_by_id=user.id,
-            name="tests",
-            prefix=key[:12],
-            key_hash=hash_token(key),
-        )
-    )
-    db.commit()
-    return ApiClient(app, key)
 
 
 @pytest.fixture
@@ -157,7 +127,7 @@ def test_another_tenants_partnership_is_a_404(
     for action in ("accept", "decline", "withdraw", "pause", "end"):
         response = outsider.post(f"/partnerships/{partnership_id}/{action}")
         assert response.status_code == 404, action
-        assert response.json == {"status": 404, "message": "No such partnership."}
+        assert response.json.items() >= {"status": 404, "message": "No such partnership."}.items()
     assert db.exec(select(Partnership.status)).all() == ["proposed"]
 
 

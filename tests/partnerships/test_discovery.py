@@ -7,8 +7,7 @@ from sqlmodel import Session
 
 from referral.partnerships import services
 from referral.partnerships.discovery import discover_partners
-from tests.factories import make_business, make_user
-from tests.partnerships.support import actor, agreed_partnership
+from tests.support.factories import actor, agreed_partnership, make_business, make_user
 
 pytestmark = pytest.mark.usefixtures("app_context")
 

@@ -6,7 +6,7 @@ from flask import Flask
 from sqlmodel import Session, select
 
 from referral.partnerships.models import Partnership, Proposal
-from tests.factories import SignedIn, make_business, make_user, sign_in
+from tests.support.factories import SignedIn, make_business, make_user, sign_in
 
 TERMS_FORM = {
     "they_refer_to_me-basis": "percent",

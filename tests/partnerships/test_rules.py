@@ -11,28 +11,17 @@ from referral.jobs.models import Job
 from referral.notifications.models import Notification
 from referral.partnerships import services
 from referral.partnerships.models import Partnership, PartnershipEvent, Proposal, TermsVersion
-from tests.factories import make_business, make_user
-from tests.partnerships.support import (
+from tests.support.factories import (
     FIFTY_DOLLARS_PER_WIN,
     TEN_PERCENT,
     actor,
     agreed_partnership,
+    make_business,
+    make_user,
     terms,
 )
 
 pytestmark = pytest.mark.usefixtures("app_context")
-
-
-@pytest.fixture
-def hvac(db: Session):  # type: ignore[no-untyped-def]
-    business = make_business(db, name="Cool Air HVAC", trade="hvac", zip_code="78701")
-    return actor(make_user(db, business, email="alex@coolair.example"), business)
-
-
-@pytest.fixture
-def plumber(db: Session):  # type: ignore[no-untyped-def]
-    business = make_business(db, name="Drip Plumbing", trade="plumbing", zip_code="78704")
-    return actor(make_user(db, business, email="blair@drip.example"), business)
 
 
 def test_an_accepted_proposal_becomes_version_one_with_terms_for_each_direction(

@@ -86,3 +86,23 @@ def test_a_form_refuses_bad_values_field_by_field(field: str, value: str) -> Non
 
     assert pair is None
     assert list(errors) == [field]
+
+
+def test_the_hidden_amount_of_the_other_basis_is_not_validated() -> None:
+    """Percent typed wrongly, then the basis switched to a flat fee: the page
+    hid the percent field, and the terms do not use it."""
+    pair, _, errors = parse_terms_form(
+        form(
+            **{
+                "they_refer_to_me-basis": "flat_per_won",
+                "they_refer_to_me-percent": "ten",
+                "they_refer_to_me-flat_fee": "150",
+                "i_refer_to_them-percent": "abc",
+            }
+        )
+    )
+
+    assert errors == {}
+    assert pair is not None
+    assert (pair.they_refer_to_me.flat_fee_cents, pair.they_refer_to_me.rate_bps) == (15000, None)
+    assert pair.i_refer_to_them.rate_bps is None

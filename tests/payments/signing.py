@@ -8,6 +8,8 @@ import json
 import time
 from typing import Any
 
+import stripe
+
 
 def signed(
     event: dict[str, Any] | bytes, secret: str, *, at: int | None = None
@@ -26,14 +28,17 @@ def event(
     event_id: str = "evt_1",
     created: int | None = None,
     account: str | None = None,
+    api_version: str = stripe.api_version,
 ) -> dict[str, Any]:
+    """An event as Stripe renders it for an endpoint in `api_version` (by default
+    the one stripe-python pins, which the app speaks)."""
     data: dict[str, Any] = {
         "id": event_id,
         "object": "event",
         "type": event_type,
         "created": int(time.time()) if created is None else created,
         "livemode": False,
-        "api_version": "2024-06-20",
+        "api_version": api_version,
         "data": {"object": obj},
     }
     if account:

@@ -11,10 +11,10 @@ from referral import create_app
 from referral.config import TestConfig
 from referral.jobs.models import Job
 from referral.payments.models import BillingProfile, StripeEvent
-from tests.factories import make_business, make_user, sign_in
-from tests.payments.conftest import WEBHOOK_SECRET
 from tests.payments.signing import event, signed
+from tests.support.factories import make_business, make_user, sign_in
 from tests.support.jobs import run_jobs
+from tests.support.payments import WEBHOOK_SECRET
 
 
 @pytest.fixture

@@ -6,71 +6,16 @@ from __future__ import annotations
 import re
 
 import pytest
-from flask import Flask
 from sqlmodel import Session, select
 
 from referral.auth.models import User
 from referral.commissions.models import Commission
 from referral.ledger.services import balance, transaction_sums
-from referral.payments.models import BillingProfile, ConnectedAccount
+from referral.payments.models import ConnectedAccount
 from referral.settlements.models import Settlement
-from tests.commissions.support import business, partner_up, percent, won_referral
-from tests.factories import sign_in
-from tests.payments.conftest import eventually
-from tests.support.stripe_standin import StripeStandIn
-
-
-@pytest.fixture
-def hvac(db: Session):  # type: ignore[no-untyped-def]
-    return business(db, "Cool Air HVAC", "hvac", "78701", "alex@coolair.example")
-
-
-@pytest.fixture
-def plumber(db: Session):  # type: ignore[no-untyped-def]
-    return business(db, "Drip Plumbing", "plumbing", "78704", "blair@drip.example")
-
-
-def browser_of(app: Flask, db: Session, who):  # type: ignore[no-untyped-def]
-    return sign_in(app, db.get(User, who.user_id))
-
-
-def fresh(db: Session, model, **where):  # type: ignore[no-untyped-def]
-    db.expire_all()
-    query = select(model)
-    for key, value in where.items():
-        query = query.where(getattr(model, key) == value)
-    return db.exec(query).first()
-
-
-def connect_stripe(app, db, standin: StripeStandIn, who) -> ConnectedAccount:  # type: ignore[no-untyped-def]
-    """The business clicks "Connect with Stripe" and finishes onboarding."""
-    response = browser_of(app, db, who).post_form("/payments/connect", {}, page="/payments")
-    assert response.status_code == 303
-    assert response.headers["Location"].startswith(f"{standin.api_base}/_standin/onboarding/")
-    account = fresh(db, ConnectedAccount, business_id=who.business_id)
-    assert account is not None and not account.payouts_enabled
-    standin.complete_onboarding(account.stripe_account_id)
-    return eventually(
-        lambda: (
-            (a := fresh(db, ConnectedAccount, business_id=who.business_id)).payouts_enabled and a
-        ),
-        what="account.updated applied",
-    )
-
-
-def save_card(
-    app, db, standin: StripeStandIn, who, card: str = "4242424242424242"
-) -> BillingProfile:  # type: ignore[no-untyped-def]
-    response = browser_of(app, db, who).post_form("/payments/card", {}, page="/payments")
-    assert response.status_code == 303
-    session_id = re.search(r"/_standin/checkout/([^/?#]+)", response.headers["Location"]).group(1)
-    assert standin.complete_checkout(session_id, card).status_code == 200
-    return eventually(
-        lambda: (
-            (b := fresh(db, BillingProfile, business_id=who.business_id)).payment_method_id and b
-        ),
-        what="checkout.session.completed applied",
-    )
+from tests.support.factories import partner_up, percent, won_referral
+from tests.support.payments import eventually
+from tests.support.stripe_pages import browser_of, connect_stripe, fresh, save_card
 
 
 @pytest.fixture
@@ -181,11 +126,11 @@ def paid(app, db, standin, live, hvac, plumber, owed) -> Settlement:  # type: ig
     )
 
 
-def every_balance_is_zero(db: Session) -> None:
+def every_balance_is_zero(db: Session, **but: int) -> None:
     from referral.ledger.models import ACCOUNTS
 
     for account in ACCOUNTS:
-        assert balance(db, account) == 0, account
+        assert balance(db, account) == but.get(account, 0), account
     assert set(transaction_sums(db).values()) == {0}
 
 
@@ -215,14 +160,44 @@ def test_a_lost_dispute_reverses_the_transfer_the_fee_and_the_commissions(app, d
     assert fresh(db, Commission).settled_cents == 0  # its settlement no longer counts
     [transfer] = standin.client().v1.transfers.list().data
     assert transfer.amount_reversed == 9_500
-    every_balance_is_zero(db)
+    # Stripe kept its 15.00 dispute fee: the platform bears it.
+    every_balance_is_zero(db, stripe_balance=-1_500, dispute_fees=1_500)
+
+
+def test_a_refund_during_a_lost_dispute_is_netted_into_the_reversal(
+    app, db, standin, plumber, owed, paid
+):
+    """The refund reported during the dispute is a clawback of $40.00 on the
+    held commission; the lost dispute voids the commission whole, so nothing
+    is left owed either way and nothing is stranded."""
+    from referral.commissions.services import outstanding_cents, report_refund
+    from referral.settlements.invariants import check_invariants
+
+    dispute = standin.open_dispute(paid.charge_id)
+    eventually(lambda: fresh(db, Settlement).status == "disputed", what="disputed")
+    with app.app_context():
+        report_refund(
+            session=db, business_id=plumber.business_id, referral_id=owed.id, refund_cents=40_000
+        )
+        db.commit()
+    assert outstanding_cents(fresh(db, Commission)) == -4_000
+
+    standin.close_dispute(dispute["id"], "lost")
+
+    eventually(lambda: fresh(db, Settlement).status == "reversed", what="reversed")
+    commission = fresh(db, Commission)
+    assert (commission.status, commission.settled_cents) == ("reversed", 0)
+    assert outstanding_cents(commission) == 0
+    every_balance_is_zero(db, stripe_balance=-1_500, dispute_fees=1_500)
+    with app.app_context():
+        assert check_invariants(db) == []
 
 
 def test_an_operator_refund_reverses_once_even_when_the_webhook_comes_twice(app, db, standin, paid):
     from referral.payments.models import StripeEvent
     from referral.settlements.reversals import refund_settlement
-    from tests.payments.conftest import WEBHOOK_SECRET
     from tests.payments.signing import signed
+    from tests.support.payments import WEBHOOK_SECRET
 
     with app.app_context():
         refund_settlement(db, paid.id)
@@ -251,7 +226,7 @@ def test_an_operator_refund_reverses_once_even_when_the_webhook_comes_twice(app,
 
 
 def test_reconciliation_agrees_with_stripe_after_a_paid_settlement(app, db, standin, paid):
-    from referral.settlements.reconcile import find_mismatches
+    from referral.payments.mismatches import find_mismatches
 
     with app.app_context():
         checked, mismatches = find_mismatches(db)
@@ -259,10 +234,39 @@ def test_reconciliation_agrees_with_stripe_after_a_paid_settlement(app, db, stan
     assert (checked, mismatches) == (1, [])
 
 
+@pytest.mark.parametrize("outcome", ["won", "lost"])
+def test_after_a_dispute_the_platforms_stripe_balance_reconciles_to_the_cent(
+    app, db, standin, paid, outcome
+):
+    """Stripe withdrew the $100.00 and its $15.00 fee; won, it gave the $100.00
+    back. The ledger books each from the dispute's balance transactions."""
+    from referral.ledger.models import LedgerTransaction
+    from referral.payments.mismatches import find_mismatches
+    from referral.settlements.invariants import check_invariants
+
+    dispute = standin.open_dispute(paid.charge_id)
+    eventually(lambda: fresh(db, Settlement).status == "disputed", what="disputed")
+    standin.close_dispute(dispute["id"], outcome)
+    eventually(
+        lambda: fresh(db, Settlement).status == ("paid" if outcome == "won" else "reversed"),
+        what="dispute closed",
+    )
+
+    [fee] = db.exec(select(LedgerTransaction).where(LedgerTransaction.kind == "dispute_fee")).all()
+    assert fee.stripe_object_id.startswith("txn_")
+    assert balance(db, "dispute_fees") == 1_500
+    assert balance(db, "stripe_disputed") == 0
+    # Won: the fee kept ($5.00) less the dispute fee; lost: the transfer and
+    # fee came back, so only the dispute fee is gone.
+    assert balance(db, "stripe_balance") == (500 - 1_500 if outcome == "won" else -1_500)
+    with app.app_context():
+        assert find_mismatches(db) == (1, [])
+        assert check_invariants(db) == []
+
+
 def test_reconciliation_lists_a_charge_whose_webhook_never_arrived(
     app, db, standin, live, hvac, plumber, owed
 ):
-    from referral.auth.models import User
     from referral.settlements.models import ReconciliationRun
 
     connect_stripe(app, db, standin, hvac)
@@ -310,8 +314,8 @@ def test_the_monthly_statement_shows_what_was_earned_and_received(app, db, hvac,
 def test_a_payment_failed_event_after_the_success_leaves_the_settlement_paid(
     app, db, standin, paid
 ):
-    from tests.payments.conftest import WEBHOOK_SECRET
     from tests.payments.signing import event, signed
+    from tests.support.payments import WEBHOOK_SECRET
 
     intent = standin.client().v1.payment_intents.retrieve(paid.payment_intent_id).to_dict()
     failed = {
@@ -339,3 +343,95 @@ def test_a_payment_failed_event_after_the_success_leaves_the_settlement_paid(
         what="late failure ignored",
     )
     assert fresh(db, Settlement).status == "paid"
+
+
+def test_back_from_onboarding_the_account_is_fetched_without_waiting_for_a_webhook(
+    app, db, standin, hvac
+):
+    client = browser_of(app, db, hvac)
+    client.post_form("/payments/connect", {}, page="/payments")
+    account = fresh(db, ConnectedAccount, business_id=hvac.business_id)
+    standin.complete_onboarding(account.stripe_account_id)  # no webhook endpoint is listening
+
+    response = client.get("/payments/connect/return")
+
+    assert response.status_code == 302
+    account = fresh(db, ConnectedAccount, business_id=hvac.business_id)
+    assert (account.charges_enabled, account.payouts_enabled) == (True, True)
+    assert "ready" in client.get("/payments").get_data(as_text=True)
+
+
+def test_a_card_that_asks_for_authentication_waits_for_the_debtor_who_pays_once_on_stripe(
+    app, db, standin, live, hvac, plumber, owed
+):
+    from referral.notifications.models import Notification
+
+    connect_stripe(app, db, standin, hvac)
+    save_card(app, db, standin, plumber, card="4000002760003184")  # 3-D Secure, every time
+    browser_of(app, db, hvac).post_form("/settlements/run", {}, page="/settlements")
+
+    settlement = eventually(
+        lambda: (s := fresh(db, Settlement)) and s.status == "waiting" and s, what="waits"
+    )
+    assert settlement.waiting_reason == "debtor_authentication"
+    [declined] = standin.client().v1.payment_intents.list().data
+    assert declined.status == "requires_payment_method"
+    assert declined.last_payment_error.code == "authentication_required"
+    told = fresh(
+        db, Notification, business_id=plumber.business_id, kind="settlement.authentication_required"
+    )
+    assert told is not None and told.link == "/payments#confirm-payment"
+    debtor = browser_of(app, db, plumber)
+    assert "Confirm payment on Stripe" in debtor.get("/payments").get_data(as_text=True)
+    assert "Confirm payment" not in browser_of(app, db, hvac).get("/payments").get_data(
+        as_text=True
+    )
+
+    first = debtor.post_form(f"/payments/settlements/{settlement.id}/confirm", {}, page="/payments")
+    again = debtor.post_form(f"/payments/settlements/{settlement.id}/confirm", {}, page="/payments")
+    assert first.status_code == 303 and again.headers["Location"] == first.headers["Location"]
+    session_id = re.search(r"/_standin/checkout/([^/?#]+)", first.headers["Location"]).group(1)
+    assert standin.complete_checkout(session_id, "4000002760003184").status_code == 200
+
+    paid = eventually(
+        lambda: (s := fresh(db, Settlement)) and s.status == "paid" and s, what="paid"
+    )
+    intents = standin.client().v1.payment_intents.list().data
+    [succeeded] = [i for i in intents if i.status == "succeeded"]
+    assert paid.payment_intent_id == succeeded.id
+    assert (succeeded.amount, succeeded.application_fee_amount) == (10_000, 500)
+    assert (
+        succeeded.transfer_data.destination
+        == fresh(db, ConnectedAccount, business_id=hvac.business_id).stripe_account_id
+    )
+    assert fresh(db, Commission).status == "paid"
+    assert set(transaction_sums(db).values()) == {0}
+    assert "Confirm payment on Stripe" not in debtor.get("/payments").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("outcome", ["warning_closed", "prevented"])
+def test_an_inquiry_holds_nothing_and_reverses_nothing(app, db, standin, paid, outcome):
+    inquiry = standin.open_dispute(paid.charge_id, inquiry=True)
+    handled(db, "charge.dispute.created")
+    assert fresh(db, Settlement).status == "paid"
+    assert fresh(db, Commission).status == "paid"
+
+    standin.close_dispute(inquiry["id"], outcome)
+
+    handled(db, "charge.dispute.closed")
+    assert fresh(db, Settlement).status == "paid"
+    assert fresh(db, Commission).status == "paid"
+    charge = standin.client().v1.charges.retrieve(paid.charge_id)
+    assert standin.client().v1.transfers.retrieve(charge.transfer).amount_reversed == 0
+    assert balance(db, "platform_fees") == -500
+    assert set(transaction_sums(db).values()) == {0}
+
+
+def handled(db: Session, event_type: str) -> None:
+    """Wait until the worker has applied (or ignored) the event of this type."""
+    from referral.payments.models import StripeEvent
+
+    eventually(
+        lambda: (e := fresh(db, StripeEvent, type=event_type)) and e.status != "received",
+        what=f"{event_type} handled",
+    )

@@ -17,12 +17,11 @@ from sqlmodel import Session
 
 from referral.settlements import services as settlements
 from referral.settlements.models import Settlement
-from tests.commissions.support import business, partner_up, percent, won_referral
-from tests.payments.conftest import WEBHOOK_SECRET, eventually
 from tests.payments.signing import signed
+from tests.support.factories import business, partner_up, percent, won_referral
 from tests.support.jobs import run_jobs
 from tests.support.live_server import LiveServer
-from tests.support.payments import connect_onboarded_account, save_card
+from tests.support.payments import WEBHOOK_SECRET, connect_onboarded_account, eventually, save_card
 from tests.support.stripe_standin import StripeStandIn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,6 +45,8 @@ def worker(app: Flask, database_url: str) -> subprocess.Popen[bytes]:
         "DATABASE_URL": database_url,
         "STRIPE_API_BASE": app.config["STRIPE_API_BASE"],
         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "STRIPE_CONNECT_WEBHOOK_SECRET": app.config["STRIPE_CONNECT_WEBHOOK_SECRET"],
+        "STRIPE_INSTALL_ID": app.config["STRIPE_INSTALL_ID"],
         "JOB_LEASE_SECONDS": str(LEASE_SECONDS),
         "SECRET_KEY": "test-crash",
         "MAIL_BACKEND": "outbox",

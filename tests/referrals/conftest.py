@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from flask import Flask
 from sqlmodel import Session
 
 from referral.customers.services import create_customer
-from referral.referrals import services
-from referral.referrals.models import Referral
-from referral.referrals.services import NewReferral
-from tests.factories import make_business, make_user
-from tests.partnerships.support import actor, agreed_partnership
+from tests.support.factories import actor, agreed_partnership, make_business, make_user
 
 
 @pytest.fixture
@@ -41,20 +35,3 @@ def customer_id(db: Session, hvac) -> int:  # type: ignore[no-untyped-def]
     db.commit()
     assert customer.id is not None
     return customer.id
-
-
-def refer(db: Session, sender: Any, receiver: Any, customer_id: int, **kwargs: Any) -> Referral:
-    """Send a referral as `sender` would, and commit (inside an app context)."""
-    referral = services.send_referral(
-        session=db,
-        actor=sender,
-        data=NewReferral(
-            partner_id=receiver.business_id,
-            customer_id=customer_id,
-            need="Leaking water heater",
-            urgency="this_week",
-            **kwargs,
-        ),
-    )
-    db.commit()
-    return referral

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from flask import Flask
 from sqlmodel import Session, select
 
 from referral.auth.models import User
 from referral.referrals.models import Referral
-from tests.factories import make_business, make_user
-from tests.partnerships.test_api import ApiClient, api_client
+from tests.support.api import ApiClient, api_client
+from tests.support.factories import make_business, make_user
 from tests.support.mail import last_email
 
 
@@ -106,7 +108,12 @@ def test_wrong_state_is_409_and_another_tenant_is_404(
 ) -> None:  # type: ignore[no-untyped-def]
     created = alex.post(
         "/referrals",
-        body(plumber, customer_id, consent_method="attested_phone", attested_on="2026-11-20"),
+        body(
+            plumber,
+            customer_id,
+            consent_method="attested_phone",
+            attested_on=dt.date.today().isoformat(),
+        ),
     ).json
     won_early = blair.post(
         f"/referrals/{created['id']}/won", {"job_value_cents": 1, "job_date": "2026-11-20"}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask
 from sqlmodel import Session, select
 
 from referral.consent.models import ConsentRecord
 from referral.referrals.models import Referral
-from tests.referrals.conftest import refer
+from tests.support.factories import refer
 from tests.support.mail import last_email
 
 
@@ -53,8 +55,10 @@ def test_reused_expired_or_tampered_links_show_a_clear_page_and_change_nothing(
     reused = customer.post_form(path, {"answer": "yes"}, page="/login")
     tampered = customer.get(path[:-4] + "abcd")
 
-    assert reused.status_code == tampered.status_code == 400
-    assert "already answered" in reused.get_data(as_text=True)
+    # The answered link shows the decision that stands; the tampered one, a problem.
+    assert reused.status_code == 200
+    assert "You said no: nothing was shared." in reused.get_data(as_text=True)
+    assert tampered.status_code == 400
     assert "Nothing has changed." in tampered.get_data(as_text=True)
     assert db.exec(select(Referral.status)).all() == ["declined_by_customer"]
     assert db.exec(select(ConsentRecord.decision)).all() == ["refused"]
@@ -84,8 +88,7 @@ def test_one_click_withdrawal_from_the_email(
 def test_from_any_link_the_customer_sees_everything_shared_about_them(
     app: Flask, db: Session, hvac, plumber, customer_id: int
 ) -> None:  # type: ignore[no-untyped-def]
-    from tests.factories import make_business, make_user
-    from tests.partnerships.support import actor, agreed_partnership
+    from tests.support.factories import actor, agreed_partnership, make_business, make_user
 
     electric_business = make_business(
         db, name="Spark Electric", trade="electrical", zip_code="78702"
@@ -96,8 +99,12 @@ def test_from_any_link_the_customer_sees_everything_shared_about_them(
         refer(db, hvac, plumber, customer_id, consent_method="attested_phone")
         refer(db, hvac, electric, customer_id, consent_method="attested_phone")
     path = last_email(db, to="ana@example.com").path("/consent/withdraw/")
+    customer = app.test_client()
+    page = customer.get(path).get_data(as_text=True)
+    mine = re.search(r'href="https?://[^/"]+(/consent/mine/[^"]+)"', page)
+    assert mine, page
 
-    page = app.test_client().get(path).get_data(as_text=True)
+    listed = customer.get(mine.group(1)).get_data(as_text=True)
 
-    assert "Everything shared about you" in page
-    assert "Drip Plumbing" in page and "Spark Electric" in page
+    assert "My consents with Cool Air HVAC" in listed
+    assert "Drip Plumbing" in listed and "Spark Electric" in listed

@@ -16,9 +16,7 @@ from referral.errors import DomainError, NotFound
 from referral.partnerships import services as partnerships
 from referral.referrals import services
 from referral.referrals.models import Referral, ReferralEvent
-from tests.factories import make_business, make_user
-from tests.partnerships.support import actor
-from tests.referrals.conftest import refer
+from tests.support.factories import actor, make_business, make_user, refer
 from tests.support.jobs import run_jobs
 from tests.support.mail import last_email
 
@@ -111,7 +109,7 @@ def test_attested_consent_sends_at_once_and_emails_the_customer_a_withdrawal_lin
         plumber,
         customer_id,
         consent_method="attested_phone",
-        attested_on=dt.date(2026, 11, 20),
+        attested_on=dt.date.today(),
     )
 
     assert referral.status == "sent"
@@ -319,7 +317,7 @@ def test_the_earliest_consented_referral_of_the_same_person_is_credited(
         db, name="Spark Electric", trade="electrical", zip_code="78702"
     )
     electric = actor(make_user(db, electric_business), electric_business)
-    from tests.partnerships.support import agreed_partnership
+    from tests.support.factories import agreed_partnership
 
     agreed_partnership(db, electric, plumber)
     same_person = create_customer(

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from referral.audit.models import AuditEvent
 from referral.referrals.models import Referral
-from tests.factories import make_business, make_user, sign_in
+from tests.support.factories import make_business, make_user, sign_in
 from tests.support.mail import last_email
 
 PII = ("Ana Diaz", "ana@example.com", "+15125550101", "9 Elm St")
@@ -40,7 +40,7 @@ def upload_signed_form(client, partner_id: int, customer_id: int, content: bytes
             "need": "Water heater leaking",
             "urgency": "this_week",
             "consent_method": "attested_writing",
-            "attested_on": "2026-11-20",
+            "attested_on": dt.date.today().isoformat(),
             "evidence": (io.BytesIO(content), name),
         },
         content_type="multipart/form-data",
@@ -143,7 +143,7 @@ def test_a_third_business_gets_404_everywhere(
         plumber.business_id,
         customer_id,
         consent_method="attested_phone",
-        attested_on="2026-11-20",
+        attested_on=dt.date.today().isoformat(),
     )
     referral = db.exec(select(Referral)).one()
     outsider = make_business(db, trade="roofing", zip_code="78702")
@@ -250,7 +250,7 @@ def test_the_owner_sees_who_opened_its_customers_details(
         plumber.business_id,
         customer_id,
         consent_method="attested_phone",
-        attested_on="2026-11-20",
+        attested_on=dt.date.today().isoformat(),
     )
     referral = db.exec(select(Referral)).one()
     blair.post_form(f"/referrals/{referral.id}/accept", page=f"/referrals/{referral.id}")
@@ -261,3 +261,39 @@ def test_the_owner_sees_who_opened_its_customers_details(
     assert "Drip Plumbing" in trail and "contact viewed" in trail
     assert "ana@example.com" not in trail
     assert "Cool Air HVAC" not in blair.get("/audit").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example",
+        "/\t/evil.example",
+        "javascript:alert(1)",
+    ],
+)
+def test_an_action_form_goes_back_only_to_a_page_of_this_site(
+    app: Flask, db: Session, hvac, plumber, customer_id: int, target: str
+) -> None:  # type: ignore[no-untyped-def]
+    alex = sign_in(app, _user(db, "alex@coolair.example"))
+    send_form(
+        alex,
+        plumber.business_id,
+        customer_id,
+        consent_method="attested_phone",
+        attested_on="2026-11-20",
+    )
+    referral = db.exec(select(Referral)).one()
+    blair = sign_in(app, _user(db, "blair@drip.example"))
+
+    response = blair.post_form(
+        f"/referrals/{referral.id}/decline", {"next": target}, page="/referrals/inbox"
+    )
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/referrals/{referral.id}"
+    inbox = blair.post_form(
+        f"/referrals/{referral.id}/accept", {"next": "/referrals/inbox"}, page="/referrals/inbox"
+    )
+    assert inbox.headers["Location"] == "/referrals/inbox"

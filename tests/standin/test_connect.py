@@ -62,7 +62,7 @@ def test_an_account_link_points_at_the_local_onboarding_page(standin: StripeStan
 
 
 def test_agreeing_on_the_page_completes_onboarding_and_sends_a_signed_connect_event(
-    standin: StripeStandIn, webhooks: WebhookReceiver
+    standin: StripeStandIn, webhooks: WebhookReceiver, connect_webhooks: WebhookReceiver
 ) -> None:
     client = standin.client()
     account = express_account(client)
@@ -81,8 +81,9 @@ def test_agreeing_on_the_page_completes_onboarding_and_sends_a_signed_connect_ev
     assert account.requirements.currently_due == []
     assert account.requirements.disabled_reason is None
 
-    event = webhooks.wait_for("account.updated", id=account.id)
+    event = connect_webhooks.wait_for("account.updated", id=account.id)
     assert event.account == account.id  # a Connect event names the connected account
+    assert [e.type for e in webhooks.events()] == []  # and goes to the Connect endpoint only
     assert event.object == "event" and event.id.startswith("evt_")
     assert event.livemode is False
     assert event.data.object.charges_enabled is True
@@ -91,17 +92,17 @@ def test_agreeing_on_the_page_completes_onboarding_and_sends_a_signed_connect_ev
 
 
 def test_the_signature_is_stripes_v1_hmac_of_timestamp_and_payload(
-    standin: StripeStandIn, webhooks: WebhookReceiver
+    standin: StripeStandIn, connect_webhooks: WebhookReceiver
 ) -> None:
     account = express_account(standin.client())
     standin.complete_onboarding(account.id)
-    webhooks.wait_for("account.updated")
+    connect_webhooks.wait_for("account.updated")
 
-    headers, payload = webhooks.received[-1]
+    headers, payload = connect_webhooks.received[-1]
     timestamp, signature = (
         part.split("=", 1)[1] for part in headers["Stripe-Signature"].split(",")
     )
-    assert signature == expected_signature(payload, webhooks.secret, int(timestamp))
+    assert signature == expected_signature(payload, connect_webhooks.secret, int(timestamp))
     assert abs(int(timestamp) - time.time()) < 60
     with pytest.raises(stripe.SignatureVerificationError):
         stripe.Webhook.construct_event(payload, headers["Stripe-Signature"], "whsec_wrong")
@@ -131,7 +132,7 @@ def test_a_used_link_sends_the_user_to_the_refresh_url(standin: StripeStandIn) -
 
 
 def test_updating_metadata_sends_account_updated(
-    standin: StripeStandIn, webhooks: WebhookReceiver
+    standin: StripeStandIn, connect_webhooks: WebhookReceiver
 ) -> None:
     client = standin.client()
     account = express_account(client)
@@ -139,7 +140,7 @@ def test_updating_metadata_sends_account_updated(
     updated = client.v1.accounts.update(account.id, params={"metadata": {"plan": "pro"}})
 
     assert updated.metadata.to_dict() == {"business_id": "42", "plan": "pro"}
-    event = webhooks.wait_for("account.updated", id=account.id)
+    event = connect_webhooks.wait_for("account.updated", id=account.id)
     assert event.account == account.id
     assert event.data.object.metadata.plan == "pro"
 
@@ -150,3 +151,27 @@ def test_an_unknown_account_is_resource_missing(standin: StripeStandIn) -> None:
 
     assert raised.value.http_status == 404
     assert raised.value.code == "resource_missing"
+
+
+def test_platform_events_go_to_the_platform_endpoint_only(
+    standin: StripeStandIn, webhooks: WebhookReceiver, connect_webhooks: WebhookReceiver
+) -> None:
+    client = standin.client()
+    customer = client.v1.customers.create(params={"email": "owner@example.com"})
+
+    event = webhooks.wait_for("customer.created", id=customer.id)
+
+    assert getattr(event, "account", None) is None
+    assert connect_webhooks.events() == []
+
+
+def test_events_are_rendered_in_the_endpoints_api_version(
+    standin: StripeStandIn, webhooks: WebhookReceiver
+) -> None:
+    standin.send_webhooks_to(webhooks.url, webhooks.secret, api_version="2025-01-27.acacia")
+    client = standin.client()
+    customer = client.v1.customers.create(params={"email": "owner@example.com"})
+
+    event = webhooks.wait_for("customer.created", id=customer.id)
+
+    assert event.api_version == "2025-01-27.acacia"

@@ -52,6 +52,26 @@ def test_closing_a_dispute_sends_charge_dispute_closed(
     assert standin.client().v1.disputes.retrieve(dispute["id"]).status == outcome
 
 
+@pytest.mark.parametrize("outcome", ["won", "lost"])
+def test_a_dispute_withdraws_the_amount_and_the_fee_and_a_won_one_returns_only_the_amount(
+    standin: StripeStandIn, charge: stripe.Charge, outcome: str
+) -> None:
+    client = standin.client()
+    dispute = standin.open_dispute(charge.id)
+    [withdrawal] = dispute["balance_transactions"]
+    assert (withdrawal["amount"], withdrawal["fee"], withdrawal["net"]) == (-10_000, 1_500, -11_500)
+    assert withdrawal["reporting_category"] == "dispute"
+    assert withdrawal["fee_details"][0]["amount"] == 1_500
+
+    closed = standin.close_dispute(dispute["id"], outcome)
+
+    moved = [(t["amount"], t["fee"]) for t in closed["balance_transactions"]]
+    assert moved == ([(-10_000, 1_500), (10_000, 0)] if outcome == "won" else [(-10_000, 1_500)])
+    listed = client.v1.balance_transactions.list(params={"source": dispute["id"]}).data
+    # What the platform's balance lost to the dispute: the fee, and the amount if lost.
+    assert -sum(t.net for t in listed) == (1_500 if outcome == "won" else 11_500)
+
+
 def test_a_closed_dispute_cannot_be_closed_again(
     standin: StripeStandIn, charge: stripe.Charge
 ) -> None:
@@ -95,3 +115,20 @@ def test_the_dashboard_lists_payments_and_its_buttons_drive_disputes(
     assert closed.url == dashboard
     assert "lost" in closed.text
     webhooks.wait_for("charge.dispute.closed", id=dispute_id)
+
+
+@pytest.mark.parametrize("outcome", ["warning_closed", "prevented"])
+def test_an_inquiry_moves_no_money_and_closes_without_a_chargeback(
+    standin: StripeStandIn, webhooks: WebhookReceiver, charge: stripe.Charge, outcome: str
+) -> None:
+    inquiry = standin.open_dispute(charge.id, inquiry=True)
+
+    assert inquiry["status"] == "warning_needs_response"
+    assert inquiry["balance_transactions"] == []
+    with pytest.raises(requests.HTTPError):
+        standin.close_dispute(inquiry["id"], "lost")  # an inquiry is never lost
+    closed = standin.close_dispute(inquiry["id"], outcome)
+
+    assert closed["status"] == outcome
+    event = webhooks.wait_for("charge.dispute.closed", id=inquiry["id"])
+    assert event.data.object.status == outcome

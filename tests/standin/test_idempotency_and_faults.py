@@ -180,3 +180,54 @@ def test_a_refusal_before_any_work_is_not_saved_so_a_retry_can_succeed(
     standin.complete_onboarding(account.id)
 
     assert destination_charge(client, **payer).status == "succeeded"
+
+
+def test_a_key_is_forgotten_after_24_hours(standin: StripeStandIn, payer: dict[str, str]) -> None:
+    client = standin.client()
+    first = destination_charge(client, **payer, key="settlement-12-attempt-1")
+
+    standin.advance_idempotency_clock(24 * 3600)
+    again = destination_charge(client, **payer, amount=20_000, key="settlement-12-attempt-1")
+
+    assert again.id != first.id  # a new request, not an idempotency error
+    assert len(charges(standin)) == 2
+
+
+def test_a_429_with_should_retry_is_retried_by_stripe_python_with_the_same_key(
+    standin: StripeStandIn, payer: dict[str, str]
+) -> None:
+    standin.add_fault("rate_limit", path_prefix="/v1/payment_intents", should_retry=True)
+
+    intent = destination_charge(standin.client(), **payer, key="settlement-12-attempt-1")
+
+    assert intent.status == "succeeded"
+    assert len(charges(standin)) == 1
+
+
+def test_a_429_without_should_retry_reaches_the_caller_as_a_rate_limit_error(
+    standin: StripeStandIn, payer: dict[str, str]
+) -> None:
+    standin.add_fault("rate_limit", path_prefix="/v1/payment_intents", should_retry=False)
+
+    with pytest.raises(stripe.RateLimitError) as raised:
+        destination_charge(standin.client(), **payer)
+
+    assert raised.value.http_status == 429
+    assert raised.value.headers["Stripe-Should-Retry"] == "false"
+    assert charges(standin) == []
+
+
+def test_a_destination_without_an_active_transfers_capability_is_refused(
+    standin: StripeStandIn, payer: dict[str, str]
+) -> None:
+    client = standin.client()
+    client.v1.accounts.update(
+        payer["destination"], params={"capabilities": {"transfers": {"requested": False}}}
+    )
+
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        destination_charge(client, **payer)
+
+    assert raised.value.code == "insufficient_capabilities_for_transfer"
+    assert raised.value.param == "transfer_data[destination]"
+    assert charges(standin) == []

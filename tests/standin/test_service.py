@@ -59,23 +59,24 @@ def test_every_event_can_be_fetched_and_listed(standin: StripeStandIn) -> None:
 
 
 def test_failed_deliveries_are_retried_until_accepted(
-    standin: StripeStandIn, webhooks: WebhookReceiver
+    standin: StripeStandIn, connect_webhooks: WebhookReceiver
 ) -> None:
-    webhooks.fail_next(2)
+    connect_webhooks.fail_next(2)
     account = express_account(standin.client())
 
     standin.complete_onboarding(account.id)
 
     delivery = standin.wait_for_delivery("account.updated")
     assert (delivery["attempts"], delivery["status"], delivery["delivered"]) == (3, 200, True)
-    assert len({body for _, body in webhooks.received}) == 1  # the same event, resent
+    assert len({body for _, body in connect_webhooks.received}) == 1  # the same event, resent
 
 
 def test_an_unreachable_endpoint_is_recorded_as_undelivered(standin: StripeStandIn) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
-    standin.send_webhooks_to(f"http://127.0.0.1:{closed_port}/hook", "whsec_x")
+    hook = f"http://127.0.0.1:{closed_port}/hook"
+    standin.send_webhooks_to(hook, "whsec_x", connect_url=hook, connect_secret="whsec_y")
     account = express_account(standin.client())
 
     standin.complete_onboarding(account.id)
@@ -86,14 +87,14 @@ def test_an_unreachable_endpoint_is_recorded_as_undelivered(standin: StripeStand
 
 
 def test_events_for_one_object_arrive_in_order(
-    standin: StripeStandIn, webhooks: WebhookReceiver
+    standin: StripeStandIn, connect_webhooks: WebhookReceiver
 ) -> None:
     client = standin.client()
     account = express_account(client)
     for number in range(5):
         client.v1.accounts.update(account.id, params={"metadata": {"step": str(number)}})
 
-    webhooks.wait_for("account.updated", metadata={"business_id": "42", "step": "4"})
+    connect_webhooks.wait_for("account.updated", metadata={"business_id": "42", "step": "4"})
 
-    steps = [event.data.object.metadata["step"] for event in webhooks.events()]
+    steps = [event.data.object.metadata["step"] for event in connect_webhooks.events()]
     assert steps == ["0", "1", "2", "3", "4"]

@@ -116,8 +116,27 @@ class StripeStandIn:
         """Forget every object, event, delivery, idempotency key and fault."""
         self._call("DELETE", "/_config/data")
 
-    def send_webhooks_to(self, url: str | None, secret: str | None = None) -> None:
-        self._call("POST", "/_config/webhook", {"url": url, "secret": secret})
+    def send_webhooks_to(
+        self,
+        url: str | None,
+        secret: str | None = None,
+        *,
+        connect_url: str | None = None,
+        connect_secret: str | None = None,
+        api_version: str | None = None,
+    ) -> None:
+        """The platform endpoint and the Connect endpoint (connected accounts'
+        events, with `account`), each with its own secret; None stops sending
+        there. Events are rendered in `api_version` (default: the stand-in's)."""
+        for endpoint, where, key in (
+            ("platform", url, secret),
+            ("connect", connect_url, connect_secret),
+        ):
+            self._call(
+                "POST",
+                "/_config/webhook",
+                {"endpoint": endpoint, "url": where, "secret": key, "api_version": api_version},
+            )
 
     def add_fault(
         self,
@@ -129,9 +148,11 @@ class StripeStandIn:
         rate: float | None = None,
         delay_seconds: float = 3.0,
         seed: int = 0,
+        should_retry: bool | None = None,
     ) -> None:
-        """mode: "error_500" (no work done), "timeout" (sleep, then work) or
-        "respond_late" (work done, then sleep before answering)."""
+        """mode: "error_500" (no work done), "timeout" (sleep, then work),
+        "respond_late" (work done, then sleep before answering) or "rate_limit"
+        (429, with `Stripe-Should-Retry` when `should_retry` is set)."""
         self._call(
             "POST",
             "/_config/faults",
@@ -143,8 +164,13 @@ class StripeStandIn:
                 "rate": rate,
                 "delay_seconds": delay_seconds,
                 "seed": seed,
+                "should_retry": should_retry,
             },
         )
+
+    def advance_idempotency_clock(self, seconds: float) -> None:
+        """Move the idempotency keys' clock on (Stripe forgets keys after 24 hours)."""
+        self._call("POST", "/_config/idempotency/advance", {"seconds": seconds})
 
     def clear_faults(self) -> None:
         self._call("DELETE", "/_config/faults")
@@ -184,8 +210,15 @@ class StripeStandIn:
             timeout=10,
         )
 
-    def open_dispute(self, charge_id: str, reason: str = "fraudulent") -> dict[str, Any]:
-        return self._call("POST", f"/_standin/charges/{charge_id}/dispute", {"reason": reason})
+    def open_dispute(
+        self, charge_id: str, reason: str = "fraudulent", *, inquiry: bool = False
+    ) -> dict[str, Any]:
+        """A chargeback, or with `inquiry` a "warning" dispute that moves no money."""
+        return self._call(
+            "POST",
+            f"/_standin/charges/{charge_id}/dispute",
+            {"reason": reason, "inquiry": inquiry},
+        )
 
     def close_dispute(self, dispute_id: str, outcome: str) -> dict[str, Any]:
         return self._call("POST", f"/_standin/disputes/{dispute_id}/close", {"outcome": outcome})
@@ -297,7 +330,7 @@ def standin(stripe_standin: StripeStandIn) -> Iterator[StripeStandIn]:
 
 @pytest.fixture
 def webhooks(standin: StripeStandIn) -> Iterator[WebhookReceiver]:
-    """A receiver the stand-in posts its signed events to."""
+    """A receiver the stand-in posts the platform's signed events to."""
     receiver = WebhookReceiver()
     standin.send_webhooks_to(receiver.url, receiver.secret)
     try:
@@ -307,4 +340,26 @@ def webhooks(standin: StripeStandIn) -> Iterator[WebhookReceiver]:
         receiver.close()
 
 
-__all__ = ["StripeStandIn", "WebhookReceiver", "standin", "stripe_standin", "webhooks"]
+@pytest.fixture
+def connect_webhooks(
+    standin: StripeStandIn, webhooks: WebhookReceiver
+) -> Iterator[WebhookReceiver]:
+    """A second receiver: the Connect endpoint, with its own secret."""
+    receiver = WebhookReceiver(secret="whsec_standin_connect_tests")
+    standin.send_webhooks_to(
+        webhooks.url, webhooks.secret, connect_url=receiver.url, connect_secret=receiver.secret
+    )
+    try:
+        yield receiver
+    finally:
+        receiver.close()
+
+
+__all__ = [
+    "StripeStandIn",
+    "WebhookReceiver",
+    "connect_webhooks",
+    "standin",
+    "stripe_standin",
+    "webhooks",
+]

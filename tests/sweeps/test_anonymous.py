@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 from flask import Flask
 from sqlmodel import Session
 
-from tests.sweeps.routes import PUBLIC, Caller, all_routes, fillings, public_url
-from tests.sweeps.world import build_world
+from tests.support.routes import PUBLIC, Caller, all_routes, fillings, public_url
+from tests.support.sweep_world import build_world
 
 # A public link answers its recipient with the page it stands for (the
 # verification link confirms the address and goes home).

@@ -18,10 +18,10 @@ import pytest
 from flask import Flask
 from sqlmodel import Session
 
-from tests.conftest import make_test_app
-from tests.factories import PASSWORD
-from tests.sweeps.routes import PUBLIC, Caller, Route, all_routes, fillings, public_url
-from tests.sweeps.world import World, build_world
+from tests.support.app import make_test_app
+from tests.support.factories import PASSWORD
+from tests.support.routes import PUBLIC, Caller, Route, all_routes, fillings, public_url
+from tests.support.sweep_world import World, build_world
 
 HTTPS = "https://localhost"
 ONE_YEAR = 365 * 24 * 3600
@@ -155,7 +155,7 @@ def test_every_response_carries_the_security_headers(app: Flask, db: Session) ->
     audit.see("500 page", a.page("GET", "/_sweep/crash"), crash=True)
     audit.see("500 API", a.api("GET", "/api/v1/_sweep/crash"), crash=True)
     audit.see("400 CSRF", a.open("/customers/new", method="POST", data={"name": "No token"}))
-    audit.see("413", a.page("POST", "/customers/import", {"text": "x" * (MAX_BODY + 1)}))
+    audit.see("413", a.page("POST", "/customers/new", {"notes": "x" * (MAX_BODY + 1)}))
     # Logging in over HTTPS: a new session cookie; then failed attempts until 429.
     browser = Caller(app.test_client(), base_url=HTTPS)
     login = {"email": world.a.owner.email, "password": PASSWORD}

@@ -15,9 +15,8 @@ from typing import Any
 from flask import Flask
 from sqlmodel import Session
 
-from tests.factories import trade_id
-from tests.sweeps.fingerprint import Touch, changed_tables, fingerprint
-from tests.sweeps.routes import (
+from tests.support.factories import trade_id
+from tests.support.routes import (
     ACTS_ON_OWN_BUSINESS,
     BODY_IDS,
     DIRECTORY,
@@ -34,7 +33,8 @@ from tests.sweeps.routes import (
     id_fields,
     spec_schemas,
 )
-from tests.sweeps.world import World, build_world
+from tests.support.sweep_world import World, build_world
+from tests.sweeps.fingerprint import Touch, changed_tables, fingerprint
 
 # Query-string parameters that name an object, and which of B's objects go there.
 QUERY_IDS = {"partner_id": "business_id", "partner": "business_id", "customer_id": "customer_id"}
@@ -145,7 +145,7 @@ def test_business_a_reaches_nothing_of_business_b_on_any_route(app: Flask, db: S
         elif route.endpoint not in ACTS_ON_OWN_BUSINESS:
             sweep.failures.append(
                 f"{route}: unknown to the sweep. It takes no object in its URL: list it in "
-                "tests/sweeps/routes.py (PUBLIC, ACTS_ON_OWN_BUSINESS or FORM_PROBES)"
+                "tests/support/routes.py (PUBLIC, ACTS_ON_OWN_BUSINESS or FORM_PROBES)"
             )
 
     assert not sweep.failures, "\n".join(sweep.failures)

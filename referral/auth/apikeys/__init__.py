@@ -1,0 +1,1 @@
+"""API keys: how integrations authenticate to the REST API."""

@@ -1,0 +1,165 @@
+"""What nearby businesses of the needed trade see of live leads (an
+anonymised preview), and the places in a lead.
+
+Places (one when exclusive, up to five when shared) are reserved and released
+by conditional UPDATEs, so two buyers racing for the last place cannot both
+get one: the loser is never charged, or is refunded automatically."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+from sqlalchemy import func, update
+from sqlmodel import Session, select
+
+from referral.businesses.competition import competing_trade_ids
+from referral.businesses.geo import distance_miles
+from referral.businesses.models import Business, Trade
+from referral.db import utcnow
+from referral.errors import NotFound
+from referral.leads import quality
+from referral.leads.models import Lead, LeadPurchase
+
+
+def _holding_now(now: dt.datetime):  # type: ignore[no-untyped-def]
+    """Purchases that hold a place: paid, or reserved and not yet lapsed."""
+    return (LeadPurchase.status == "paid") | (
+        (LeadPurchase.status == "reserved") & (LeadPurchase.reserved_until > now)
+    )
+
+
+def visible_to(
+    session: Session, buyer: Business, lead: Lead, *, now: dt.datetime | None = None
+) -> bool:
+    """A live, unexpired lead of the buyer's trade, in its area, from a seller
+    whose trade does not compete with the buyer's."""
+    now = now or utcnow()
+    if lead.status != "live" or lead.expires_at <= now or lead.seller_id == buyer.id:
+        return False
+    if lead.trade_id != buyer.trade_id:
+        return False
+    seller = session.get(Business, lead.seller_id)
+    if seller is None or seller.trade_id in competing_trade_ids(session, buyer.trade_id):
+        return False
+    miles = distance_miles(buyer.latitude, buyer.longitude, lead.latitude, lead.longitude)
+    return miles <= buyer.radius_miles
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a possible buyer sees before paying: nothing that identifies the customer."""
+
+    lead: Lead
+    trade: str
+    seller_sales: int
+    places_left: int
+    bought: bool
+    seller_quality: quality.SellerQuality | None = None
+
+    @property
+    def age(self) -> dt.timedelta:
+        return utcnow() - (self.lead.live_at or self.lead.created_at)
+
+
+def marketplace(session: Session, buyer: Business, *, limit: int = 100) -> list[Preview]:
+    """Leads this business may buy, newest first."""
+    now = utcnow()
+    box = buyer.radius_miles / 69.0  # degrees of latitude per mile, roughly
+    lon_box = box / max(0.1, math.cos(math.radians(buyer.latitude)))
+    competing = competing_trade_ids(session, buyer.trade_id)
+    seller = Business.__table__.alias("seller")
+    rows = session.exec(
+        select(Lead)
+        .join(seller, seller.c.id == Lead.seller_id)
+        .where(
+            Lead.status == "live",
+            Lead.expires_at > now,
+            Lead.trade_id == buyer.trade_id,
+            Lead.seller_id != buyer.id,
+            seller.c.trade_id.not_in(competing),
+            Lead.latitude.between(buyer.latitude - box, buyer.latitude + box),
+            Lead.longitude.between(buyer.longitude - lon_box, buyer.longitude + lon_box),
+        )
+        .order_by(Lead.live_at.desc())  # type: ignore[union-attr]
+        .limit(limit * 2)
+    ).all()
+    leads = [lead for lead in rows if visible_to(session, buyer, lead, now=now)][:limit]
+    return [preview(session, buyer, lead, now=now) for lead in leads]
+
+
+def preview(
+    session: Session, buyer: Business, lead: Lead, *, now: dt.datetime | None = None
+) -> Preview:
+    now = now or utcnow()
+    held = session.exec(
+        select(func.count())
+        .select_from(LeadPurchase)
+        .where(LeadPurchase.lead_id == lead.id, _holding_now(now))
+    ).one()
+    mine = session.exec(
+        select(func.count())
+        .select_from(LeadPurchase)
+        .where(
+            LeadPurchase.lead_id == lead.id,
+            LeadPurchase.buyer_id == buyer.id,
+            LeadPurchase.status == "paid",
+        )
+    ).one()
+    sales = session.exec(
+        select(func.count())
+        .select_from(LeadPurchase)
+        .join(Lead, Lead.id == LeadPurchase.lead_id)
+        .where(Lead.seller_id == lead.seller_id, LeadPurchase.status == "paid")
+    ).one()
+    trade = session.get(Trade, lead.trade_id)
+    return Preview(
+        lead,
+        trade.name if trade else "",
+        int(sales),
+        lead.max_buyers - int(held),
+        bool(mine),
+        quality.seller_quality(session, lead.seller_id),
+    )
+
+
+def get_lead_for_buyer(session: Session, buyer: Business, lead_id: int) -> Lead:
+    """A lead the buyer may see (or has bought); NotFound otherwise."""
+    lead = session.get(Lead, lead_id)
+    if lead is None:
+        raise NotFound("No such lead.")
+    bought = session.exec(
+        select(LeadPurchase.id).where(
+            LeadPurchase.lead_id == lead_id, LeadPurchase.buyer_id == buyer.id
+        )
+    ).first()
+    if not bought and not visible_to(session, buyer, lead):
+        raise NotFound("No such lead.")
+    return lead
+
+
+def reserve_place(session: Session, lead: Lead) -> bool:
+    """Take one place in the lead, atomically; False when none is left.
+
+    One conditional UPDATE: on PostgreSQL the row lock makes a concurrent buyer
+    wait and re-check; on SQLite the write lock does the same."""
+    result = session.execute(
+        update(Lead)
+        .where(Lead.id == lead.id, Lead.status == "live", Lead.places_held < Lead.max_buyers)
+        .values(places_held=Lead.places_held + 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(lead)
+    return bool(result.rowcount)
+
+
+def release_place(session: Session, lead: Lead) -> None:
+    """Give one place back: its reservation lapsed or its payment failed."""
+    session.execute(
+        update(Lead)
+        .where(Lead.id == lead.id, Lead.places_held > 0)
+        .values(places_held=Lead.places_held - 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(lead)

@@ -1,0 +1,170 @@
+"""Statements per request: every request `bench/run.py` measures sends at most
+its budget of SQL statements, on both databases (counted by SQLAlchemy's
+cursor events, so a query added to a hot path fails here before it shows in a
+benchmark). Nothing meets its budget by caching who the caller is across
+requests: a revoked key or a removed member fails on the next request
+(tests/auth)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from flask import Flask
+from sqlalchemy import event
+from sqlmodel import Session
+
+from referral.auth.models import User
+from referral.businesses.actor import Actor
+from referral.customers.services import create_customer
+from tests.payments.signing import event as stripe_event
+from tests.payments.signing import signed
+from tests.support.api import ApiClient, api_client
+from tests.support.factories import agreed_partnership, refer, sign_in
+
+WEBHOOK_SECRET = "whsec_statement_budgets"
+
+
+@pytest.fixture
+def app_overrides() -> dict[str, object]:
+    return {"STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET}
+
+
+def user_of(db: Session, actor: Actor) -> User:
+    user = db.get(User, actor.user_id)
+    assert user is not None
+    return user
+
+
+@contextmanager
+def statements(app: Flask) -> Iterator[list[str]]:
+    """The SQL statements sent inside the block."""
+    sent: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        sent.append(statement)
+
+    engine = app.extensions["db_engine"]
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def partners(app: Flask, db: Session, hvac: Actor, plumber: Actor) -> tuple[Actor, Actor]:
+    with app.app_context():
+        agreed_partnership(db, hvac, plumber)
+    return hvac, plumber
+
+
+@pytest.fixture
+def hvac_api(app: Flask, db: Session, hvac: Actor) -> ApiClient:
+    return api_client(app, db, user_of(db, hvac))
+
+
+def within(app: Flask, budget: int, request) -> None:  # type: ignore[no-untyped-def]
+    request()  # warm: the first request of an app loads what every later one reuses
+    with statements(app) as sent:
+        response = request()
+    assert response.status_code < 400, response.get_data(as_text=True)[:500]
+    assert len(sent) <= budget, f"{len(sent)} statements:\n" + "\n".join(sent)
+
+
+def on(app: Flask, *, postgresql: int, sqlite: int) -> int:
+    return postgresql if app.config["DATABASE_URL"].startswith("postgresql") else sqlite
+
+
+def test_the_health_check_sends_one(app: Flask) -> None:
+    client = app.test_client()
+
+    within(app, 1, lambda: client.get("/healthz"))
+
+
+def test_me_through_the_api_sends_one(app: Flask, hvac_api: ApiClient) -> None:
+    within(app, 1, lambda: hvac_api.get("/me"))
+
+
+def test_the_signed_in_home_page_sends_two(app: Flask, db: Session, hvac: Actor) -> None:
+    """The caller with their business, then the first steps in one statement."""
+    client = sign_in(app, user_of(db, hvac))
+
+    within(app, 2, lambda: client.get("/"))
+
+
+def test_webhook_intake_stores_the_event_and_its_job_in_one(app: Flask) -> None:
+    """One CTE on PostgreSQL; SQLite has no data-modifying CTE, so three
+    statements in one transaction there."""
+    client = app.test_client()
+    numbers = iter(range(1, 100))
+
+    def deliver():  # type: ignore[no-untyped-def]
+        customer = {"id": "cus_1", "object": "customer"}
+        body, header = signed(
+            stripe_event("customer.updated", customer, event_id=f"evt_{next(numbers)}"),
+            WEBHOOK_SECRET,
+        )
+        return client.post(
+            "/stripe/webhook",
+            data=body,
+            headers={"Stripe-Signature": header, "Content-Type": "application/json"},
+        )
+
+    within(app, on(app, postgresql=1, sqlite=3), deliver)
+
+
+def test_sending_a_referral_through_the_api(
+    app: Flask, db: Session, partners: tuple[Actor, Actor], hvac_api: ApiClient
+) -> None:
+    """13 today (9 reads: key, customer, user, verified owner, partner,
+    partnership, competition, duplicate, terms; 4 writes: referral, consent
+    request, email job, event); issue 23 aims at 8."""
+    hvac, plumber = partners
+    customers = iter([customer_of(db, hvac, n) for n in range(2)])
+
+    def send():  # type: ignore[no-untyped-def]
+        return hvac_api.post(
+            "/referrals",
+            {
+                "partner_id": plumber.business_id,
+                "customer_id": next(customers),
+                "need": "Water heater leaking",
+                "urgency": "this_week",
+            },
+        )
+
+    within(app, 13, send)
+
+
+def test_the_inbox_sends_three(app: Flask, db: Session, partners: tuple[Actor, Actor]) -> None:
+    hvac, plumber = partners
+    with app.app_context():
+        for n in range(3):
+            refer(db, hvac, plumber, customer_of(db, hvac, n))
+    client = sign_in(app, user_of(db, plumber))
+
+    within(app, 3, lambda: client.get("/referrals/inbox"))
+
+
+def test_the_dashboard_sends_one_per_figure(
+    app: Flask, db: Session, partners: tuple[Actor, Actor]
+) -> None:
+    """The caller, then each figure in its own statement, so one figure that
+    fails is shown as failed while the others render (analytics/page.py)."""
+    hvac, _ = partners
+    client = sign_in(app, user_of(db, hvac))
+
+    within(app, 11, lambda: client.get("/analytics"))
+
+
+def customer_of(db: Session, owner: Actor, n: int) -> int:
+    customer = create_customer(
+        session=db,
+        business_id=owner.business_id,
+        data={"name": f"Customer {n}", "email": f"customer{n}@example.com"},
+    )
+    db.commit()
+    assert customer.id is not None
+    return customer.id
