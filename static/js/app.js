@@ -27,16 +27,20 @@ document.addEventListener("change", (event) => {
 });
 
 // Choosing a customer fills the ZIP code field with theirs, unless someone
-// typed another ZIP code there.
-document.addEventListener("change", (event) => {
-  const select = event.target.closest("select[data-fills-zip]");
-  if (!select) return;
+// typed another ZIP code there. A choice made before this script ran (a quick
+// hand on a slow phone, or the browser restoring the form on Back) counts too.
+function fillZipFrom(select) {
   const field = document.getElementById(select.dataset.fillsZip);
   const zip = select.selectedOptions[0]?.dataset.zip || "";
   if (field && zip && (field.value === "" || field.value === field.dataset.filled)) {
     field.value = zip;
     field.dataset.filled = zip;
   }
+}
+document.querySelectorAll("select[data-fills-zip]").forEach(fillZipFrom);
+document.addEventListener("change", (event) => {
+  const select = event.target.closest("select[data-fills-zip]");
+  if (select) fillZipFrom(select);
 });
 
 // The top bar's menu on a phone: a Menu button folds the navigation away.
