@@ -1,14 +1,15 @@
-"""Interactive API docs, served by the app itself (Swagger UI from PyPI, no CDN)."""
+"""Interactive API docs, served by the app itself: Swagger UI 5 vendored under
+static/vendor/swagger-ui (see its README), no CDN."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import swagger_ui_bundle
 from flask import Blueprint, abort, render_template, send_from_directory
 
-SWAGGER_UI_DIR = Path(swagger_ui_bundle.swagger_ui_path)
-ASSETS = {"swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"}
+from referral.paths import resource
+
+SWAGGER_UI_VERSION = "5.35.0"
+SWAGGER_UI_DIR = resource("static") / "vendor" / "swagger-ui"
+ASSETS = {"swagger-ui-bundle.js", "swagger-ui.css"}
 
 docs = Blueprint("docs", __name__)
 
