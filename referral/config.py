@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     WEBHOOK_RETRY_BASE_SECONDS: Annotated[int, Field(ge=0)] = 5
     WEBHOOK_RETRY_HOURS: Annotated[int, Field(ge=1)] = 72
     WEBHOOK_RETENTION_DAYS: Days = 30
+    # Endpoints sent to at once across all workers: the rest wait their turn.
+    WEBHOOK_MAX_SENDING_ENDPOINTS: Count = 4
 
     STRIPE_SECRET_KEY: str | None = secret()
     STRIPE_WEBHOOK_SECRET: str | None = secret()

@@ -5,7 +5,9 @@ One job per endpoint (`webhooks.deliver`, at most one queued) works through
 its pending deliveries oldest first. A worker holds the endpoint
 (`busy_until`) while it sends, so however many workers run, an endpoint
 receives one request at a time and events in the order they happened; a slow
-endpoint holds up only its own queue.
+endpoint holds up only its own queue. At most WEBHOOK_MAX_SENDING_ENDPOINTS
+endpoints are held at once across all workers, so slow receivers never take
+every worker from email, settlements and the rest of the queue.
 
 Each attempt is committed on its own, before the next: a worker killed during
 a request leaves the delivery pending, and the job runs again (its lease
@@ -32,7 +34,7 @@ from typing import Any
 
 import requests
 from flask import current_app
-from sqlalchemy import Engine, or_, update
+from sqlalchemy import Engine, func, or_, text, update
 from sqlmodel import Session, select
 from standardwebhooks.webhooks import Webhook
 
@@ -151,16 +153,31 @@ def _read_at_most(response: requests.Response, limit: int, *, deadline: float) -
 # --- the job ---------------------------------------------------------------------
 
 
-def _hold(engine: Engine, endpoint_id: int, *, seconds: float) -> bool:
-    """Take (or extend) the endpoint for this worker; False if another holds it."""
+# Serialises taking endpoints on PostgreSQL, so two workers cannot both count
+# one free place under the cap (SQLite serialises every write already).
+HOLD_LOCK_KEY = 0x5EB400C
+
+
+def hold_endpoint(engine: Engine, endpoint_id: int, *, seconds: float, most_at_once: int) -> bool:
+    """Take the endpoint for this worker for `seconds`; False when another
+    worker holds it, or when `most_at_once` other endpoints are being sent to."""
     now = utcnow()
+    sending = (
+        select(func.count())
+        .select_from(WebhookEndpoint)
+        .where(WebhookEndpoint.busy_until >= now, WebhookEndpoint.id != endpoint_id)  # type: ignore[operator, arg-type]
+        .scalar_subquery()
+    )
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": HOLD_LOCK_KEY})
         return (
             connection.execute(
                 update(WebhookEndpoint)
                 .where(
                     WebhookEndpoint.id == endpoint_id,
                     or_(WebhookEndpoint.busy_until.is_(None), WebhookEndpoint.busy_until < now),  # type: ignore[union-attr]
+                    sending < most_at_once,
                 )
                 .values(busy_until=now + dt.timedelta(seconds=seconds))
             ).rowcount
@@ -168,7 +185,7 @@ def _hold(engine: Engine, endpoint_id: int, *, seconds: float) -> bool:
         )
 
 
-def _let_go(engine: Engine, endpoint_id: int) -> None:
+def let_go(engine: Engine, endpoint_id: int) -> None:
     with engine.begin() as connection:
         connection.execute(
             update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id).values(busy_until=None)
@@ -182,9 +199,10 @@ def deliver_to_endpoint(session: Session, payload: dict[str, Any]) -> None:
     endpoint_id = int(payload["endpoint_id"])
     engine = session.get_bind()
     assert isinstance(engine, Engine)
-    if not _hold(engine, endpoint_id, seconds=hold_seconds()):
-        # Another worker is sending to it: look again shortly (it may stop
-        # before seeing what woke this job).
+    most_at_once = current_app.config["WEBHOOK_MAX_SENDING_ENDPOINTS"]
+    if not hold_endpoint(engine, endpoint_id, seconds=hold_seconds(), most_at_once=most_at_once):
+        # Another worker is sending to it, or enough endpoints are being sent
+        # to: look again shortly (a holder may stop before seeing what woke this job).
         _again(session, endpoint_id, utcnow() + dt.timedelta(seconds=2))
         return
     next_at: dt.datetime | None = None
@@ -195,7 +213,7 @@ def deliver_to_endpoint(session: Session, payload: dict[str, Any]) -> None:
             if next_at is None or next_at > utcnow():
                 break
     finally:
-        _let_go(engine, endpoint_id)
+        let_go(engine, endpoint_id)
     if next_at is not None:
         _again(session, endpoint_id, next_at)
 

@@ -24,7 +24,7 @@ from referral.events.models import (
     WebhookEvent,
 )
 from referral.integrations import services
-from referral.integrations.delivery import backoff, deliver_next
+from referral.integrations.delivery import backoff, deliver_next, hold_endpoint, let_go
 from referral.jobs.models import Job
 from referral.jobs.worker import run_worker
 from referral.referrals import services as referrals
@@ -309,3 +309,42 @@ def test_one_job_per_endpoint_is_queued_however_many_events(
         db.commit()
     jobs = db.exec(select(Job).where(Job.kind == events.DELIVER_JOB)).all()
     assert [job.singleton for job in jobs] == [events.delivery_job_singleton(endpoint["id"])]
+
+
+def test_no_more_endpoints_are_sent_to_at_once_than_the_global_cap(
+    app: Flask, db: Session, plumber: Party, receiver: Receiver
+) -> None:
+    first, second, third = (add_endpoint(app, plumber, receiver)["id"] for _ in range(3))
+    engine = db.get_bind()
+
+    assert hold_endpoint(engine, first, seconds=30, most_at_once=2)
+    assert hold_endpoint(engine, second, seconds=30, most_at_once=2)
+    assert not hold_endpoint(engine, third, seconds=30, most_at_once=2)  # two are sending
+    assert not hold_endpoint(engine, first, seconds=30, most_at_once=5)  # held by its worker
+
+    let_go(engine, first)
+    assert hold_endpoint(engine, third, seconds=30, most_at_once=2)
+
+
+def test_an_endpoint_over_the_cap_is_delivered_once_a_place_is_free(
+    app: Flask, db: Session, plumber: Party, receiver: Receiver
+) -> None:
+    app.config["WEBHOOK_MAX_SENDING_ENDPOINTS"] = 1
+    busy = add_endpoint(app, plumber, receiver)["id"]
+    waiting = add_endpoint(app, plumber, receiver)["id"]  # the receiver checks its signatures
+    with app.app_context():
+        services.send_test_event(session=db, business_id=plumber.business_id, endpoint_id=waiting)
+        db.commit()
+    engine = db.get_bind()
+    assert hold_endpoint(engine, busy, seconds=30, most_at_once=1)  # another worker sends to it
+
+    run_jobs(app)
+    assert receiver.events() == []  # it waits: its job is queued again, nothing lost
+    again = db.exec(select(Job).where(Job.kind == events.DELIVER_JOB, Job.status == "queued")).one()
+
+    let_go(engine, busy)
+    again.run_at = utcnow()  # its retry falls due
+    db.add(again)
+    db.commit()
+    run_jobs(app)
+    assert receiver.types() == ["webhook.test"]
