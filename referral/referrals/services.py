@@ -29,8 +29,7 @@ from referral.consent import visibility
 from referral.consent.models import ConsentMethod, ConsentRecord
 from referral.consent.visibility import OWNER_SIGHT, Sight, Stage
 from referral.customers.models import Customer
-from referral.customers.services import get_customer
-from referral.db import utcnow
+from referral.db import keep_loaded, utcnow
 from referral.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from referral.jobs.queue import enqueue
 from referral.money import MAX_JOB_CENTS, range_message
@@ -209,12 +208,15 @@ def _recent_referral_id(customer_id: int, receiver_id: int, now: dt.datetime) ->
 @dataclass(frozen=True)
 class SendingFacts:
     """All a new referral is checked against, read in one statement
-    (`look_up_sending`): the sender's standing, the receiver with its trade
+    (`look_up_sending`): the sender's standing, the referral an earlier
+    request with the same Idempotency-Key made, the sender's customer, the receiver with its trade
     (the consent text names it), the live partnership between the two, the
     sender's terms under the version in force, whether their trades compete,
     and an earlier referral of the customer to the receiver within 30 days."""
 
     sender_verified: bool
+    replayed_referral_id: int | None
+    customer: Customer | None
     receiver: Business | None
     receiver_trade: Trade | None
     partnership: Partnership | None
@@ -233,7 +235,13 @@ class Route:
 
 
 def look_up_sending(
-    session: Session, actor: Actor, *, partner_id: int, customer_id: int | None, now: dt.datetime
+    session: Session,
+    actor: Actor,
+    *,
+    partner_id: int,
+    customer_id: int | None,
+    idempotency_key: str | None,
+    now: dt.datetime,
 ) -> SendingFacts:
     """One statement for every check `send_referral` makes before writing
     (`customer_id` None: a customer created in this request, who has no
@@ -245,9 +253,18 @@ def look_up_sending(
     earlier = (
         _recent_referral_id(customer_id, partner_id, now) if customer_id is not None else null()
     )
-    row = session.execute(
+    replayed = (
+        select(Referral.id)
+        .where(Referral.sender_id == actor.business_id, Referral.idempotency_key == idempotency_key)
+        .scalar_subquery()
+        if idempotency_key
+        else null()
+    )
+    query = (
         select(
             verified_owner(actor.business_id).label("sender_verified"),
+            replayed.label("replayed_referral_id"),
+            Customer,
             Business,
             Trade,
             Partnership,
@@ -260,6 +277,15 @@ def look_up_sending(
             earlier.label("earlier_referral_id"),
         )
         .select_from(one)
+        # Only the sender's own: another business's customer is not found
+        # (with no customer_id, `customer.id IS NULL` joins none).
+        .outerjoin(
+            Customer,
+            and_(
+                Customer.id == customer_id,
+                Customer.business_id == actor.business_id,
+            ),
+        )
         .outerjoin(Business, Business.id == partner_id)
         .outerjoin(Trade, Trade.id == Business.trade_id)
         .outerjoin(
@@ -285,9 +311,12 @@ def look_up_sending(
                 ProposalTerms.referrer_id == actor.business_id,
             ),
         )
-    ).one()
+    )
+    row = session.execute(query).one()
     return SendingFacts(
         sender_verified=bool(row.sender_verified),
+        replayed_referral_id=row.replayed_referral_id,
+        customer=row.Customer,
         receiver=row.Business,
         receiver_trade=row.Trade,
         partnership=row.Partnership,
@@ -324,12 +353,13 @@ def check_route(actor: Actor, facts: SendingFacts) -> Route:
     return Route(receiver=receiver, partnership=partnership)
 
 
-def customer_to_refer(
-    session: Session, actor: Actor, customer_id: int, route: Route, facts: SendingFacts
-) -> Customer:
+def customer_to_refer(session: Session, route: Route, facts: SendingFacts) -> Customer:
     """The sender's own customer, not erased, not referred to this partner in
-    the last 30 days."""
-    customer = get_customer(session=session, business_id=actor.business_id, customer_id=customer_id)
+    the last 30 days. Kept in the session for the request: the answer shows it."""
+    customer = facts.customer
+    if customer is None:
+        raise NotFound("No such customer.")
+    keep_loaded(session, customer)
     if customer.erased_at is not None:
         raise DomainError("This customer was erased.")
     if facts.earlier_referral_id is not None:
@@ -443,17 +473,24 @@ def send_referral(*, session: Session, actor: Actor, data: NewReferral) -> Refer
     statement (`look_up_sending`), then the writes."""
     now = utcnow()
     facts = look_up_sending(
-        session, actor, partner_id=data.partner_id, customer_id=data.customer_id, now=now
+        session,
+        actor,
+        partner_id=data.partner_id,
+        customer_id=data.customer_id,
+        idempotency_key=data.idempotency_key,
+        now=now,
     )
     check_sender(actor, facts)
-    existing = _by_idempotency_key(session, actor.business_id, data.idempotency_key)
-    if existing is not None:
+    if facts.replayed_referral_id is not None:
+        # The same request again (a retry): the referral it made, unchanged.
+        existing = session.get(Referral, facts.replayed_referral_id)
+        assert existing is not None
         return existing
     if data.consent_method != ConsentMethod.EMAIL_LINK:
         # The forms and the API require the day; a service caller may omit it.
         consent.check_attested_on(data.attested_on, required=False)
     route = check_route(actor, facts)
-    customer = customer_to_refer(session, actor, data.customer_id, route, facts)
+    customer = customer_to_refer(session, route, facts)
     version, terms = terms_of(facts)
     referral = create_referral(
         session, actor, data, route=route, version=version, customer=customer
@@ -471,14 +508,6 @@ def _response_window(session: Session, referral: Referral) -> int:
     proposal = session.get(Proposal, version.proposal_id)
     assert proposal is not None
     return proposal_terms(session, proposal)[referral.sender_id].response_window_hours
-
-
-def _by_idempotency_key(session: Session, sender_id: int, key: str | None) -> Referral | None:
-    if not key:
-        return None
-    return session.exec(
-        select(Referral).where(Referral.sender_id == sender_id, Referral.idempotency_key == key)
-    ).first()
 
 
 def _deliver(
