@@ -209,10 +209,11 @@ def _recent_referral_id(customer_id: int, receiver_id: int, now: dt.datetime) ->
 class SendingFacts:
     """All a new referral is checked against, read in one statement
     (`look_up_sending`): the sender's standing, the referral an earlier
-    request with the same Idempotency-Key made, the sender's customer, the receiver with its trade
-    (the consent text names it), the live partnership between the two, the
-    sender's terms under the version in force, whether their trades compete,
-    and an earlier referral of the customer to the receiver within 30 days."""
+    request with the same Idempotency-Key made, the sender's customer, the
+    receiver with its trade (held here for the consent text, which names it),
+    the live partnership between the two, the sender's terms under the version
+    in force, whether their trades compete, and an earlier referral of the
+    customer to the receiver within 30 days."""
 
     sender_verified: bool
     replayed_referral_id: int | None
