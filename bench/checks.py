@@ -28,6 +28,8 @@ class Endpoint:
     path: str
     kind: str  # "me" (JSON with an API key), "page" (signed-in HTML), "health" or "referral"
     target: float | None  # least throughput as a fraction of the bare app's
+    # ... of the bare app doing the same SQL through the driver (`--baseline bare-sql`)
+    sql_target: float | None = None
     method: str = "GET"
     status: int = 200  # what a success answers
 

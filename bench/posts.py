@@ -3,7 +3,7 @@
 A customer may be referred to the same partner once in 30 days, and a retried
 Idempotency-Key returns the referral it made first, so no two requests may
 share both. Request n refers customer n % C to partner (n // C) % P, with the
-Idempotency-Key `bench-<n>`: every request creates a real referral until
+Idempotency-Key `bench-<n>` (`<prefix><n>`): every request creates a real referral until
 C * P numbers are used, and the harness stops before that (`capacity`).
 
 The body asks the customer for consent by email (`email_link`): nothing
@@ -51,7 +51,7 @@ function request()
     headers[name] = value
   end
   headers["Content-Type"] = "application/json"
-  headers["Idempotency-Key"] = "bench-" .. n
+  headers["Idempotency-Key"] = "%(key_prefix)s" .. n
   return wrk.format("POST", nil, headers, string.format(body, partner, customer))
 end
 """
@@ -63,6 +63,9 @@ class ReferralPosts:
 
     partner_ids: list[int]
     customer_ids: list[int]
+    # Two apps writing to one database (the bare-SQL baseline) get customers
+    # and keys of their own, so neither refers the other's pair or replays its key.
+    key_prefix: str = "bench-"
     method: str = "POST"
     next_number: int = 0
 
@@ -79,7 +82,10 @@ class ReferralPosts:
         return partner, customer
 
     def request(self, number: int) -> tuple[dict[str, str], bytes]:
-        headers = {"Content-Type": "application/json", "Idempotency-Key": f"bench-{number}"}
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": f"{self.key_prefix}{number}",
+        }
         return headers, (BODY % self.ids(number)).encode()
 
     def wrk_script(self, first: int) -> str:
@@ -88,4 +94,5 @@ class ReferralPosts:
             "customers": ", ".join(map(str, self.customer_ids)),
             "body": BODY,
             "first": first,
+            "key_prefix": self.key_prefix,
         }

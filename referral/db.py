@@ -239,6 +239,13 @@ def get_session() -> Session:
     return g.db_session
 
 
+def keep_loaded(session: Session, *rows: object) -> None:
+    """Keep rows in the session's identity map while the session lives (one
+    request): it holds loaded rows only while something refers to them, and a
+    row the answer shows later (`session.get`) would be read a second time."""
+    session.info.setdefault("kept", []).extend(rows)
+
+
 @contextlib.contextmanager
 def transaction(bind: Engine | None = None) -> Iterator[Session]:
     """A session that commits when the block ends and rolls back if it raises."""

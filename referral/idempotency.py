@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response, g, make_response, request
-from sqlalchemy import Column, Integer, String, Text, UniqueConstraint, delete
+from sqlalchemy import Column, Integer, String, Text, UniqueConstraint, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, select
 
@@ -72,7 +72,8 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
         session = get_session()
         business_id = g.business.id
         fingerprint = _fingerprint()
-        stored = _stored(session, business_id, key)
+        found = _found(session, business_id, key)
+        stored = found if found is not None and found.created_at > utcnow() - KEEP else None
         if stored is not None:
             if stored.request_sha256 != fingerprint:
                 raise ValidationFailed(
@@ -84,49 +85,63 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
             return replay
         response = make_response(view(*args, **kwargs))
         if 200 <= response.status_code < 300:
-            _store(session, business_id, key, fingerprint, response)
+            _store(session, business_id, key, fingerprint, response, expired=found)
         return response
 
     return wrapped
 
 
-def _stored(session: Session, business_id: int, key: str) -> IdempotentRequest | None:
-    stored = session.exec(
+def _found(session: Session, business_id: int, key: str) -> IdempotentRequest | None:
+    """The answer stored for the key, expired or not."""
+    return session.exec(
         select(IdempotentRequest).where(
             IdempotentRequest.business_id == business_id, IdempotentRequest.key == key
         )
     ).first()
-    if stored is not None and stored.created_at <= utcnow() - KEEP:
-        return None  # expired: the key may be used afresh
-    return stored
 
 
 def _store(
-    session: Session, business_id: int, key: str, fingerprint: str, response: Response
+    session: Session,
+    business_id: int,
+    key: str,
+    fingerprint: str,
+    response: Response,
+    *,
+    expired: IdempotentRequest | None,
 ) -> None:
-    session.execute(
-        delete(IdempotentRequest).where(
-            IdempotentRequest.business_id == business_id,  # type: ignore[arg-type]
-            IdempotentRequest.key == key,  # type: ignore[arg-type]
-        )
-    )
-    session.add(
-        IdempotentRequest(
-            business_id=business_id,
-            key=key,
-            request_sha256=fingerprint,
-            status=response.status_code,
-            body=response.get_data(as_text=True),
-        )
-    )
+    """Store the answer: a new row, or the expired one taken over (only if no
+    other request took it over meanwhile)."""
+    answer = {
+        "request_sha256": fingerprint,
+        "status": response.status_code,
+        "body": response.get_data(as_text=True),
+    }
+    if expired is not None:
+        taken = session.execute(
+            update(IdempotentRequest)
+            .where(
+                IdempotentRequest.id == expired.id,  # type: ignore[arg-type]
+                IdempotentRequest.created_at == expired.created_at,  # type: ignore[arg-type]
+            )
+            .values(created_at=utcnow(), **answer)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not taken:
+            raise _raced()
+        return
+    session.add(IdempotentRequest(business_id=business_id, key=key, **answer))
     try:
         with session.begin_nested():
             session.flush()
     except IntegrityError as exc:
-        # Another request with this key finished first: its answer stands.
-        raise DomainError(
-            "A request with this Idempotency-Key was being made at the same time; retry it."
-        ) from exc
+        raise _raced() from exc
+
+
+def _raced() -> DomainError:
+    """Another request with the key finished first: its answer stands."""
+    return DomainError(
+        "A request with this Idempotency-Key was being made at the same time; retry it."
+    )
 
 
 def prune(session: Session, *, now: dt.datetime | None = None) -> int:

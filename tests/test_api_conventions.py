@@ -112,3 +112,24 @@ def test_keys_belong_to_one_business_and_are_forgotten_after_a_day(app: Flask, d
     assert db.exec(select(IdempotentRequest)).all() == []
     assert client.post("/api/v1/customers", json=CUSTOMER, headers=a).status_code == 201
     assert len(db.exec(select(Customer)).all()) == 3
+
+
+def test_an_expired_key_not_pruned_yet_is_taken_over_by_the_next_request(
+    app: Flask, db: Session
+) -> None:
+    client = app.test_client()
+    headers = {**_key(app, db), "Idempotency-Key": "nightly-sync"}
+    assert client.post("/api/v1/customers", json=CUSTOMER, headers=headers).status_code == 201
+    stored = db.exec(select(IdempotentRequest)).one()
+    stored.created_at = utcnow() - dt.timedelta(hours=25)
+    db.commit()
+
+    other = {**CUSTOMER, "name": "Someone Else"}
+    fresh = client.post("/api/v1/customers", json=other, headers=headers)
+    assert fresh.status_code == 201 and "Idempotent-Replayed" not in fresh.headers
+    again = client.post("/api/v1/customers", json=other, headers=headers)
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json == fresh.json
+    db.expire_all()
+    (kept,) = db.exec(select(IdempotentRequest)).all()
+    assert kept.created_at > utcnow() - dt.timedelta(hours=1)
+    assert len(db.exec(select(Customer)).all()) == 2

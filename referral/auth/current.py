@@ -171,9 +171,10 @@ API_KEY_TOUCH_EVERY = dt.timedelta(minutes=1)
 @functools.cache
 def _api_key_lookup() -> Select[Any]:
     """One query answers "who is this" with what every API answer shows; built
-    once, as it runs on every API call."""
+    once, as it runs on every API call. The key's creator comes with it: the
+    key acts as them (`Actor.of_api_key` finds them in the session)."""
     query = (
-        select(ApiKey)
+        select(ApiKey, User)
         # A key dies with its creator's membership, even one not revoked yet.
         .join(User, User.id == ApiKey.created_by_id)
         .where(
@@ -197,7 +198,9 @@ def api_key_required(view: F) -> F:
         row = db.execute(_api_key_lookup(), {"key_hash": hash_token(raw.strip())}).first()
         if row is None:
             abort(401, "The API key is not valid or has been revoked.")
-        g.api_key, *loaded = row
+        # The creator is held for the request: the session keeps a loaded row
+        # only while something refers to it.
+        g.api_key, g.api_key_creator, *loaded = row
         for name, value in zip(_names(_WITH_API_KEY), loaded, strict=True):
             setattr(g, name, value)
         g.user = None

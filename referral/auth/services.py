@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import delete, func, update
+from sqlalchemy import ColumnElement, delete, exists, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -46,21 +46,20 @@ VERIFY_FIRST = (
 )
 
 
+def verified_owner(business_id: int) -> ColumnElement[bool]:
+    """SQL for "an owner of the business (still a member) has confirmed their
+    email address", to ask within a larger query."""
+    return exists().where(
+        User.business_id == business_id,
+        User.role == "owner",
+        User.email_verified_at.is_not(None),  # type: ignore[union-attr]
+        User.disabled_at.is_(None),  # type: ignore[union-attr]
+    )
+
+
 def business_verified(session: Session, business_id: int) -> bool:
     """An owner of the business (still a member) has confirmed their email address."""
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(User)
-            .where(
-                User.business_id == business_id,
-                User.role == "owner",
-                User.email_verified_at.is_not(None),  # type: ignore[union-attr]
-                User.disabled_at.is_(None),  # type: ignore[union-attr]
-            )
-        )
-        or 0
-    ) > 0
+    return bool(session.scalar(select(verified_owner(business_id))))
 
 
 def require_verified_business(session: Session, business_id: int) -> None:

@@ -9,27 +9,28 @@ Everything that asks whether trades compete reads it through this module.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import exists
+from sqlalchemy import ColumnElement, exists
 from sqlmodel import Session, select
 
 from referral.businesses.models import Business, TradeCompetition
+
+
+def competition_listed(trade_a: Any, trade_b: Any) -> ColumnElement[bool]:
+    """SQL for "the table lists these two trades as competitors", to ask within
+    a larger query (columns or values). A trade competing with itself needs no
+    row: callers compare the two trades as well (`trades_compete`)."""
+    return exists().where(
+        TradeCompetition.trade_id == trade_a, TradeCompetition.competitor_id == trade_b
+    )
 
 
 def trades_compete(session: Session, trade_a: int, trade_b: int) -> bool:
     """True when businesses of these two trades compete for the same jobs."""
     if trade_a == trade_b:
         return True
-    return bool(
-        session.scalar(
-            select(
-                exists().where(
-                    TradeCompetition.trade_id == trade_a,
-                    TradeCompetition.competitor_id == trade_b,
-                )
-            )
-        )
-    )
+    return bool(session.scalar(select(competition_listed(trade_a, trade_b))))
 
 
 def businesses_compete(session: Session, a: Business, b: Business) -> bool:

@@ -13,8 +13,10 @@ Rules enforced here (whatever a page or API client sends):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, func, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from referral import events
@@ -149,6 +151,17 @@ def proposal_terms(session: Session, proposal: Proposal) -> dict[int, ProposalTe
     """The proposal's terms keyed by the referrer's business id."""
     rows = session.exec(select(ProposalTerms).where(ProposalTerms.proposal_id == proposal.id))
     return {row.referrer_id: row for row in rows}
+
+
+def latest_version_number(partnership_id: Any) -> Any:
+    """SQL for the number of the partnership's version in force (a scalar
+    subquery, to join the version within a larger query)."""
+    newer = aliased(TermsVersion)
+    return (
+        select(func.max(newer.number))
+        .where(newer.partnership_id == partnership_id)
+        .scalar_subquery()
+    )
 
 
 def current_version(session: Session, partnership: Partnership) -> TermsVersion | None:

@@ -192,12 +192,10 @@ class Referrals(MethodView):
             raise ValidationFailed(
                 "Some fields are not valid.", errors={"Idempotency-Key": ["At most 80 characters."]}
             )
-        session = get_session()
-        # Held until the answer is written: the session keeps loaded objects only
-        # while something refers to them, and the answer shows this customer.
-        customer = session.get(Customer, data["customer_id"])  # noqa: F841
         referral = services.send_referral(
-            session=session, actor=current_actor(), data=NewReferral(**data, idempotency_key=key)
+            session=get_session(),
+            actor=current_actor(),
+            data=NewReferral(**data, idempotency_key=key),
         )
         return _view(referral)
 

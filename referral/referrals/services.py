@@ -13,29 +13,36 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import and_, func, literal, null, or_
 from sqlmodel import Session, select
 
 from referral import events
 from referral.audit.models import AuditEvent
-from referral.auth.services import require_verified_business
+from referral.auth.services import VERIFY_FIRST, verified_owner
 from referral.businesses.actor import Actor
-from referral.businesses.competition import businesses_compete
-from referral.businesses.models import Business
+from referral.businesses.competition import competition_listed
+from referral.businesses.models import Business, Trade
 from referral.consent import services as consent
 from referral.consent import visibility
 from referral.consent.models import ConsentMethod, ConsentRecord
 from referral.consent.visibility import OWNER_SIGHT, Sight, Stage
 from referral.customers.models import Customer
-from referral.customers.services import get_customer
-from referral.db import utcnow
+from referral.db import keep_loaded, utcnow
 from referral.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from referral.jobs.queue import enqueue
 from referral.money import MAX_JOB_CENTS, range_message
 from referral.notifications.services import notify_business
-from referral.partnerships.models import PartnershipStatus, Proposal, TermsVersion
-from referral.partnerships.services import live_partnership_between, proposal_terms, terms_in_force
+from referral.partnerships.models import (
+    LIVE_STATUSES,
+    Partnership,
+    PartnershipStatus,
+    Proposal,
+    ProposalTerms,
+    TermsVersion,
+)
+from referral.partnerships.services import latest_version_number, proposal_terms
 from referral.referrals import outcomes
 from referral.referrals.models import STATUSES, Referral, ReferralEvent, ReferralStatus
 
@@ -175,11 +182,11 @@ def record_contact_view(*, session: Session, referral: Referral, user_id: int | 
     )
 
 
-def _first_recent_referral(
-    session: Session, customer_id: int, receiver_id: int, now: dt.datetime
-) -> Referral | None:
-    return session.exec(
-        select(Referral)
+def _recent_referral_id(customer_id: int, receiver_id: int, now: dt.datetime) -> Any:
+    """SQL for the first open or answered referral of the customer to the
+    receiver within the duplicate window (a scalar subquery)."""
+    return (
+        select(Referral.id)
         .where(
             Referral.customer_id == customer_id,
             Referral.receiver_id == receiver_id,
@@ -193,52 +200,201 @@ def _first_recent_referral(
             ),
         )
         .order_by(Referral.id)
-    ).first()
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
-def send_referral(*, session: Session, actor: Actor, data: NewReferral) -> Referral:
-    """Refer a customer to an active partner. With `email_link` the customer is
-    asked first; with an attested method the consent is recorded now and the
-    partner is told at once. Fails on a partnership that is not active, a
-    competitor, another business's customer, or a duplicate within 30 days."""
+@dataclass(frozen=True)
+class SendingFacts:
+    """All a new referral is checked against, read in one statement
+    (`look_up_sending`): the sender's standing, the referral an earlier
+    request with the same Idempotency-Key made, the sender's customer, the
+    receiver with its trade (held here for the consent text, which names it),
+    the live partnership between the two, the sender's terms under the version
+    in force, whether their trades compete, and an earlier referral of the
+    customer to the receiver within 30 days."""
+
+    sender_verified: bool
+    replayed_referral_id: int | None
+    customer: Customer | None
+    receiver: Business | None
+    receiver_trade: Trade | None
+    partnership: Partnership | None
+    version: TermsVersion | None
+    terms: ProposalTerms | None
+    competes: bool
+    earlier_referral_id: int | None
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a checked referral goes: an active partner, not a competitor."""
+
+    receiver: Business
+    partnership: Partnership
+
+
+def look_up_sending(
+    session: Session,
+    actor: Actor,
+    *,
+    partner_id: int,
+    customer_id: int | None,
+    idempotency_key: str | None,
+    now: dt.datetime,
+) -> SendingFacts:
+    """One statement for every check `send_referral` makes before writing
+    (`customer_id` None: a customer created in this request, who has no
+    earlier referral). Always one row: a receiver that does not exist comes
+    back as None, with the sender's standing."""
+    low, high = sorted((actor.business_id, partner_id))
+    sender_trade = actor.business.trade_id
+    one = select(literal(1).label("one")).subquery()
+    earlier = (
+        _recent_referral_id(customer_id, partner_id, now) if customer_id is not None else null()
+    )
+    replayed = (
+        select(Referral.id)
+        .where(Referral.sender_id == actor.business_id, Referral.idempotency_key == idempotency_key)
+        .scalar_subquery()
+        if idempotency_key
+        else null()
+    )
+    query = (
+        select(
+            verified_owner(actor.business_id).label("sender_verified"),
+            replayed.label("replayed_referral_id"),
+            Customer,
+            Business,
+            Trade,
+            Partnership,
+            TermsVersion,
+            ProposalTerms,
+            or_(
+                Business.trade_id == sender_trade,
+                competition_listed(sender_trade, Business.trade_id),
+            ).label("competes"),
+            earlier.label("earlier_referral_id"),
+        )
+        .select_from(one)
+        # Only the sender's own: another business's customer is not found
+        # (with no customer_id, `customer.id IS NULL` joins none).
+        .outerjoin(
+            Customer,
+            and_(
+                Customer.id == customer_id,
+                Customer.business_id == actor.business_id,
+            ),
+        )
+        .outerjoin(Business, Business.id == partner_id)
+        .outerjoin(Trade, Trade.id == Business.trade_id)
+        .outerjoin(
+            Partnership,
+            and_(
+                Business.id.is_not(None),  # type: ignore[union-attr]
+                Partnership.business_low_id == low,
+                Partnership.business_high_id == high,
+                Partnership.status.in_(LIVE_STATUSES),  # type: ignore[attr-defined]
+            ),
+        )
+        .outerjoin(
+            TermsVersion,
+            and_(
+                TermsVersion.partnership_id == Partnership.id,
+                TermsVersion.number == latest_version_number(Partnership.id),
+            ),
+        )
+        .outerjoin(
+            ProposalTerms,
+            and_(
+                ProposalTerms.proposal_id == TermsVersion.proposal_id,
+                ProposalTerms.referrer_id == actor.business_id,
+            ),
+        )
+    )
+    row = session.execute(query).one()
+    return SendingFacts(
+        sender_verified=bool(row.sender_verified),
+        replayed_referral_id=row.replayed_referral_id,
+        customer=row.Customer,
+        receiver=row.Business,
+        receiver_trade=row.Trade,
+        partnership=row.Partnership,
+        version=row.TermsVersion,
+        terms=row.ProposalTerms,
+        competes=bool(row.competes),
+        earlier_referral_id=row.earlier_referral_id,
+    )
+
+
+def check_sender(actor: Actor, facts: SendingFacts) -> None:
+    """Whoever sends: a role that may, in a business whose owner confirmed
+    their email."""
     if actor.role not in ("owner", "manager", "staff"):
         raise PermissionDenied("Your role cannot send referrals.")
-    require_verified_business(session, actor.business_id)
-    existing = _by_idempotency_key(session, actor.business_id, data.idempotency_key)
-    if existing is not None:
-        return existing
-    if data.consent_method != ConsentMethod.EMAIL_LINK:
-        # The forms and the API require the day; a service caller may omit it.
-        consent.check_attested_on(data.attested_on, required=False)
-    receiver = session.get(Business, data.partner_id)
+    if not facts.sender_verified:
+        raise PermissionDenied(VERIFY_FIRST)
+
+
+def check_route(actor: Actor, facts: SendingFacts) -> Route:
+    """An active partner whose trade does not compete with the sender's."""
+    receiver = facts.receiver
     if receiver is None or receiver.id == actor.business_id:
         raise NotFound("No such business.")
-    partnership = live_partnership_between(session, actor.business_id, data.partner_id)
+    partnership = facts.partnership
     if partnership is None or partnership.status != PartnershipStatus.ACTIVE:
         state = partnership.status if partnership else "not agreed"
         raise DomainError(
             f"You can refer customers only to active partners; this partnership is {state}.",
             errors={"partner_id": ["Not an active partner."]},
         )
-    if businesses_compete(session, actor.business, receiver):
+    if facts.competes:
         raise DomainError("Your trades compete, so you cannot refer customers to this business.")
-    customer = get_customer(
-        session=session, business_id=actor.business_id, customer_id=data.customer_id
-    )
+    return Route(receiver=receiver, partnership=partnership)
+
+
+def customer_to_refer(session: Session, route: Route, facts: SendingFacts) -> Customer:
+    """The sender's own customer, not erased, not referred to this partner in
+    the last 30 days. Kept in the session for the request: the answer shows it."""
+    customer = facts.customer
+    if customer is None:
+        raise NotFound("No such customer.")
+    keep_loaded(session, customer)
     if customer.erased_at is not None:
         raise DomainError("This customer was erased.")
-    now = utcnow()
-    earlier = _first_recent_referral(session, customer.id or 0, receiver.id or 0, now)
-    if earlier is not None:
+    if facts.earlier_referral_id is not None:
         raise DomainError(
-            f"You referred this customer to {receiver.name} less than 30 days ago.",
-            errors={"referral_id": [str(earlier.id)]},
+            f"You referred this customer to {route.receiver.name} less than 30 days ago.",
+            errors={"referral_id": [str(facts.earlier_referral_id)]},
         )
-    version, terms = terms_in_force(session, partnership, referrer_id=actor.business_id)
+    return customer
+
+
+def terms_of(facts: SendingFacts) -> tuple[TermsVersion, ProposalTerms]:
+    """The version in force and the sender's terms under it (as `terms_in_force`)."""
+    if facts.version is None:
+        raise DomainError("This partnership has no agreed terms yet.")
+    if facts.terms is None:
+        raise KeyError(facts.version.partnership_id)  # the sender is not a side of it
+    return facts.version, facts.terms
+
+
+def create_referral(
+    session: Session,
+    actor: Actor,
+    data: NewReferral,
+    *,
+    route: Route,
+    version: TermsVersion,
+    customer: Customer,
+) -> Referral:
+    """The referral row, awaiting consent, and its first event. One INSERT now
+    (the consent and the event need its id); the event is written with the rest."""
     referral = Referral(
         sender_id=actor.business_id,
-        receiver_id=data.partner_id,
-        partnership_id=partnership.id,
+        receiver_id=route.receiver.id,
+        partnership_id=route.partnership.id,
         terms_version_id=version.id,
         customer_id=customer.id,
         created_by_user_id=actor.user_id,
@@ -260,17 +416,36 @@ def send_referral(*, session: Session, actor: Actor, data: NewReferral) -> Refer
             to_status=ReferralStatus.AWAITING_CONSENT,
         )
     )
+    return referral
+
+
+def consent_and_deliver(
+    session: Session,
+    actor: Actor,
+    data: NewReferral,
+    *,
+    referral: Referral,
+    route: Route,
+    terms: ProposalTerms,
+    customer: Customer,
+) -> None:
+    """With `email_link` the customer is asked and nothing moves yet; with an
+    attested method the consent is recorded and the partner told at once."""
     if data.consent_method == ConsentMethod.EMAIL_LINK:
         consent.request_consent(
             session,
             referral=referral,
             customer=customer,
             referrer=actor.business,
-            receiver=receiver,
+            receiver=route.receiver,
         )
-        return referral
+        return
     text = consent.consent_text(
-        session, referrer=actor.business, receiver=receiver, customer=customer, need=data.need
+        session,
+        referrer=actor.business,
+        receiver=route.receiver,
+        customer=customer,
+        need=data.need,
     )
     consent.add_consent_record(
         session,
@@ -286,7 +461,44 @@ def send_referral(*, session: Session, actor: Actor, data: NewReferral) -> Refer
         evidence_content_type=data.evidence_content_type,
         evidence_size=data.evidence_size,
     )
-    _deliver(session, referral, receiver, terms.response_window_hours, actor=actor)
+    _deliver(session, referral, route.receiver, terms.response_window_hours, actor=actor)
+
+
+def send_referral(*, session: Session, actor: Actor, data: NewReferral) -> Referral:
+    """Refer a customer to an active partner. With `email_link` the customer is
+    asked first; with an attested method the consent is recorded now and the
+    partner is told at once. Fails on a partnership that is not active, a
+    competitor, another business's customer, or a duplicate within 30 days.
+
+    The checks come in this order, each its own step; what they read is one
+    statement (`look_up_sending`), then the writes."""
+    now = utcnow()
+    facts = look_up_sending(
+        session,
+        actor,
+        partner_id=data.partner_id,
+        customer_id=data.customer_id,
+        idempotency_key=data.idempotency_key,
+        now=now,
+    )
+    check_sender(actor, facts)
+    if facts.replayed_referral_id is not None:
+        # The same request again (a retry): the referral it made, unchanged.
+        existing = session.get(Referral, facts.replayed_referral_id)
+        assert existing is not None
+        return existing
+    if data.consent_method != ConsentMethod.EMAIL_LINK:
+        # The forms and the API require the day; a service caller may omit it.
+        consent.check_attested_on(data.attested_on, required=False)
+    route = check_route(actor, facts)
+    customer = customer_to_refer(session, route, facts)
+    version, terms = terms_of(facts)
+    referral = create_referral(
+        session, actor, data, route=route, version=version, customer=customer
+    )
+    consent_and_deliver(
+        session, actor, data, referral=referral, route=route, terms=terms, customer=customer
+    )
     return referral
 
 
@@ -297,14 +509,6 @@ def _response_window(session: Session, referral: Referral) -> int:
     proposal = session.get(Proposal, version.proposal_id)
     assert proposal is not None
     return proposal_terms(session, proposal)[referral.sender_id].response_window_hours
-
-
-def _by_idempotency_key(session: Session, sender_id: int, key: str | None) -> Referral | None:
-    if not key:
-        return None
-    return session.exec(
-        select(Referral).where(Referral.sender_id == sender_id, Referral.idempotency_key == key)
-    ).first()
 
 
 def _deliver(

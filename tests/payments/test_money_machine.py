@@ -7,10 +7,12 @@ invariants (referral/settlements/invariants.py, docs/money.md) after every step.
 The app's own services run in-process; the money moves at the Stripe stand-in
 (charges, transfers, reversals, refunds, disputes), whose webhooks are not sent
 by it but held here and delivered, signed, to the app's webhook endpoint when
-the test decides. CI runs a bounded number of examples; the long run is
-documented in docs/money.md:
+the test decides. The suite runs a few examples (MONEY_MACHINE_EXAMPLES,
+default 4). The long run, bounded by time rather than by a count, runs batches
+of examples until its minutes are spent and prints how many it tried
+(docs/money.md):
 
-    MONEY_MACHINE_EXAMPLES=2000 MONEY_MACHINE_STEPS=40 \
+    MONEY_MACHINE_MINUTES=20 MONEY_MACHINE_STEPS=40 \
         pytest tests/payments/test_money_machine.py -k sqlite
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
+import time
 from typing import Any
 
 import pytest
@@ -55,6 +58,10 @@ from tests.support.stripe_standin import StripeStandIn
 
 EXAMPLES = int(os.environ.get("MONEY_MACHINE_EXAMPLES", "4"))
 STEPS = int(os.environ.get("MONEY_MACHINE_STEPS", "25"))
+# The long run: batches of LONG_BATCH examples (each batch a fresh hypothesis
+# run with its own seed) until this many minutes are spent; 0 for the suite's run.
+MINUTES = float(os.environ.get("MONEY_MACHINE_MINUTES", "0"))
+LONG_BATCH = int(os.environ.get("MONEY_MACHINE_BATCH", "10"))
 DECLINING_CARD = {"number": "4000000000000341", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
 TRADES = (("hvac", "78701"), ("plumbing", "78704"), ("electrical", "78702"))
 
@@ -80,6 +87,9 @@ terms = st.one_of(
 pick = st.integers(0, 10_000)
 _worlds = itertools.count(1)
 _events = itertools.count(1)
+# What the long run reports: examples begun (worlds made) and invariant checks
+# (one after each example's world is made, then one after every step).
+tally = {"examples": 0, "checks": 0}
 
 
 class MoneyMachine(RuleBasedStateMachine):
@@ -110,6 +120,7 @@ class MoneyMachine(RuleBasedStateMachine):
     )
     def world(self, size: int, offers: list[TermsOffer]) -> None:
         n = next(_worlds)
+        tally["examples"] += 1
         db, standin = self.db, self.standin
         self.businesses = []
         self.cards: dict[int, tuple[str, str]] = {}
@@ -322,6 +333,7 @@ class MoneyMachine(RuleBasedStateMachine):
 
     @invariant()
     def money_invariants_hold(self) -> None:
+        tally["checks"] += 1
         self.db.expire_all()
         assert check_invariants(self.db) == []
 
@@ -402,11 +414,33 @@ def machine_world(app: Flask, db: Session, standin: StripeStandIn):  # type: ign
         yield MoneyMachine
 
 
-def test_money_never_strands_in_any_interleaving(machine_world) -> None:  # type: ignore[no-untyped-def]
+def test_money_never_strands_in_any_interleaving(machine_world, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The suite's run: EXAMPLES examples. With MONEY_MACHINE_MINUTES, the long
+    run: batches until the minutes are spent (a batch under way finishes, so
+    it overruns by at most one batch), then what it tried, on the terminal."""
+    if not MINUTES:
+        explore(machine_world, EXAMPLES)
+        return
+    started, batches = time.monotonic(), 0
+    before = dict(tally)
+    while time.monotonic() - started < MINUTES * 60:
+        explore(machine_world, LONG_BATCH)
+        batches += 1
+    examples = tally["examples"] - before["examples"]
+    steps = tally["checks"] - before["checks"] - examples
+    with capsys.disabled():
+        print(
+            f"\nmoney machine, long run: {examples} examples in {batches} batches, "
+            f"{steps} steps (at most {STEPS} per example), "
+            f"{(time.monotonic() - started) / 60:.1f} minutes, failures: 0"
+        )
+
+
+def explore(machine, examples: int) -> None:  # type: ignore[no-untyped-def]
     run_state_machine_as_test(
-        machine_world,
+        machine,
         settings=settings(
-            max_examples=EXAMPLES,
+            max_examples=examples,
             stateful_step_count=STEPS,
             deadline=None,
             suppress_health_check=list(HealthCheck),
