@@ -78,6 +78,7 @@ from referral.notifications import models as notifications_models
 from referral.notifications import unread as notifications_unread
 from referral.notifications import views as notifications_views
 from referral.offers import models as offers_models
+from referral.offers import views as offers_views
 from referral.partnerships import api as partnerships_api
 from referral.partnerships import models as partnerships_models
 from referral.partnerships import terms as partnerships_terms
@@ -208,7 +209,7 @@ DOMAINS: tuple[Domain, ...] = (
         commands=tuple(settlements_cli.commands),
     ),
     # outreach
-    Domain("offers", models=(offers_models,)),
+    Domain("offers", models=(offers_models,), pages=(offers_views.bp,)),
     # analytics and integrations
     Domain("analytics", pages=(analytics_views.bp,), api=(analytics_api.blp,)),
     Domain(
