@@ -77,6 +77,7 @@ from referral.mail import views as mail_views
 from referral.notifications import models as notifications_models
 from referral.notifications import unread as notifications_unread
 from referral.notifications import views as notifications_views
+from referral.offers import api as offers_api
 from referral.offers import models as offers_models
 from referral.offers import views as offers_views
 from referral.partnerships import api as partnerships_api
@@ -209,7 +210,7 @@ DOMAINS: tuple[Domain, ...] = (
         commands=tuple(settlements_cli.commands),
     ),
     # outreach
-    Domain("offers", models=(offers_models,), pages=(offers_views.bp,)),
+    Domain("offers", models=(offers_models,), pages=(offers_views.bp,), api=(offers_api.blp,)),
     # analytics and integrations
     Domain("analytics", pages=(analytics_views.bp,), api=(analytics_api.blp,)),
     Domain(

@@ -129,6 +129,6 @@ def refer_on_click(
         sender.id or 0,
         referral,
         "referral.consented",
-        f"{customer.name} said yes to {receiver.name}'s offer",
+        f"{customer.name} said yes to {receiver.name}'s offer"[:200],
     )
     return referral

@@ -101,6 +101,7 @@ ACTS_ON_OWN_BUSINESS: dict[str, str] = {
     "api_customers.Customers": "adds a customer to A",
     "webhooks.create": "adds a webhook endpoint to A",
     "offers.create": "publishes an offer of A's own",
+    "api_offers.Offers": "publishes an offer of A's own",
     "api_webhooks.Endpoints": "adds a webhook endpoint to A",
     "api_customers.CustomerImports": "uploads a file to import into A (an import of A's own)",
 }
