@@ -14,13 +14,14 @@ from sqlmodel import Session, select
 from referral.consent.models import ConsentRecord
 from referral.customers.models import Customer
 from referral.customers.services import erase_customer
-from referral.errors import NotFound
+from referral.errors import NotFound, ValidationFailed
 from referral.offers.landing import open_landing, say_yes
 from referral.offers.links import Source, offer_links, offer_token
 from referral.offers.models import Offer, OfferReferral, SourceKind
 from referral.partnerships import services as partnerships
 from referral.referrals import services as referrals
 from referral.referrals.models import Referral
+from referral.referrals.services import NewReferral
 from tests.support.factories import actor, commission_of, make_business, make_user
 from tests.support.mail import last_email
 from tests.support.offers import publish
@@ -180,3 +181,16 @@ def test_an_offer_limited_to_an_area_reaches_only_customers_inside_it(
 
     assert [link.offer_id for link in links] == [nearby.id]
     assert landing.problem is not None and "not available where you are" in landing.problem
+
+
+def test_staff_cannot_claim_a_campaign_click(app: Flask, db: Session, hvac, plumber, ana) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValidationFailed) as refused:
+        NewReferral(
+            partner_id=plumber.business_id,
+            customer_id=ana.id,
+            need="Drains",
+            urgency="this_week",
+            consent_method="campaign_click",
+        )
+
+    assert "consent_method" in refused.value.errors
