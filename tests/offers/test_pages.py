@@ -5,6 +5,7 @@ pipeline, and bad links that record nothing."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 from flask import Flask
 from sqlmodel import Session, select
@@ -160,3 +161,27 @@ def test_the_pipeline_marks_an_opportunity_won_as_a_job(
     assert won.status_code == 302
     job = db.exec(select(CustomerJob)).one()
     assert (job.customer_id, job.amount_cents) == (ana.id, 29_900)
+
+
+def test_yes_clicked_in_several_tabs_at_once_makes_one_referral(
+    app: Flask, db: Session, hvac, plumber, ana: Customer, drain_offer: Offer
+) -> None:
+    path = _path(app, db, drain_offer, ana)
+    tabs = [app.test_client() for _ in range(4)]
+    tokens = [tab.csrf_token(path) for tab in tabs]
+    start = threading.Barrier(len(tabs))
+    answers: list[int] = []
+
+    def click(n: int) -> None:
+        start.wait()
+        answers.append(tabs[n].post(path, data={"csrf_token": tokens[n]}).status_code)
+
+    threads = [threading.Thread(target=click, args=(n,)) for n in range(len(tabs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert answers == [200] * len(tabs)
+    assert len(db.exec(select(Referral)).all()) == 1
+    assert len(db.exec(select(ConsentRecord)).all()) == 1
