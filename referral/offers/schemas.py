@@ -35,6 +35,7 @@ class OfferInSchema(ma.Schema):
         metadata={"description": "Only customers in these ZIP codes (empty: no ZIP limit)."},
     )
     radius_miles = ma.fields.Integer(
+        strict=True,
         load_default=None,
         allow_none=True,
         validate=ma.validate.Range(min=1, max=500),
