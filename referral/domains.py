@@ -77,6 +77,9 @@ from referral.mail import views as mail_views
 from referral.notifications import models as notifications_models
 from referral.notifications import unread as notifications_unread
 from referral.notifications import views as notifications_views
+from referral.offers import api as offers_api
+from referral.offers import models as offers_models
+from referral.offers import views as offers_views
 from referral.partnerships import api as partnerships_api
 from referral.partnerships import models as partnerships_models
 from referral.partnerships import terms as partnerships_terms
@@ -206,6 +209,8 @@ DOMAINS: tuple[Domain, ...] = (
         reactions=(settlements_jobs, settlements_stripe_events, settlements_reconcile),
         commands=tuple(settlements_cli.commands),
     ),
+    # outreach
+    Domain("offers", models=(offers_models,), pages=(offers_views.bp,), api=(offers_api.blp,)),
     # analytics and integrations
     Domain("analytics", pages=(analytics_views.bp,), api=(analytics_api.blp,)),
     Domain(

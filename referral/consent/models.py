@@ -29,6 +29,8 @@ class ConsentMethod(StrEnum):
     ATTESTED_PHONE = "attested_phone"
     ATTESTED_IN_PERSON = "attested_in_person"
     ATTESTED_WRITING = "attested_writing"
+    # The customer's "Yes" on the landing page of a partner's offer in an email.
+    CAMPAIGN_CLICK = "campaign_click"
 
     @property
     def label(self) -> str:
@@ -46,15 +48,24 @@ _METHOD_LABELS = {
     ConsentMethod.ATTESTED_PHONE: "By phone",
     ConsentMethod.ATTESTED_IN_PERSON: "In person",
     ConsentMethod.ATTESTED_WRITING: "In writing",
+    ConsentMethod.CAMPAIGN_CLICK: "By a yes to an offer in an email",
 }
 _METHOD_CHOICES = {
     ConsentMethod.EMAIL_LINK: "Ask the customer by email (recommended)",
     ConsentMethod.ATTESTED_PHONE: "The customer already agreed by phone",
     ConsentMethod.ATTESTED_IN_PERSON: "The customer already agreed in person",
     ConsentMethod.ATTESTED_WRITING: "The customer already agreed in writing",
+    ConsentMethod.CAMPAIGN_CLICK: "The customer said yes to an offer in an email",
 }
 # Staff record these for a customer who agreed to them, not through our link.
-ATTESTED_METHODS = tuple(m for m in ConsentMethod if m is not ConsentMethod.EMAIL_LINK)
+ATTESTED_METHODS = (
+    ConsentMethod.ATTESTED_PHONE,
+    ConsentMethod.ATTESTED_IN_PERSON,
+    ConsentMethod.ATTESTED_WRITING,
+)
+# What a sender chooses on the send form or in the API (a campaign click is
+# recorded only by the customer's own yes on an offer's page).
+SENDER_METHODS = (ConsentMethod.EMAIL_LINK, *ATTESTED_METHODS)
 
 
 def _one_subject() -> CheckConstraint:
@@ -113,6 +124,11 @@ class ConsentRecord(TableBase, table=True):
     # Kept when erasure deletes the form itself: proof that a form existed.
     evidence_size: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     evidence_uploaded_at: dt.datetime | None = utc_column(default=None)
+    # What carried the link the customer said yes on ("campaign:12",
+    # "follow_up:3"); empty for every other method.
+    source: str = Field(
+        default="", sa_column=Column(String(40), nullable=False, default="", server_default="")
+    )
 
 
 class ConsentWithdrawal(TableBase, table=True):

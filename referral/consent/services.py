@@ -311,8 +311,10 @@ def add_consent_record(
     evidence_sha256: str = "",
     evidence_content_type: str = "",
     evidence_size: int | None = None,
+    source: str = "",
 ) -> ConsentRecord:
-    """Write the customer's answer; a consent given is confirmed to them by email."""
+    """Write the customer's answer; a consent given is confirmed to them by email.
+    `source` names what carried a campaign click ("campaign:12")."""
     record = ConsentRecord(
         customer_id=customer.id,
         referral_id=referral.id if referral is not None else None,
@@ -334,6 +336,7 @@ def add_consent_record(
         evidence_content_type=evidence_content_type,
         evidence_size=evidence_size,
         evidence_uploaded_at=utcnow() if evidence_sha256 else None,
+        source=source,
     )
     session.add(record)
     session.flush()
@@ -415,6 +418,8 @@ def agreed_at(record: ConsentRecord) -> str:
 
 
 def recorded_by(session: Session, record: ConsentRecord) -> str:
+    if record.method == ConsentMethod.CAMPAIGN_CLICK:
+        return "the customer, through an offer in an email"
     if record.attested_by_user_id is None:
         return "the customer, through the emailed link"
     user = session.get(User, record.attested_by_user_id)

@@ -12,7 +12,7 @@ from sqlmodel import select
 from referral.auth.current import api_key_required
 from referral.auth.links import absolute_url
 from referral.businesses.actor import Actor
-from referral.consent.models import ConsentMethod
+from referral.consent.models import SENDER_METHODS, ConsentMethod
 from referral.db import get_session
 from referral.errors import DomainError
 from referral.ids import IdField
@@ -57,7 +57,7 @@ class NewLeadSchema(ma.Schema):
     )
     consent_method = ma.fields.String(
         load_default=ConsentMethod.EMAIL_LINK.value,
-        validate=ma.validate.OneOf([method.value for method in ConsentMethod]),
+        validate=ma.validate.OneOf([method.value for method in SENDER_METHODS]),
     )
     attested_on = ma.fields.Date(load_default=None)
 

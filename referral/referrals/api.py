@@ -11,7 +11,7 @@ from flask.views import MethodView
 from referral.auth.current import api_key_required
 from referral.businesses.actor import current_actor
 from referral.consent import services as consent
-from referral.consent.models import ATTESTED_METHODS, ConsentMethod
+from referral.consent.models import ATTESTED_METHODS, SENDER_METHODS, ConsentMethod
 from referral.customers.models import Customer
 from referral.db import get_session
 from referral.errors import NotFound, ValidationFailed
@@ -39,7 +39,7 @@ class NewReferralSchema(ma.Schema):
     urgency = ma.fields.String(required=True, validate=ma.validate.OneOf(list(URGENCIES)))
     preferred_contact_time = ma.fields.String(load_default="", validate=ma.validate.Length(max=120))
     consent_method = ma.fields.String(
-        load_default=ConsentMethod.EMAIL_LINK, validate=ma.validate.OneOf(list(ConsentMethod))
+        load_default=ConsentMethod.EMAIL_LINK, validate=ma.validate.OneOf(list(SENDER_METHODS))
     )
     attested_on = ma.fields.Date(load_default=None)
 

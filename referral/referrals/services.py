@@ -83,6 +83,15 @@ class NewReferral:
     evidence_size: int | None = None
     idempotency_key: str | None = None
 
+    def __post_init__(self) -> None:
+        # A campaign click is the customer's own yes on an offer's page
+        # (referral.referrals.consented), never a method a sender chooses.
+        if self.consent_method == ConsentMethod.CAMPAIGN_CLICK:
+            raise ValidationFailed(
+                "Some fields are not valid.",
+                errors={"consent_method": ["Only the customer gives this consent."]},
+            )
+
 
 def _move(
     session: Session,

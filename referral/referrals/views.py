@@ -17,7 +17,7 @@ from referral.businesses.actor import current_actor
 from referral.businesses.models import Business
 from referral.consent import services as consent
 from referral.consent.evidence import store_evidence
-from referral.consent.models import ATTESTED_METHODS, ConsentMethod
+from referral.consent.models import ATTESTED_METHODS, SENDER_METHODS
 from referral.customers.models import Customer
 from referral.customers.services import customers_query
 from referral.db import get_session
@@ -57,7 +57,7 @@ class SendReferralForm(FormSchema):
     preferred_contact_time = ma.fields.String(load_default="", validate=ma.validate.Length(max=120))
     consent_method = ma.fields.String(
         required=True,
-        validate=ma.validate.OneOf(list(ConsentMethod), error="Choose how consent is given."),
+        validate=ma.validate.OneOf(list(SENDER_METHODS), error="Choose how consent is given."),
     )
     attested_on = ma.fields.Date(load_default=None)
 
@@ -84,7 +84,7 @@ def _send_form(status: int = 200, **context: Any) -> tuple[str, int]:
         partners=[(b.id, b.name) for b in partners],
         customers=[(c.id, f"{c.name} ({c.email or c.phone})") for c in customers],
         urgencies=list(URGENCIES.items()),
-        consent_methods=[(m.value, m.choice) for m in ConsentMethod],
+        consent_methods=[(m.value, m.choice) for m in SENDER_METHODS],
         **context,
     ), status
 

@@ -13,11 +13,14 @@ from referral.customers.models import Customer
 from referral.customers.services import create_customer
 from referral.leads import offers
 from referral.leads.models import Lead
+from referral.offers.links import Source, offer_links
+from referral.offers.models import SourceKind
 from referral.payments.models import ConnectedAccount
 from referral.referrals import services as referrals
 from referral.referrals.models import Referral
 from referral.referrals.services import NewReferral
 from tests.support.factories import actor, agreed_partnership, make_business, make_user, trade_id
+from tests.support.offers import publish
 
 CUSTOMER_EMAIL = "marisol@customer.example"
 NEED = "Replace the water heater"
@@ -103,3 +106,16 @@ def offer_lead(
         )
         db.commit()
     return lead
+
+
+def click_partner_offer(app: Flask, db: Session, p: Parties) -> None:
+    """The receiver publishes an offer to its partners' customers, the sender
+    puts it in an email, and the customer says yes on its page."""
+    offer = publish(db, p.receiver, title=NEED)
+    with app.app_context():
+        (link,) = offer_links(
+            db, offers=[offer], customer=p.customer, source=Source(SourceKind.CAMPAIGN, 5)
+        )
+    path = "/o/" + link.url.rsplit("/o/", 1)[1]
+    answered = app.test_client().post_form(path)
+    assert answered.status_code == 200 and "will contact you" in answered.get_data(as_text=True)

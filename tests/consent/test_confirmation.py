@@ -15,7 +15,14 @@ from sqlmodel import Session, select
 
 from referral.consent import services as consent
 from referral.consent.models import ConsentMethod, ConsentRecord
-from tests.consent.support import CUSTOMER_EMAIL, NEED, offer_lead, parties, refer
+from tests.consent.support import (
+    CUSTOMER_EMAIL,
+    NEED,
+    click_partner_offer,
+    offer_lead,
+    parties,
+    refer,
+)
 from tests.support.jobs import run_jobs
 from tests.support.smtp import Inbox
 
@@ -59,8 +66,11 @@ def test_every_consent_is_confirmed_by_email_with_a_working_withdrawal_link(
 ) -> None:
     inbox, _ = smtp_server
     p = parties(app, db)
-    attested_on = None if method == "email_link" else AGREED
-    if subject == "referral":
+    attested_on = None if method in ("email_link", "campaign_click") else AGREED
+    if method == "campaign_click":
+        click_partner_offer(app, db, p)
+        receiving = "Brook Plumbing"
+    elif subject == "referral":
         refer(app, db, p, method, attested_on)
         receiving = "Brook Plumbing"
     else:

@@ -43,6 +43,10 @@ from referral.integrations.services import new_secret
 from referral.leads import disputes, offers, purchases
 from referral.leads.models import Lead, LeadPurchase
 from referral.notifications.models import Notification
+from referral.offers import services as offer_services
+from referral.offers.landing import say_yes
+from referral.offers.links import Source, offer_links
+from referral.offers.models import Opportunity, SourceKind
 from referral.partnerships import services as partnerships
 from referral.partnerships.services import TermsPair
 from referral.payments.gateway import PaymentState
@@ -353,6 +357,21 @@ def build_matrix(app: Flask, db: Session) -> Matrix:
             session=db, business_id=receiver.business_id, endpoint_id=hook.id
         )
         matrix.add("webhook_event_id", "R's test webhook event", test_event.id)
+        plan = offer_services.create_offer(
+            session=db,
+            actor=receiver,
+            data=offer_services.OfferInput(
+                kind="own", title="Rill plan", benefit="Yearly check", valid_from=dt.date.today()
+            ),
+        )
+        db.flush()
+        (link,) = offer_links(
+            db, offers=[plan], customer=own, source=Source(SourceKind.CAMPAIGN, 1)
+        )
+        say_yes(db, link.url.rsplit("/", 1)[1])
+        opportunity = db.exec(select(Opportunity).where(Opportunity.offer_id == plan.id)).one()
+        matrix.add("offer_id", "R's own offer", plan.id)
+        matrix.add("opportunity_id", "R's opportunity", opportunity.id)
         db.commit()
     matrix.receiver_browsers = {role: sign_in(app, user) for role, user in r_users.items()}
     return matrix

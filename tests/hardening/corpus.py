@@ -34,6 +34,9 @@ FIELD_LENGTHS: dict[str, int] = {
     "business_description": 2000,
     "proposal_decline_reason": 2000,
     "dispute_note": 2000,
+    "offer_title": 120,
+    "offer_benefit": 200,
+    "offer_description": 2000,
 }
 TAGS = {field: f"F{n:02d}" for n, field in enumerate(FIELD_LENGTHS, start=1)}
 FIELD_OF_TAG = {tag: field for field, tag in TAGS.items()}

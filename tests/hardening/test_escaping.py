@@ -37,6 +37,8 @@ from referral.leads import disputes
 from referral.leads.models import Lead, LeadDispute
 from referral.mail.delivery import build_message
 from referral.mail.models import OutboxEmail
+from referral.offers.links import Source, offer_url
+from referral.offers.models import Offer, SourceKind
 from referral.partnerships import services as partnerships
 from referral.partnerships.models import Proposal
 from referral.referrals.models import Referral, ReferralEvent
@@ -93,6 +95,9 @@ STORED_IN: dict[str, list[Any]] = {
     "business_description": [Business.description],
     "proposal_decline_reason": [Proposal.decline_reason],
     "dispute_note": [LeadDispute.note],
+    "offer_title": [Offer.title],
+    "offer_benefit": [Offer.benefit],
+    "offer_description": [Offer.description],
 }
 # A cell a spreadsheet would run; a number (negative amounts) is not one.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -161,6 +166,13 @@ def hostile(
             "consent.withdraw": _path(withdrawal_link(record)),
             "consent.receipt": _path(receipt_link(record)),
             "consent.mine": _path(my_consents_link(record.customer_id)),
+            "offers.landing": _path(
+                offer_url(
+                    offer_id=db.exec(select(Offer.id).where(Offer.kind == "partner")).one(),
+                    customer_id=world.ids["customer_id"][0],
+                    source=Source(SourceKind.CAMPAIGN, 1),
+                )
+            ),
         }
     run_jobs(app)  # the email goes to the outbox, which the dev outbox pages show
     world.add("email_id", *db.exec(select(OutboxEmail.id)))

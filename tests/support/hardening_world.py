@@ -24,11 +24,16 @@ from referral.auth.models import User
 from referral.businesses.actor import Actor
 from referral.commissions.models import Commission
 from referral.customers.imports import plan_import, start_import, upload_import
+from referral.customers.models import Customer
 from referral.customers.services import add_job, create_customer
 from referral.events.models import EVENT_TYPES, WebhookEndpoint, WebhookEvent
 from referral.integrations.services import new_secret
 from referral.leads import offers, purchases
 from referral.leads.models import Lead
+from referral.offers import services as offer_services
+from referral.offers.landing import say_yes
+from referral.offers.links import Source, offer_links
+from referral.offers.models import Opportunity, SourceKind
 from referral.partnerships import services as partnerships
 from referral.partnerships.services import TermsPair
 from referral.payments.gateway import PaymentState
@@ -162,6 +167,32 @@ def build_world(db: Session, *, standin: StripeStandIn, text: TextFor = plain_te
     selling = live_lead(db, me, plumber, customer_id=mine[0], text=text, max_buyers=3)
     world.add("lead_id", bought.id, on_sale.id, selling.id)
     world.add("purchase_id", purchase.id)
+
+    # Offers: my own (a customer of mine said yes: an opportunity) and my
+    # partner's, to my customers.
+    for publisher, kind in ((me, "own"), (plumber, "partner")):
+        offer = offer_services.create_offer(
+            session=db,
+            actor=publisher,
+            data=offer_services.OfferInput(
+                kind=kind,
+                title=text("offer_title"),
+                benefit=text("offer_benefit"),
+                description=text("offer_description"),
+                valid_from=dt.date.today(),
+            ),
+        )
+        db.flush()
+        if kind == "own":
+            world.add("offer_id", offer.id)
+            (link,) = offer_links(
+                db,
+                offers=[offer],
+                customer=db.get(Customer, never_referred[0]),  # type: ignore[arg-type]
+                source=Source(SourceKind.FOLLOW_UP, 1),
+            )
+            say_yes(db, link.url.rsplit("/", 1)[1])
+    world.add("opportunity_id", *db.exec(select(Opportunity.id)))
 
     owner = db.get(User, me.user_id)
     assert owner is not None

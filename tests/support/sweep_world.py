@@ -48,6 +48,10 @@ from referral.events.models import EVENT_TYPES, WebhookEndpoint, WebhookEvent
 from referral.integrations.services import new_secret
 from referral.leads import disputes, offers, purchases
 from referral.leads.models import LeadPurchase, SellerSuspension
+from referral.offers import services as offers_services
+from referral.offers.landing import say_yes
+from referral.offers.links import Source, offer_links
+from referral.offers.models import Opportunity, SourceKind
 from referral.partnerships import services as partnerships
 from referral.partnerships.models import Partnership
 from referral.partnerships.services import TermsPair
@@ -346,6 +350,50 @@ def _build(app: Flask, db: Session) -> World:
     world.add("customer_id", "B's customer with a job", sent.customer_id)
     world.add("customer_id", "B's customer asked by email", awaiting.customer_id)
     world.add("customer_id", "B's erased customer", erased.id)
+
+    # Offers: B's own offer, which a customer of B said yes to (an opportunity),
+    # and an offer B publishes to its partners' customers, that one of C's took.
+    own_offer = offers_services.create_offer(
+        session=db,
+        actor=b.actor,
+        data=offers_services.OfferInput(
+            kind="own",
+            title="Secret service plan",
+            benefit="Secret two tune-ups",
+            valid_from=TODAY,
+        ),
+    )
+    partner_offer = offers_services.create_offer(
+        session=db,
+        actor=b.actor,
+        data=offers_services.OfferInput(
+            kind="partner",
+            title="Bravo drain offer",
+            benefit="10% off a first drain cleaning",
+            valid_from=TODAY,
+            description="Secret offer description",
+        ),
+    )
+    db.flush()
+    own_link = offer_links(
+        db,
+        offers=[own_offer],
+        customer=db.get(Customer, sent.customer_id),  # type: ignore[arg-type]
+        source=Source(SourceKind.CAMPAIGN, 1),
+    )[0].url.rsplit("/", 1)[1]
+    say_yes(db, own_link)
+    partner_link = offer_links(
+        db,
+        offers=[partner_offer],
+        customer=build.customer(c, "offer-taker"),
+        source=Source(SourceKind.FOLLOW_UP, 2),
+    )[0].url.rsplit("/", 1)[1]
+    world.links["offer"] = partner_link
+    opportunity = db.exec(select(Opportunity).where(Opportunity.offer_id == own_offer.id)).one()
+    world.secrets += ["Secret service plan", "Secret two tune-ups", "Secret offer description"]
+    world.add("offer_id", "B's own offer", own_offer.id)
+    world.add("offer_id", "B's offer to its partners' customers", partner_offer.id)
+    world.add("opportunity_id", "B's open opportunity", opportunity.id)
 
     # Imports: one being mapped, one done (their customers' names are B's secrets).
     for what, row, run in (
