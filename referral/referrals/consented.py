@@ -80,7 +80,7 @@ def refer_on_click(
         raise DomainError(problem)
     if customer.erased_at is not None or customer.business_id != sender.id:
         raise DomainError("This offer is not available. Nothing was shared.")
-    if services._first_recent_referral(session, customer.id or 0, receiver.id or 0, utcnow()):
+    if services.recent_referral(session, customer.id or 0, receiver.id or 0, utcnow()):
         raise DomainError(
             f"{sender.name} already passed your details to {receiver.name} recently: "
             f"{receiver.name} will contact you."

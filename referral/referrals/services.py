@@ -191,6 +191,15 @@ def record_contact_view(*, session: Session, referral: Referral, user_id: int | 
     )
 
 
+def recent_referral(
+    session: Session, customer_id: int, receiver_id: int, now: dt.datetime
+) -> int | None:
+    """The id of an open or answered referral of the customer to the receiver
+    within the duplicate window, if any."""
+    found: int | None = session.scalar(select(_recent_referral_id(customer_id, receiver_id, now)))
+    return found
+
+
 def _recent_referral_id(customer_id: int, receiver_id: int, now: dt.datetime) -> Any:
     """SQL for the first open or answered referral of the customer to the
     receiver within the duplicate window (a scalar subquery)."""

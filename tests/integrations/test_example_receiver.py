@@ -45,7 +45,7 @@ class Printed:
         for line in process.stdout:
             self.lines.append(line.rstrip("\n"))
 
-    def wait_for(self, pattern: str, timeout: float = 60) -> str:
+    def wait_for(self, pattern: str, timeout: float = 120) -> str:  # a loaded CI machine
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for line in self.lines:
