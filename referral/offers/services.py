@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from referral.auth.roles import MANAGING_ROLES, require_role
 from referral.businesses.actor import Actor
 from referral.businesses.geo import ZIP_PATTERN, distance_miles, locate_zip
 from referral.businesses.models import Business
@@ -27,7 +28,6 @@ from referral.money import MAX_JOB_CENTS, range_message
 from referral.offers.models import Offer, OfferKind, Opportunity, OpportunityStatus
 from referral.partnerships.models import Partnership, PartnershipStatus
 
-MANAGERS = ("owner", "manager")
 MAX_ZIP_CODES = 200
 
 
@@ -46,8 +46,7 @@ class OfferInput:
 
 
 def _require_manager(actor: Actor) -> None:
-    if actor.role not in MANAGERS:
-        raise PermissionDenied("Only owners and managers manage offers.")
+    require_role(actor.role, MANAGING_ROLES, "Only owners and managers manage offers.")
 
 
 def _check(data: OfferInput) -> None:

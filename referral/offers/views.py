@@ -13,6 +13,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from werkzeug.wrappers import Response
 
 from referral.auth.current import login_required, roles_required
+from referral.auth.roles import MANAGING_ROLES
 from referral.businesses.actor import current_actor
 from referral.db import get_session
 from referral.errors import DomainError, ValidationFailed
@@ -21,7 +22,7 @@ from referral.money import MAX_JOB_CENTS, AmountError, cents_from_dollars
 from referral.offers import services
 from referral.offers.landing import Landing, open_landing, say_yes
 from referral.offers.models import Offer, OfferKind, OpportunityStatus
-from referral.offers.services import MANAGERS, OfferInput
+from referral.offers.services import OfferInput
 from referral.security import limiter
 
 bp = Blueprint("offers", __name__)
@@ -108,13 +109,13 @@ def index() -> str:
         offers=services.list_offers(session=session, business_id=g.business.id),
         from_partners=services.partner_offers(session=session, business_id=g.business.id),
         is_current=services.is_current,
-        can_manage=g.user.role in MANAGERS,
+        can_manage=g.user.role in MANAGING_ROLES,
         kinds=dict(_kinds()),
     )
 
 
 @bp.get("/offers/new")
-@roles_required(*MANAGERS)
+@roles_required(*MANAGING_ROLES)
 def new() -> str:
     """A form to publish an offer."""
     today = dt.date.today().isoformat()
@@ -128,7 +129,7 @@ def new() -> str:
 
 
 @bp.post("/offers")
-@roles_required(*MANAGERS)
+@roles_required(*MANAGING_ROLES)
 def create() -> Response | tuple[str, int]:
     """Publish an offer."""
     data, values, errors = _form_input()
@@ -147,7 +148,7 @@ def create() -> Response | tuple[str, int]:
 
 
 @bp.get("/offers/<int:offer_id>")
-@roles_required(*MANAGERS)
+@roles_required(*MANAGING_ROLES)
 def edit(offer_id: int) -> str:
     """One of my offers, to change or end."""
     offer = services.get_offer(session=get_session(), business_id=g.business.id, offer_id=offer_id)
@@ -157,7 +158,7 @@ def edit(offer_id: int) -> str:
 
 
 @bp.post("/offers/<int:offer_id>")
-@roles_required(*MANAGERS)
+@roles_required(*MANAGING_ROLES)
 def save(offer_id: int) -> Response | tuple[str, int]:
     """Change an offer."""
     session = get_session()
@@ -185,7 +186,7 @@ def save(offer_id: int) -> Response | tuple[str, int]:
 
 
 @bp.post("/offers/<int:offer_id>/end")
-@roles_required(*MANAGERS)
+@roles_required(*MANAGING_ROLES)
 def end(offer_id: int) -> Response:
     """End an offer now."""
     run_action(
