@@ -9,7 +9,7 @@ from sqlalchemy import case, func, select
 from sqlmodel import Session
 
 from referral.analytics.sql import Period, month_of
-from referral.leads.models import Lead, LeadDispute, LeadPurchase
+from referral.leads.models import PAID_FOR, DisputeStatus, Lead, LeadDispute, LeadPurchase
 from referral.leads.quality import SellerQuality
 from referral.money import Rate
 
@@ -43,7 +43,7 @@ def _sales_in(session: Session, business_id: int, period: Period):  # type: igno
         .join(Lead, Lead.id == LeadPurchase.lead_id)
         .where(
             Lead.seller_id == business_id,
-            LeadPurchase.status.in_(("paid", "refunded")),
+            LeadPurchase.status.in_(PAID_FOR),
             LeadPurchase.paid_at >= period.start_at,
             LeadPurchase.paid_at < period.end_at,
         )
@@ -60,7 +60,7 @@ def monthly(session: Session, business_id: int, *, period: Period) -> list[Marke
             select(paid_month, func.count(), func.sum(LeadPurchase.price_cents))
             .where(
                 LeadPurchase.buyer_id == business_id,
-                LeadPurchase.status.in_(("paid", "refunded")),
+                LeadPurchase.status.in_(PAID_FOR),
                 LeadPurchase.paid_at >= period.start_at,
                 LeadPurchase.paid_at < period.end_at,
             )
@@ -73,7 +73,7 @@ def monthly(session: Session, business_id: int, *, period: Period) -> list[Marke
             select(decided, func.count())
             .where(
                 LeadDispute.seller_id == business_id,
-                LeadDispute.status == "upheld",
+                LeadDispute.status == DisputeStatus.UPHELD,
                 LeadDispute.decided_at >= period.start_at,
                 LeadDispute.decided_at < period.end_at,
             )
