@@ -53,8 +53,8 @@ from tests.support.factories import PASSWORD, make_business, make_user, sign_in
 from tests.support.hardening_world import World, build_world
 from tests.support.jobs import run_jobs
 from tests.support.mail import last_email, queued_emails, sent_emails
-from tests.support.pages import LIVE_STATUS
 from tests.support.routes import (
+    LIVE_STATUS,
     NON_TENANT_VARIABLES,
     PUBLIC,
     SHOWS_EVERYONES_EMAIL,
