@@ -12,7 +12,7 @@ from sqlmodel import Session
 from referral.customers.services import create_customer
 from tests.support.factories import PASSWORD
 from tests.support.routes import NOT_PAGES, PUBLIC, all_routes, fillings
-from tests.support.sweep_world import World, build_world
+from tests.support.world import World, build_world
 
 LONG_NAME = "Supercalifragilistic" * 6  # 120 characters, no space
 

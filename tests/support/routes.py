@@ -3,7 +3,7 @@
 The sweeps walk `app.url_map` (pages and the API alike) and, for the API,
 the OpenAPI spec that describes the same operations. A route is known to them
 by its endpoint (listed below with the reason) or by its URL variables, each
-filled with business B's objects from the world (tests/support/sweep_world.py). A
+filled with business B's objects from the world (tests/support/world.py). A
 new route with a variable no sweep knows, or a public route not listed here,
 fails the sweeps until someone says what it is.
 """
@@ -21,7 +21,7 @@ from flask import Flask
 from werkzeug.routing import Rule
 
 from referral.analytics.views import FIGURES
-from tests.support.sweep_world import TODAY, World
+from tests.support.world import TODAY, World
 
 # The JSON statuses waiting pages poll (referral/live.py): no page, no stored text.
 LIVE_STATUS = {
@@ -260,7 +260,7 @@ def fillings(route: Route, world: World) -> Iterator[tuple[str, str]]:
         else:
             raise UnknownVariable(
                 f"{route}: no object of B's world for <{variable}>; add one to "
-                "tests/support/sweep_world.py (or, if it names no tenant object, to "
+                "tests/support/world.py (or, if it names no tenant object, to "
                 "NON_TENANT_VARIABLES in tests/support/routes.py)"
             )
     for combination in itertools.product(*choices):

@@ -27,7 +27,7 @@ from tests.support.routes import (
     fillings,
     public_url,
 )
-from tests.support.sweep_world import World, build_world
+from tests.support.world import World, build_world
 
 
 def _pages(app: Flask) -> list[Route]:
