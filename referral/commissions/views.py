@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Blueprint, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
@@ -37,7 +39,9 @@ def index() -> str:
 @login_required
 def export() -> Response:
     """Every commission earned and owed, as CSV (streamed)."""
-    return csv_download("commissions.csv", EXPORT_HEADER, export_rows(get_session(), g.business.id))
+    return csv_download(
+        "commissions.csv", EXPORT_HEADER, partial(export_rows, business_id=g.business.id)
+    )
 
 
 def _amount_action(  # type: ignore[no-untyped-def]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import (
@@ -26,6 +27,7 @@ from referral.errors import ValidationFailed
 from referral.forms import parse_form, run_action
 from referral.restapi import paginate
 from referral.security import accepts_uploads_up_to
+from referral.spreadsheet import csv_download
 
 bp = Blueprint("customers", __name__)
 
@@ -37,11 +39,10 @@ PER_PAGE = 50
 def export() -> Response:
     """The business's customers as CSV (streamed) in the columns the import reads,
     so an edited export imports back as updates."""
-    chunks = imports.export_customers_csv(session=get_session(), business_id=g.business.id)
-    return Response(
-        "".join(chunks),
-        mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="customers.csv"'},
+    return csv_download(
+        "customers.csv",
+        imports.EXPORT_HEADER,
+        partial(imports.export_customer_rows, business_id=g.business.id),
     )
 
 

@@ -195,7 +195,9 @@ def export(direction: str) -> Response:
     return csv_download(
         f"referrals-{'received' if direction == 'inbox' else 'sent'}.csv",
         EXPORT_HEADER,
-        export_referrals(session=get_session(), business_id=g.business.id, direction=direction),
+        lambda session: export_referrals(
+            session=session, business_id=g.business.id, direction=direction
+        ),
     )
 
 

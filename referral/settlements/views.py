@@ -5,6 +5,7 @@ the payments page, the recent settlements and those to confirm with the bank
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
@@ -56,7 +57,7 @@ def export() -> Response:
     return csv_download(
         "settlements.csv",
         services.SETTLEMENT_EXPORT_HEADER,
-        services.export_settlements(get_session(), g.business.id),
+        partial(services.export_settlements, business_id=g.business.id),
     )
 
 
