@@ -9,7 +9,12 @@ from werkzeug.wrappers import Response
 
 from referral.auth.current import login_required
 from referral.commissions import services
-from referral.commissions.listing import EXPORT_HEADER, commission_rows, export_rows, totals
+from referral.commissions.listing import (
+    EXPORT_HEADER,
+    commission_page,
+    commission_totals,
+    export_rows,
+)
 from referral.db import get_session
 from referral.errors import DomainError
 from referral.forms import run_action
@@ -24,14 +29,13 @@ bp = Blueprint("commissions", __name__)
 @login_required
 def index() -> str:
     db = get_session()
-    earned = commission_rows(db, g.business.id, role="earned")
-    owed = commission_rows(db, g.business.id, role="owed")
+    business_id = g.business.id
     return render_template(
         "commissions/index.html",
-        earned=earned,
-        owed=owed,
-        earned_totals=totals(earned),
-        owed_totals=totals(owed),
+        earned=commission_page(db, business_id, role="earned"),
+        owed=commission_page(db, business_id, role="owed"),
+        earned_totals=commission_totals(db, business_id, role="earned"),
+        owed_totals=commission_totals(db, business_id, role="owed"),
     )
 
 

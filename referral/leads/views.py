@@ -35,6 +35,7 @@ from referral.leads.models import (
     PurchaseStatus,
     SellerSuspension,
 )
+from referral.listing import page_of
 from referral.money import Dollars
 from referral.payments import gateway
 from referral.referrals.models import URGENCIES
@@ -153,25 +154,38 @@ def new() -> Response | tuple[str, int]:
 @bp.get("/leads/mine")
 @login_required
 def mine() -> str:
-    db = get_session()
-    leads = db.exec(
-        select(Lead).where(Lead.seller_id == g.business.id).order_by(Lead.id.desc()).limit(200)  # type: ignore[union-attr]
-    ).all()
-    return render_template("leads/mine.html", leads=leads)
+    listing = page_of(
+        get_session(),
+        select(Lead).where(Lead.seller_id == g.business.id),
+        sorts={
+            "date": Lead.id,
+            "value": Lead.price_cents,
+            "status": Lead.status,
+            "expires": Lead.expires_at,
+        },
+        default="-date",
+        tiebreak=Lead.id,
+    )
+    return render_template("leads/mine.html", listing=listing)
 
 
 @bp.get("/leads/purchases")
 @login_required
 def purchases() -> str:
-    db = get_session()
-    rows = db.exec(
+    listing = page_of(
+        get_session(),
         select(LeadPurchase, Lead)
         .join(Lead, Lead.id == LeadPurchase.lead_id)
-        .where(LeadPurchase.buyer_id == g.business.id)
-        .order_by(LeadPurchase.id.desc())  # type: ignore[union-attr]
-        .limit(200)
-    ).all()
-    return render_template("leads/purchases.html", rows=rows)
+        .where(LeadPurchase.buyer_id == g.business.id),
+        sorts={
+            "date": LeadPurchase.id,
+            "value": LeadPurchase.price_cents,
+            "status": LeadPurchase.status,
+        },
+        default="-date",
+        tiebreak=LeadPurchase.id,
+    )
+    return render_template("leads/purchases.html", listing=listing)
 
 
 @bp.get("/leads/<int:lead_id>")
