@@ -112,7 +112,7 @@ def page_of(
     sorts: Mapping[str, Any],
     default: str,
     tiebreak: Any,
-    per_page: int = PER_PAGE,
+    per_page: int | None = None,
     page_arg: str = "page",
     sort_arg: str = "sort",
 ) -> ListPage:
@@ -120,6 +120,7 @@ def page_of(
     (`?sort=`, a key of `sorts`, "-" first for descending), newest `tiebreak`
     first among equals. Rows are what `session.execute` returns: one entity
     per row when the query selects one, else tuples."""
+    per_page = per_page or PER_PAGE
     sort = requested_sort(sorts, default, sort_arg)
     total = int(
         session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
