@@ -127,7 +127,8 @@ def page_of(
     )
     page = requested_page(page_arg, pages=max(1, -(-total // per_page)))
     result = session.execute(
-        query.order_by(*ordering(sort, sorts, tiebreak))
+        query.order_by(None)
+        .order_by(*ordering(sort, sorts, tiebreak))
         .limit(per_page)
         .offset((page - 1) * per_page)
     )

@@ -42,6 +42,7 @@ LISTS = {
     "/audit": ("page", "sort"),
     "/notifications": ("page", "sort"),
     "/partnerships": ("page", "sort"),
+    "/customers?q=customer": ("page", "sort"),
 }
 
 
@@ -178,7 +179,7 @@ def test_every_list_goes_on_over_pages_with_its_sort_and_filters_kept(
 
         sorted_url = f"{url}{'&' if '?' in url else '?'}{sort_arg}=-date"
         newest_first = browser.get(sorted_url).get_data(as_text=True)
-        assert re.search(r'aria-sort="descending"|aria-current="true">\w+ ▼', newest_first), url
+        assert re.search(r'aria-sort="descending"|aria-current="true">[^<]+ ▼', newest_first), url
         following = _link(newest_first, "next", page_arg)
         assert following is not None and f"{sort_arg}=-date" in following, (url, following)
 
