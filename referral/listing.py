@@ -2,9 +2,9 @@
 whole, sorted by a column the reader picks, the sort, the page and the
 filters kept in the URL.
 
-    listing = page_of(session, query, sorts=SORTS, default="-date")
+    listing = page_of(session, query, sorts=SORTS, default="-date", tiebreak=Lead.id)
 
-`query` is a select() without ORDER BY; `sorts` names the columns a reader
+`query` is a select() (its own ORDER BY is replaced); `sorts` names the columns a reader
 may sort by ("date", "value", "status", "partner"...). `?sort=value` sorts
 ascending, `?sort=-value` descending; an unknown key is ignored (the default
 sort applies), and a page past the end is the last page. Two statements per
