@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from flask import Response
+from flask import Response, current_app, stream_with_context
+from sqlmodel import Session
 
 # What spreadsheets run as a formula when a cell starts with it (OWASP).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -43,14 +44,32 @@ def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[object]]) -> Itera
 
 
 def csv_download(
-    filename: str, header: Sequence[str], rows: Iterable[Sequence[object]]
+    filename: str,
+    header: Sequence[str],
+    rows_of: Callable[[Session], Iterable[Sequence[object]]],
 ) -> Response:
-    """A streamed CSV attachment: the request (and its database session) stays
-    open while the rows are written."""
-    # Built whole for now: a streamed body kept the request's database
-    # transaction open until the client closed it, which held locks on PostgreSQL.
+    """A streamed CSV attachment of `rows_of(session)`, read a batch at a time
+    (`yield_per`) and sent a chunk at a time, so the first bytes leave before
+    the query has been read to its end and no more than a batch of rows is
+    held in memory.
+
+    The rows are read with a session of the stream's own, opened when the
+    first chunk is asked for and closed (its read-only transaction ended) when
+    the last is sent or the client goes away, rather than the request's
+    session, which the request commits and closes before its body is sent
+    (referral/db.py). The request context stays with the stream
+    (`stream_with_context`), so times are in the business's zone."""
+    bind = current_app.extensions["db_engine"]
+
+    def stream() -> Iterator[str]:
+        with Session(bind, expire_on_commit=False) as session:
+            try:
+                yield from csv_chunks(header, rows_of(session))
+            finally:
+                session.rollback()
+
     return Response(
-        "".join(csv_chunks(header, rows)),
+        stream_with_context(stream()),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -9,9 +9,11 @@ import csv
 import io
 
 from flask import Flask
+from sqlalchemy import event
 from sqlmodel import Session
 
 from referral.auth.models import User
+from referral.customers.models import Customer
 from referral.customers.services import create_customer
 from referral.settlements.services import build_settlement
 from referral.spreadsheet import CHUNK_ROWS, csv_chunks
@@ -73,3 +75,35 @@ def test_each_export_is_a_streamed_csv_of_the_business_own_rows(app: Flask, db: 
     names = [r[0] for r in _table(sender.get("/customers.csv"))[1:]]
     assert "'=cmd|' /C calc'!A0" in names
     assert _table(receiver.get("/customers.csv"))[1:] == []
+
+
+def test_a_large_export_is_sent_while_it_is_read_a_batch_at_a_time(app: Flask, db: Session) -> None:
+    shop = business(db, "Long List HVAC", "hvac", "78701", "owner@longlist.example")
+    total = 2_500
+    db.add_all(
+        Customer(business_id=shop.business_id, name=f"=Customer {n}", email=f"c{n}@example.com")
+        for n in range(total)
+    )
+    db.commit()
+    owner = sign_in(app, db.get(User, shop.user_id))
+    loaded: list[int | None] = []
+
+    def count(customer: Customer, _context: object) -> None:
+        loaded.append(customer.id)
+
+    event.listen(Customer, "load", count)
+    try:
+        response = owner.get("/customers.csv", buffered=False)
+        assert response.status_code == 200
+        body = iter(response.response)
+        first = next(body).decode()  # the test client has read it to start the response
+        # The first chunk leaves with one batch of customers read, not all of them.
+        assert first.count("\r\n") == CHUNK_ROWS + 1
+        assert CHUNK_ROWS <= len(loaded) <= 1_000 < total
+        rest = b"".join(body).decode()
+        response.close()
+    finally:
+        event.remove(Customer, "load", count)
+    rows = list(csv.reader(io.StringIO(first + rest)))
+    assert len(rows) == total + 1 and len(loaded) == total
+    assert rows[1][0] == "'=Customer 0"  # formulas quoted as ever

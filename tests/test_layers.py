@@ -26,6 +26,7 @@ LAYERS: dict[str, set[str]] = {
         "money",
         "localtime",
         "spreadsheet",
+        "listing",
         "append_only",
         "security",
         "forms",

@@ -13,6 +13,7 @@ from referral.analytics.sql import Period
 from referral.auth.current import api_key_required
 from referral.db import get_session, utcnow
 from referral.ids import IdField
+from referral.localtime import display_zone
 from referral.money import Rate
 from referral.restapi import Blueprint
 
@@ -120,7 +121,7 @@ def _rate(rate: Rate) -> dict[str, int]:
 
 
 def _period(args: dict[str, Any]) -> Period:
-    return Period.last_months(args["months"], today=utcnow().date())
+    return Period.last_months_until(args["months"], now=utcnow(), zone=display_zone())
 
 
 def _documented(view: Any) -> Any:

@@ -4,12 +4,15 @@ and cost, the dispute rate of its sales, and its quality score month by month.""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.selectable import CTE
 from sqlmodel import Session
 
-from referral.analytics.sql import Period, month_of
-from referral.leads.models import Lead, LeadDispute, LeadPurchase
+from referral.analytics.sql import Period, month_slices
+from referral.leads.models import PAID_FOR, DisputeStatus, Lead, LeadDispute, LeadPurchase
 from referral.leads.quality import SellerQuality
 from referral.money import Rate
 
@@ -29,8 +32,14 @@ class MarketMonth:
         return Rate(self.disputes_upheld, self.sold)
 
 
+def _in(at: Any, months: CTE) -> ColumnElement[bool]:
+    """`at` falls in one of the months (of the business's zone)."""
+    return and_(at >= months.c.start_at, at < months.c.end_at)
+
+
 def _sales_in(session: Session, business_id: int, period: Period):  # type: ignore[no-untyped-def]
-    month = month_of(session, LeadPurchase.paid_at)
+    months = month_slices(period)
+    month = months.c.month
     return session.execute(
         select(
             month,
@@ -40,44 +49,37 @@ def _sales_in(session: Session, business_id: int, period: Period):  # type: igno
             func.sum(case((LeadPurchase.outcome.in_(("contacted", "won", "lost")), 1), else_=0)),
             func.sum(case((LeadPurchase.outcome == "won", 1), else_=0)),
         )
+        .select_from(months)
+        .join(LeadPurchase, _in(LeadPurchase.paid_at, months))
         .join(Lead, Lead.id == LeadPurchase.lead_id)
-        .where(
-            Lead.seller_id == business_id,
-            LeadPurchase.status.in_(("paid", "refunded")),
-            LeadPurchase.paid_at >= period.start_at,
-            LeadPurchase.paid_at < period.end_at,
-        )
+        .where(Lead.seller_id == business_id, LeadPurchase.status.in_(PAID_FOR))
         .group_by(month)
     ).all()
 
 
 def monthly(session: Session, business_id: int, *, period: Period) -> list[MarketMonth]:
     sales = {row[0]: row[1:] for row in _sales_in(session, business_id, period)}
-    paid_month = month_of(session, LeadPurchase.paid_at)
+    months = month_slices(period)
     bought = {
         m: (int(n), int(c or 0))
         for m, n, c in session.execute(
-            select(paid_month, func.count(), func.sum(LeadPurchase.price_cents))
-            .where(
-                LeadPurchase.buyer_id == business_id,
-                LeadPurchase.status.in_(("paid", "refunded")),
-                LeadPurchase.paid_at >= period.start_at,
-                LeadPurchase.paid_at < period.end_at,
-            )
-            .group_by(paid_month)
+            select(months.c.month, func.count(), func.sum(LeadPurchase.price_cents))
+            .select_from(months)
+            .join(LeadPurchase, _in(LeadPurchase.paid_at, months))
+            .where(LeadPurchase.buyer_id == business_id, LeadPurchase.status.in_(PAID_FOR))
+            .group_by(months.c.month)
         ).all()
     }
-    decided = month_of(session, LeadDispute.decided_at)
     upheld = dict(
         session.execute(
-            select(decided, func.count())
+            select(months.c.month, func.count())
+            .select_from(months)
+            .join(LeadDispute, _in(LeadDispute.decided_at, months))
             .where(
                 LeadDispute.seller_id == business_id,
-                LeadDispute.status == "upheld",
-                LeadDispute.decided_at >= period.start_at,
-                LeadDispute.decided_at < period.end_at,
+                LeadDispute.status == DisputeStatus.UPHELD,
             )
-            .group_by(decided)
+            .group_by(months.c.month)
         ).all()
     )
     months = sorted(set(sales) | set(bought) | set(upheld))

@@ -13,7 +13,7 @@ from referral.commissions.models import Commission, CommissionStatus
 from referral.ledger.services import balance
 from referral.partnerships.models import Partnership, PartnershipStatus
 from referral.referrals.models import Referral, ReferralStatus
-from referral.settlements.models import Settlement
+from referral.settlements.models import Settlement, SettlementStatus
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,10 @@ def platform_figures(session: Session, *, period: Period) -> PlatformFigures:
         ),
         # Fees are credits in the ledger: revenue is the negated balance.
         platform_fees_cents=-balance(session, "platform_fees"),
-        settlements_waiting=int(by_status.get("waiting", 0)),
-        settlements_failing=int(by_status.get("retry_scheduled", 0) + by_status.get("failed", 0)),
-        settlements_disputed=int(by_status.get("disputed", 0)),
+        settlements_waiting=int(by_status.get(SettlementStatus.WAITING, 0)),
+        settlements_failing=int(
+            by_status.get(SettlementStatus.RETRY_SCHEDULED, 0)
+            + by_status.get(SettlementStatus.FAILED, 0)
+        ),
+        settlements_disputed=int(by_status.get(SettlementStatus.DISPUTED, 0)),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Float, String, and_, cast, column, func, select, values
 from sqlalchemy.sql import ColumnElement
@@ -15,45 +16,64 @@ from sqlalchemy.sql.selectable import CTE, Select
 from sqlmodel import Session
 
 from referral.db import UTCDateTime
+from referral.localtime import UTC, local_date
 
 
 @dataclass(frozen=True)
 class Period:
-    """[start, end) in UTC, by whole days."""
+    """[start, end) by whole days in the business's zone (UTC unless given):
+    its days and months begin at local midnight, so a job won at 20:00 on
+    January 31 in Austin (02:00 UTC on February 1) counts in January."""
 
     start: dt.date
     end: dt.date
+    zone: ZoneInfo = UTC
 
     @property
     def start_at(self) -> dt.datetime:
-        return dt.datetime.combine(self.start, dt.time(), dt.UTC)
+        return _midnight(self.start, self.zone)
 
     @property
     def end_at(self) -> dt.datetime:
-        return dt.datetime.combine(self.end, dt.time(), dt.UTC)
+        return _midnight(self.end, self.zone)
 
     @classmethod
-    def last_months(cls, months: int, *, today: dt.date) -> Period:
+    def last_months(cls, months: int, *, today: dt.date, zone: ZoneInfo = UTC) -> Period:
+        """The `months` calendar months up to and including `today` (a day in
+        `zone`)."""
         first = today.replace(day=1)
         year, month = divmod(first.year * 12 + first.month - 1 - (months - 1), 12)
-        return cls(dt.date(year, month + 1, 1), today + dt.timedelta(days=1))
+        return cls(dt.date(year, month + 1, 1), today + dt.timedelta(days=1), zone)
+
+    @classmethod
+    def last_months_until(cls, months: int, *, now: dt.datetime, zone: ZoneInfo = UTC) -> Period:
+        """The last `months` calendar months of `zone`, up to and including the
+        day `now` falls on there."""
+        return cls.last_months(months, today=local_date(now, zone), zone=zone)
 
     def months(self) -> list[tuple[str, dt.datetime, dt.datetime]]:
-        """Each calendar month (UTC) the period touches: ('YYYY-MM', start, end),
-        cut to the period at both ends."""
+        """Each calendar month (of the zone) the period touches: ('YYYY-MM',
+        start, end) in UTC, cut to the period at both ends."""
         slices = []
         year, month = self.start.year, self.start.month
         while dt.date(year, month, 1) < self.end:
             year_after, month_after = (year + 1, 1) if month == 12 else (year, month + 1)
             start = max(self.start, dt.date(year, month, 1))
             end = min(self.end, dt.date(year_after, month_after, 1))
-            slices.append((f"{year:04d}-{month:02d}", _midnight(start), _midnight(end)))
+            slices.append(
+                (
+                    f"{year:04d}-{month:02d}",
+                    _midnight(start, self.zone),
+                    _midnight(end, self.zone),
+                )
+            )
             year, month = year_after, month_after
         return slices
 
 
-def _midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), dt.UTC)
+def _midnight(day: dt.date, zone: ZoneInfo) -> dt.datetime:
+    """The moment (UTC) the day begins in `zone`."""
+    return dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
 
 
 def month_slices(period: Period) -> CTE:

@@ -10,6 +10,7 @@ from referral.analytics import charts, funnel, page, platform, tables
 from referral.analytics.sql import Period
 from referral.auth.current import login_required, operator_required
 from referral.db import get_session, utcnow
+from referral.localtime import display_zone
 from referral.money import format_cents
 
 bp = Blueprint("analytics", __name__)
@@ -20,7 +21,7 @@ PERIODS = {3: "Last 3 months", 6: "Last 6 months", 12: "Last 12 months", 24: "La
 def _period() -> tuple[int, Period]:
     months = request.args.get("months", 12, type=int)
     months = months if months in PERIODS else 12
-    return months, Period.last_months(months, today=utcnow().date())
+    return months, Period.last_months_until(months, now=utcnow(), zone=display_zone())
 
 
 def _direction() -> str:

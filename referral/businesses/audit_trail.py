@@ -12,6 +12,7 @@ from referral.audit.models import AuditEvent
 from referral.auth.current import roles_required
 from referral.businesses.models import Business
 from referral.db import get_session
+from referral.listing import page_of
 
 bp = Blueprint("audit", __name__)
 
@@ -20,12 +21,13 @@ bp = Blueprint("audit", __name__)
 @roles_required("owner", "manager")
 def index() -> str:
     """The newest audit events about my customers' data."""
-    db = get_session()
-    rows = db.exec(
+    listing = page_of(
+        get_session(),
         select(AuditEvent, Business.name)
         .outerjoin(Business, Business.id == AuditEvent.actor_business_id)
-        .where(AuditEvent.owner_business_id == g.business.id)
-        .order_by(AuditEvent.id.desc())
-        .limit(500)
-    ).all()
-    return render_template("audit/index.html", rows=rows)
+        .where(AuditEvent.owner_business_id == g.business.id),
+        sorts={"date": AuditEvent.id, "who": Business.name, "what": AuditEvent.action},
+        default="-date",
+        tiebreak=AuditEvent.id,
+    )
+    return render_template("audit/index.html", listing=listing)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
-from sqlalchemy import case, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from referral.businesses.models import Business
 from referral.commissions.models import Commission, CommissionStatus
 from referral.commissions.services import owed_cents
+from referral.listing import ListPage, page_of
 from referral.localtime import format_datetime
 from referral.money import cents_to_decimal_text
 
@@ -37,33 +39,63 @@ class Totals:
     settled_cents: int = 0
 
 
-def commission_rows(
-    session: Session, business_id: int, *, role: str, limit: int = 500
-) -> list[CommissionRow]:
-    """`role` "earned": commissions owed to the business; "owed": owed by it."""
-    mine = Commission.referrer_id if role == "earned" else Commission.payer_id
-    theirs = Commission.payer_id if role == "earned" else Commission.referrer_id
+def _sides(role: str) -> tuple[Any, Any]:
+    """(the business's side, the partner's side) of a commission it `role`."""
+    if role == "earned":
+        return Commission.referrer_id, Commission.payer_id
+    return Commission.payer_id, Commission.referrer_id
+
+
+def commission_page(session: Session, business_id: int, *, role: str) -> ListPage:
+    """The page of commissions the request asks for (`?earned_page=`,
+    `?earned_sort=` or the same with "owed_"), newest first unless sorted by
+    date, value, status or partner. `role` "earned": owed to the business;
+    "owed": owed by it."""
+    mine, theirs = _sides(role)
     partner = aliased(Business)
-    rows = session.execute(
+    listing = page_of(
+        session,
         select(Commission, partner.name)
         .join(partner, partner.id == theirs)
-        .where(mine == business_id)
-        .order_by(Commission.id.desc())
-        .limit(limit)
-    ).all()
-    return [CommissionRow(c, name, c.settled_cents) for c, name in rows]
-
-
-def totals(rows: list[CommissionRow]) -> Totals:
-    return Totals(
-        pending_cents=sum(
-            r.commission.amount_cents
-            for r in rows
-            if r.commission.status == CommissionStatus.PENDING
-        ),
-        outstanding_cents=sum(r.outstanding_cents for r in rows),
-        settled_cents=sum(r.settled_cents for r in rows),
+        .where(mine == business_id),
+        sorts={
+            "date": Commission.id,
+            "value": Commission.amount_cents,
+            "status": Commission.status,
+            "partner": partner.name,
+        },
+        default="-date",
+        tiebreak=Commission.id,
+        page_arg=f"{role}_page",
+        sort_arg=f"{role}_sort",
     )
+    rows = [CommissionRow(c, name, c.settled_cents) for c, name in listing.items]
+    return replace(listing, items=rows)
+
+
+def commission_totals(session: Session, business_id: int, *, role: str) -> Totals:
+    """In hold, waiting for a settlement, and settled, over all the business's
+    commissions `role` (not one page of them), in one statement."""
+    mine, _ = _sides(role)
+    pending = Commission.status == CommissionStatus.PENDING
+    reversed_ = Commission.status == CommissionStatus.REVERSED
+    row = session.execute(
+        select(
+            func.coalesce(func.sum(case((pending, Commission.amount_cents), else_=0)), 0),
+            func.coalesce(
+                func.sum(
+                    case(
+                        (pending, 0),
+                        (reversed_, -Commission.settled_cents),
+                        else_=Commission.amount_cents - Commission.settled_cents,
+                    )
+                ),
+                0,
+            ),
+            func.coalesce(func.sum(Commission.settled_cents), 0),
+        ).where(mine == business_id)
+    ).one()
+    return Totals(*(int(v) for v in row))
 
 
 EXPORT_HEADER = (

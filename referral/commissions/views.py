@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Blueprint, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from referral.auth.current import login_required
 from referral.commissions import services
-from referral.commissions.listing import EXPORT_HEADER, commission_rows, export_rows, totals
+from referral.commissions.listing import (
+    EXPORT_HEADER,
+    commission_page,
+    commission_totals,
+    export_rows,
+)
 from referral.db import get_session
 from referral.errors import DomainError
 from referral.forms import run_action
@@ -22,14 +29,13 @@ bp = Blueprint("commissions", __name__)
 @login_required
 def index() -> str:
     db = get_session()
-    earned = commission_rows(db, g.business.id, role="earned")
-    owed = commission_rows(db, g.business.id, role="owed")
+    business_id = g.business.id
     return render_template(
         "commissions/index.html",
-        earned=earned,
-        owed=owed,
-        earned_totals=totals(earned),
-        owed_totals=totals(owed),
+        earned=commission_page(db, business_id, role="earned"),
+        owed=commission_page(db, business_id, role="owed"),
+        earned_totals=commission_totals(db, business_id, role="earned"),
+        owed_totals=commission_totals(db, business_id, role="owed"),
     )
 
 
@@ -37,7 +43,9 @@ def index() -> str:
 @login_required
 def export() -> Response:
     """Every commission earned and owed, as CSV (streamed)."""
-    return csv_download("commissions.csv", EXPORT_HEADER, export_rows(get_session(), g.business.id))
+    return csv_download(
+        "commissions.csv", EXPORT_HEADER, partial(export_rows, business_id=g.business.id)
+    )
 
 
 def _amount_action(  # type: ignore[no-untyped-def]

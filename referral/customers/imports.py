@@ -44,7 +44,7 @@ from referral.customers.reading import CUSTOMER_FIELDS, FIELDS, FileProblem, Opt
 from referral.db import utcnow
 from referral.errors import DomainError, NotFound, ValidationFailed
 from referral.jobs.queue import enqueue
-from referral.spreadsheet import neutralised
+from referral.spreadsheet import csv_chunks, neutralised
 
 BATCH_ROWS = 500
 # Files with more rows than this are imported by the job worker.
@@ -920,12 +920,13 @@ def _export_cell(customer: Customer, name: str) -> str:
     return neutralised(str(value or ""))
 
 
-def export_customers_csv(*, session: Session, business_id: int) -> Iterator[str]:
-    """The business's customers (not erased) as CSV, in chunks, with the import's
-    column names; formula-looking cells are neutralised (and restored on import)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([FIELDS[name] for name in EXPORT_FIELDS])
+EXPORT_HEADER = tuple(FIELDS[name] for name in EXPORT_FIELDS)
+
+
+def export_customer_rows(session: Session, business_id: int) -> Iterator[list[str]]:
+    """The business's customers (not erased), oldest first, a batch at a time,
+    in the import's columns; formula-looking cells are neutralised (and
+    restored on import)."""
     customers = session.execute(
         select(Customer)
         .where(Customer.business_id == business_id, Customer.erased_at.is_(None))  # type: ignore[union-attr]
@@ -933,12 +934,12 @@ def export_customers_csv(*, session: Session, business_id: int) -> Iterator[str]
         .execution_options(yield_per=1000)
     ).scalars()
     for customer in customers:
-        writer.writerow([_export_cell(customer, name) for name in EXPORT_FIELDS])
-        if buffer.tell() > 64 * 1024:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+        yield [_export_cell(customer, name) for name in EXPORT_FIELDS]
+
+
+def export_customers_csv(*, session: Session, business_id: int) -> Iterator[str]:
+    """The business's customers as CSV text, in chunks (see export_customer_rows)."""
+    return csv_chunks(EXPORT_HEADER, export_customer_rows(session, business_id))
 
 
 # --- Undo -----------------------------------------------------------------------------------

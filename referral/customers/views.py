@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import (
@@ -18,18 +19,17 @@ from flask import (
 
 from referral.auth.current import login_required, roles_required
 from referral.customers import imports, reading, services
-from referral.customers.models import CustomerImport, ImportStatus
+from referral.customers.models import Customer, CustomerImport, ImportStatus
 from referral.customers.reading import FileProblem
 from referral.customers.schemas import CustomerFormSchema, JobFormSchema
 from referral.db import get_session
 from referral.errors import ValidationFailed
 from referral.forms import parse_form, run_action
-from referral.restapi import paginate
+from referral.listing import page_of
 from referral.security import accepts_uploads_up_to
+from referral.spreadsheet import csv_download
 
 bp = Blueprint("customers", __name__)
-
-PER_PAGE = 50
 
 
 @bp.get("/customers.csv")
@@ -37,11 +37,10 @@ PER_PAGE = 50
 def export() -> Response:
     """The business's customers as CSV (streamed) in the columns the import reads,
     so an edited export imports back as updates."""
-    chunks = imports.export_customers_csv(session=get_session(), business_id=g.business.id)
-    return Response(
-        "".join(chunks),
-        mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="customers.csv"'},
+    return csv_download(
+        "customers.csv",
+        imports.EXPORT_HEADER,
+        partial(imports.export_customer_rows, business_id=g.business.id),
     )
 
 
@@ -50,18 +49,14 @@ def export() -> Response:
 def index() -> str:
     """My customers, searchable."""
     search = request.args.get("q", "")
-    try:
-        page = max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        page = 1
-    listing = paginate(
+    listing = page_of(
         get_session(),
         services.customers_query(business_id=g.business.id, search=search),
-        page=page,
-        per_page=PER_PAGE,
+        sorts={"name": Customer.name, "date": Customer.id, "zip": Customer.zip_code},
+        default="name",
+        tiebreak=Customer.id,
     )
-    pages = max(1, -(-listing["total"] // PER_PAGE))
-    return render_template("customers/index.html", listing=listing, q=search, pages=pages)
+    return render_template("customers/index.html", listing=listing, q=search)
 
 
 def _form_page(status: int = 200, **context: Any) -> tuple[str, int]:

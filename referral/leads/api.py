@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from referral.auth.current import api_key_required
 from referral.auth.links import absolute_url
-from referral.businesses.actor import Actor
+from referral.businesses.actor import current_actor
 from referral.consent.models import SENDER_METHODS, ConsentMethod
 from referral.db import get_session
 from referral.errors import DomainError
@@ -146,10 +146,6 @@ class OutcomeSchema(ma.Schema):
     outcome = ma.fields.String(required=True, validate=ma.validate.OneOf(OUTCOMES))
 
 
-def _actor() -> Actor:
-    return Actor.of_api_key(get_session(), g.api_key, g.business)
-
-
 def _documented(view: Any) -> Any:
     for code, description in ((401, "No valid API key."), (404, "Not found."), (409, "Refused.")):
         view = blp.alt_response(code, description=description, schema="Error")(view)
@@ -197,7 +193,9 @@ class Leads(MethodView):
     @_documented
     def post(self, data: dict[str, Any]) -> Lead:
         """List a customer's need for sale; it goes live when the customer agrees."""
-        return offers.offer_lead(session=get_session(), actor=_actor(), data=offers.NewLead(**data))
+        return offers.offer_lead(
+            session=get_session(), actor=current_actor(), data=offers.NewLead(**data)
+        )
 
 
 @blp.route("/mine")
@@ -248,7 +246,7 @@ class Buy(MethodView):
         Checkout page cannot be opened."""
         db = get_session()
         purchase = purchases.reserve(
-            session=db, actor=_actor(), lead_id=lead_id, method=data["method"]
+            session=db, actor=current_actor(), lead_id=lead_id, method=data["method"]
         )
         url = None
         if data["method"] == "checkout":
@@ -276,7 +274,7 @@ class Withdraw(MethodView):
     @_documented
     def post(self, lead_id: int) -> Lead:
         """Take an unsold lead off the marketplace."""
-        return offers.withdraw_lead(session=get_session(), actor=_actor(), lead_id=lead_id)
+        return offers.withdraw_lead(session=get_session(), actor=current_actor(), lead_id=lead_id)
 
 
 @blp.route("/purchases")
@@ -321,7 +319,10 @@ class Outcome(MethodView):
     def post(self, data: dict[str, Any], purchase_id: int) -> dict[str, Any]:
         """Report what came of a lead you bought."""
         purchase = purchases.report_outcome(
-            session=get_session(), actor=_actor(), purchase_id=purchase_id, outcome=data["outcome"]
+            session=get_session(),
+            actor=current_actor(),
+            purchase_id=purchase_id,
+            outcome=data["outcome"],
         )
         return _purchase(purchase)
 
@@ -337,7 +338,7 @@ class Disputes(MethodView):
         """Dispute a bad lead within 7 days of buying it."""
         return disputes.open_dispute(
             session=get_session(),
-            actor=_actor(),
+            actor=current_actor(),
             purchase_id=purchase_id,
             reason=data["reason"],
             note=data["note"],

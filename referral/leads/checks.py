@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from referral.auth.roles import MANAGING_ROLES
-from referral.businesses.actor import Actor
-from referral.errors import PermissionDenied
 from referral.payments.models import ConnectedAccount
 
-
-def require_manager(actor: Actor) -> None:
-    if actor.role not in MANAGING_ROLES:
-        raise PermissionDenied("Only owners and managers can sell or buy leads.")
+# Why a staff member may not sell or buy a lead (auth.roles.require_role).
+MANAGERS_ONLY = "Only owners and managers can sell or buy leads."
 
 
 def ready_to_be_paid(session: Session, business_id: int) -> bool:

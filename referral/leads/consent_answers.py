@@ -12,7 +12,7 @@ from referral.consent.subjects import Answer, ConsentSubject, Question, register
 from referral.customers.models import Customer
 from referral.errors import DomainError
 from referral.leads import offers
-from referral.leads.models import Lead
+from referral.leads.models import Lead, LeadStatus
 
 
 def _lead(session: Session, lead_id: int | None) -> Lead:
@@ -32,7 +32,7 @@ def _question(session: Session, request: ConsentRequest) -> Question:
 
 def _answer(session: Session, request: ConsentRequest, answer: Answer) -> None:
     lead = _lead(session, request.lead_id)
-    if lead.status != "awaiting_consent":
+    if lead.status != LeadStatus.AWAITING_CONSENT:
         raise DomainError("This request is closed.")
     consent.claim_consent_request(session, request)
     offers.answer_consent(

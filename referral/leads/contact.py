@@ -11,14 +11,14 @@ from referral.consent import services as consent
 from referral.consent import visibility
 from referral.consent.visibility import ConsentState, Sight, Stage
 from referral.customers.models import Customer
-from referral.leads.models import Lead, LeadPurchase
+from referral.leads.models import Lead, LeadPurchase, PurchaseStatus
 
 BUYER_STAGES = {
-    "reserved": Stage.OFFERED,
-    "expired": Stage.EXPIRED,
-    "failed": Stage.OFFERED,
-    "paid": Stage.TAKEN,
-    "refunded": Stage.REFUNDED,
+    PurchaseStatus.RESERVED: Stage.OFFERED,
+    PurchaseStatus.EXPIRED: Stage.EXPIRED,
+    PurchaseStatus.FAILED: Stage.OFFERED,
+    PurchaseStatus.PAID: Stage.TAKEN,
+    PurchaseStatus.REFUNDED: Stage.REFUNDED,
 }
 PAY_FIRST = "The customer's details appear once Stripe confirms your payment."
 

@@ -23,14 +23,16 @@ from referral.leads import quality
 from referral.leads.models import (
     AUTOMATIC_REASONS,
     DISPUTE_REASONS,
+    DisputeStatus,
     Lead,
     LeadDispute,
     LeadPurchase,
+    PurchaseStatus,
 )
 from referral.ledger.services import Entry, post
 from referral.notifications.services import notify_business
 from referral.payments import gateway
-from referral.referrals.models import Referral
+from referral.referrals.models import Referral, ReferralStatus
 
 DISPUTE_WINDOW = dt.timedelta(days=7)
 
@@ -60,7 +62,7 @@ def _customer_known_to_buyer(session: Session, purchase: LeadPurchase, lead: Lea
         .where(
             LeadPurchase.buyer_id == purchase.buyer_id,
             LeadPurchase.id != purchase.id,
-            LeadPurchase.status == "paid",
+            LeadPurchase.status == PurchaseStatus.PAID,
             Lead.customer_id == lead.customer_id,
         )
     ).one()
@@ -70,7 +72,7 @@ def _customer_known_to_buyer(session: Session, purchase: LeadPurchase, lead: Lea
         .where(
             Referral.receiver_id == purchase.buyer_id,
             Referral.customer_id == lead.customer_id,
-            Referral.status.in_(("accepted", "won", "lost")),
+            Referral.status.in_((ReferralStatus.ACCEPTED, ReferralStatus.WON, ReferralStatus.LOST)),
         )
     ).one()
     return bool(earlier or referred)
@@ -93,7 +95,7 @@ def open_dispute(
         raise NotFound("No such purchase.")
     if reason not in DISPUTE_REASONS:
         raise DomainError("Choose a reason.", errors={"reason": ["Choose a reason."]})
-    if purchase.status != "paid" or purchase.paid_at is None:
+    if purchase.status != PurchaseStatus.PAID or purchase.paid_at is None:
         raise DomainError("Only a paid lead can be disputed.")
     if utcnow() > purchase.paid_at + DISPUTE_WINDOW:
         raise DomainError("Leads can be disputed within 7 days of buying them.")
@@ -108,7 +110,7 @@ def open_dispute(
         buyer_id=purchase.buyer_id,
         reason=reason,
         note=note[:2000],
-        status="with_seller",
+        status=DisputeStatus.WITH_SELLER,
     )
     session.add(dispute)
     session.flush()
@@ -142,12 +144,12 @@ def seller_decides(
     if actor.role not in MANAGING_ROLES:
         raise DomainError("Only owners and managers can answer a dispute.")
     dispute = get_dispute(session, actor.business_id, dispute_id)
-    if dispute.seller_id != actor.business_id or dispute.status != "with_seller":
+    if dispute.seller_id != actor.business_id or dispute.status != DisputeStatus.WITH_SELLER:
         raise DomainError("This dispute is not waiting for you.")
     if accept:
         _uphold(session, dispute, decided_by="seller", note=note)
     else:
-        dispute.status, dispute.decision_note = "with_operator", note[:2000]
+        dispute.status, dispute.decision_note = DisputeStatus.WITH_OPERATOR, note[:2000]
     return dispute
 
 
@@ -157,12 +159,12 @@ def operator_decides(
     dispute = session.get(LeadDispute, dispute_id)
     if dispute is None:
         raise NotFound("No such dispute.")
-    if dispute.status not in ("with_seller", "with_operator"):
+    if dispute.status not in (DisputeStatus.WITH_SELLER, DisputeStatus.WITH_OPERATOR):
         raise DomainError("This dispute is decided.")
     if uphold:
         _uphold(session, dispute, decided_by="operator", note=note)
     else:
-        dispute.status, dispute.decided_by = "rejected", "operator"
+        dispute.status, dispute.decided_by = DisputeStatus.REJECTED, "operator"
         dispute.decision_note, dispute.decided_at = note[:2000], utcnow()
         notify_business(
             session=session,
@@ -182,7 +184,7 @@ def _uphold(session: Session, dispute: LeadDispute, *, decided_by: str, note: st
         amount_cents=purchase.price_cents,
         idempotency_key=f"lead-dispute-{dispute.id}-refund",
     )
-    dispute.status, dispute.decided_by = "upheld", decided_by
+    dispute.status, dispute.decided_by = DisputeStatus.UPHELD, decided_by
     dispute.decision_note, dispute.decided_at = note[:2000], utcnow()
     for business_id, title in (
         (dispute.buyer_id, f"Your dispute of lead {dispute.lead_id} was upheld: you are refunded"),
@@ -207,7 +209,7 @@ def apply_refund(session: Session, charge: dict[str, object]) -> str:
     purchase = _purchase_of_charge(session, charge.get("id"))
     if purchase is None:
         return "ignored: not a lead purchase"
-    if purchase.status == "refunded":
+    if purchase.status == PurchaseStatus.REFUNDED:
         return "ignored: already booked"
     refunded = int(charge.get("amount_refunded") or 0)  # type: ignore[call-overload]
     if refunded < purchase.price_cents:
@@ -271,7 +273,7 @@ def _money_back(
         memo=f"lead {lead.id} {memo}",
         stripe_object_id=stripe_object_id,
     )
-    purchase.status, purchase.updated_at = "refunded", utcnow()
+    purchase.status, purchase.updated_at = PurchaseStatus.REFUNDED, utcnow()
 
 
 def apply_chargeback(session: Session, obj: dict[str, Any], *, closed: bool) -> str:
@@ -300,7 +302,7 @@ def apply_chargeback(session: Session, obj: dict[str, Any], *, closed: bool) -> 
         return f"applied: seller told ({stage})"
     if stage != gateway.DisputeStage.LOST:
         return f"applied: {obj.get('status')}, nothing moved"
-    if purchase.status != "paid":
+    if purchase.status != PurchaseStatus.PAID:
         return f"ignored: purchase is {purchase.status}"
     amount = int(obj.get("amount") or purchase.price_cents)
     _money_back(

@@ -20,13 +20,13 @@ from referral.businesses.models import Business, Trade
 from referral.db import utcnow
 from referral.errors import NotFound
 from referral.leads import quality
-from referral.leads.models import Lead, LeadPurchase
+from referral.leads.models import Lead, LeadPurchase, LeadStatus, PurchaseStatus
 
 
 def _holding_now(now: dt.datetime):  # type: ignore[no-untyped-def]
     """Purchases that hold a place: paid, or reserved and not yet lapsed."""
-    return (LeadPurchase.status == "paid") | (
-        (LeadPurchase.status == "reserved") & (LeadPurchase.reserved_until > now)
+    return (LeadPurchase.status == PurchaseStatus.PAID) | (
+        (LeadPurchase.status == PurchaseStatus.RESERVED) & (LeadPurchase.reserved_until > now)
     )
 
 
@@ -36,7 +36,7 @@ def visible_to(
     """A live, unexpired lead of the buyer's trade, in its area, from a seller
     whose trade does not compete with the buyer's."""
     now = now or utcnow()
-    if lead.status != "live" or lead.expires_at <= now or lead.seller_id == buyer.id:
+    if lead.status != LeadStatus.LIVE or lead.expires_at <= now or lead.seller_id == buyer.id:
         return False
     if lead.trade_id != buyer.trade_id:
         return False
@@ -74,7 +74,7 @@ def marketplace(session: Session, buyer: Business, *, limit: int = 100) -> list[
         select(Lead)
         .join(seller, seller.c.id == Lead.seller_id)
         .where(
-            Lead.status == "live",
+            Lead.status == LeadStatus.LIVE,
             Lead.expires_at > now,
             Lead.trade_id == buyer.trade_id,
             Lead.seller_id != buyer.id,
@@ -104,14 +104,14 @@ def preview(
         .where(
             LeadPurchase.lead_id == lead.id,
             LeadPurchase.buyer_id == buyer.id,
-            LeadPurchase.status == "paid",
+            LeadPurchase.status == PurchaseStatus.PAID,
         )
     ).one()
     sales = session.exec(
         select(func.count())
         .select_from(LeadPurchase)
         .join(Lead, Lead.id == LeadPurchase.lead_id)
-        .where(Lead.seller_id == lead.seller_id, LeadPurchase.status == "paid")
+        .where(Lead.seller_id == lead.seller_id, LeadPurchase.status == PurchaseStatus.PAID)
     ).one()
     trade = session.get(Trade, lead.trade_id)
     return Preview(
@@ -146,7 +146,9 @@ def reserve_place(session: Session, lead: Lead) -> bool:
     wait and re-check; on SQLite the write lock does the same."""
     result = session.execute(
         update(Lead)
-        .where(Lead.id == lead.id, Lead.status == "live", Lead.places_held < Lead.max_buyers)
+        .where(
+            Lead.id == lead.id, Lead.status == LeadStatus.LIVE, Lead.places_held < Lead.max_buyers
+        )
         .values(places_held=Lead.places_held + 1, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )

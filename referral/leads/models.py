@@ -4,6 +4,7 @@ trade with the customer's consent, and the purchases of it."""
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -22,24 +23,43 @@ from sqlmodel import Field
 
 from referral.tables import TableBase, foreign_key, utc_column
 
-LEAD_STATUSES = (
-    "awaiting_consent",  # the customer has not answered yet
-    "live",  # consent given: buyers see it
-    "sold_out",  # every place sold
-    "expired",
-    "withdrawn",  # by the seller
-    "declined_by_customer",
-    "removed",  # the customer withdrew consent
-)
-PURCHASE_STATUSES = (
-    "reserved",  # a buyer is paying; holds a place for 15 minutes
-    "paid",  # payment confirmed by Stripe: contact details visible
-    "expired",  # the reservation lapsed unpaid
-    "failed",  # the charge was declined
-    "refunded",  # paid after losing its place, or a dispute upheld
-)
+
+class LeadStatus(StrEnum):
+    """A lead's stage; the values are stored, so they never change."""
+
+    AWAITING_CONSENT = "awaiting_consent"  # the customer has not answered yet
+    LIVE = "live"  # consent given: buyers see it
+    SOLD_OUT = "sold_out"  # every place sold
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"  # by the seller
+    DECLINED_BY_CUSTOMER = "declined_by_customer"
+    REMOVED = "removed"  # the customer withdrew consent
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class PurchaseStatus(StrEnum):
+    """A lead purchase's stage; the values are stored, so they never change."""
+
+    RESERVED = "reserved"  # a buyer is paying; holds a place for 15 minutes
+    PAID = "paid"  # payment confirmed by Stripe: contact details visible
+    EXPIRED = "expired"  # the reservation lapsed unpaid
+    FAILED = "failed"  # the charge was declined
+    REFUNDED = "refunded"  # paid after losing its place, or a dispute upheld
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+LEAD_STATUSES = tuple(LeadStatus)
+PURCHASE_STATUSES = tuple(PurchaseStatus)
 # Purchases that take a place.
-HOLDING = ("reserved", "paid")
+HOLDING = (PurchaseStatus.RESERVED, PurchaseStatus.PAID)
+# Purchases that were paid for (some refunded since).
+PAID_FOR = (PurchaseStatus.PAID, PurchaseStatus.REFUNDED)
 MAX_SHARED_BUYERS = 5
 MIN_PRICE_CENTS, MAX_PRICE_CENTS = 100, 100_000_00
 
@@ -141,7 +161,22 @@ DISPUTE_REASONS = {
 }
 # Reasons the platform can check from its own data, and credit at once.
 AUTOMATIC_REASONS = ("outside_area", "duplicate")
-DISPUTE_STATUSES = ("with_seller", "with_operator", "upheld", "rejected")
+
+
+class DisputeStatus(StrEnum):
+    """A lead dispute's stage; the values are stored, so they never change."""
+
+    WITH_SELLER = "with_seller"
+    WITH_OPERATOR = "with_operator"
+    UPHELD = "upheld"
+    REJECTED = "rejected"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+DISPUTE_STATUSES = tuple(DisputeStatus)
 OUTCOMES = ("contacted", "won", "lost", "no_answer")
 
 

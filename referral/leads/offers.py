@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from referral.auth.roles import MANAGING_ROLES, require_role
 from referral.auth.services import require_verified_business
 from referral.businesses.actor import Actor
 from referral.businesses.competition import trades_compete
@@ -23,8 +24,15 @@ from referral.db import utcnow
 from referral.errors import DomainError, NotFound, ValidationFailed
 from referral.jobs.queue import enqueue
 from referral.leads import quality
-from referral.leads.checks import ready_to_be_paid, require_manager
-from referral.leads.models import HOLDING, MAX_PRICE_CENTS, Lead, LeadPurchase
+from referral.leads.checks import MANAGERS_ONLY, ready_to_be_paid
+from referral.leads.models import (
+    HOLDING,
+    MAX_PRICE_CENTS,
+    Lead,
+    LeadPurchase,
+    LeadStatus,
+    PurchaseStatus,
+)
 from referral.money import format_cents
 from referral.notifications.services import notify_business
 
@@ -47,7 +55,7 @@ class NewLead:
 
 def offer_lead(*, session: Session, actor: Actor, data: NewLead) -> Lead:
     """Offer a customer's need for sale. It goes live when the customer agrees."""
-    require_manager(actor)
+    require_role(actor.role, MANAGING_ROLES, MANAGERS_ONLY)
     require_verified_business(session, actor.business_id)
     customer = _customer_to_offer(session, actor, data.customer_id)
     trade, centre = _valid_terms(session, data)
@@ -127,7 +135,7 @@ def _add_lead(
         exclusive=data.max_buyers == 1,
         max_buyers=data.max_buyers,
         consent_method=data.consent_method,
-        status="awaiting_consent",
+        status=LeadStatus.AWAITING_CONSENT,
         expires_at=now + dt.timedelta(days=data.expires_in_days),
         updated_at=now,
     )
@@ -167,7 +175,7 @@ def _ask_or_record_consent(
 
 
 def _go_live(session: Session, lead: Lead) -> None:
-    lead.status, lead.live_at = "live", utcnow()
+    lead.status, lead.live_at = LeadStatus.LIVE, utcnow()
     lead.updated_at = lead.live_at
     enqueue(session, EXPIRE_LEAD, {"lead_id": lead.id}, run_at=lead.expires_at)
 
@@ -189,13 +197,13 @@ def answer_consent(*, session: Session, lead: Lead, yes: bool, ip: str, user_age
         ip=ip,
         user_agent=user_agent,
     )
-    if lead.status != "awaiting_consent":
+    if lead.status != LeadStatus.AWAITING_CONSENT:
         return lead
     if yes:
         _go_live(session, lead)
         title = f"{customer.name} agreed: your lead is live on the marketplace"
     else:
-        lead.status, lead.closed_at = "declined_by_customer", utcnow()
+        lead.status, lead.closed_at = LeadStatus.DECLINED_BY_CUSTOMER, utcnow()
         title = f"{customer.name} declined to have their request offered"
     notify_business(
         session=session,
@@ -216,9 +224,9 @@ def get_own_lead(session: Session, business_id: int, lead_id: int) -> Lead:
 
 def withdraw_lead(*, session: Session, actor: Actor, lead_id: int) -> Lead:
     """The seller takes an unsold lead off the marketplace."""
-    require_manager(actor)
+    require_role(actor.role, MANAGING_ROLES, MANAGERS_ONLY)
     lead = get_own_lead(session, actor.business_id, lead_id)
-    if lead.status not in ("awaiting_consent", "live"):
+    if lead.status not in (LeadStatus.AWAITING_CONSENT, LeadStatus.LIVE):
         raise DomainError("Only a lead that is waiting or live can be withdrawn.")
     sold = session.exec(
         select(func.count())
@@ -227,19 +235,19 @@ def withdraw_lead(*, session: Session, actor: Actor, lead_id: int) -> Lead:
     ).one()
     if int(sold):
         raise DomainError("A lead someone bought (or is paying for) cannot be withdrawn.")
-    lead.status, lead.closed_at = "withdrawn", utcnow()
+    lead.status, lead.closed_at = LeadStatus.WITHDRAWN, utcnow()
     return lead
 
 
 def consent_withdrawn(session: Session, lead: Lead) -> None:
     """The customer withdrew: the lead leaves the marketplace and buyers lose
     the details at once (contact_for_buyer checks the consent on every view)."""
-    if lead.status in ("withdrawn", "removed", "declined_by_customer"):
+    if lead.status in (LeadStatus.WITHDRAWN, LeadStatus.REMOVED, LeadStatus.DECLINED_BY_CUSTOMER):
         return
-    lead.status, lead.closed_at = "removed", utcnow()
+    lead.status, lead.closed_at = LeadStatus.REMOVED, utcnow()
     buyers = session.exec(
         select(LeadPurchase.buyer_id).where(
-            LeadPurchase.lead_id == lead.id, LeadPurchase.status == "paid"
+            LeadPurchase.lead_id == lead.id, LeadPurchase.status == PurchaseStatus.PAID
         )
     ).all()
     for business_id in {lead.seller_id, *buyers}:
@@ -253,5 +261,5 @@ def consent_withdrawn(session: Session, lead: Lead) -> None:
 
 
 def expire(session: Session, lead: Lead) -> None:
-    if lead.status == "live" and lead.expires_at <= utcnow():
-        lead.status, lead.closed_at = "expired", utcnow()
+    if lead.status == LeadStatus.LIVE and lead.expires_at <= utcnow():
+        lead.status, lead.closed_at = LeadStatus.EXPIRED, utcnow()

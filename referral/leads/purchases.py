@@ -11,6 +11,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from referral import events
+from referral.auth.roles import MANAGING_ROLES, require_role
 from referral.businesses.actor import Actor
 from referral.businesses.models import Business, Trade
 from referral.consent import services as consent
@@ -18,9 +19,9 @@ from referral.customers.models import Customer
 from referral.db import utcnow
 from referral.errors import DomainError, NotFound
 from referral.jobs.queue import enqueue
-from referral.leads.checks import ready_to_be_paid, require_manager
+from referral.leads.checks import MANAGERS_ONLY, ready_to_be_paid
 from referral.leads.marketplace import get_lead_for_buyer, release_place, reserve_place
-from referral.leads.models import HOLDING, OUTCOMES, Lead, LeadPurchase
+from referral.leads.models import HOLDING, OUTCOMES, Lead, LeadPurchase, LeadStatus, PurchaseStatus
 from referral.ledger.services import pair, post
 from referral.mail.services import queue_email
 from referral.money import apply_basis_points, format_cents
@@ -36,7 +37,7 @@ CHARGE_PURCHASE = "lead.charge"
 def reserve(*, session: Session, actor: Actor, lead_id: int, method: str) -> LeadPurchase:
     """Hold a place for 15 minutes while the buyer pays. `method`: "saved_card"
     (charged off-session by the worker) or "checkout" (Stripe's hosted page)."""
-    require_manager(actor)
+    require_role(actor.role, MANAGING_ROLES, MANAGERS_ONLY)
     lead = get_lead_for_buyer(session, actor.business, lead_id)
     existing = session.exec(
         select(LeadPurchase).where(
@@ -46,7 +47,7 @@ def reserve(*, session: Session, actor: Actor, lead_id: int, method: str) -> Lea
         )
     ).first()
     if existing is not None:
-        if existing.status == "paid":
+        if existing.status == PurchaseStatus.PAID:
             raise DomainError("You already bought this lead.")
         return existing
     if method == "saved_card":
@@ -73,7 +74,7 @@ def reserve(*, session: Session, actor: Actor, lead_id: int, method: str) -> Lea
         ),
         currency=lead.currency,
         method=method,
-        status="reserved",
+        status=PurchaseStatus.RESERVED,
         reserved_until=now + RESERVATION,
         updated_at=now,
     )
@@ -102,7 +103,7 @@ def _metadata(purchase: LeadPurchase) -> dict[str, str]:
 
 def charge(session: Session, purchase: LeadPurchase) -> None:
     """The worker charges the buyer's saved card (idempotent: the key is the purchase)."""
-    if purchase.status != "reserved" or purchase.method != "saved_card":
+    if purchase.status != PurchaseStatus.RESERVED or purchase.method != "saved_card":
         return
     lead, destination = _payment_refs(session, purchase)
     billing = session.exec(
@@ -166,9 +167,13 @@ def checkout_url(
 
 
 def _failed(session: Session, purchase: LeadPurchase, message: str) -> None:
-    if purchase.status != "reserved":
+    if purchase.status != PurchaseStatus.RESERVED:
         return
-    purchase.status, purchase.note, purchase.updated_at = "failed", message[:500], utcnow()
+    purchase.status, purchase.note, purchase.updated_at = (
+        PurchaseStatus.FAILED,
+        message[:500],
+        utcnow(),
+    )
     lead = session.get(Lead, purchase.lead_id)
     assert lead is not None
     release_place(session, lead)
@@ -183,9 +188,9 @@ def _failed(session: Session, purchase: LeadPurchase, message: str) -> None:
 
 def release_if_lapsed(session: Session, purchase: LeadPurchase) -> bool:
     """A reservation not paid in time gives its place back."""
-    if purchase.status != "reserved" or purchase.reserved_until > utcnow():
+    if purchase.status != PurchaseStatus.RESERVED or purchase.reserved_until > utcnow():
         return False
-    purchase.status, purchase.updated_at = "expired", utcnow()
+    purchase.status, purchase.updated_at = PurchaseStatus.EXPIRED, utcnow()
     lead = session.get(Lead, purchase.lead_id)
     assert lead is not None
     release_place(session, lead)
@@ -207,13 +212,13 @@ def apply_payment(session: Session, payment: gateway.PaymentState) -> str:
         return "applied: failed"
     if payment.status != "succeeded":
         return f"ignored: status {payment.status}"
-    if purchase.status in ("paid", "refunded"):
+    if purchase.status in (PurchaseStatus.PAID, PurchaseStatus.REFUNDED):
         return "ignored: already applied"
     lead = session.get(Lead, purchase.lead_id)
     assert lead is not None
     purchase.payment_intent_id = payment.payment_intent_id
     purchase.charge_id = payment.charge_id
-    still_held = purchase.status == "reserved"
+    still_held = purchase.status == PurchaseStatus.RESERVED
     if not still_held and not reserve_place(session, lead):
         # Paid after the reservation lapsed and someone else took the place.
         _refund_lost_place(session, purchase, lead)
@@ -224,7 +229,7 @@ def apply_payment(session: Session, payment: gateway.PaymentState) -> str:
 
 def _paid(session: Session, purchase: LeadPurchase, lead: Lead) -> None:
     now = utcnow()
-    purchase.status, purchase.paid_at, purchase.updated_at = "paid", now, now
+    purchase.status, purchase.paid_at, purchase.updated_at = PurchaseStatus.PAID, now, now
     events.lead_paid(session, purchase, lead)
     fee, price = purchase.platform_fee_cents, purchase.price_cents
     post(
@@ -254,10 +259,10 @@ def _paid(session: Session, purchase: LeadPurchase, lead: Lead) -> None:
     paid_count = session.exec(
         select(func.count())
         .select_from(LeadPurchase)
-        .where(LeadPurchase.lead_id == lead.id, LeadPurchase.status == "paid")
+        .where(LeadPurchase.lead_id == lead.id, LeadPurchase.status == PurchaseStatus.PAID)
     ).one()
     if int(paid_count) >= lead.max_buyers:
-        lead.status, lead.closed_at = "sold_out", now
+        lead.status, lead.closed_at = LeadStatus.SOLD_OUT, now
     customer = session.get(Customer, lead.customer_id)
     buyer = session.get(Business, purchase.buyer_id)
     notify_business(
@@ -297,7 +302,7 @@ def _refund_lost_place(session: Session, purchase: LeadPurchase, lead: Lead) -> 
         amount_cents=purchase.price_cents,
         idempotency_key=f"lead-purchase-{purchase.id}-refund",
     )
-    purchase.status, purchase.updated_at = "refunded", utcnow()
+    purchase.status, purchase.updated_at = PurchaseStatus.REFUNDED, utcnow()
     purchase.note = "Another business bought the last place while your payment was completing."
     notify_business(
         session=session,
@@ -322,7 +327,7 @@ def report_outcome(
     purchase = get_purchase(session, actor.business_id, purchase_id)
     if outcome not in OUTCOMES:
         raise DomainError("Choose what happened.", errors={"outcome": ["Choose what happened."]})
-    if purchase.status != "paid":
+    if purchase.status != PurchaseStatus.PAID:
         raise DomainError("Only a paid lead has an outcome to report.")
     purchase.outcome, purchase.updated_at = outcome, utcnow()
     return purchase

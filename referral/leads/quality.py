@@ -10,7 +10,14 @@ from dataclasses import dataclass
 from sqlalchemy import case, func
 from sqlmodel import Session, select
 
-from referral.leads.models import Lead, LeadDispute, LeadPurchase, SellerSuspension
+from referral.leads.models import (
+    PAID_FOR,
+    DisputeStatus,
+    Lead,
+    LeadDispute,
+    LeadPurchase,
+    SellerSuspension,
+)
 from referral.money import Rate
 
 SUSPEND_AT_DISPUTE_BPS = 3000  # 30% of sales upheld as bad...
@@ -58,11 +65,11 @@ def seller_quality(session: Session, seller_id: int) -> SellerQuality:
             func.sum(case((LeadPurchase.outcome == "won", 1), else_=0)),
         )
         .join(Lead, Lead.id == LeadPurchase.lead_id)
-        .where(Lead.seller_id == seller_id, LeadPurchase.status.in_(("paid", "refunded")))
+        .where(Lead.seller_id == seller_id, LeadPurchase.status.in_(PAID_FOR))
     ).one()
     upheld = session.execute(
         select(func.count()).where(
-            LeadDispute.seller_id == seller_id, LeadDispute.status == "upheld"
+            LeadDispute.seller_id == seller_id, LeadDispute.status == DisputeStatus.UPHELD
         )
     ).scalar()
     sales, reported, contacted, won = (int(v or 0) for v in row)

@@ -10,7 +10,7 @@ from collections import defaultdict
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from referral.leads.models import LeadPurchase
+from referral.leads.models import PAID_FOR, LeadPurchase, PurchaseStatus
 from referral.ledger.models import LedgerEntry, LedgerTransaction
 from referral.payments import gateway
 from referral.payments.mismatches import (
@@ -25,7 +25,6 @@ from referral.payments.mismatches import (
 
 # Lead purchases that Stripe charged: paid, or paid and refunded after a dispute.
 # (A purchase refunded without ever being paid lost its place while paying.)
-LEAD_PAID_STATUSES = ("paid", "refunded")
 
 
 def _lead_ledger(session: Session) -> dict[str, dict[str, int]]:
@@ -102,7 +101,7 @@ def _check_lead_purchase(
     if purchase is None:
         return unknown(subject, succeeded)
     found = charged_twice(subject, succeeded, purchase.price_cents)
-    paid_here = purchase.status in LEAD_PAID_STATUSES and purchase.paid_at is not None
+    paid_here = purchase.status in PAID_FOR and purchase.paid_at is not None
     if not succeeded:
         if paid_here:
             found.append(
@@ -116,7 +115,7 @@ def _check_lead_purchase(
             )
         return found
     payment = succeeded[0]
-    if purchase.status == "refunded" and purchase.paid_at is None:
+    if purchase.status == PurchaseStatus.REFUNDED and purchase.paid_at is None:
         return found + _check_lost_place(subject, payment, figures)
     if not paid_here:
         return [*found, not_applied(subject, payment, purchase.status, figures)]
@@ -138,7 +137,7 @@ def _check_lead_refund(
     """A refund (an upheld dispute): the purchase row, and the ledger's booking
     of the platform's net (refunded less the transfer reversed)."""
     found = []
-    ours = purchase.price_cents if purchase.status == "refunded" else 0
+    ours = purchase.price_cents if purchase.status == PurchaseStatus.REFUNDED else 0
     if ours != payment.refunded_cents:
         found.append(
             Mismatch(

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 from referral import live
 from referral.auth.current import login_required, operator_required
 from referral.auth.links import absolute_url
-from referral.businesses.actor import Actor
+from referral.businesses.actor import current_actor
 from referral.businesses.models import Business, Trade
 from referral.customers.models import Customer
 from referral.customers.services import customers_query
@@ -27,11 +27,15 @@ from referral.leads.models import (
     MAX_PRICE_CENTS,
     MIN_PRICE_CENTS,
     OUTCOMES,
+    DisputeStatus,
     Lead,
     LeadDispute,
     LeadPurchase,
+    LeadStatus,
+    PurchaseStatus,
     SellerSuspension,
 )
+from referral.listing import page_of
 from referral.money import Dollars
 from referral.payments import gateway
 from referral.referrals.models import URGENCIES
@@ -86,10 +90,6 @@ class NewLeadForm(FormSchema):
             raise ma.ValidationError("When did the customer agree?", "attested_on")
 
 
-def _actor() -> Actor:
-    return Actor.of_user(g.user, g.business)
-
-
 @bp.get("/leads")
 @login_required
 def market() -> str:
@@ -131,7 +131,7 @@ def new() -> Response | tuple[str, int]:
     try:
         lead = offers.offer_lead(
             session=get_session(),
-            actor=_actor(),
+            actor=current_actor(),
             data=offers.NewLead(**data),
         )
     except DomainError as error:
@@ -144,7 +144,7 @@ def new() -> Response | tuple[str, int]:
         )
     flash(
         "Listed. It goes live when the customer agrees."
-        if lead.status == "awaiting_consent"
+        if lead.status == LeadStatus.AWAITING_CONSENT
         else "Listed and live.",
         "success",
     )
@@ -154,25 +154,38 @@ def new() -> Response | tuple[str, int]:
 @bp.get("/leads/mine")
 @login_required
 def mine() -> str:
-    db = get_session()
-    leads = db.exec(
-        select(Lead).where(Lead.seller_id == g.business.id).order_by(Lead.id.desc()).limit(200)  # type: ignore[union-attr]
-    ).all()
-    return render_template("leads/mine.html", leads=leads)
+    listing = page_of(
+        get_session(),
+        select(Lead).where(Lead.seller_id == g.business.id),
+        sorts={
+            "date": Lead.id,
+            "value": Lead.price_cents,
+            "status": Lead.status,
+            "expires": Lead.expires_at,
+        },
+        default="-date",
+        tiebreak=Lead.id,
+    )
+    return render_template("leads/mine.html", listing=listing)
 
 
 @bp.get("/leads/purchases")
 @login_required
 def purchases() -> str:
-    db = get_session()
-    rows = db.exec(
+    listing = page_of(
+        get_session(),
         select(LeadPurchase, Lead)
         .join(Lead, Lead.id == LeadPurchase.lead_id)
-        .where(LeadPurchase.buyer_id == g.business.id)
-        .order_by(LeadPurchase.id.desc())  # type: ignore[union-attr]
-        .limit(200)
-    ).all()
-    return render_template("leads/purchases.html", rows=rows)
+        .where(LeadPurchase.buyer_id == g.business.id),
+        sorts={
+            "date": LeadPurchase.id,
+            "value": LeadPurchase.price_cents,
+            "status": LeadPurchase.status,
+        },
+        default="-date",
+        tiebreak=LeadPurchase.id,
+    )
+    return render_template("leads/purchases.html", listing=listing)
 
 
 @bp.get("/leads/<int:lead_id>")
@@ -207,7 +220,7 @@ def buy(lead_id: int) -> Response:
     method = "checkout" if request.form.get("method") == "checkout" else "saved_card"
     db = get_session()
     try:
-        purchase = buying.reserve(session=db, actor=_actor(), lead_id=lead_id, method=method)
+        purchase = buying.reserve(session=db, actor=current_actor(), lead_id=lead_id, method=method)
         if method == "checkout":
             url = buying.checkout_url(
                 session=db,
@@ -250,7 +263,7 @@ def purchase(purchase_id: int) -> str:
         dispute=existing,
         reasons=DISPUTE_REASONS,
         outcomes=OUTCOMES,
-        can_dispute=bought.status == "paid"
+        can_dispute=bought.status == PurchaseStatus.PAID
         and bought.paid_at is not None
         and utcnow() <= bought.paid_at + disputes.DISPUTE_WINDOW,
     )
@@ -261,7 +274,7 @@ def purchase(purchase_id: int) -> str:
 def status(lead_id: int) -> Response:
     """The seller's lead status, as JSON, for its page while the customer is asked."""
     lead = offers.get_own_lead(get_session(), g.business.id, lead_id)
-    return live.status(lead.status, done=lead.status != "awaiting_consent")
+    return live.status(lead.status, done=lead.status != LeadStatus.AWAITING_CONSENT)
 
 
 @bp.get("/leads/purchases/<int:purchase_id>/status")
@@ -269,14 +282,14 @@ def status(lead_id: int) -> Response:
 def purchase_status(purchase_id: int) -> Response:
     """A purchase's status, as JSON, for its page while Stripe confirms the payment."""
     bought = buying.get_purchase(get_session(), g.business.id, purchase_id)
-    return live.status(bought.status, done=bought.status != "reserved")
+    return live.status(bought.status, done=bought.status != PurchaseStatus.RESERVED)
 
 
 @bp.post("/leads/<int:lead_id>/withdraw")
 @login_required
 def withdraw(lead_id: int) -> Response:
     run_action(
-        lambda: offers.withdraw_lead(session=get_session(), actor=_actor(), lead_id=lead_id),
+        lambda: offers.withdraw_lead(session=get_session(), actor=current_actor(), lead_id=lead_id),
         done="Lead withdrawn from the marketplace.",
     )
     return redirect(url_for("leads.show", lead_id=lead_id))
@@ -298,7 +311,7 @@ def outcome(purchase_id: int) -> Response:
     run_action(
         lambda: buying.report_outcome(
             session=get_session(),
-            actor=_actor(),
+            actor=current_actor(),
             purchase_id=purchase_id,
             outcome=request.form.get("outcome", ""),
         ),
@@ -315,7 +328,7 @@ def dispute(purchase_id: int) -> Response:
         lambda: opened.append(
             disputes.open_dispute(
                 session=get_session(),
-                actor=_actor(),
+                actor=current_actor(),
                 purchase_id=purchase_id,
                 reason=request.form.get("reason", ""),
                 note=(request.form.get("note") or "").strip(),
@@ -349,7 +362,7 @@ def answer_dispute(dispute_id: int) -> Response:
     run_action(
         lambda: disputes.seller_decides(
             session=get_session(),
-            actor=_actor(),
+            actor=current_actor(),
             dispute_id=dispute_id,
             accept=accept,
             note=(request.form.get("note") or "").strip(),
@@ -364,7 +377,9 @@ def answer_dispute(dispute_id: int) -> Response:
 def operator() -> str:
     db = get_session()
     waiting = db.exec(
-        select(LeadDispute).where(LeadDispute.status == "with_operator").order_by(LeadDispute.id)
+        select(LeadDispute)
+        .where(LeadDispute.status == DisputeStatus.WITH_OPERATOR)
+        .order_by(LeadDispute.id)
     ).all()
     suspensions = db.exec(
         select(SellerSuspension, Business.name)

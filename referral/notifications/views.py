@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from flask import Blueprint, g, redirect, render_template, url_for
+from sqlmodel import select
 from werkzeug.wrappers import Response
 
 from referral.auth.current import login_required
 from referral.db import get_session
+from referral.listing import page_of
 from referral.notifications import services
+from referral.notifications.models import Notification
 
 bp = Blueprint("notifications", __name__)
 
@@ -17,9 +20,15 @@ bp = Blueprint("notifications", __name__)
 def index() -> str:
     """The newest notifications of my business."""
     db = get_session()
-    notifications = services.list_notifications(session=db, business_id=g.business.id)
-    unread = any(n.read_at is None for n in notifications)
-    return render_template("notifications/index.html", notifications=notifications, unread=unread)
+    listing = page_of(
+        db,
+        select(Notification).where(Notification.business_id == g.business.id),
+        sorts={"date": Notification.id},
+        default="-date",
+        tiebreak=Notification.id,
+    )
+    unread = services.count_unread(session=db, business_id=g.business.id) > 0
+    return render_template("notifications/index.html", listing=listing, unread=unread)
 
 
 @bp.post("/notifications/read")

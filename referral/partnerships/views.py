@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import case, func, or_
 from sqlmodel import select
 from werkzeug.wrappers import Response
 
@@ -14,10 +15,11 @@ from referral.businesses.models import Business, Trade
 from referral.db import get_session
 from referral.errors import DomainError
 from referral.forms import run_action
+from referral.listing import page_of
 from referral.partnerships import services
 from referral.partnerships.discovery import discover_partners
 from referral.partnerships.history import partnership_page_data
-from referral.partnerships.models import PartnerBlock, PartnershipStatus, Proposal
+from referral.partnerships.models import PartnerBlock, Partnership, PartnershipStatus, Proposal
 from referral.partnerships.schemas import parse_terms_form
 from referral.partnerships.terms import BASES, TermsOffer
 
@@ -109,23 +111,28 @@ def propose(business_id: int) -> Response | tuple[str, int]:
 @login_required
 def index() -> str:
     """My partnerships, live ones first."""
-    db = get_session()
-    partnerships = services.list_partnerships(session=db, business_id=g.business.id)
-    others = {
-        b.id: b
-        for b in db.exec(
-            select(Business).where(
-                Business.id.in_([p.other_id(g.business.id) for p in partnerships])
-            )
-        )
-    }
-    order = {
-        PartnershipStatus.PROPOSED: 0,
-        PartnershipStatus.ACTIVE: 1,
-        PartnershipStatus.PAUSED: 2,
-    }
-    partnerships.sort(key=lambda p: (order.get(p.status, 3), -(p.id or 0)))
-    return render_template("partnerships/index.html", partnerships=partnerships, others=others)
+    me = g.business.id
+    low, high = Partnership.business_low_id, Partnership.business_high_id
+    live_first = case(
+        (Partnership.status == PartnershipStatus.PROPOSED, 0),
+        (Partnership.status == PartnershipStatus.ACTIVE, 1),
+        (Partnership.status == PartnershipStatus.PAUSED, 2),
+        else_=3,
+    )
+    listing = page_of(
+        get_session(),
+        select(Partnership, Business)
+        .join(Business, Business.id == case((low == me, high), else_=low))
+        .where(or_(low == me, high == me)),
+        sorts={
+            "status": live_first,
+            "partner": Business.name,
+            "date": func.coalesce(Partnership.activated_at, Partnership.created_at),
+        },
+        default="status",
+        tiebreak=Partnership.id,
+    )
+    return render_template("partnerships/index.html", listing=listing)
 
 
 @bp.get("/partnerships/<int:partnership_id>")

@@ -167,17 +167,17 @@ class Referrals(MethodView):
     @blp.alt_response(401, description="No valid API key.", schema="Error")
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Referrals you received (default) or sent, newest first."""
-        rows = referral_rows(
+        found = referral_rows(
             session=get_session(),
             business_id=g.business.id,
             direction="inbox" if args["direction"] == "received" else "outbox",
             status=args.get("status"),
+            offset=(args["page"] - 1) * args["per_page"],
+            limit=args["per_page"],
         )
-        start = (args["page"] - 1) * args["per_page"]
-        page = rows[start : start + args["per_page"]]
         return {
-            "items": [_view(row.referral) for row in page],
-            "total": len(rows),
+            "items": [_view(row.referral) for row in found.rows],
+            "total": found.total,
             "page": args["page"],
             "per_page": args["per_page"],
         }

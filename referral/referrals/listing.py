@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from referral.businesses.models import Business
 from referral.consent.models import ConsentRecord, ConsentWithdrawal
 from referral.customers.models import Customer
+from referral.listing import ordering
 from referral.localtime import format_datetime
 from referral.money import cents_to_decimal_text
 from referral.referrals.models import Referral, ReferralStatus
@@ -26,7 +27,7 @@ class ReferralRow:
     consent_state: str  # asked / given / refused / withdrawn
 
 
-LIMIT = 200
+LIMIT = 50  # referrals on a page
 # Nothing reaches the partner before the customer has agreed.
 _VISIBLE_TO_RECEIVER = (
     Referral.status != ReferralStatus.AWAITING_CONSENT,
@@ -47,6 +48,17 @@ def inbox_state(*, session: Session, business_id: int) -> str:
     return f"{count}:{newest or 0}:{waiting}"
 
 
+# What a list of referrals may be sorted by (referral/listing.py): the date
+# it was made, the job's value, its status, the partner's name.
+SORTS = ("date", "value", "status", "partner")
+
+
+@dataclass(frozen=True)
+class ReferralPage:
+    rows: list[ReferralRow]
+    total: int  # every referral the filters pick, on all pages
+
+
 def referral_rows(
     *,
     session: Session,
@@ -55,11 +67,14 @@ def referral_rows(
     status: str | None = None,
     partner_id: int | None = None,
     since: dt.date | None = None,
-    before: int | None = None,
+    sort: str = "-date",
+    offset: int = 0,
     limit: int = LIMIT,
-) -> list[ReferralRow]:
-    """Newest first: referrals received (`inbox`) or sent (`outbox`), at most
-    `limit`, those older than referral `before` (the next page) if given."""
+) -> ReferralPage:
+    """Referrals received (`inbox`) or sent (`outbox`), newest first unless
+    `sort` says otherwise (a key of SORTS, "-" first for descending): `limit`
+    of them from `offset`, and how many the filters pick in all, in one
+    statement."""
     mine, theirs = (
         (Referral.receiver_id, Referral.sender_id)
         if direction == "inbox"
@@ -71,24 +86,35 @@ def referral_rows(
         .correlate(Referral)
         .scalar_subquery()
     )
-    # The newest LIMIT referrals are picked first, from the referral table alone;
-    # only they are joined to the names and consent state. Both joins are inner
-    # joins on required foreign keys, so they drop no row: the rows are the ones
-    # the whole join would give, without joining every referral ever received.
-    newest = select(Referral.id).where(mine == business_id)
+    # The page's referrals are picked first, from the referral table alone (and
+    # the partner's name when sorting by it); only they are joined to the names
+    # and consent state. Both joins are inner joins on required foreign keys,
+    # so they drop no row: the rows are the ones the whole join would give,
+    # without joining every referral ever received.
+    sorts = {
+        "date": Referral.id,
+        "value": Referral.job_value_cents,
+        "status": Referral.status,
+        "partner": Business.name,
+    }
+    key = sort if sort.removeprefix("-") in sorts else "-date"
+    picked = select(
+        Referral.id, func.count().over().label("total"), sorts[key.removeprefix("-")]
+    ).where(mine == business_id)
+    if key.removeprefix("-") == "partner":
+        picked = picked.join(Business, Business.id == theirs)
     if direction == "inbox":
-        newest = newest.where(*_VISIBLE_TO_RECEIVER)
+        picked = picked.where(*_VISIBLE_TO_RECEIVER)
     if status:
-        newest = newest.where(Referral.status == status)
+        picked = picked.where(Referral.status == status)
     if partner_id:
-        newest = newest.where(theirs == partner_id)
+        picked = picked.where(theirs == partner_id)
     if since:
-        newest = newest.where(
+        picked = picked.where(
             and_(Referral.created_at >= dt.datetime.combine(since, dt.time(), dt.UTC))
         )
-    if before:
-        newest = newest.where(Referral.id < before)
-    page = newest.order_by(Referral.id.desc()).limit(limit).subquery("newest")
+    order = ordering(key, sorts, Referral.id)
+    page = picked.order_by(*order).limit(limit).offset(offset).subquery("page")
     query = (
         select(
             Referral,
@@ -98,6 +124,7 @@ def referral_rows(
             Customer.zip_code,
             ConsentRecord.decision,
             ConsentWithdrawal.id,
+            page.c.total,
         )
         .join(page, page.c.id == Referral.id)
         .join(Business, Business.id == theirs)
@@ -105,17 +132,25 @@ def referral_rows(
         .outerjoin(ConsentRecord, ConsentRecord.id == latest_record)
         .outerjoin(ConsentWithdrawal, ConsentWithdrawal.consent_record_id == ConsentRecord.id)
     )
-    rows = session.execute(query.order_by(Referral.id.desc())).all()
-    return [
-        ReferralRow(
-            referral=row[0],
-            other_business=row[1],
-            other_business_id=row[2],
-            customer_label=row[3] if direction == "outbox" else f"ZIP {row[4] or 'unknown'}",
-            consent_state=("withdrawn" if row[6] else row[5] if row[5] else "asked"),
-        )
-        for row in rows
-    ]
+    rows = session.execute(query.order_by(*order)).all()
+    if rows:
+        total = int(rows[0][7])
+    else:  # nothing here: past the last page, or nothing at all
+        count = select(func.count()).select_from(picked.subquery())
+        total = int(session.scalar(count) or 0) if offset else 0
+    return ReferralPage(
+        rows=[
+            ReferralRow(
+                referral=row[0],
+                other_business=row[1],
+                other_business_id=row[2],
+                customer_label=row[3] if direction == "outbox" else f"ZIP {row[4] or 'unknown'}",
+                consent_state=("withdrawn" if row[6] else row[5] if row[5] else "asked"),
+            )
+            for row in rows
+        ],
+        total=total,
+    )
 
 
 EXPORT_HEADER = (

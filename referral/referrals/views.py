@@ -23,6 +23,7 @@ from referral.customers.services import customers_query
 from referral.db import get_session
 from referral.errors import DomainError, ValidationFailed
 from referral.forms import FormSchema, parse_form, run_action
+from referral.listing import ListPage, requested_page, requested_sort
 from referral.money import MAX_JOB_CENTS, AmountError, cents_from_dollars, parse_amount
 from referral.partnerships.models import PartnershipStatus
 from referral.partnerships.services import list_partnerships
@@ -30,6 +31,7 @@ from referral.referrals import outcomes, services
 from referral.referrals.listing import (
     EXPORT_HEADER,
     LIMIT,
+    SORTS,
     export_referrals,
     inbox_state,
     referral_rows,
@@ -140,32 +142,26 @@ def _listing(direction: str) -> str:
     status = request.args.get("status") or None
     partner = request.args.get("partner", type=int)
     since = request.args.get("since") or None
-    rows = referral_rows(
+    sort = requested_sort(dict.fromkeys(SORTS), "-date")
+    number = requested_page()
+    found = referral_rows(
         session=db,
         business_id=g.business.id,
         direction=direction,
         status=status,
         partner_id=partner,
         since=dt.date.fromisoformat(since) if since and _is_date(since) else None,
-        before=request.args.get("before", type=int),
-        limit=LIMIT + 1,  # one more tells whether an older page exists
+        sort=sort,
+        offset=(number - 1) * LIMIT,
+        limit=LIMIT,
     )
-    older = rows[LIMIT - 1].referral.id if len(rows) > LIMIT else None
-    rows = rows[:LIMIT]
+    listing = ListPage(items=found.rows, page=number, per_page=LIMIT, total=found.total, sort=sort)
     return render_template(
         f"referrals/{direction}.html",
         live_state=inbox_state(session=db, business_id=g.business.id)
         if direction == "inbox"
         else "",
-        rows=rows,
-        older_url=url_for(request.endpoint, **{**request.args.to_dict(), "before": older})
-        if older
-        else None,
-        newest_url=url_for(
-            request.endpoint, **{k: v for k, v in request.args.items() if k != "before"}
-        )
-        if request.args.get("before")
-        else None,
+        listing=listing,
         status=status,
         partner=partner,
         since=since or "",
@@ -195,7 +191,9 @@ def export(direction: str) -> Response:
     return csv_download(
         f"referrals-{'received' if direction == 'inbox' else 'sent'}.csv",
         EXPORT_HEADER,
-        export_referrals(session=get_session(), business_id=g.business.id, direction=direction),
+        lambda session: export_referrals(
+            session=session, business_id=g.business.id, direction=direction
+        ),
     )
 
 

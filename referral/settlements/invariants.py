@@ -15,14 +15,20 @@ from dataclasses import dataclass
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from referral.commissions.models import Commission
+from referral.commissions.models import Commission, CommissionStatus
 from referral.commissions.services import (
     current_amount,
     eligible_for_settlement,
     outstanding_cents,
 )
 from referral.ledger.models import LedgerEntry, LedgerTransaction
-from referral.settlements.models import SETTLED, UNFINISHED, Settlement, SettlementLine
+from referral.settlements.models import (
+    SETTLED,
+    UNFINISHED,
+    Settlement,
+    SettlementLine,
+    SettlementStatus,
+)
 
 # One name per invariant, as docs/money.md numbers them.
 AMOUNT = "amount follows the terms"
@@ -89,7 +95,7 @@ def _disputed_lines(session: Session) -> set[int]:
         session.exec(
             select(SettlementLine.commission_id)
             .join(Settlement, Settlement.id == SettlementLine.settlement_id)
-            .where(Settlement.status == "disputed")
+            .where(Settlement.status == SettlementStatus.DISPUTED)
         ).all()
     )
 
@@ -101,7 +107,7 @@ def _commission_checks(session: Session, commissions: list[Commission]) -> list[
     found: list[Violation] = []
     for c in commissions:
         where = {"commission_id": c.id, "partnership_id": c.partnership_id}
-        if c.status != "reversed" and c.amount_cents != current_amount(c):
+        if c.status != CommissionStatus.REVERSED and c.amount_cents != current_amount(c):
             found.append(
                 Violation(
                     AMOUNT,
@@ -135,7 +141,11 @@ def _commission_checks(session: Session, commissions: list[Commission]) -> list[
                     **where,
                 )
             )
-        if c.status in ("approved", "paid") and c.amount_cents == 0 and outstanding == 0:
+        if (
+            c.status in (CommissionStatus.APPROVED, CommissionStatus.PAID)
+            and c.amount_cents == 0
+            and outstanding == 0
+        ):
             found.append(
                 Violation(
                     CLOSED,
@@ -145,7 +155,7 @@ def _commission_checks(session: Session, commissions: list[Commission]) -> list[
                     **where,
                 )
             )
-        if c.status == "closed" and (c.amount_cents != 0 or outstanding != 0):
+        if c.status == CommissionStatus.CLOSED and (c.amount_cents != 0 or outstanding != 0):
             found.append(
                 Violation(
                     CLOSED,
@@ -164,9 +174,9 @@ def _accounted_for(c: Commission, settlement_status: dict[int, str], disputed: s
     of a settlement it was paid in, or will be taken by the next settlement."""
     if eligible_for_settlement(c):
         return True
-    if c.status == "settling":
+    if c.status == CommissionStatus.SETTLING:
         return settlement_status.get(c.settlement_id or 0) in UNFINISHED
-    if c.status == "held":
+    if c.status == CommissionStatus.HELD:
         return c.id in disputed
     return False
 
@@ -177,7 +187,7 @@ def _position_checks(session: Session, commissions: list[Commission]) -> list[Vi
     is still in hold (pending accounts). Positive: the business owes."""
     expected: dict[tuple[int, int, str], int] = defaultdict(int)
     for c in commissions:
-        if c.status == "pending":
+        if c.status == CommissionStatus.PENDING:
             key, amount = "pending", c.amount_cents
         else:
             key, amount = "approved", outstanding_cents(c)
@@ -265,7 +275,11 @@ def _settlement_checks(session: Session) -> list[Violation]:
                     partnership_id=settlement.partnership_id,
                 )
             )
-        paid = settlement.status in ("paid", "disputed", "reversed")
+        paid = settlement.status in (
+            SettlementStatus.PAID,
+            SettlementStatus.DISPUTED,
+            SettlementStatus.REVERSED,
+        )
         expected_charge = settlement.net_cents if paid else 0
         if charged.get(sid, 0) != expected_charge:  # type: ignore[arg-type]
             found.append(

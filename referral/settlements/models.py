@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -22,27 +23,43 @@ from sqlmodel import Field
 from referral.money import MAX_JOB_CENTS, MAX_SETTLEMENT_CENTS
 from referral.tables import TableBase, utc_column
 
+
 # open: built, about to be charged; waiting: cannot be charged yet (see
 # waiting_reason); processing: a charge attempt was sent; retry_scheduled: the
 # last attempt was declined; paid; netted: nothing to charge (the two
 # directions cancelled out); failed: every retry declined, the operator decides;
 # disputed: the charge is disputed; reversed: refunded or lost to a dispute.
-STATUSES = (
-    "open",
-    "waiting",
-    "processing",
-    "retry_scheduled",
-    "paid",
-    "netted",
-    "failed",
-    "disputed",
-    "reversed",
+class SettlementStatus(StrEnum):
+    """A settlement's stage; the values are stored, so they never change."""
+
+    OPEN = "open"
+    WAITING = "waiting"
+    PROCESSING = "processing"
+    RETRY_SCHEDULED = "retry_scheduled"
+    PAID = "paid"
+    NETTED = "netted"
+    FAILED = "failed"
+    DISPUTED = "disputed"
+    REVERSED = "reversed"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+STATUSES = tuple(SettlementStatus)
+UNFINISHED = (
+    SettlementStatus.OPEN,
+    SettlementStatus.WAITING,
+    SettlementStatus.PROCESSING,
+    SettlementStatus.RETRY_SCHEDULED,
 )
-UNFINISHED = ("open", "waiting", "processing", "retry_scheduled")
 # Whose lines count as settled (a netted one moved no money but settled).
-SETTLED = ("paid", "netted", "disputed")
+SETTLED = (SettlementStatus.PAID, SettlementStatus.NETTED, SettlementStatus.DISPUTED)
+# Charged at some point: money moved (and may have moved back).
+CHARGED = (SettlementStatus.PAID, SettlementStatus.DISPUTED, SettlementStatus.REVERSED)
 # Being charged now: the worker or Stripe answers within seconds.
-IN_FLIGHT = ("open", "processing")
+IN_FLIGHT = (SettlementStatus.OPEN, SettlementStatus.PROCESSING)
 WAITING_REASONS = {
     "creditor_not_onboarded": "the business to be paid has not finished Stripe onboarding",
     "debtor_no_payment_method": "the paying business has no saved card",

@@ -29,10 +29,9 @@ from referral.payments.mismatches import (
     unknown,
 )
 from referral.settlements.invariants import check_invariants
-from referral.settlements.models import ReconciliationRun, Settlement
+from referral.settlements.models import CHARGED, ReconciliationRun, Settlement
 
 RECONCILE = "settlements.reconcile"
-CHARGED_STATUSES = ("paid", "disputed", "reversed")
 
 
 def _ledger(session: Session) -> dict[int, dict[str, int]]:
@@ -106,7 +105,7 @@ def _check(
         return unknown(subject, succeeded)
     found = charged_twice(subject, succeeded, settlement.net_cents)
     if not succeeded:
-        if settlement.status in CHARGED_STATUSES and settlement.net_cents > 0:
+        if settlement.status in CHARGED and settlement.net_cents > 0:
             found.append(
                 Mismatch(
                     subject,
@@ -118,7 +117,7 @@ def _check(
             )
         return found
     payment = succeeded[0]
-    if settlement.status not in CHARGED_STATUSES:
+    if settlement.status not in CHARGED:
         return [*found, not_applied(subject, payment, settlement.status, figures)]
     return found + compare(
         subject,

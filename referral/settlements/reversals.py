@@ -22,7 +22,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from referral import events
-from referral.commissions.models import Commission
+from referral.commissions.models import Commission, CommissionStatus
 from referral.commissions.services import status_when_settled
 from referral.db import utcnow
 from referral.errors import DomainError, NotFound
@@ -31,7 +31,7 @@ from referral.ledger.services import pair, post
 from referral.money import format_cents
 from referral.notifications.services import notify_business
 from referral.payments import gateway
-from referral.settlements.models import Settlement, SettlementLine
+from referral.settlements.models import Settlement, SettlementLine, SettlementStatus
 from referral.settlements.services import count_settlement
 
 
@@ -66,8 +66,12 @@ def _hold_commissions(session: Session, settlement: Settlement) -> None:
     (paid ones, and ones reopened by a change since, which would otherwise be
     settled again under the dispute)."""
     for commission in _commissions_of(session, settlement):
-        if commission.status in ("paid", "approved", "closed"):
-            commission.status, commission.updated_at = "held", utcnow()
+        if commission.status in (
+            CommissionStatus.PAID,
+            CommissionStatus.APPROVED,
+            CommissionStatus.CLOSED,
+        ):
+            commission.status, commission.updated_at = CommissionStatus.HELD, utcnow()
             events.commission_moved(session, commission)
 
 
@@ -76,11 +80,11 @@ def _release(session: Session, settlement: Settlement) -> None:
     settled by the next settlement; a held commission with something
     outstanding is never marked paid."""
     for commission in _commissions_of(session, settlement):
-        if commission.status != "held":
+        if commission.status != CommissionStatus.HELD:
             continue
-        commission.status, commission.updated_at = "approved", utcnow()
+        commission.status, commission.updated_at = CommissionStatus.APPROVED, utcnow()
         commission.status = status_when_settled(commission)
-        if commission.status == "approved":
+        if commission.status == CommissionStatus.APPROVED:
             commission.settlement_id = None
 
 
@@ -103,7 +107,7 @@ def apply_dispute_created(session: Session, obj: dict[str, Any]) -> str:
         return "ignored: not a settlement charge"
     if gateway.dispute_stage(obj.get("status")) != gateway.DisputeStage.INQUIRY:
         return _hold(session, settlement, obj)
-    if settlement.status != "paid":
+    if settlement.status != SettlementStatus.PAID:
         return f"ignored: settlement is {settlement.status}"
     _tell_both(
         session,
@@ -126,7 +130,7 @@ def apply_dispute_updated(session: Session, obj: dict[str, Any]) -> str:
 def _hold(session: Session, settlement: Settlement, obj: dict[str, Any]) -> str:
     if gateway.dispute_stage(obj.get("status")) != gateway.DisputeStage.CHARGEBACK:
         return f"ignored: dispute status {obj.get('status')}"
-    if settlement.status != "paid":
+    if settlement.status != SettlementStatus.PAID:
         return f"ignored: settlement is {settlement.status}"
     if _seen(session, settlement, obj):
         return "ignored: dispute already applied (its closing came first)"
@@ -135,7 +139,7 @@ def _hold(session: Session, settlement: Settlement, obj: dict[str, Any]) -> str:
 
 
 def _dispute(session: Session, settlement: Settlement, obj: dict[str, Any]) -> None:
-    settlement.status, settlement.updated_at = "disputed", utcnow()
+    settlement.status, settlement.updated_at = SettlementStatus.DISPUTED, utcnow()
     _book_dispute_funds(session, settlement, obj)
     _hold_commissions(session, settlement)
     _tell_both(
@@ -157,16 +161,16 @@ def apply_dispute_closed(session: Session, obj: dict[str, Any]) -> str:
         gateway.DisputeStage.NOTHING_MOVED,
     ):
         return f"ignored: dispute status {obj.get('status')} is not an outcome"
-    if settlement.status == "paid" and _unseen(session, settlement, obj):
+    if settlement.status == SettlementStatus.PAID and _unseen(session, settlement, obj):
         # Money moved for it, but its opening has not been applied (out of
         # order): open it first.
         _dispute(session, settlement, obj)
-    if settlement.status != "disputed":
+    if settlement.status != SettlementStatus.DISPUTED:
         # An inquiry closed, or a prevented dispute, on a paid settlement: nothing moved.
         return f"ignored: settlement is {settlement.status}"
     _book_dispute_funds(session, settlement, obj)
     if stage in (gateway.DisputeStage.WON, gateway.DisputeStage.NOTHING_MOVED):
-        settlement.status, settlement.updated_at = "paid", utcnow()
+        settlement.status, settlement.updated_at = SettlementStatus.PAID, utcnow()
         _release(session, settlement)
         _tell_both(
             session,
@@ -403,7 +407,7 @@ def _record_refunded(
         # Part of the charge went back: nobody owes that part any more.
         post(session, "write_off", _between(settlement, amount), **common)
         return
-    settlement.status = "reversed"
+    settlement.status = SettlementStatus.REVERSED
     # Void: the earlier parts written off in a lump come back, the lines
     # leave what each commission has settled, and each commission's whole
     # amount is written off (netting in a clawback made during a dispute).
@@ -426,7 +430,7 @@ def _between(settlement: Settlement, amount: int) -> list[Any]:
 
 
 def _void(session: Session, commission: Commission, memo: str) -> None:
-    if commission.status == "reversed":
+    if commission.status == CommissionStatus.REVERSED:
         return
     post(
         session,
@@ -443,7 +447,7 @@ def _void(session: Session, commission: Commission, memo: str) -> None:
         memo=f"commission void ({memo})",
         commission_id=commission.id,
     )
-    commission.status, commission.updated_at = "reversed", utcnow()
+    commission.status, commission.updated_at = CommissionStatus.REVERSED, utcnow()
     events.commission_moved(session, commission)
 
 
@@ -452,7 +456,10 @@ def refund_settlement(session: Session, settlement_id: int) -> str:
     settlement = session.get(Settlement, settlement_id)
     if settlement is None:
         raise NotFound("No such settlement.")
-    if settlement.status not in ("paid", "disputed") or settlement.payment_intent_id is None:
+    if (
+        settlement.status not in (SettlementStatus.PAID, SettlementStatus.DISPUTED)
+        or settlement.payment_intent_id is None
+    ):
         raise DomainError("Only a paid settlement can be refunded.")
     return gateway.refund_payment(
         payment_intent_id=settlement.payment_intent_id,

@@ -27,7 +27,7 @@ from referral import events
 from referral.auth.roles import MANAGING_ROLES
 from referral.businesses.actor import Actor
 from referral.businesses.models import Business
-from referral.commissions.models import Commission
+from referral.commissions.models import Commission, CommissionStatus
 from referral.commissions.services import outstanding_cents, status_when_settled
 from referral.db import utcnow
 from referral.errors import DomainError, NotFound, PermissionDenied
@@ -45,6 +45,7 @@ from referral.settlements.models import (
     Settlement,
     SettlementFailure,
     SettlementLine,
+    SettlementStatus,
 )
 
 log = logging.getLogger(__name__)
@@ -133,8 +134,8 @@ def _unfinished(session: Session, partnership_id: int) -> Settlement | None:
 
 # What the next settlement takes: approved commissions, and void ones with money
 # still to give back (commissions.services.eligible_for_settlement).
-_ELIGIBLE = (Commission.status == "approved") | (
-    (Commission.status == "reversed") & (Commission.settled_cents != 0)
+_ELIGIBLE = (Commission.status == CommissionStatus.APPROVED) | (
+    (Commission.status == CommissionStatus.REVERSED) & (Commission.settled_cents != 0)
 )
 
 
@@ -174,7 +175,7 @@ def build_settlement(session: Session, partnership: Partnership) -> Settlement |
         creditor_owed_cents=owed_by[creditor],
         net_cents=net,
         platform_fee_cents=apply_basis_points(net, current_app.config["PLATFORM_FEE_BPS"]),
-        status="open",
+        status=SettlementStatus.OPEN,
         updated_at=utcnow(),
     )
     session.add(settlement)
@@ -188,8 +189,8 @@ def build_settlement(session: Session, partnership: Partnership) -> Settlement |
                 amount_cents=amount,
             )
         )
-        if commission.status == "approved":  # a void one stays void
-            commission.status = "settling"
+        if commission.status == CommissionStatus.APPROVED:  # a void one stays void
+            commission.status = CommissionStatus.SETTLING
         commission.settlement_id, commission.updated_at = settlement.id, utcnow()
     session.flush()
     if net == 0:
@@ -287,9 +288,9 @@ def open_failures(
 
 def _wait(session: Session, settlement: Settlement, reason: str) -> None:
     """Park the settlement until the missing piece arrives; tell whoever must act, once."""
-    if settlement.status == "waiting" and settlement.waiting_reason == reason:
+    if settlement.status == SettlementStatus.WAITING and settlement.waiting_reason == reason:
         return
-    settlement.status, settlement.waiting_reason = "waiting", reason
+    settlement.status, settlement.waiting_reason = SettlementStatus.WAITING, reason
     settlement.updated_at = utcnow()
     who = settlement.creditor_id if reason == "creditor_not_onboarded" else settlement.debtor_id
     if reason == "creditor_not_onboarded":
@@ -308,7 +309,11 @@ def _wait(session: Session, settlement: Settlement, reason: str) -> None:
 
 def attempt(session: Session, settlement: Settlement) -> None:
     """Check both sides are ready and start charge attempt n+1 (or wait)."""
-    if settlement.status not in ("open", "waiting", "retry_scheduled"):
+    if settlement.status not in (
+        SettlementStatus.OPEN,
+        SettlementStatus.WAITING,
+        SettlementStatus.RETRY_SCHEDULED,
+    ):
         return
     account = session.exec(
         select(ConnectedAccount).where(ConnectedAccount.business_id == settlement.creditor_id)
@@ -323,7 +328,7 @@ def attempt(session: Session, settlement: Settlement) -> None:
         _wait(session, settlement, "debtor_no_payment_method")
         return
     settlement.attempts += 1
-    settlement.status, settlement.waiting_reason = "processing", ""
+    settlement.status, settlement.waiting_reason = SettlementStatus.PROCESSING, ""
     settlement.payment_intent_id, settlement.next_attempt_at = None, None
     settlement.updated_at = utcnow()
     # The card is fixed with the attempt: a crashed charge job run again sends the
@@ -364,7 +369,7 @@ def charge(
     """Send charge attempt `attempt_number` on the card chosen for it (by default
     the saved one). Run again after a crash, it sends the same parameters under
     the same key, and Stripe answers with the first result."""
-    if settlement.status != "processing" or settlement.attempts != attempt_number:
+    if settlement.status != SettlementStatus.PROCESSING or settlement.attempts != attempt_number:
         return
     account, billing = _parties(session, settlement)
     try:
@@ -415,7 +420,7 @@ def _declined(session: Session, settlement: Settlement, message: str) -> None:
     settlement.updated_at = now = utcnow()
     schedule = _retry_days()
     if settlement.attempts <= len(schedule):
-        settlement.status = "retry_scheduled"
+        settlement.status = SettlementStatus.RETRY_SCHEDULED
         settlement.next_attempt_at = now + dt.timedelta(days=schedule[settlement.attempts - 1])
         enqueue(
             session,
@@ -428,7 +433,7 @@ def _declined(session: Session, settlement: Settlement, message: str) -> None:
             f" we will try again on {settlement.next_attempt_at:%b %d}. Update your card."
         )
     else:
-        settlement.status = "failed"
+        settlement.status = SettlementStatus.FAILED
         _release(session, settlement)
         events.settlement_moved(session, settlement)
         title = (
@@ -466,9 +471,12 @@ def _needs_authentication(session: Session, settlement: Settlement, message: str
     the settlement waits for them to pay on Stripe's page (email, notification and
     the banner on their payments page link to it)."""
     settlement.last_error = message[:2000]
-    if settlement.status == "waiting" and settlement.waiting_reason == "debtor_authentication":
+    if (
+        settlement.status == SettlementStatus.WAITING
+        and settlement.waiting_reason == "debtor_authentication"
+    ):
         return
-    settlement.status, settlement.waiting_reason = "waiting", "debtor_authentication"
+    settlement.status, settlement.waiting_reason = SettlementStatus.WAITING, "debtor_authentication"
     settlement.next_attempt_at, settlement.updated_at = None, utcnow()
     notify_business(
         session=session,
@@ -489,7 +497,7 @@ def awaiting_authentication(session: Session, debtor_id: int) -> list[Settlement
             select(Settlement)
             .where(
                 Settlement.debtor_id == debtor_id,
-                Settlement.status == "waiting",
+                Settlement.status == SettlementStatus.WAITING,
                 Settlement.waiting_reason == "debtor_authentication",
             )
             .order_by(Settlement.id)
@@ -511,7 +519,10 @@ def authentication_checkout(
         raise NotFound("No such settlement.")
     if actor.role not in MANAGING_ROLES:
         raise PermissionDenied("Only owners and managers can pay settlements.")
-    if (settlement.status, settlement.waiting_reason) != ("waiting", "debtor_authentication"):
+    if (settlement.status, settlement.waiting_reason) != (
+        SettlementStatus.WAITING,
+        "debtor_authentication",
+    ):
         raise DomainError("This settlement does not wait for you to confirm a payment.")
     account, billing = _parties(session, settlement)
     metadata = {
@@ -543,7 +554,7 @@ def _request_refused(session: Session, settlement: Settlement, message: str) -> 
     lists it with Stripe's message); its commissions go to the next settlement."""
     log.error("settlement %s: Stripe refused the charge request: %s", settlement.id, message)
     settlement.last_error = f"Stripe refused our request: {message}"[:2000]
-    settlement.status, settlement.updated_at = "failed", utcnow()
+    settlement.status, settlement.updated_at = SettlementStatus.FAILED, utcnow()
     _release(session, settlement)
 
 
@@ -552,10 +563,10 @@ def _release(session: Session, settlement: Settlement) -> None:
     for commission in session.exec(
         select(Commission).where(Commission.settlement_id == settlement.id)
     ):
-        if commission.status in ("settling", "reversed"):
+        if commission.status in (CommissionStatus.SETTLING, CommissionStatus.REVERSED):
             commission.settlement_id, commission.updated_at = None, utcnow()
-            if commission.status == "settling":
-                commission.status = "approved"
+            if commission.status == CommissionStatus.SETTLING:
+                commission.status = CommissionStatus.APPROVED
 
 
 def apply_payment(session: Session, payment: gateway.PaymentState) -> str:
@@ -568,7 +579,11 @@ def apply_payment(session: Session, payment: gateway.PaymentState) -> str:
     if settlement is None:
         return "ignored: not a settlement charge"
     if payment.status == "succeeded":
-        if settlement.status in ("paid", "disputed", "reversed"):
+        if settlement.status in (
+            SettlementStatus.PAID,
+            SettlementStatus.DISPUTED,
+            SettlementStatus.REVERSED,
+        ):
             if payment.payment_intent_id != settlement.payment_intent_id:
                 _refund_second_payment(settlement, payment)
                 return "applied: a second payment, refunded"
@@ -581,9 +596,9 @@ def apply_payment(session: Session, payment: gateway.PaymentState) -> str:
         _settle(session, settlement, payment=payment)
         return "applied: paid"
     if payment.status == "requires_payment_method":
-        in_flight = settlement.status == "processing" and payment.metadata.get("attempt") == str(
-            settlement.attempts
-        )
+        in_flight = settlement.status == SettlementStatus.PROCESSING and payment.metadata.get(
+            "attempt"
+        ) == str(settlement.attempts)
         if not in_flight:
             return "ignored: not the attempt in flight"
         settlement.payment_intent_id = payment.payment_intent_id
@@ -693,7 +708,7 @@ def _post_payment(session: Session, settlement: Settlement, payment: gateway.Pay
 def _mark_settled(
     session: Session, settlement: Settlement, *, paid: bool, now: dt.datetime
 ) -> None:
-    settlement.status = "paid" if paid else "netted"
+    settlement.status = SettlementStatus.PAID if paid else SettlementStatus.NETTED
     settlement.paid_at = settlement.updated_at = now
     events.settlement_moved(session, settlement)
     session.flush()
@@ -704,7 +719,7 @@ def _close_settled_commissions(session: Session, settlement: Settlement, now: dt
     for commission in session.exec(
         select(Commission).where(Commission.settlement_id == settlement.id)
     ).all():
-        if commission.status != "settling":
+        if commission.status != CommissionStatus.SETTLING:
             continue
         # Changed while settling (a refund reported, say): the rest waits for the
         # next; refunded to nothing, it is closed.
@@ -757,15 +772,15 @@ def retry_waiting_for(
     if creditor_id is not None:
         query = select(Settlement).where(
             Settlement.creditor_id == creditor_id,
-            Settlement.status == "waiting",
+            Settlement.status == SettlementStatus.WAITING,
             Settlement.waiting_reason == "creditor_not_onboarded",
         )
     else:
         query = select(Settlement).where(
             Settlement.debtor_id == debtor_id,
             or_(
-                Settlement.status == "retry_scheduled",
-                (Settlement.status == "waiting")
+                Settlement.status == SettlementStatus.RETRY_SCHEDULED,
+                (Settlement.status == SettlementStatus.WAITING)
                 & (Settlement.waiting_reason == "debtor_no_payment_method"),
             ),
         )
@@ -789,7 +804,13 @@ def operator_settlements(session: Session, *, limit: int = 200) -> list[Settleme
             select(Settlement)
             .where(
                 Settlement.status.in_(
-                    ("waiting", "retry_scheduled", "failed", "disputed", "processing")
+                    (
+                        SettlementStatus.WAITING,
+                        SettlementStatus.RETRY_SCHEDULED,
+                        SettlementStatus.FAILED,
+                        SettlementStatus.DISPUTED,
+                        SettlementStatus.PROCESSING,
+                    )
                 )
             )
             .order_by(Settlement.updated_at.desc())  # type: ignore[union-attr]

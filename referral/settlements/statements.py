@@ -17,7 +17,7 @@ from referral.businesses.models import Business
 from referral.commissions.models import Commission
 from referral.localtime import UTC, local_date
 from referral.money import cents_to_decimal_text
-from referral.settlements.models import Settlement
+from referral.settlements.models import CHARGED, Settlement
 from referral.spreadsheet import neutralised
 
 
@@ -107,7 +107,7 @@ def statement(
             or_(Settlement.debtor_id == business_id, Settlement.creditor_id == business_id),
             Settlement.paid_at >= start,
             Settlement.paid_at < end,
-            Settlement.status.in_(("paid", "disputed", "reversed")),
+            Settlement.status.in_(CHARGED),
         )
         .order_by(Settlement.paid_at)
     ).all()

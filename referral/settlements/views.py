@@ -5,9 +5,11 @@ the payments page, the recent settlements and those to confirm with the bank
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from referral import live
@@ -19,13 +21,14 @@ from referral.commissions.services import approve_due
 from referral.db import get_session, utcnow
 from referral.errors import DomainError
 from referral.jobs.queue import enqueue
+from referral.listing import page_of
 from referral.localtime import display_zone, local_date
 from referral.payments import gateway, webhooks
 from referral.payments.views import payments_page_shows, redirect_to_stripe
 from referral.referrals.models import Referral
 from referral.settlements import reconcile as reconciliation
 from referral.settlements import reversals, services, statements
-from referral.settlements.models import IN_FLIGHT, WAITING_REASONS, ReconciliationRun
+from referral.settlements.models import IN_FLIGHT, WAITING_REASONS, ReconciliationRun, Settlement
 from referral.spreadsheet import csv_download
 
 bp = Blueprint("settlements", __name__)
@@ -39,10 +42,19 @@ def _names(ids: set[int]) -> dict[int, str]:
 @bp.get("/settlements")
 @login_required
 def index() -> str:
-    settlements = services.list_settlements(get_session(), g.business.id)
+    mine = g.business.id
+    listing = page_of(
+        get_session(),
+        select(Settlement).where(or_(Settlement.debtor_id == mine, Settlement.creditor_id == mine)),
+        sorts={"date": Settlement.id, "value": Settlement.net_cents, "status": Settlement.status},
+        default="-date",
+        tiebreak=Settlement.id,
+    )
+    settlements = listing.items
     ids = {s.debtor_id for s in settlements} | {s.creditor_id for s in settlements}
     return render_template(
         "settlements/index.html",
+        listing=listing,
         settlements=settlements,
         names=_names(ids) if ids else {},
         reasons=WAITING_REASONS,
@@ -56,7 +68,7 @@ def export() -> Response:
     return csv_download(
         "settlements.csv",
         services.SETTLEMENT_EXPORT_HEADER,
-        services.export_settlements(get_session(), g.business.id),
+        partial(services.export_settlements, business_id=g.business.id),
     )
 
 

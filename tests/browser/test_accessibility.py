@@ -1,6 +1,6 @@
 """axe-core (shipped inside the axe-playwright-python package, so nothing is
 fetched at run time) audits one page of every kind, signed in as a business
-with a full world of data (tests/support/sweep_world.py) and signed out: no serious
+with a full world of data (tests/support/world.py) and signed out: no serious
 or critical violation. Runs on SQLite only: markup does not depend on the
 database."""
 
@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from tests.support.pages import log_in, page_world, signed_in_pages
 from tests.support.routes import PUBLIC, all_routes, public_url
-from tests.support.sweep_world import World
+from tests.support.world import World
 
 SEVERE = {"serious", "critical"}
 # The API reference is swagger-ui's own page, not ours.

@@ -2,7 +2,7 @@
 the screen, every primary action button within reach, the navigation folded
 into a menu; and on a desktop (1280 px) the navigation on one row.
 
-The world is the sweeps' (tests/support/sweep_world.py): business B with referrals
+The world is the sweeps' (tests/support/world.py): business B with referrals
 both ways in every state, commissions, a settlement, leads sold and bought,
 plus a customer and a partner whose 120-character names have no space to
 break at. B's owner is the operator too, so the operator's pages are visited.
@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from sqlmodel import Session
 
 from tests.support.pages import log_in, page_world, signed_in_pages
-from tests.support.sweep_world import World
+from tests.support.world import World
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from markupsafe import escape
 
 # Field -> the longest value its column takes. The world's fields
-# (tests/support/hardening_world.py) and those the escaping test adds.
+# (build_own_world in tests/support/world.py) and those the escaping test adds.
 FIELD_LENGTHS: dict[str, int] = {
     "business_name": 120,
     "partnership_message": 2000,

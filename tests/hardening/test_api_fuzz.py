@@ -1,7 +1,7 @@
 """The REST API fuzzed from its own OpenAPI spec (/api/v1/openapi.json) with
 schemathesis, in process through WSGI, every operation, authenticated with the
-API key of a business whose world (tests/support/hardening_world.py) has partners,
-customers, referrals, commissions, a settlement and leads, so that generated
+API key of a business whose world (build_own_world, tests/support/world.py)
+has partners, customers, referrals, commissions, a settlement and leads, so that generated
 requests reach the logic behind the 404s: path and body ids are drawn from
 that world as often as they are generated.
 
@@ -37,8 +37,8 @@ from referral.config import TestConfig
 from referral.ids import MAX_ID
 from referral.partnerships.models import MAX_FLAT_FEE_CENTS, MAX_RATE_BPS
 from tests.support.app import make_test_app
-from tests.support.hardening_world import World, build_world
 from tests.support.stripe_standin import StripeStandIn, stripe_standin  # noqa: F401
+from tests.support.world import OwnWorld, build_own_world
 
 EXAMPLES = int(os.environ.get("REFERRAL_FUZZ_EXAMPLES", "25"))
 
@@ -79,13 +79,13 @@ def world_template(
     tmp_path_factory: pytest.TempPathFactory,
     sqlite_template: Path,
     stripe_standin: StripeStandIn,  # noqa: F811
-) -> Iterator[tuple[Path, World]]:
+) -> Iterator[tuple[Path, OwnWorld]]:
     """The world, built once into a SQLite file that each operation copies."""
     path = tmp_path_factory.mktemp("fuzz") / "world.db"
     shutil.copyfile(sqlite_template, path)
     app = make_test_app(f"sqlite:///{path}", STRIPE_API_BASE=stripe_standin.api_base)
     with app.app_context(), Session(app.extensions["db_engine"]) as db:
-        world = build_world(db, standin=stripe_standin)
+        world = build_own_world(db, standin=stripe_standin)
         world.add("trade_id", *db.exec(select(Trade.id)))
     Known.api_key, Known.ids = world.api_key, world.ids
     app.extensions["db_engine"].dispose()
@@ -94,7 +94,7 @@ def world_template(
 
 @pytest.fixture
 def fuzz_app(
-    world_template: tuple[Path, World],
+    world_template: tuple[Path, OwnWorld],
     tmp_path: Path,
     stripe_standin: StripeStandIn,  # noqa: F811
 ) -> Iterator[Flask]:

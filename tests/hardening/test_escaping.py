@@ -3,8 +3,8 @@ exactly as given, shown escaped on every page and in every HTML email, sent
 unaltered in plain-text email and JSON, never breaks an email header, and
 never runs as a formula in a CSV export.
 
-The world is tests/support/hardening_world.py's with every text hostile, plus what it
-leaves plain: the owner's and a staff member's names, the profile's
+The world is build_own_world's (tests/support/world.py) with every text
+hostile, plus what it leaves plain: the owner's and a staff member's names, the profile's
 description (through the API), a declined proposal's reason and a dispute's
 note. Pages are walked from the app's URL map (tests/support/routes.py): the
 business's own pages as its owner, the operator pages as an operator, the
@@ -52,11 +52,10 @@ from tests.hardening.corpus import (
     verbatim_fields,
 )
 from tests.support.factories import PASSWORD, make_business, make_user, sign_in
-from tests.support.hardening_world import World, build_world
 from tests.support.jobs import run_jobs
 from tests.support.mail import last_email, queued_emails, sent_emails
-from tests.support.pages import LIVE_STATUS
 from tests.support.routes import (
+    LIVE_STATUS,
     NON_TENANT_VARIABLES,
     PUBLIC,
     SHOWS_EVERYONES_EMAIL,
@@ -65,6 +64,7 @@ from tests.support.routes import (
     all_routes,
 )
 from tests.support.stripe_standin import StripeStandIn, stripe_standin  # noqa: F401
+from tests.support.world import OwnWorld, build_own_world
 
 # Public routes whose pages show no stored text, or serve files.
 NO_STORED_TEXT = {
@@ -116,7 +116,7 @@ class Hostile:
     """The hostile world, its owner's browser and key, an operator's browser,
     and the public links (by endpoint) its emails carry."""
 
-    world: World
+    world: OwnWorld
     owner: Caller
     operator: Caller
     anonymous: Caller
@@ -130,7 +130,7 @@ def hostile(
     stripe_standin: StripeStandIn,  # noqa: F811
 ) -> Hostile:
     with app.app_context():
-        world = build_world(db, standin=stripe_standin, text=HOSTILE.__getitem__)
+        world = build_own_world(db, standin=stripe_standin, text=HOSTILE.__getitem__)
         owner = db.get(User, world.me.user_id)
         assert owner is not None
         owner.name = HOSTILE["owner_name"]

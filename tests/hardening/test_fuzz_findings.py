@@ -13,8 +13,8 @@ from referral.ids import MAX_ID
 from referral.leads.models import Lead, LeadPurchase
 from referral.payments.models import ConnectedAccount
 from tests.support.factories import business, sign_in
-from tests.support.hardening_world import live_lead
 from tests.support.stripe_standin import StripeStandIn, standin, stripe_standin  # noqa: F401
+from tests.support.world import live_lead
 
 TOO_LARGE = [MAX_ID + 1, 2**63, 10**30]
 

@@ -11,37 +11,10 @@ from sqlmodel import Session
 
 from referral.customers.services import create_customer
 from tests.support.factories import PASSWORD
-from tests.support.routes import PUBLIC, all_routes, fillings
-from tests.support.sweep_world import World, build_world
+from tests.support.routes import NOT_PAGES, PUBLIC, all_routes, fillings
+from tests.support.world import World, build_world
 
 LONG_NAME = "Supercalifragilistic" * 6  # 120 characters, no space
-
-# The JSON statuses waiting pages poll (referral/live.py): no page, no stored text.
-LIVE_STATUS = {
-    "payments.status": "the payments page's, after a return from Stripe",
-    "referrals.inbox_status": "the inbox's",
-    "referrals.status": "a referral's, while the customer is asked",
-    "leads.status": "a lead's, while the customer is asked",
-    "leads.purchase_status": "a purchase's, while Stripe confirms the payment",
-    "settlements.status": "a settlement's, while it is charged",
-}
-# Signed-in GET routes that answer with a file or a redirect, not a page.
-NOT_PAGES = {
-    *LIVE_STATUS,
-    "analytics.export",
-    "settlements.statement_csv",
-    "customers.export",
-    "referrals.export",
-    "commissions.export",
-    "settlements.export",
-    "auth.resend_verification",
-    "payments.card_saved",
-    "payments.connect_return",
-    "payments.connect_refresh",
-    "settlements.settlement_confirmed",
-    "customers.import_outcomes",
-    "customers.import_status",
-}
 
 
 def signed_in_pages(app: Flask, world: World) -> list[str]:

@@ -3,7 +3,7 @@
 The sweeps walk `app.url_map` (pages and the API alike) and, for the API,
 the OpenAPI spec that describes the same operations. A route is known to them
 by its endpoint (listed below with the reason) or by its URL variables, each
-filled with business B's objects from the world (tests/support/sweep_world.py). A
+filled with business B's objects from the world (tests/support/world.py). A
 new route with a variable no sweep knows, or a public route not listed here,
 fails the sweeps until someone says what it is.
 """
@@ -21,7 +21,41 @@ from flask import Flask
 from werkzeug.routing import Rule
 
 from referral.analytics.views import FIGURES
-from tests.support.sweep_world import TODAY, World
+from tests.support.world import TODAY, World
+
+# The JSON statuses waiting pages poll (referral/live.py): no page, no stored text.
+LIVE_STATUS = {
+    "payments.status": "the payments page's, after a return from Stripe",
+    "referrals.inbox_status": "the inbox's",
+    "referrals.status": "a referral's, while the customer is asked",
+    "leads.status": "a lead's, while the customer is asked",
+    "leads.purchase_status": "a purchase's, while Stripe confirms the payment",
+    "settlements.status": "a settlement's, while it is charged",
+}
+
+# GET routes that answer with something other than a page (a file, JSON or a
+# redirect), and what: the page sweeps and the browser walks skip them.
+NOT_PAGES: dict[str, str] = {
+    "static": "stylesheets, scripts and images",
+    "docs.swagger_asset": "the API reference's scripts and styles",
+    "api-docs.openapi_json": "the OpenAPI spec (JSON)",
+    "home.health": "the load balancer's health check (JSON)",
+    "analytics.export": "a figure's CSV",
+    "settlements.statement_csv": "the statement's CSV",
+    "customers.export": "the customers CSV",
+    "referrals.export": "the referrals CSV",
+    "commissions.export": "the commissions CSV",
+    "settlements.export": "the settlements CSV",
+    "auth.verify": "confirms the address and redirects home",
+    "auth.resend_verification": "sends the verification email again and redirects",
+    "payments.card_saved": "Stripe Checkout's return: redirects to the payments page",
+    "payments.connect_return": "Stripe onboarding's return: redirects to the payments page",
+    "payments.connect_refresh": "Stripe onboarding's refresh: redirects to a new onboarding link",
+    "settlements.settlement_confirmed": "Stripe Checkout's return: redirects to the payments page",
+    "customers.import_outcomes": "an import's outcomes CSV",
+    "customers.import_status": "an import's progress (JSON)",
+    **{endpoint: f"{what} live status (JSON)" for endpoint, what in LIVE_STATUS.items()},
+}
 
 # Routes anyone may use without signing in, and why.
 PUBLIC: dict[str, str] = {
@@ -233,7 +267,7 @@ def fillings(route: Route, world: World) -> Iterator[tuple[str, str]]:
         else:
             raise UnknownVariable(
                 f"{route}: no object of B's world for <{variable}>; add one to "
-                "tests/support/sweep_world.py (or, if it names no tenant object, to "
+                "tests/support/world.py (or, if it names no tenant object, to "
                 "NON_TENANT_VARIABLES in tests/support/routes.py)"
             )
     for combination in itertools.product(*choices):

@@ -10,7 +10,7 @@ from flask import Flask
 from sqlmodel import Session
 
 from tests.support.routes import PUBLIC, Caller, all_routes, fillings, public_url
-from tests.support.sweep_world import build_world
+from tests.support.world import build_world
 
 # A public link answers its recipient with the page it stands for (the
 # verification link confirms the address and goes home).

@@ -21,7 +21,7 @@ from sqlmodel import Session
 from tests.support.app import make_test_app
 from tests.support.factories import PASSWORD
 from tests.support.routes import PUBLIC, Caller, Route, all_routes, fillings, public_url
-from tests.support.sweep_world import World, build_world
+from tests.support.world import World, build_world
 
 HTTPS = "https://localhost"
 ONE_YEAR = 365 * 24 * 3600

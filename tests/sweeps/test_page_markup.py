@@ -3,8 +3,9 @@ data, is a sound HTML document (tests/support/markup.py): a plain-text title,
 nothing rendered outside <body>, unique ids, every form control labelled.
 
 A GET route that renders HTML for nobody here fails the test unless it is
-listed in NOT_PAGES with the reason; a route whose URL the world cannot fill
-fails it too (tests/support/routes.py says how to add one)."""
+listed in NOT_PAGES (tests/support/routes.py) with the reason; a route whose
+URL the world cannot fill fails it too (tests/support/routes.py says how to
+add one)."""
 
 from __future__ import annotations
 
@@ -17,31 +18,16 @@ from referral.auth.models import User
 from tests.support.factories import make_business, make_user, sign_in
 from tests.support.jobs import run_jobs
 from tests.support.markup import problems
-from tests.support.pages import LIVE_STATUS
-from tests.support.routes import PUBLIC, Caller, Route, all_routes, fillings, public_url
-from tests.support.sweep_world import World, build_world
-
-# GET routes that answer with something other than a page, and what.
-NOT_PAGES: dict[str, str] = {
-    "static": "stylesheets, scripts and images",
-    "docs.swagger_asset": "the API reference's scripts and styles",
-    "api-docs.openapi_json": "the OpenAPI spec (JSON)",
-    "home.health": "the load balancer's health check (JSON)",
-    "analytics.export": "a figure's CSV",
-    "settlements.statement_csv": "the statement's CSV",
-    "customers.export": "the customers CSV",
-    "referrals.export": "the referrals CSV",
-    "commissions.export": "the commissions CSV",
-    "settlements.export": "the settlements CSV",
-    "auth.verify": "confirms the address and redirects home",
-    "payments.card_saved": "Stripe Checkout's return: redirects to the payments page",
-    "payments.connect_return": "Stripe onboarding's return: redirects to the payments page",
-    "payments.connect_refresh": "Stripe onboarding's refresh: redirects to a new onboarding link",
-    "settlements.settlement_confirmed": "Stripe Checkout's return: redirects to the payments page",
-    "customers.import_outcomes": "an import's outcomes CSV",
-    "customers.import_status": "an import's progress (JSON)",
-    **{endpoint: f"{what} live status (JSON)" for endpoint, what in LIVE_STATUS.items()},
-}
+from tests.support.routes import (
+    NOT_PAGES,
+    PUBLIC,
+    Caller,
+    Route,
+    all_routes,
+    fillings,
+    public_url,
+)
+from tests.support.world import World, build_world
 
 
 def _pages(app: Flask) -> list[Route]:

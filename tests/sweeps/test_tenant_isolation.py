@@ -33,7 +33,7 @@ from tests.support.routes import (
     id_fields,
     spec_schemas,
 )
-from tests.support.sweep_world import World, build_world
+from tests.support.world import World, build_world
 from tests.sweeps.fingerprint import Touch, changed_tables, fingerprint
 
 # Query-string parameters that name an object, and which of B's objects go there.
