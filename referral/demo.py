@@ -17,6 +17,7 @@ from referral.businesses.actor import Actor
 from referral.businesses.services import create_business
 from referral.customers.services import add_job, create_customer
 from referral.db import transaction, utcnow
+from referral.offers import services as offers
 from referral.partnerships import services as partnerships
 from referral.partnerships.services import TermsPair
 from referral.partnerships.terms import TermsOffer
@@ -159,6 +160,7 @@ def load_demo_data(session: Session) -> DemoSummary:
     )
     _demo_partnerships(session, actors)
     _demo_customers(session, actors["hvac"].business_id)
+    _demo_offers(session, actors)
     session.flush()
     return summary
 
@@ -194,6 +196,40 @@ def _demo_partnerships(session: Session, actors: dict[str, Actor]) -> None:
         terms=both_ten,
         message="Our customers ask us about AC every summer. Partners?",
     )
+
+
+def _demo_offers(session: Session, actors: dict[str, Actor]) -> None:
+    """The plumber's offer to its partners' customers, and Lone Star's own
+    back-end offer to its customers: sale #2."""
+    today = utcnow().date()
+    for trade, kind, title, benefit, description in (
+        (
+            "plumbing",
+            "partner",
+            "Drain cleaning for our partners' customers",
+            "10% off a first drain cleaning",
+            "A camera inspection and a full clean of one main line, by a licensed plumber.",
+        ),
+        (
+            "hvac",
+            "own",
+            "Comfort Club service plan",
+            "$40 off the first year",
+            "Two tune-ups a year, priority repairs and 15% off parts.",
+        ),
+    ):
+        offers.create_offer(
+            session=session,
+            actor=actors[trade],
+            data=offers.OfferInput(
+                kind=kind,
+                title=title,
+                benefit=benefit,
+                description=description,
+                valid_from=today - dt.timedelta(days=30),
+                valid_until=today + dt.timedelta(days=90),
+            ),
+        )
 
 
 # Customers of Lone Star Comfort Air with their jobs (sale #1, #2...), to refer.

@@ -29,3 +29,15 @@ def test_the_demo_command_is_idempotent_and_its_logins_work(app: Flask, db: Sess
     assert "Lone Star Comfort Air" in client.get("/").get_data(as_text=True)
     operator = db.exec(select(User).where(User.email == OPERATOR_EMAIL)).one()
     assert sign_in(app, operator, DEMO_PASSWORD).get("/operator/trades").status_code == 200
+
+
+def test_the_demo_has_a_partner_offer_and_an_own_offer_to_show_lone_star(
+    app: Flask, db: Session
+) -> None:
+    assert app.test_cli_runner().invoke(args=["demo"]).exit_code == 0
+    owner = db.exec(select(User).where(User.email == "owner@lone-star-comfort-air.example")).one()
+
+    page = sign_in(app, owner, DEMO_PASSWORD).get("/offers").get_data(as_text=True)
+
+    assert "Comfort Club service plan" in page  # its own
+    assert "10% off a first drain cleaning" in page  # its plumbing partner's
