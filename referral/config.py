@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     MAIL_PASSWORD: str | None = secret()
     MAIL_USE_STARTTLS: bool = False
     MAIL_SENDER: str = "Referral <no-reply@referral.localhost>"
+    # An address whose mail an operator reads, offered as the mailto: unsubscribe
+    # beside the one-click link (RFC 2369); empty: the one-click link only.
+    MARKETING_UNSUBSCRIBE_MAILTO: str | None = None
 
     TRUSTED_PROXIES: Annotated[int, Field(ge=0, le=10)] = 0
     RATELIMIT_STORAGE_URI: str = "memory://"

@@ -54,6 +54,8 @@ from referral.consent import reactions as consent_reactions
 from referral.consent import views as consent_views
 from referral.customers import api as customers_api
 from referral.customers import jobs as customers_jobs
+from referral.customers import marketing as customers_marketing
+from referral.customers import marketing_views as customers_marketing_views
 from referral.customers import models as customers_models
 from referral.customers import views as customers_views
 from referral.events import models as events_models
@@ -157,9 +159,9 @@ DOMAINS: tuple[Domain, ...] = (
     Domain(
         "customers",
         models=(customers_models,),
-        pages=(customers_views.bp,),
+        pages=(customers_views.bp, customers_marketing_views.bp),
         api=(customers_api.blp,),
-        reactions=(customers_jobs,),
+        reactions=(customers_jobs, customers_marketing),
     ),
     Domain(
         "consent",

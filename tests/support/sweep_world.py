@@ -40,6 +40,7 @@ from referral.commissions.models import Commission
 from referral.commissions.services import report_refund
 from referral.consent import services as consent
 from referral.consent.models import ConsentRecord
+from referral.customers import marketing
 from referral.customers.imports import plan_import, start_import, upload_import
 from referral.customers.models import Customer, CustomerJob
 from referral.customers.services import create_customer, erase_customer
@@ -300,6 +301,11 @@ def _build(app: Flask, db: Session) -> World:
         db.exec(select(ConsentRecord).where(ConsentRecord.referral_id == accepted.id)).one()
     ).rsplit("/", 1)[1]
     world.links["my_consents"] = consent.my_consents_link(accepted.customer_id).rsplit("/", 1)[1]
+    # B's marketing email: the unsubscribe link in it, and a double opt-in link.
+    marketed = db.get(Customer, accepted.customer_id)
+    assert marketed is not None
+    world.links["unsubscribe"] = marketing.unsubscribe_token(marketed)
+    world.links["opt_in"] = marketing.opt_in_token(marketed)
     world.secrets += ["Secret lost why", "Secret decline why"]
     # Referrals C sent B: B accepted one and won another (B owes C a commission).
     received = build.refer(c, b, "received")
