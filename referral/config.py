@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     JOB_MAX_ATTEMPTS: Count = 8
     JOB_CLAIM_BATCH: Count = 10
     JOB_RETENTION_DAYS: Days = 30
+    # Marketing email a business may send per minute, over all its campaigns.
+    CAMPAIGN_SENDS_PER_MINUTE: Count = 600
 
     # Outgoing webhooks. Loopback (and plain http to it) only in development and tests.
     WEBHOOK_ALLOW_LOOPBACK: bool = False

@@ -44,6 +44,10 @@ from referral.businesses import current as businesses_current
 from referral.businesses import me_api as businesses_me_api
 from referral.businesses import models as businesses_models
 from referral.businesses import views as businesses_views
+from referral.campaigns import api as campaigns_api
+from referral.campaigns import jobs as campaigns_jobs
+from referral.campaigns import models as campaigns_models
+from referral.campaigns import views as campaigns_views
 from referral.commissions import api as commissions_api
 from referral.commissions import jobs as commissions_jobs
 from referral.commissions import models as commissions_models
@@ -207,6 +211,14 @@ DOMAINS: tuple[Domain, ...] = (
         api=(settlements_api.blp,),
         reactions=(settlements_jobs, settlements_stripe_events, settlements_reconcile),
         commands=tuple(settlements_cli.commands),
+    ),
+    # outreach: a business's email to its own customers
+    Domain(
+        "campaigns",
+        models=(campaigns_models,),
+        pages=(campaigns_views.bp,),
+        api=(campaigns_api.blp,),
+        reactions=(campaigns_jobs,),
     ),
     # analytics and integrations
     Domain("analytics", pages=(analytics_views.bp,), api=(analytics_api.blp,)),

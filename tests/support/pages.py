@@ -24,6 +24,7 @@ LIVE_STATUS = {
     "leads.status": "a lead's, while the customer is asked",
     "leads.purchase_status": "a purchase's, while Stripe confirms the payment",
     "settlements.status": "a settlement's, while it is charged",
+    "campaigns.status": "a campaign's progress, while it is sent",
 }
 # Signed-in GET routes that answer with a file or a redirect, not a page.
 NOT_PAGES = {

@@ -36,6 +36,7 @@ from referral.auth.services import request_password_reset, send_verification_ema
 from referral.auth.team import invite_member
 from referral.businesses.actor import Actor
 from referral.businesses.models import Business
+from referral.campaigns.services import Segment, create_campaign
 from referral.commissions.models import Commission
 from referral.commissions.services import report_refund
 from referral.consent import services as consent
@@ -352,6 +353,16 @@ def _build(app: Flask, db: Session) -> World:
     world.add("customer_id", "B's customer with a job", sent.customer_id)
     world.add("customer_id", "B's customer asked by email", awaiting.customer_id)
     world.add("customer_id", "B's erased customer", erased.id)
+    draft = create_campaign(
+        db,
+        actor=b.actor,
+        name="Secret campaign name",
+        subject="Secret campaign subject",
+        body="Hello {first_name}",
+        segment=Segment(),
+    )
+    world.add("campaign_id", "B's draft campaign", draft.id)
+    world.secrets.append("Secret campaign subject")
 
     # Imports: one being mapped, one done (their customers' names are B's secrets).
     for what, row, run in (
