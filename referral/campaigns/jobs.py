@@ -192,5 +192,5 @@ def _mark(session: Session, recipient_id: int, status: RecipientStatus, error: s
 
 
 @on_erasure(ErasureStage.CLOSE)
-def _leave_campaigns(session: Session, customer: Customer) -> None:
+def leave_campaigns(session: Session, customer: Customer) -> None:
     services.forget_customer(session, customer)
