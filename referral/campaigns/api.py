@@ -70,13 +70,14 @@ class Campaigns(MethodView):
 class Preview(MethodView):
     decorators = [api_key_required]
 
-    @blp.arguments(CampaignSegmentSchema)
+    @blp.arguments(CampaignSegmentSchema, required=False)  # no body: every customer
     @blp.response(200, SegmentPreviewSchema)
     @blp.alt_response(401, description="No valid API key.", schema="Error")
-    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+    @blp.alt_response(422, description="A segment that cannot be right.", schema="Error")
+    def post(self, data: dict[str, Any] | None) -> dict[str, Any]:
         """How many customers a segment matches, how many you may email, and a sample."""
         preview = services.preview_segment(
-            get_session(), business=g.business, segment=Segment.of(data)
+            get_session(), business=g.business, segment=Segment.of(data or {})
         )
         return {**preview.__dict__, "problem": preview.problem}
 

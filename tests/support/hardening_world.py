@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 from referral.auth.apikeys.services import create_api_key
 from referral.auth.models import User
 from referral.businesses.actor import Actor
+from referral.campaigns.services import Segment, create_campaign
 from referral.commissions.models import Commission
 from referral.customers.imports import plan_import, start_import, upload_import
 from referral.customers.services import add_job, create_customer
@@ -167,6 +168,11 @@ def build_world(db: Session, *, standin: StripeStandIn, text: TextFor = plain_te
     assert owner is not None
     world.api_key = create_api_key(session=db, actor=owner, name=text("api_key_name")).secret
     world.add("webhook_event_id", *db.exec(select(WebhookEvent.id).order_by(WebhookEvent.id)))
+    # A draft campaign (its own escaping: tests/campaigns, a body with <script>).
+    draft = create_campaign(
+        db, actor=me, name="Spring", subject="Hi {first_name}", body="Hello", segment=Segment()
+    )
+    world.add("campaign_id", draft.id)
     db.commit()
     return world
 
