@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     MAIL_PASSWORD: str | None = secret()
     MAIL_USE_STARTTLS: bool = False
     MAIL_SENDER: str = "Referral <no-reply@referral.localhost>"
+    # An address whose mail an operator reads, offered as the mailto: unsubscribe
+    # beside the one-click link (RFC 2369); empty: the one-click link only.
+    MARKETING_UNSUBSCRIBE_MAILTO: str | None = None
 
     TRUSTED_PROXIES: Annotated[int, Field(ge=0, le=10)] = 0
     RATELIMIT_STORAGE_URI: str = "memory://"
@@ -92,6 +95,8 @@ class Settings(BaseSettings):
     JOB_MAX_ATTEMPTS: Count = 8
     JOB_CLAIM_BATCH: Count = 10
     JOB_RETENTION_DAYS: Days = 30
+    # Marketing email a business may send per minute, over all its campaigns.
+    CAMPAIGN_SENDS_PER_MINUTE: Count = 600
 
     # Outgoing webhooks. Loopback (and plain http to it) only in development and tests.
     WEBHOOK_ALLOW_LOOPBACK: bool = False

@@ -44,6 +44,10 @@ from referral.businesses import current as businesses_current
 from referral.businesses import me_api as businesses_me_api
 from referral.businesses import models as businesses_models
 from referral.businesses import views as businesses_views
+from referral.campaigns import api as campaigns_api
+from referral.campaigns import jobs as campaigns_jobs
+from referral.campaigns import models as campaigns_models
+from referral.campaigns import views as campaigns_views
 from referral.commissions import api as commissions_api
 from referral.commissions import jobs as commissions_jobs
 from referral.commissions import models as commissions_models
@@ -54,6 +58,8 @@ from referral.consent import reactions as consent_reactions
 from referral.consent import views as consent_views
 from referral.customers import api as customers_api
 from referral.customers import jobs as customers_jobs
+from referral.customers import marketing as customers_marketing
+from referral.customers import marketing_views as customers_marketing_views
 from referral.customers import models as customers_models
 from referral.customers import views as customers_views
 from referral.events import models as events_models
@@ -160,9 +166,9 @@ DOMAINS: tuple[Domain, ...] = (
     Domain(
         "customers",
         models=(customers_models,),
-        pages=(customers_views.bp,),
+        pages=(customers_views.bp, customers_marketing_views.bp),
         api=(customers_api.blp,),
-        reactions=(customers_jobs,),
+        reactions=(customers_jobs, customers_marketing),
     ),
     Domain(
         "consent",
@@ -211,6 +217,13 @@ DOMAINS: tuple[Domain, ...] = (
     ),
     # outreach
     Domain("offers", models=(offers_models,), pages=(offers_views.bp,), api=(offers_api.blp,)),
+    Domain(
+        "campaigns",
+        models=(campaigns_models,),
+        pages=(campaigns_views.bp,),
+        api=(campaigns_api.blp,),
+        reactions=(campaigns_jobs,),
+    ),
     # analytics and integrations
     Domain("analytics", pages=(analytics_views.bp,), api=(analytics_api.blp,)),
     Domain(

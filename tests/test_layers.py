@@ -42,7 +42,7 @@ LAYERS: dict[str, set[str]] = {
     "accounts": {"auth", "businesses", "notifications"},
     "network": {"partnerships", "customers", "consent", "referrals"},
     "money": {"ledger", "commissions", "payments", "settlements", "leads"},
-    "outreach": {"offers"},
+    "outreach": {"offers", "campaigns"},
     "insight": {"analytics", "integrations"},
     "app": {
         "__init__",

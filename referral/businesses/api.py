@@ -15,6 +15,7 @@ from referral.businesses.models import Business, Trade
 from referral.businesses.schemas import (
     BusinessPublicSchema,
     BusinessUpdateSchema,
+    OwnBusinessSchema,
     TradeListingSchema,
 )
 from referral.db import get_session
@@ -74,14 +75,14 @@ class PublicBusiness(MethodView):
 class MyBusiness(MethodView):
     decorators = [api_key_required]
 
-    @blp.response(200, BusinessPublicSchema)
+    @blp.response(200, OwnBusinessSchema)
     @blp.alt_response(401, description="No valid API key.", schema="Error")
     def get(self) -> dict[str, Any]:
         """My business's profile."""
-        return services.public_profile(get_session(), g.business, g.trade)
+        return services.own_profile(get_session(), g.business, g.trade)
 
     @blp.arguments(BusinessUpdateSchema, required=False)  # no body: nothing changes
-    @blp.response(200, BusinessPublicSchema)
+    @blp.response(200, OwnBusinessSchema)
     @blp.alt_response(401, description="No valid API key.", schema="Error")
     @blp.alt_response(
         403, description="The key's creator is not an owner or manager.", schema="Error"
@@ -92,4 +93,4 @@ class MyBusiness(MethodView):
         services.update_business_profile(
             session=session, business=g.business, role=_key_role(), data=data
         )
-        return services.public_profile(session, g.business)
+        return services.own_profile(session, g.business)

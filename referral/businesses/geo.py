@@ -81,3 +81,29 @@ def service_areas_overlap(a: HasServiceArea, b: HasServiceArea) -> bool:
     apart than the sum of their radii."""
     distance = distance_miles(a.latitude, a.longitude, b.latitude, b.longitude)
     return distance <= a.radius_miles + b.radius_miles
+
+
+@functools.lru_cache(maxsize=1)
+def _zip_centres() -> tuple[tuple[str, float, float], ...]:
+    return tuple(
+        (z["zip_code"], float(z["lat"]), float(z["long"]))
+        for z in zipcodes.list_all()
+        if z.get("lat") and z.get("long")
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def zips_within(zip_code: str, miles: int) -> tuple[str, ...]:
+    """Every ZIP code whose centre is within `miles` of `zip_code`'s (itself
+    included); empty for an unknown ZIP code."""
+    centre = locate_zip(zip_code)
+    if centre is None:
+        return ()
+    # A degree of latitude is ~69 miles: a cheap box first, then the distance.
+    box = miles / 69.0 + 0.1
+    return tuple(
+        code
+        for code, lat, lon in _zip_centres()
+        if abs(lat - centre.latitude) <= box
+        and distance_miles(centre.latitude, centre.longitude, lat, lon) <= miles
+    )

@@ -70,6 +70,10 @@ class Business(TableBase, table=True):
     time_zone: str = Field(
         default="", sa_column=Column(String(64), nullable=False, default="", server_default="")
     )
+    # Where the business receives post: every marketing email carries it (CAN-SPAM).
+    postal_address: str = Field(
+        default="", sa_column=Column(String(300), nullable=False, default="", server_default="")
+    )
     updated_at: dt.datetime | None = utc_column(default=None)
 
     @property

@@ -22,6 +22,7 @@ MAX_PHONE_INPUT = 40
 MAX_DESCRIPTION = 2000
 MAX_WEBSITE = 255
 PHONE_ERROR = "Enter a valid phone number."
+MAX_POSTAL_ADDRESS = 300
 WEBSITE_ERROR = "Enter a website address starting with http:// or https://."
 TRADE_SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 SLUG_ERROR = "Use lower-case letters, digits and single dashes, e.g. 'tile-setting'."
@@ -113,6 +114,17 @@ class ProfileFields(ServiceAreaFields):
             "example": "https://example.com",
         },
     )
+    postal_address = ma.fields.String(
+        load_default="",
+        validate=ma.validate.Length(
+            max=MAX_POSTAL_ADDRESS, error=f"Use at most {MAX_POSTAL_ADDRESS} characters."
+        ),
+        metadata={
+            "description": "Street, city, state and ZIP (or a PO box): every marketing "
+            "email shows it, as CAN-SPAM requires; none can be sent without it.",
+            "example": "1200 Congress Ave, Austin, TX 78701",
+        },
+    )
     time_zone = ma.fields.String(
         load_default="",
         validate=ma.validate.OneOf(("", *US_TIME_ZONES), error="Choose a time zone from the list."),
@@ -181,6 +193,13 @@ class BusinessPublicSchema(ma.Schema):
     description = ma.fields.String()
     phone = ma.fields.String()
     website = ma.fields.String()
+
+
+class OwnBusinessSchema(BusinessPublicSchema):
+    """My own business: its public profile and what only it sees."""
+
+    postal_address = ma.fields.String()
+    time_zone = ma.fields.String()
 
 
 class MeSchema(ma.Schema):

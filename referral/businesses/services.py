@@ -37,6 +37,15 @@ def public_profile(
     }
 
 
+def own_profile(session: Session, business: Business, trade: Trade | None = None) -> dict[str, Any]:
+    """My own business: its public profile, its postal address and time zone."""
+    return {
+        **public_profile(session, business, trade),
+        "postal_address": business.postal_address,
+        "time_zone": business.time_zone,
+    }
+
+
 def trade_by_slug(session: Session, slug: str) -> Trade:
     """Fails (ValidationFailed on `trade`) when the trade is not in the taxonomy."""
     trade = session.exec(select(Trade).where(Trade.slug == slug)).first()
@@ -96,7 +105,7 @@ def update_business_profile(
             data.get("zip_code", business.zip_code),
             data.get("radius_miles", business.radius_miles),
         )
-    for field in ("name", "description", "phone", "website", "time_zone"):
+    for field in ("name", "description", "phone", "website", "time_zone", "postal_address"):
         if field in data:
             setattr(business, field, data[field])
     business.updated_at = utcnow()

@@ -114,6 +114,7 @@ def _saved_profile(business: Business) -> dict[str, Any]:
         "phone": business.phone,
         "website": business.website,
         "time_zone": business.time_zone,
+        "postal_address": business.postal_address,
     }
 
 

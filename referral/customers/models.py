@@ -242,3 +242,84 @@ class CustomerImportRow(TableBase, table=True):
     message: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     # The customer's values before this row changed them (undo puts them back).
     previous: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+# --- Marketing email: permission history and the suppression list ----------------------------
+# The rule that reads them is referral/customers/marketing.py.
+
+
+class PermissionChange(StrEnum):
+    """What happened to a customer's marketing permission."""
+
+    GRANTED = "granted"
+    WITHDRAWN = "withdrawn"
+    REQUESTED = "requested"  # a double opt-in email was sent; nothing changes until confirmed
+
+
+class PermissionSource(StrEnum):
+    """How a change came about."""
+
+    CUSTOMER_FORM = "customer_form"  # the checkbox when staff add the customer
+    JOB_FORM = "job_form"  # the checkbox when staff record a job
+    IMPORT = "import"  # a CSV column, with its date and how it was obtained
+    DOUBLE_OPT_IN = "double_opt_in"  # the customer confirmed by the emailed link
+    UNSUBSCRIBE = "unsubscribe"  # the customer's one-click unsubscribe
+    HARD_BOUNCE = "hard_bounce"  # the mail server refused the address for good
+    STAFF = "staff"  # staff recorded the customer's wish
+
+    @property
+    def label(self) -> str:
+        return PERMISSION_SOURCE_LABELS[self]
+
+
+PERMISSION_SOURCE_LABELS = {
+    PermissionSource.CUSTOMER_FORM: "Checkbox on the customer form",
+    PermissionSource.JOB_FORM: "Checkbox on the job form",
+    PermissionSource.IMPORT: "Customer import",
+    PermissionSource.DOUBLE_OPT_IN: "Confirmed by the customer (email link)",
+    PermissionSource.UNSUBSCRIBE: "Unsubscribed by the customer",
+    PermissionSource.HARD_BOUNCE: "The address bounced",
+    PermissionSource.STAFF: "Recorded by staff",
+}
+
+
+class MarketingPermissionEvent(TableBase, table=True):
+    """One change of a customer's marketing permission (append-only history)."""
+
+    __tablename__ = "marketing_permission_event"
+    __table_args__ = (
+        CheckConstraint("change IN ('granted', 'withdrawn', 'requested')", name="change"),
+        Index("ix_marketing_permission_event_customer", "customer_id", "id"),
+    )
+    business_id: int = Field(sa_column=Column(Integer, ForeignKey("business.id"), nullable=False))
+    customer_id: int = Field(sa_column=Column(Integer, ForeignKey("customer.id"), nullable=False))
+    change: str = Field(sa_column=Column(String(12), nullable=False))
+    source: str = Field(sa_column=Column(String(20), nullable=False))
+    # The day it was obtained (an import's date column), else the day it happened.
+    occurred_on: dt.date = Field(sa_column=Column(Date, nullable=False))
+    # How it was obtained, in the business's words ("signed at the counter").
+    how: str = Field(default="", sa_column=Column(String(200), nullable=False, default=""))
+    user_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("user_account.id"), nullable=True)
+    )
+
+
+class SuppressionReason(StrEnum):
+    UNSUBSCRIBED = "unsubscribed"
+    HARD_BOUNCE = "hard_bounce"
+
+
+class MarketingSuppression(TableBase, table=True):
+    """An address a business must not send marketing email to, whatever a
+    later import or form says; only the customer's own opt-in lifts it. The
+    address is kept (normalised) after the customer is erased: the list exists
+    to honour their objection."""
+
+    __tablename__ = "marketing_suppression"
+    __table_args__ = (
+        Index("uq_marketing_suppression_business_email", "business_id", "email", unique=True),
+        CheckConstraint("reason IN ('unsubscribed', 'hard_bounce')", name="reason"),
+    )
+    business_id: int = Field(sa_column=Column(Integer, ForeignKey("business.id"), nullable=False))
+    email: str = Field(sa_column=Column(String(254), nullable=False))
+    reason: str = Field(sa_column=Column(String(16), nullable=False))

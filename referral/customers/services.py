@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
-from referral.customers import imports
+from referral.customers import imports, marketing
 from referral.customers.erasure import run_erasure_parts
 from referral.customers.models import Customer, CustomerJob
 from referral.db import utcnow
@@ -97,6 +97,7 @@ def erase_customer(*, session: Session, business_id: int, customer_id: int) -> C
     if customer.erased_at is not None:
         return customer
     forget_recipient(session, customer.email)
+    marketing.forget_pending_sends(session, customer)
     imports.forget_customer(session, customer)
     customer.name = f"Erased customer {customer.id}"
     customer.email = customer.phone = customer.address = customer.notes = ""

@@ -18,8 +18,8 @@ from flask import (
 )
 
 from referral.auth.current import login_required, roles_required
-from referral.customers import imports, reading, services
-from referral.customers.models import Customer, CustomerImport, ImportStatus
+from referral.customers import imports, marketing, reading, services
+from referral.customers.models import Customer, CustomerImport, ImportStatus, PermissionSource
 from referral.customers.reading import FileProblem
 from referral.customers.schemas import CustomerFormSchema, JobFormSchema
 from referral.db import get_session
@@ -75,8 +75,21 @@ def new() -> Response | tuple[str, int]:
     if errors:
         return _form_page(422, errors=errors, form=request.form)
     customer = services.create_customer(session=get_session(), business_id=g.business.id, data=data)
+    _permission_from_checkbox(customer, PermissionSource.CUSTOMER_FORM)
     flash(f"{customer.name} added.", "success")
     return redirect(url_for("customers.show", customer_id=customer.id))
+
+
+def _permission_from_checkbox(customer: Customer, source: PermissionSource) -> None:
+    """The form's "agreed to receive offers by email" box, when ticked."""
+    if request.form.get("marketing_permission") == "yes" and customer.email:
+        marketing.grant_permission(
+            get_session(),
+            customer=customer,
+            source=source,
+            how=f"{source.label}, by {g.user.email}",
+            user_id=g.user.id,
+        )
 
 
 def _customer_page(customer_id: int, status: int = 200, **context: Any) -> tuple[str, int]:
@@ -90,6 +103,9 @@ def _customer_page(customer_id: int, status: int = 200, **context: Any) -> tuple
         customer=customer,
         jobs=jobs,
         lifetime_cents=sum(job.amount_cents for job in jobs),
+        marketing_refusal=marketing.refusal(db, business=g.business, customer=customer),
+        suppression=marketing.suppression_of(db, customer),
+        permission_history=marketing.permission_history(db, customer),
         **context,
     ), status
 
@@ -114,6 +130,8 @@ def add_job(customer_id: int) -> Response | tuple[str, int]:
         services.add_job(session=db, customer=customer, data=data)
     except ValidationFailed as refused:
         return _customer_page(customer_id, 422, errors=refused.errors, form=request.form)
+    if customer.marketing_permission != "granted":
+        _permission_from_checkbox(customer, PermissionSource.JOB_FORM)
     flash("Job recorded.", "success")
     return redirect(url_for("customers.show", customer_id=customer_id))
 

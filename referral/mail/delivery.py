@@ -2,12 +2,20 @@
 
 `send_email` is the handler of the "send_email" job. The app's wiring
 (`referral.domains`) imports it, so every app (web, worker, CLI) knows it.
+Other jobs that send email (marketing email, which checks permission first)
+call `deliver`.
+
+A payload may carry extra `headers` (List-Unsubscribe and the like). A hard
+bounce (the server refused the recipient with a 5xx reply) is told to every
+handler registered with `on_hard_bounce`: mail knows no domain, so the
+customers domain registers the one that suppresses the address.
 """
 
 from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from typing import Any
@@ -26,6 +34,28 @@ SMTP_TIMEOUT_SECONDS = 30
 
 class TemporaryDeliveryError(Exception):
     """The mail server said "not now": the job is retried with backoff."""
+
+
+class HardBounce(PermanentJobError):
+    """The mail server refused the recipient for good (SMTP 5xx)."""
+
+
+# Called with (session, address, payload) when an address bounces for good.
+HardBounceHandler = Callable[[Session, str, dict[str, Any]], None]
+_HARD_BOUNCE_HANDLERS: list[HardBounceHandler] = []
+
+# Headers a payload may not set: the delivery sets them itself.
+RESERVED_HEADERS = frozenset(
+    {"from", "to", "subject", "date", "message-id", "content-type", "mime-version"}
+)
+
+
+def on_hard_bounce(handler: HardBounceHandler) -> HardBounceHandler:
+    """Register a handler for a hard bounce. It runs in the delivering job's
+    session, which is committed before the job is recorded as dead."""
+    if handler not in _HARD_BOUNCE_HANDLERS:
+        _HARD_BOUNCE_HANDLERS.append(handler)
+    return handler
 
 
 def sender_domain(sender: str) -> str:
@@ -58,6 +88,10 @@ def build_message(payload: dict[str, Any], *, sender: str, message_id: str) -> E
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"
+    for name, value in (payload.get("headers") or {}).items():
+        if name.lower() in RESERVED_HEADERS:
+            raise ValueError(f"the payload may not set the {name} header")
+        message[name] = " ".join(str(value).split())  # one line: no header injection
     message.set_content(payload["text"])
     if payload.get("html"):
         message.add_alternative(payload["html"], subtype="html")
@@ -105,6 +139,9 @@ def send_by_smtp(message: EmailMessage, config: dict[str, Any]) -> None:
             smtp.send_message(message)
     except smtplib.SMTPRecipientsRefused as exc:
         codes = sorted({code for code, _ in exc.recipients.values()})
+        if codes and all(_is_permanent(code) for code in codes):
+            reason = f"the mail server refused the recipient (SMTP {', '.join(map(str, codes))})"
+            raise HardBounce(reason) from None
         _raise_refusal("refused the recipient", codes)
     except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
         what = "the sender" if isinstance(exc, smtplib.SMTPSenderRefused) else "the message"
@@ -123,6 +160,23 @@ def send_email(session: Session, payload: dict[str, Any]) -> None:
     """Send one queued email. A retry after a crash may send it twice by SMTP;
     the Message-ID stays the same, so mail clients can tell. The outbox keeps
     each Message-ID once."""
+    deliver(session, payload)
+
+
+def deliver(session: Session, payload: dict[str, Any]) -> None:
+    """Deliver one email now (in a job). A hard bounce is told to the
+    `on_hard_bounce` handlers, their writes committed, then raised (the job
+    is dead: trying again cannot help)."""
+    try:
+        _deliver(session, payload)
+    except HardBounce:
+        for handler in _HARD_BOUNCE_HANDLERS:
+            handler(session, payload["to"], payload)
+        session.commit()
+        raise
+
+
+def _deliver(session: Session, payload: dict[str, Any]) -> None:
     config = current_app.config
     message_id = message_id_for(payload, domain=sender_domain(config["MAIL_SENDER"]))
     if config["MAIL_BACKEND"] == "outbox":

@@ -74,9 +74,12 @@ def test_every_call_needs_a_valid_key(client: FlaskClient, owner_a: SignedIn) ->
         assert wrong.status_code == 401 and wrong.json["status"] == 401
 
 
-def test_my_business_is_its_public_profile(
+def test_my_business_is_its_public_profile_with_its_postal_address_and_time_zone(
     client: FlaskClient, key_a: dict[str, str], owner_a: SignedIn
 ) -> None:
+    client.patch(
+        "/api/v1/business", headers=key_a, json={"postal_address": "PO Box 12, Austin, TX 78701"}
+    )
     body = client.get("/api/v1/business", headers=key_a).json
 
     assert body == {
@@ -88,6 +91,8 @@ def test_my_business_is_its_public_profile(
         "description": "",
         "phone": "",
         "website": "",
+        "postal_address": "PO Box 12, Austin, TX 78701",
+        "time_zone": "",
     }
 
 

@@ -30,6 +30,7 @@ from sqlmodel import Session, select
 from referral.auth.apikeys.services import create_api_key
 from referral.auth.team import invite_member
 from referral.businesses.actor import Actor
+from referral.campaigns.services import Segment, create_campaign
 from referral.commissions.models import Commission
 from referral.consent import services as consent
 from referral.consent import visibility
@@ -372,6 +373,10 @@ def build_matrix(app: Flask, db: Session) -> Matrix:
         opportunity = db.exec(select(Opportunity).where(Opportunity.offer_id == plan.id)).one()
         matrix.add("offer_id", "R's own offer", plan.id)
         matrix.add("opportunity_id", "R's opportunity", opportunity.id)
+        own_campaign = create_campaign(
+            db, actor=receiver, name="R's campaign", subject="Hi", body="Hi", segment=Segment()
+        )
+        matrix.add("campaign_id", "R's own campaign", own_campaign.id)
         db.commit()
     matrix.receiver_browsers = {role: sign_in(app, user) for role, user in r_users.items()}
     return matrix

@@ -16,7 +16,10 @@ def test_referrals_close_before_consent_forgets() -> None:
     }
 
     assert names == {
-        ErasureStage.CLOSE: ["referral.referrals.reactions.withdraw_open_referrals"],
+        ErasureStage.CLOSE: [
+            "referral.campaigns.jobs.leave_campaigns",
+            "referral.referrals.reactions.withdraw_open_referrals",
+        ],
         ErasureStage.FORGET: [
             "referral.consent.reactions.forget_consent_requests",
             "referral.consent.reactions.delete_consent_evidence",

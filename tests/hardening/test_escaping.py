@@ -32,6 +32,7 @@ from referral.auth.team import accept_invitation, invite_member
 from referral.businesses.models import Business, Trade
 from referral.consent.models import ConsentRecord
 from referral.consent.services import my_consents_link, receipt_link, withdrawal_link
+from referral.customers.marketing import opt_in_token, unsubscribe_token
 from referral.customers.models import Customer, CustomerJob
 from referral.leads import disputes
 from referral.leads.models import Lead, LeadDispute
@@ -174,6 +175,10 @@ def hostile(
                 )
             ),
         }
+        marketed = db.get(Customer, record.customer_id)
+        assert marketed is not None
+        links["marketing.unsubscribe"] = f"/marketing/unsubscribe/{unsubscribe_token(marketed)}"
+        links["marketing.confirm"] = f"/marketing/confirm/{opt_in_token(marketed)}"
     run_jobs(app)  # the email goes to the outbox, which the dev outbox pages show
     world.add("email_id", *db.exec(select(OutboxEmail.id)))
     owner_browser = Caller(sign_in(app, owner), api_key=world.api_key)

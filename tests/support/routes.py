@@ -31,6 +31,7 @@ LIVE_STATUS = {
     "leads.status": "a lead's, while the customer is asked",
     "leads.purchase_status": "a purchase's, while Stripe confirms the payment",
     "settlements.status": "a settlement's, while it is charged",
+    "campaigns.status": "a campaign's progress, while it is sent",
 }
 
 # GET routes that answer with something other than a page (a file, JSON or a
@@ -76,6 +77,8 @@ PUBLIC: dict[str, str] = {
     "consent.mine": "the customer's signed, expiring 'My consents' link is the key",
     "offers.landing": "the customer's signed personal offer link is the key",
     "offers.yes": "the customer's signed personal offer link is the key",
+    "marketing.unsubscribe": "the signed unsubscribe link in a marketing email is the key",
+    "marketing.confirm": "the customer's signed, expiring opt-in link is the key",
     "payments.stripe_webhook": "Stripe's calls: verified by signature, not by login",
     "payments.stripe_connect_webhook": "Stripe's Connect calls: verified by signature",
     "docs.swagger_ui": "the API reference: no data, only the spec",
@@ -95,6 +98,8 @@ PUBLIC_LINKS = {
     "consent.mine": "my_consents",
     "offers.landing": "offer",
     "offers.yes": "offer",
+    "marketing.unsubscribe": "unsubscribe",
+    "marketing.confirm": "opt_in",
     "auth.accept_invitation": "invitation",
     "auth.reset_password": "reset",
     "auth.verify": "verify",
@@ -125,6 +130,9 @@ ACTS_ON_OWN_BUSINESS: dict[str, str] = {
     "auth.resend_verification": "emails the signed-in user's own verification link again",
     "businesses.edit_profile": "A's own profile",
     "customers.new": "adds a customer to A",
+    "campaigns.new": "composes a campaign of A; its preview counts A's own customers",
+    "api_campaigns.Campaigns": "creates a draft campaign of A",
+    "api_campaigns.Preview": "counts A's own customers matching a segment",
     "customers.import_csv": "uploads a file to import into A (an import of A's own)",
     "notifications.mark_read": "marks A's own notifications read",
     "apikeys.create": "issues an API key for A",

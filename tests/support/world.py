@@ -53,10 +53,12 @@ from referral.auth.services import request_password_reset, send_verification_ema
 from referral.auth.team import invite_member
 from referral.businesses.actor import Actor
 from referral.businesses.models import Business
+from referral.campaigns.services import Segment, create_campaign
 from referral.commissions.models import Commission
 from referral.commissions.services import report_refund
 from referral.consent import services as consent
 from referral.consent.models import ConsentRecord
+from referral.customers import marketing
 from referral.customers.imports import plan_import, start_import, upload_import
 from referral.customers.models import Customer, CustomerJob
 from referral.customers.services import add_job, create_customer, erase_customer
@@ -510,6 +512,11 @@ def _build(app: Flask, db: Session) -> World:
         db.exec(select(ConsentRecord).where(ConsentRecord.referral_id == accepted.id)).one()
     ).rsplit("/", 1)[1]
     world.links["my_consents"] = consent.my_consents_link(accepted.customer_id).rsplit("/", 1)[1]
+    # B's marketing email: the unsubscribe link in it, and a double opt-in link.
+    marketed = db.get(Customer, accepted.customer_id)
+    assert marketed is not None
+    world.links["unsubscribe"] = marketing.unsubscribe_token(marketed)
+    world.links["opt_in"] = marketing.opt_in_token(marketed)
     world.secrets += ["Secret lost why", "Secret decline why"]
     # Referrals C sent B: B accepted one and won another (B owes C a commission).
     received = _refer(build, c, b, "received")
@@ -556,6 +563,16 @@ def _build(app: Flask, db: Session) -> World:
     world.add("customer_id", "B's customer with a job", sent.customer_id)
     world.add("customer_id", "B's customer asked by email", awaiting.customer_id)
     world.add("customer_id", "B's erased customer", erased.id)
+    draft = create_campaign(
+        db,
+        actor=b.actor,
+        name="Secret campaign name",
+        subject="Secret campaign subject",
+        body="Hello {first_name}",
+        segment=Segment(),
+    )
+    world.add("campaign_id", "B's draft campaign", draft.id)
+    world.secrets.append("Secret campaign subject")
 
     # Offers: B's own offer, which a customer of B said yes to (an opportunity),
     # and an offer B publishes to its partners' customers, that one of C's took.
@@ -823,6 +840,11 @@ def build_own_world(db: Session, *, standin: StripeStandIn, text: TextFor = plai
     assert owner is not None
     world.api_key = create_api_key(session=db, actor=owner, name=text("api_key_name")).secret
     world.add("webhook_event_id", *db.exec(select(WebhookEvent.id).order_by(WebhookEvent.id)))
+    # A draft campaign (its own escaping: tests/campaigns, a body with <script>).
+    draft = create_campaign(
+        db, actor=me, name="Spring", subject="Hi {first_name}", body="Hello", segment=Segment()
+    )
+    world.add("campaign_id", draft.id)
     db.commit()
     return world
 

@@ -1,0 +1,1 @@
+"""Campaigns: a business emails a segment of its customers (outreach layer)."""

@@ -1,0 +1,196 @@
+"""The job worker sends a campaign: a batch at a time, one email per
+transaction, within the business's per-minute limit (CAMPAIGN_SENDS_PER_MINUTE).
+
+Each email's transaction first writes the campaign's row, only while the
+campaign is still sending: that write and a pause or cancel (an UPDATE of the
+same row) take turns, so once a cancel commits no send can begin, and a
+send in progress finishes before the cancel commits. Then it claims its
+recipient, checks the marketing rule again (customers/marketing.py), and hands
+the email to the mail server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import Engine, func, update
+from sqlmodel import Session, col, select
+
+from referral.businesses.models import Business
+from referral.campaigns import services
+from referral.campaigns.models import (
+    Campaign,
+    CampaignRecipient,
+    CampaignStatus,
+    RecipientStatus,
+)
+from referral.campaigns.services import rows_changed
+from referral.customers import marketing
+from referral.customers.erasure import ErasureStage, on_erasure
+from referral.customers.models import Customer
+from referral.db import utcnow
+from referral.jobs.queue import job_handler
+from referral.jobs.worker import PermanentJobError
+from referral.mail.delivery import HardBounce, TemporaryDeliveryError, deliver
+
+log = logging.getLogger(__name__)
+
+BATCH = 50
+MINUTE = dt.timedelta(minutes=1)
+
+
+@job_handler(services.SEND_CAMPAIGN)
+def send_campaign_batch(session: Session, payload: dict[str, Any]) -> None:
+    """Send the next batch of a campaign, then queue the next run (or finish)."""
+    engine: Engine = session.get_bind()  # type: ignore[assignment]
+    campaign = session.get(Campaign, payload["campaign_id"])
+    if campaign is None:
+        return
+    if campaign.status == CampaignStatus.SCHEDULED:
+        started = rows_changed(
+            session.execute(
+                update(Campaign)
+                .where(
+                    col(Campaign.id) == campaign.id,
+                    col(Campaign.status) == CampaignStatus.SCHEDULED,
+                )
+                .values(status=CampaignStatus.SENDING, started_at=utcnow())
+            )
+        )
+        session.commit()
+        if not started:
+            return
+    elif campaign.status != CampaignStatus.SENDING:
+        return
+    allowance = _allowance(session, campaign.business_id)
+    if allowance <= 0:
+        services._queue_sending(session, campaign, run_at=utcnow() + dt.timedelta(seconds=10))
+        return
+    ids = session.exec(
+        select(CampaignRecipient.id)
+        .where(
+            CampaignRecipient.campaign_id == campaign.id,
+            CampaignRecipient.status == RecipientStatus.QUEUED,
+        )
+        .order_by(col(CampaignRecipient.id))
+        .limit(min(BATCH, allowance))
+    ).all()
+    for recipient_id in ids:
+        assert recipient_id is not None
+        if not send_one(engine, campaign_id=campaign.id or 0, recipient_id=recipient_id):
+            return  # paused or cancelled: nothing more
+    _finish_or_continue(session, campaign.id or 0)
+
+
+def _allowance(session: Session, business_id: int) -> int:
+    """How many more emails the business may send this minute."""
+    limit: int = current_app.config["CAMPAIGN_SENDS_PER_MINUTE"]
+    recent = session.exec(
+        select(func.count())
+        .select_from(CampaignRecipient)
+        .join(Campaign, col(Campaign.id) == CampaignRecipient.campaign_id)
+        .where(
+            Campaign.business_id == business_id,
+            col(CampaignRecipient.sent_at) >= utcnow() - MINUTE,
+        )
+    ).one()
+    return limit - recent
+
+
+def _finish_or_continue(session: Session, campaign_id: int) -> None:
+    left = session.exec(
+        select(CampaignRecipient.id)
+        .where(
+            CampaignRecipient.campaign_id == campaign_id,
+            CampaignRecipient.status == RecipientStatus.QUEUED,
+        )
+        .limit(1)
+    ).first()
+    campaign = session.get(Campaign, campaign_id)
+    assert campaign is not None
+    session.refresh(campaign)
+    if campaign.status != CampaignStatus.SENDING:
+        return
+    if left is None:
+        session.execute(
+            update(Campaign)
+            .where(col(Campaign.id) == campaign_id, col(Campaign.status) == CampaignStatus.SENDING)
+            .values(status=CampaignStatus.SENT, finished_at=utcnow())
+        )
+    else:
+        services._queue_sending(session, campaign, run_at=utcnow())
+
+
+def send_one(engine: Engine, *, campaign_id: int, recipient_id: int) -> bool:
+    """Send one recipient's email in a transaction of its own; False when the
+    campaign is no longer sending (nothing was sent)."""
+    with Session(engine, expire_on_commit=False) as session:
+        still_sending = rows_changed(
+            session.execute(
+                update(Campaign)
+                .where(
+                    col(Campaign.id) == campaign_id, col(Campaign.status) == CampaignStatus.SENDING
+                )
+                .values(last_sent_at=utcnow())
+            )
+        )
+        if not still_sending:
+            session.rollback()
+            return False
+        claimed = rows_changed(
+            session.execute(
+                update(CampaignRecipient)
+                .where(
+                    col(CampaignRecipient.id) == recipient_id,
+                    col(CampaignRecipient.status) == RecipientStatus.QUEUED,
+                )
+                .values(status=RecipientStatus.SENT, sent_at=utcnow())
+            )
+        )
+        if not claimed:  # another worker sent it, or it was cancelled
+            session.commit()
+            return True
+        recipient = session.get(CampaignRecipient, recipient_id)
+        campaign = session.get(Campaign, campaign_id)
+        assert recipient is not None and campaign is not None
+        business = session.get(Business, campaign.business_id)
+        customer = session.get(Customer, recipient.customer_id)
+        assert business is not None and customer is not None
+        values = services.merge_values(session, business, customer)
+        message = marketing.compose(
+            session,
+            business=business,
+            customer=customer,
+            subject=services.merge(campaign.subject, values),
+            text_body=services.merge(campaign.body, values),
+            message_id=f"<campaign-{campaign_id}-{recipient_id}@referral.localhost>",
+        )
+        if message is None:
+            _mark(
+                session, recipient_id, RecipientStatus.SKIPPED, "not permitted when its turn came"
+            )
+        else:
+            try:
+                deliver(session, message)
+            except (PermanentJobError, TemporaryDeliveryError) as exc:
+                # A hard bounce has already suppressed the address (and committed).
+                reason = "hard bounce" if isinstance(exc, HardBounce) else str(exc)
+                _mark(session, recipient_id, RecipientStatus.FAILED, reason[:300])
+        session.commit()
+    return True
+
+
+def _mark(session: Session, recipient_id: int, status: RecipientStatus, error: str) -> None:
+    session.execute(
+        update(CampaignRecipient)
+        .where(col(CampaignRecipient.id) == recipient_id)
+        .values(status=status, error=error, sent_at=None)
+    )
+
+
+@on_erasure(ErasureStage.CLOSE)
+def leave_campaigns(session: Session, customer: Customer) -> None:
+    services.forget_customer(session, customer)
