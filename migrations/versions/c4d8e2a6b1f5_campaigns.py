@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column('subject', sa.String(length=200), nullable=False),
         sa.Column('body', sa.Text(), nullable=False),
         sa.Column('segment', sa.JSON(), nullable=False),
+        sa.Column('offer_ids', sa.JSON(), server_default='[]', nullable=False),
         sa.Column('status', sa.String(length=12), nullable=False),
         sa.Column('created_by_id', sa.Integer(), nullable=True),
         sa.Column('scheduled_for', sa.DateTime(timezone=True), nullable=True),

@@ -32,7 +32,12 @@ blp = Blueprint(
 
 
 def _with_stats(campaign: Campaign) -> dict[str, Any]:
-    return {**campaign.model_dump(), "stats": services.campaign_stats(get_session(), campaign)}
+    session = get_session()
+    return {
+        **campaign.model_dump(),
+        "stats": services.campaign_stats(session, campaign),
+        "results": services.campaign_results(session, campaign),
+    }
 
 
 @blp.route("")
@@ -62,6 +67,7 @@ class Campaigns(MethodView):
             subject=data["subject"],
             body=data["body"],
             segment=Segment.of(data["segment"]),
+            offer_ids=data["offer_ids"],
         )
         return _with_stats(campaign)
 

@@ -35,6 +35,8 @@ from referral.db import utcnow
 from referral.jobs.queue import job_handler
 from referral.jobs.worker import PermanentJobError
 from referral.mail.delivery import HardBounce, TemporaryDeliveryError, deliver
+from referral.offers.links import Source, offer_links
+from referral.offers.models import Offer, SourceKind
 
 log = logging.getLogger(__name__)
 
@@ -160,12 +162,23 @@ def send_one(engine: Engine, *, campaign_id: int, recipient_id: int) -> bool:
         customer = session.get(Customer, recipient.customer_id)
         assert business is not None and customer is not None
         values = services.merge_values(session, business, customer)
+        offers = (
+            session.exec(select(Offer).where(col(Offer.id).in_(campaign.offer_ids))).all()
+            if campaign.offer_ids
+            else []
+        )
+        links = offer_links(
+            session,
+            offers=offers,
+            customer=customer,
+            source=Source(SourceKind.CAMPAIGN, campaign_id),
+        )
         message = marketing.compose(
             session,
             business=business,
             customer=customer,
             subject=services.merge(campaign.subject, values),
-            text_body=services.merge(campaign.body, values),
+            text_body=services.merge(campaign.body, values) + services.offers_section(links),
             message_id=f"<campaign-{campaign_id}-{recipient_id}@referral.localhost>",
         )
         if message is None:

@@ -59,6 +59,10 @@ class Campaign(TableBase, table=True):
     body: str = Field(sa_column=Column(Text, nullable=False))
     # Who receives it: trades, last job dates, lifetime value, ZIP and radius.
     segment: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The offers each email carries as personal links (its own and its partners').
+    offer_ids: list[int] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     status: str = Field(default=CampaignStatus.DRAFT, sa_column=Column(String(12), nullable=False))
     created_by_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("user_account.id"), nullable=True)

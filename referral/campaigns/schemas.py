@@ -67,6 +67,15 @@ class CampaignInSchema(MessageFields):
         unknown = ma.RAISE
 
     segment = ma.fields.Nested(CampaignSegmentSchema, load_default=dict)
+    offer_ids = ma.fields.List(
+        ma.fields.Integer(strict=True),
+        load_default=list,
+        validate=ma.validate.Length(max=20),
+        metadata={
+            "description": "Offers each email carries as a personal link: your own current "
+            "offers and your active partners' (GET /offers, /offers/from-partners)."
+        },
+    )
 
 
 class CampaignFormSchema(FormSchema, MessageFields, SegmentFields):
@@ -100,6 +109,7 @@ class CampaignOutSchema(ma.Schema):
     subject = ma.fields.String()
     body = ma.fields.String()
     segment = ma.fields.Dict()
+    offer_ids = ma.fields.List(ma.fields.Integer())
     status = ma.fields.String()
     scheduled_for = ma.fields.AwareDateTime(allow_none=True)
     started_at = ma.fields.AwareDateTime(allow_none=True)
@@ -108,8 +118,18 @@ class CampaignOutSchema(ma.Schema):
     created_at = ma.fields.AwareDateTime()
 
 
+class CampaignResultsSchema(ma.Schema):
+    said_yes = ma.fields.Integer(metadata={"description": "Customers who said yes to an offer."})
+    referrals_accepted = ma.fields.Integer()
+    won = ma.fields.Integer(metadata={"description": "Partner referrals and own offers won."})
+    revenue_cents = ma.fields.Integer(metadata={"description": "Value of the jobs won."})
+    own_revenue_cents = ma.fields.Integer(metadata={"description": "Of it, your own sales."})
+    commission_cents = ma.fields.Integer(metadata={"description": "Commissions you earn."})
+
+
 class CampaignWithStatsSchema(CampaignOutSchema):
     stats = ma.fields.Nested(CampaignStatsSchema)
+    results = ma.fields.Nested(CampaignResultsSchema)
 
 
 class SegmentSampleSchema(ma.Schema):

@@ -28,11 +28,23 @@ from referral.campaigns.models import (
     CampaignStatus,
     RecipientStatus,
 )
+from referral.commissions.models import Commission, CommissionStatus
 from referral.customers import marketing
 from referral.customers.models import Customer, CustomerJob
 from referral.db import utcnow
 from referral.errors import DomainError, NotFound, ValidationFailed
 from referral.jobs.queue import enqueue_once
+from referral.offers.links import OfferLink
+from referral.offers.models import (
+    Offer,
+    OfferKind,
+    OfferReferral,
+    Opportunity,
+    OpportunityStatus,
+    SourceKind,
+)
+from referral.offers.services import is_current, partner_offers
+from referral.referrals.models import Referral, ReferralStatus
 
 SEND_CAMPAIGN = "send_campaign"
 SAMPLE_SIZE = 5
@@ -249,11 +261,58 @@ def list_campaigns_query(*, business_id: int) -> Any:
     )
 
 
+def offers_to_include(session: Session, business_id: int) -> list[tuple[Offer, str]]:
+    """The offers a business may put in its campaigns today, each with who
+    makes it: its own current offers, then its active partners' offers."""
+    own = session.exec(
+        select(Offer).where(
+            Offer.business_id == business_id,
+            Offer.kind == OfferKind.OWN,
+            col(Offer.ended_at).is_(None),
+        )
+    ).all()
+    mine = [(offer, "yours") for offer in own if is_current(offer)]
+    partners = partner_offers(session=session, business_id=business_id)
+    return mine + [(offer, publisher.name) for offer, publisher in partners]
+
+
+def check_offers(session: Session, business_id: int, offer_ids: list[int]) -> list[int]:
+    """The chosen offers, each one the business may include today. Fails
+    (ValidationFailed on `offer_ids`) on any other."""
+    allowed = {offer.id for offer, _ in offers_to_include(session, business_id)}
+    if any(offer_id not in allowed for offer_id in offer_ids):
+        raise ValidationFailed(
+            INVALID,
+            errors={
+                "offer_ids": ["Choose your own current offers or your active partners' offers."]
+            },
+        )
+    return sorted(set(offer_ids))
+
+
+def offers_section(links: list[OfferLink]) -> str:
+    """The offers part of an email: each offer with the customer's personal link."""
+    if not links:
+        return ""
+    lines = ["", "", "Offers for you:"]
+    for link in links:
+        lines += ["", f"* {link.title}: {link.benefit}", f"  {link.url}"]
+    return "\n".join(lines)
+
+
 def create_campaign(
-    session: Session, *, actor: Actor, name: str, subject: str, body: str, segment: Segment
+    session: Session,
+    *,
+    actor: Actor,
+    name: str,
+    subject: str,
+    body: str,
+    segment: Segment,
+    offer_ids: list[int] | None = None,
 ) -> Campaign:
     """A draft campaign. Fails (PermissionDenied) for staff, (ValidationFailed)
-    on an unknown merge field or a segment that cannot be right."""
+    on an unknown merge field, a segment that cannot be right, or an offer the
+    business may not include."""
     require_role(actor.role, MANAGING_ROLES, "Only owners and managers run campaigns.")
     check_merge_fields(subject=subject, body=body)
     segment.check()
@@ -263,6 +322,7 @@ def create_campaign(
         subject=" ".join(subject.split()),
         body=body.replace("\r\n", "\n"),
         segment=segment.stored(),
+        offer_ids=check_offers(session, actor.business_id, offer_ids or []),
         created_by_id=actor.user_id,
     )
     session.add(campaign)
@@ -406,6 +466,69 @@ def campaign_stats(session: Session, campaign: Campaign) -> dict[str, int]:
         counts[status] = count
     counts["total"] = sum(counts.values())
     return counts
+
+
+# Commissions that count as earned: all but those reversed.
+EARNED = tuple(status for status in CommissionStatus if status != CommissionStatus.REVERSED)
+
+
+def _counts(row: Any) -> list[int]:
+    """A row of counts and sums as ints (a sum over no rows is NULL)."""
+    return [int(value or 0) for value in row]
+
+
+def campaign_results(session: Session, campaign: Campaign) -> dict[str, int]:
+    """What the campaign brought, to the dollar: customers who said yes to an
+    offer in it (a referral to a partner or an opportunity of its own), the
+    referrals accepted, those won, the revenue of the jobs won (the partner's
+    and its own), and the commissions the business earns on the partner
+    referrals. Three queries."""
+    from_campaign = sql_select(col(OfferReferral.referral_id)).where(
+        col(OfferReferral.source_kind) == SourceKind.CAMPAIGN,
+        col(OfferReferral.source_id) == campaign.id,
+    )
+    status = col(Referral.status)
+    won = status == ReferralStatus.WON
+    referred, accepted, won_referred, referred_revenue = _counts(
+        session.execute(
+            sql_select(
+                func.count(),
+                func.count().filter(
+                    status.in_((ReferralStatus.ACCEPTED, ReferralStatus.WON, ReferralStatus.LOST))
+                ),
+                func.count().filter(won),
+                func.coalesce(func.sum(col(Referral.job_value_cents)).filter(won), 0),
+            ).where(col(Referral.id).in_(from_campaign))
+        ).one()
+    )
+    own_won = col(Opportunity.status) == OpportunityStatus.WON
+    interested, won_own, own_revenue = _counts(
+        session.execute(
+            sql_select(
+                func.count(),
+                func.count().filter(own_won),
+                func.coalesce(func.sum(col(Opportunity.amount_cents)).filter(own_won), 0),
+            ).where(
+                col(Opportunity.source_kind) == SourceKind.CAMPAIGN,
+                col(Opportunity.source_id) == campaign.id,
+            )
+        ).one()
+    )
+    commission: int = session.execute(
+        sql_select(func.coalesce(func.sum(col(Commission.amount_cents)), 0)).where(
+            col(Commission.referral_id).in_(from_campaign),
+            col(Commission.referrer_id) == campaign.business_id,
+            col(Commission.status).in_(EARNED),
+        )
+    ).scalar_one()
+    return {
+        "said_yes": referred + interested,
+        "referrals_accepted": accepted,
+        "won": won_referred + won_own,
+        "revenue_cents": int(referred_revenue) + int(own_revenue),
+        "own_revenue_cents": int(own_revenue),
+        "commission_cents": int(commission),
+    }
 
 
 def forget_customer(session: Session, customer: Customer) -> None:

@@ -64,9 +64,11 @@ def _form_page(status: int = 200, **context: Any) -> tuple[str, int]:
     context.setdefault("errors", {})
     context.setdefault("form", {})
     context.setdefault("chosen_trades", [])
+    context.setdefault("chosen_offers", [])
     return render_template(
         "campaigns/new.html",
         trades=_trades(),
+        offers=services.offers_to_include(get_session(), g.business.id),
         merge_fields=MERGE_FIELDS,
         can_run=g.user.role in MANAGING_ROLES,
         no_postal_address=NO_POSTAL_ADDRESS if not g.business.postal_address.strip() else "",
@@ -81,8 +83,15 @@ def new() -> Response | tuple[str, int]:
     if request.method == "GET":
         return _form_page()
     chosen_trades = [t for t in request.form.getlist("trades") if t]
+    chosen_offers = request.form.getlist("offer_ids")
     data, errors = parse_form(CampaignFormSchema(), request.form)
-    context: dict[str, Any] = {"form": request.form, "chosen_trades": chosen_trades}
+    context: dict[str, Any] = {
+        "form": request.form,
+        "chosen_trades": chosen_trades,
+        "chosen_offers": chosen_offers,
+    }
+    if not all(offer_id.isdigit() for offer_id in chosen_offers):
+        errors = {**errors, "offer_ids": ["Choose offers from the list."]}
     if errors:
         return _form_page(422, errors=errors, **context)
     segment = Segment.of({**segment_of(data), "trades": chosen_trades})
@@ -98,6 +107,7 @@ def new() -> Response | tuple[str, int]:
             subject=data["subject"],
             body=data["body"],
             segment=segment,
+            offer_ids=[int(offer_id) for offer_id in chosen_offers],
         )
     except DomainError as error:
         db.rollback()
@@ -123,6 +133,12 @@ def show(campaign_id: int) -> str:
     return render_template(
         "campaigns/show.html",
         campaign=campaign,
+        results=services.campaign_results(db, campaign),
+        offers=[
+            (offer, maker)
+            for offer, maker in services.offers_to_include(db, g.business.id)
+            if offer.id in campaign.offer_ids
+        ],
         segment=segment,
         stats=stats,
         preview=preview,
