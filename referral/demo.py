@@ -15,6 +15,9 @@ from referral.auth.models import User
 from referral.auth.passwords import hash_password
 from referral.businesses.actor import Actor
 from referral.businesses.services import create_business
+from referral.campaigns import services as campaigns
+from referral.customers import marketing
+from referral.customers.models import Customer, PermissionSource
 from referral.customers.services import add_job, create_customer
 from referral.db import transaction, utcnow
 from referral.offers import services as offers
@@ -161,6 +164,7 @@ def load_demo_data(session: Session) -> DemoSummary:
     _demo_partnerships(session, actors)
     _demo_customers(session, actors["hvac"].business_id)
     _demo_offers(session, actors)
+    _demo_campaign(session, actors["hvac"])
     session.flush()
     return summary
 
@@ -196,6 +200,43 @@ def _demo_partnerships(session: Session, actors: dict[str, Actor]) -> None:
         terms=both_ten,
         message="Our customers ask us about AC every summer. Partners?",
     )
+
+
+LONE_STAR_ADDRESS = "2400 E Cesar Chavez St, Austin, TX 78702"
+
+
+def _demo_campaign(session: Session, lone_star: Actor) -> None:
+    """Lone Star's spring campaign to its customers who agreed to offers, with
+    its service plan and its plumbing partner's drain offer: queued here, sent
+    by the worker (the dev outbox shows each customer's email and personal links)."""
+    lone_star.business.postal_address = LONE_STAR_ADDRESS
+    customers = session.exec(
+        select(Customer).where(Customer.business_id == lone_star.business_id)
+    ).all()
+    for customer in customers:
+        if customer.name != "Priya Shah":  # she never said yes to offers
+            marketing.grant_permission(
+                session,
+                customer=customer,
+                source=PermissionSource.CUSTOMER_FORM,
+                how="asked at the last job",
+            )
+    included = campaigns.offers_to_include(session, lone_star.business_id)
+    spring = campaigns.create_campaign(
+        session,
+        actor=lone_star,
+        name="Spring tune-up",
+        subject="{first_name}, ready for summer?",
+        body=(
+            "Hello {first_name},\n\n"
+            "Your last visit from us was on {last_job_date}. Before the heat comes, "
+            "here are two offers for you: our service plan, and a drain cleaning from "
+            "our plumbing partner.\n\nThe {business_name} team"
+        ),
+        segment=campaigns.Segment(),
+        offer_ids=[offer.id or 0 for offer, _ in included],
+    )
+    campaigns.send_campaign(session, actor=lone_star, campaign_id=spring.id or 0)
 
 
 def _demo_offers(session: Session, actors: dict[str, Actor]) -> None:

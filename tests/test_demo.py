@@ -8,8 +8,10 @@ from sqlmodel import Session, select
 from referral.auth.models import User
 from referral.businesses.models import Business
 from referral.demo import DEMO_PASSWORD, OPERATOR_EMAIL
+from referral.mail.models import OutboxEmail
 from referral.partnerships.models import Partnership
 from tests.support.factories import sign_in
+from tests.support.jobs import run_jobs
 
 
 def test_the_demo_command_is_idempotent_and_its_logins_work(app: Flask, db: Session) -> None:
@@ -41,3 +43,22 @@ def test_the_demo_has_a_partner_offer_and_an_own_offer_to_show_lone_star(
 
     assert "Comfort Club service plan" in page  # its own
     assert "10% off a first drain cleaning" in page  # its plumbing partner's
+
+
+def test_the_demo_spring_campaign_reaches_the_customers_who_said_yes_with_both_offers(
+    app: Flask, db: Session
+) -> None:
+    assert app.test_cli_runner().invoke(args=["demo"]).exit_code == 0
+
+    run_jobs(app)
+
+    sent = {
+        email.recipient: email
+        for email in db.exec(select(OutboxEmail))
+        if "ready for summer" in email.subject
+    }
+    assert sorted(sent) == ["james.carter@example.com", "maria.gonzalez@example.com"]
+    text = sent["maria.gonzalez@example.com"].text_body
+    assert "Comfort Club service plan: $40 off the first year" in text
+    assert "10% off a first drain cleaning" in text and "/o/" in text
+    assert "2400 E Cesar Chavez St" in text  # the sender's postal address
