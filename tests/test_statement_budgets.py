@@ -177,7 +177,7 @@ def test_the_dashboard_sends_one_per_figure(
     hvac, _ = partners
     client = sign_in(app, user_of(db, hvac))
 
-    within(app, 11, lambda: client.get("/analytics"))
+    within(app, 12, lambda: client.get("/analytics"))
 
 
 def customer_of(db: Session, owner: Actor, n: int) -> int:

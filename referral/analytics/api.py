@@ -8,7 +8,7 @@ import marshmallow as ma
 from flask import g
 from flask.views import MethodView
 
-from referral.analytics import funnel, lifetime, market, partners, trends
+from referral.analytics import funnel, lifetime, market, partners, second_sales, trends
 from referral.analytics.sql import Period
 from referral.auth.current import api_key_required
 from referral.db import get_session, utcnow
@@ -216,6 +216,37 @@ class LifetimeView(MethodView):
                 }
                 for c in figures.top_customers
             ],
+        }
+
+
+class CohortSchema(ma.Schema):
+    label = ma.fields.String()
+    customers = ma.fields.Integer(metadata={"description": "Customers with a first sale."})
+    with_second_sale = ma.fields.Integer()
+    share = ma.fields.Nested(RateSchema)
+    median_days_to_second = ma.fields.Float(allow_none=True)
+
+
+class SecondSalesSchema(ma.Schema):
+    campaigns_since = ma.fields.Date(
+        allow_none=True, metadata={"description": "When your first campaign started."}
+    )
+    cohorts = ma.fields.List(ma.fields.Nested(CohortSchema))
+
+
+@blp.route("/second-sales")
+class SecondSalesView(MethodView):
+    decorators = [api_key_required]
+
+    @blp.response(200, SecondSalesSchema)
+    @_documented
+    def get(self) -> dict[str, Any]:
+        """The second sale: customers who bought again and the median days to it,
+        all and split at your first campaign."""
+        figure = second_sales.second_sales(get_session(), g.business.id)
+        return {
+            "campaigns_since": figure.campaigns_since,
+            "cohorts": [{**vars(c), "share": _rate(c.share)} for c in figure.cohorts],
         }
 
 

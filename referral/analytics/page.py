@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from referral.analytics import funnel, lifetime, market, partners, trends
+from referral.analytics import funnel, lifetime, market, partners, second_sales, trends
 from referral.analytics.sql import Period
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ class Figures:
     months: list[trends.Month] | Unavailable
     lifetime: lifetime.Lifetime | Unavailable
     market: list[market.MarketMonth] | Unavailable
+    second_sales: second_sales.SecondSales | Unavailable
 
 
 @functools.cache
@@ -73,13 +74,14 @@ def page_figures(business_id: int, *, period: Period, direction: str) -> dict[st
         # The summary, by trade, by month and the top customers: one statement.
         "lifetime": lambda s: lifetime.figures(s, business_id),
         "market": lambda s: market.monthly(s, business_id, period=period),
+        "second_sales": lambda s: second_sales.second_sales(s, business_id),
     }
 
 
 # Run side by side, each group on its own session; the slowest first, so it
 # starts before the others take the threads.
 GROUPED = (
-    ("lifetime",),
+    ("lifetime", "second_sales"),
     ("funnel", "partner_funnels"),
     ("partner_values", "months", "market"),
 )

@@ -12,6 +12,7 @@ from referral.analytics.funnel import STAGE_LABELS, STAGES, Funnel, PartnerFunne
 from referral.analytics.lifetime import Breakdown, CustomerValue
 from referral.analytics.market import MarketMonth
 from referral.analytics.partners import PartnerValue
+from referral.analytics.second_sales import SecondSales
 from referral.analytics.trends import Month
 from referral.money import Rate, format_cents
 from referral.spreadsheet import neutralised
@@ -214,5 +215,25 @@ def market_table(months: list[MarketMonth]) -> Table:
                 "—" if m.quality.score is None else str(m.quality.score),
             ]
             for m in months
+        ],
+    )
+
+
+def second_sales_table(figure: SecondSales) -> Table:
+    def days(value: float | None) -> str:
+        return "—" if value is None else f"{value:.0f} days"
+
+    return Table(
+        name="second-sales",
+        header=["Customers", "With a first sale", "Bought again", "Share", "Median time to it"],
+        rows=[
+            [
+                c.label,
+                str(c.customers),
+                str(c.with_second_sale),
+                percent(c.share),
+                days(c.median_days_to_second),
+            ]
+            for c in figure.cohorts
         ],
     )

@@ -67,6 +67,7 @@ SOURCES = {
     "lifetime-by-month": "lifetime",
     "customers": "lifetime",
     "marketplace": "market",
+    "second-sales": "second_sales",
 }
 
 
@@ -137,6 +138,17 @@ def _build(name: str) -> tuple[tables.Table | None, Markup]:
         return tables.market_table(months), chart
     if name == "customers":
         return tables.customers_table(figures.lifetime.top_customers), Markup("")
+    if name == "second-sales":
+        cohorts = figures.second_sales.cohorts
+        chart = charts.bars(
+            [
+                charts.Bar(c.label, c.with_second_sale, tables.percent(c.share))
+                for c in cohorts
+                if c.customers
+            ],
+            title="Customers who bought again",
+        )
+        return tables.second_sales_table(figures.second_sales), chart
     abort(404)
 
 
@@ -148,6 +160,7 @@ FIGURES = (
     "lifetime-by-trade",
     "lifetime-by-month",
     "customers",
+    "second-sales",
     "marketplace",
 )
 
