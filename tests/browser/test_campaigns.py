@@ -108,7 +108,7 @@ def test_a_campaign_with_a_partners_offer_brings_a_won_referral_and_a_commission
     # Sent while no worker runs yet: the page shows the email queued, then,
     # once the worker sends it, updates itself to sent.
     page.click("#send")
-    expect(page.get_by_text("1 emails queued.")).to_be_visible()
+    expect(page.get_by_text("1 email queued.")).to_be_visible()
     expect(page.locator("#campaign-status")).to_have_text("sending")
     expect(page.locator("#stat-queued")).to_have_text("1")
     with worker_thread(app, poll_interval=0.1):
