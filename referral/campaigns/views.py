@@ -187,7 +187,7 @@ def send(campaign_id: int) -> Response:
             get_session(), actor=current_actor(), campaign_id=campaign_id, at=at
         ),
         done=lambda c: (
-            f"{c.recipients_total} emails queued"
+            f"{c.recipients_total} email{'' if c.recipients_total == 1 else 's'} queued"
             + (" for later." if c.status == CampaignStatus.SCHEDULED else ".")
         ),
     )

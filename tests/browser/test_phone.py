@@ -86,7 +86,7 @@ def test_the_navigation_is_a_menu_on_a_phone_and_one_row_on_a_desktop(  # type: 
     tops = navigation.get_by_role("link").evaluate_all(
         "links => links.map(link => Math.round(link.getBoundingClientRect().top))"
     )
-    assert len(tops) == 12 and len(set(tops)) == 1, tops  # the operator's link included
+    assert len(tops) == 13 and len(set(tops)) == 1, tops  # the operator's link included
     current = navigation.locator("[aria-current=page]")
     expect(current).to_have_text("Payments")
     context.close()
