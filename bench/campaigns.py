@@ -255,7 +255,8 @@ def bare_queue(url: str, *, business_id: int, campaign_id: int) -> float:
         f" SELECT {mark}, id, 'queued', '', {mark} FROM customer"
         f" WHERE business_id = {mark} AND erased_at IS NULL AND email <> ''"
         " AND marketing_permission = 'granted' AND NOT EXISTS (SELECT 1 FROM"
-        f" marketing_suppression s WHERE s.business_id = {mark} AND s.email = lower(customer.email))"
+        f" marketing_suppression s WHERE s.business_id = {mark}"
+        " AND s.email = lower(customer.email))"
     )
     now: Any = dt.datetime.now(dt.UTC)
     if sqlite:
@@ -305,14 +306,11 @@ def queueing(app: Any, url: str, actor: Actor, rounds: int) -> tuple[float, floa
             session.commit()
             assert draft.id is not None
             campaign_id = draft.id
-        measures = [
-            lambda: bare.append(
-                bare_queue(url, business_id=actor.business_id, campaign_id=campaign_id)
-            ),
-            lambda: product.append(product_queue(app, actor, campaign_id)),
-        ]
-        for measure in measures if n % 2 == 0 else measures[::-1]:
-            measure()
+        for first in ("bare", "product") if n % 2 == 0 else ("product", "bare"):
+            if first == "bare":
+                bare.append(bare_queue(url, business_id=actor.business_id, campaign_id=campaign_id))
+            else:
+                product.append(product_queue(app, actor, campaign_id))
         if n < rounds - 1:
             with app.app_context(), Session(app.extensions["db_engine"]) as session:
                 services.cancel_campaign(session, actor=actor, campaign_id=campaign_id)
