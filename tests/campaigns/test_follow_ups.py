@@ -13,6 +13,7 @@ from flask import Flask
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from referral.auth.models import User
 from referral.businesses.actor import Actor
 from referral.businesses.models import Business
 from referral.campaigns import followups
@@ -25,7 +26,13 @@ from referral.customers.models import (
     SuppressionReason,
 )
 from referral.errors import PermissionDenied, ValidationFailed
-from tests.support.factories import actor, make_business, make_user
+from referral.offers import services as offers_services
+from referral.offers.landing import say_yes
+from referral.offers.links import Source, offer_links
+from referral.offers.models import OfferKind, SourceKind
+from referral.offers.services import OfferInput
+from tests.support.api import api_client
+from tests.support.factories import actor, make_business, make_user, sign_in
 from tests.support.jobs import run_jobs
 from tests.support.smtp import Inbox
 
@@ -273,3 +280,150 @@ def test_the_preview_merges_the_most_recent_customer_or_the_one_chosen(
         db, business=owner.business, subject="Hi {first_name}", body="", customer_id=older.id
     )
     assert chosen.subject == "Hi Old"
+
+
+def _user(db: Session) -> User:
+    return db.exec(select(User).where(User.email == "owner@coolair.example.com")).one()
+
+
+def test_the_pages_compose_with_a_preview_show_pause_and_resume_and_staff_only_read(
+    app: Flask, db: Session, owner: Actor
+) -> None:
+    with app.app_context():
+        customer(db, owner.business, "pat@example.com")
+    browser = sign_in(app, _user(db))
+    form = {
+        "name": "A week after",
+        "days_after": "7",
+        "send_hour": "9",
+        "trade": "hvac",
+        "subject": "How is it, {first_name}?",
+        "body": "Hi {first_name}\n\n<script>alert(1)</script>",
+    }
+
+    listing = browser.get("/campaigns").get_data(as_text=True)
+    previewed = browser.post_form("/follow-ups/new", {**form, "action": "preview"})
+    bad = browser.post_form("/follow-ups/new", {**form, "body": "{nope}", "action": "save"})
+    too_late = browser.post_form("/follow-ups/new", {**form, "days_after": "366"})
+    saved = browser.post_form("/follow-ups/new", {**form, "action": "save"})
+    page_path = saved.headers["Location"]
+    page = browser.get(page_path).get_data(as_text=True)
+    paused = browser.post_form(f"{page_path}/pause", {}, page=page_path)
+    paused_page = browser.get(page_path).get_data(as_text=True)
+    browser.post_form(f"{page_path}/resume", {}, page=page_path)
+    staff = make_user(db, owner.business, email="staff@coolair.example.com", role="staff")
+    reader = sign_in(app, staff)
+    staff_sees = reader.get(page_path)
+    staff_form = reader.get("/follow-ups/new").get_data(as_text=True)
+
+    assert 'href="/follow-ups"' in listing
+    assert previewed.status_code == 200
+    assert "How is it, Pat?" in previewed.get_data(as_text=True)
+    assert bad.status_code == 422 and "{nope}" in bad.get_data(as_text=True)
+    assert too_late.status_code == 422
+    assert saved.status_code == 302
+    assert "How is it, Pat?" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
+    assert paused.status_code == 302 and 'id="follow-up-status">paused<' in paused_page
+    db.expire_all()
+    assert db.exec(select(FollowUpRule)).one().active is True
+    assert staff_sees.status_code == 200 and 'id="pause"' not in staff_sees.get_data(as_text=True)
+    assert "Only owners and managers manage follow-ups." in staff_form
+
+
+def test_the_api_creates_lists_shows_updates_pauses_and_resumes(
+    app: Flask, db: Session, owner: Actor
+) -> None:
+    api = api_client(app, db, _user(db))
+
+    refused = api.post(
+        "/follow-ups", {"name": "X", "days_after": 7, "subject": "{nope}", "body": "Hi"}
+    )
+    out_of_range = api.post(
+        "/follow-ups", {"name": "X", "days_after": 0, "subject": "Hi", "body": "Hi"}
+    )
+    created = api.post(
+        "/follow-ups",
+        {"name": "A week after", "days_after": 7, "subject": "Hi {first_name}", "body": "Hello"},
+    )
+    rule_id = created.json["id"]
+    updated = api.put(
+        f"/follow-ups/{rule_id}",
+        {
+            "name": "Two weeks after",
+            "days_after": 14,
+            "subject": "Hi",
+            "body": "Hello",
+            "send_hour": 8,
+            "trade": "hvac",
+        },
+    )
+    paused = api.post(f"/follow-ups/{rule_id}/pause")
+    again = api.post(f"/follow-ups/{rule_id}/pause")
+    resumed = api.post(f"/follow-ups/{rule_id}/resume")
+    listed = api.get("/follow-ups")
+    shown = api.get(f"/follow-ups/{rule_id}")
+
+    assert refused.status_code == 422 and "subject" in refused.json["errors"]
+    assert out_of_range.status_code == 422 and "days_after" in out_of_range.json["errors"]
+    assert created.status_code == 201 and created.json["send_hour"] == 10
+    assert created.json["active"] is True
+    assert updated.json["days_after"] == 14 and updated.json["trade"] == "hvac"
+    assert paused.json["active"] is False and again.status_code == 409
+    assert resumed.json["active"] is True
+    assert [r["id"] for r in listed.json["items"]] == [rule_id]
+    assert shown.json["counts"] == {"total": 0, "sent": 0, "skipped": 0, "failed": 0}
+    assert shown.json["results"]["said_yes"] == 0
+
+
+def test_the_offer_links_count_and_who_already_took_every_offer_is_skipped(
+    app: Flask, app_context: None, db: Session, owner: Actor, smtp_server: tuple[Inbox, int]
+) -> None:
+    inbox, _ = smtp_server
+    plan = offers_services.create_offer(
+        session=db,
+        actor=owner,
+        data=OfferInput(
+            kind=OfferKind.OWN,
+            title="Service plan",
+            benefit="Two tune-ups a year",
+            valid_from=dt.date(2026, 1, 1),
+        ),
+    )
+    db.commit()
+    customer(db, owner.business, "pat@example.com")
+    sam = customer(db, owner.business, "sam@example.com")
+    (earlier,) = offer_links(db, offers=[plan], customer=sam, source=Source(SourceKind.CAMPAIGN, 1))
+    say_yes(db, earlier.url.rsplit("/", 1)[1])
+    db.commit()
+    made = rule(db, owner, offer_ids=[plan.id])
+
+    totals = followups.send_due_follow_ups(engine(app), now=local(SEND_DAY, 11))
+
+    assert totals == {"sent": 1, "skipped": 1, "failed": 0}
+    [message] = inbox.messages
+    assert message["To"] == "pat@example.com"
+    text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "* Service plan: Two tune-ups a year" in text
+    assert ("skipped", followups.ALREADY_TOOK) in sends(db)
+    link = next(line.strip() for line in text.splitlines() if "/o/" in line)
+    say_yes(db, link.rsplit("/", 1)[1])
+    db.commit()
+    assert followups.rule_results(db, made)["said_yes"] == 1
+
+
+def test_a_refusing_mail_server_fails_one_email_and_the_others_still_go(
+    app: Flask, app_context: None, db: Session, owner: Actor, smtp_server: tuple[Inbox, int]
+) -> None:
+    inbox, _ = smtp_server
+    customer(db, owner.business, "busy@example.com")
+    customer(db, owner.business, "pat@example.com")
+    inbox.refuse("busy@example.com", "451 4.3.0 Try again later")
+    rule(db, owner)
+
+    totals = followups.send_due_follow_ups(engine(app), now=local(SEND_DAY, 11))
+
+    assert totals == {"sent": 1, "skipped": 0, "failed": 1}
+    assert [m["To"] for m in inbox.messages] == ["pat@example.com"]
+    [(status, reason)] = [row for row in sends(db) if row[0] == "failed"]
+    assert "451" in reason
