@@ -291,6 +291,9 @@ def test_the_pages_compose_with_a_preview_show_pause_and_resume_and_staff_only_r
 ) -> None:
     with app.app_context():
         customer(db, owner.business, "pat@example.com")
+        sam = customer(db, owner.business, "sam@example.com", job_date=dt.date(2025, 1, 5))
+        other = make_business(db, name="Elsewhere", postal_address=ADDRESS)
+        theirs = customer(db, other, "theirs@example.com", job_date=dt.date(2026, 3, 5))
     browser = sign_in(app, _user(db))
     form = {
         "name": "A week after",
@@ -308,6 +311,8 @@ def test_the_pages_compose_with_a_preview_show_pause_and_resume_and_staff_only_r
     saved = browser.post_form("/follow-ups/new", {**form, "action": "save"})
     page_path = saved.headers["Location"]
     page = browser.get(page_path).get_data(as_text=True)
+    for_sam = browser.get(f"{page_path}?customer_id={sam.id}").get_data(as_text=True)
+    foreign = browser.get(f"{page_path}?customer_id={theirs.id}")
     paused = browser.post_form(f"{page_path}/pause", {}, page=page_path)
     paused_page = browser.get(page_path).get_data(as_text=True)
     browser.post_form(f"{page_path}/resume", {}, page=page_path)
@@ -322,7 +327,8 @@ def test_the_pages_compose_with_a_preview_show_pause_and_resume_and_staff_only_r
     assert bad.status_code == 422 and "{nope}" in bad.get_data(as_text=True)
     assert too_late.status_code == 422
     assert saved.status_code == 302
-    assert "How is it, Pat?" in page
+    assert "How is it, Pat?" in page  # the most recent job's customer
+    assert "How is it, Sam?" in for_sam and foreign.status_code == 404
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
     assert paused.status_code == 302 and 'id="follow-up-status">paused<' in paused_page
     db.expire_all()
