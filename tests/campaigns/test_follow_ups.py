@@ -155,6 +155,23 @@ def test_an_hour_the_clocks_skip_sends_at_the_first_hour_after(
     assert [m["To"] for m in inbox.messages] == ["pat@example.com"]
 
 
+def test_an_hour_the_clocks_repeat_sends_once(
+    app: Flask, app_context: None, db: Session, owner: Actor, smtp_server: tuple[Inbox, int]
+) -> None:
+    inbox, _ = smtp_server
+    # Chicago falls back on 2026-11-01: 01:00 to 02:00 comes twice (CDT, then CST).
+    customer(db, owner.business, "pat@example.com", job_date=dt.date(2026, 10, 25))
+    rule(db, owner, send_hour=1)
+
+    first = dt.datetime(2026, 11, 1, 6, 15, tzinfo=dt.UTC)  # 01:15 CDT
+    second = dt.datetime(2026, 11, 1, 7, 15, tzinfo=dt.UTC)  # 01:15 CST
+    assert first.astimezone(CHICAGO).hour == second.astimezone(CHICAGO).hour == 1
+    followups.send_due_follow_ups(engine(app), now=first)
+    followups.send_due_follow_ups(engine(app), now=second)
+
+    assert [m["To"] for m in inbox.messages] == ["pat@example.com"]
+
+
 def test_the_worker_sends_what_is_due_once_and_not_the_old_history(
     app: Flask, app_context: None, db: Session, owner: Actor, smtp_server: tuple[Inbox, int]
 ) -> None:
