@@ -18,9 +18,11 @@ from referral.businesses.services import create_business
 from referral.campaigns import services as campaigns
 from referral.customers import marketing
 from referral.customers.models import Customer, PermissionSource
+from referral.campaigns import followups
 from referral.customers.services import add_job, create_customer
 from referral.db import transaction, utcnow
 from referral.offers import services as offers
+from referral.offers.models import Offer
 from referral.partnerships import services as partnerships
 from referral.partnerships.services import TermsPair
 from referral.partnerships.terms import TermsOffer
@@ -165,6 +167,7 @@ def load_demo_data(session: Session) -> DemoSummary:
     _demo_customers(session, actors["hvac"].business_id)
     _demo_offers(session, actors)
     _demo_campaign(session, actors["hvac"])
+    _demo_follow_up(session, actors["hvac"])
     session.flush()
     return summary
 
@@ -271,6 +274,26 @@ def _demo_offers(session: Session, actors: dict[str, Actor]) -> None:
                 valid_until=today + dt.timedelta(days=90),
             ),
         )
+
+
+def _demo_follow_up(session: Session, lone_star: Actor) -> None:
+    """Lone Star follows up each AC job after six months with its service plan."""
+    plan = session.exec(
+        select(Offer.id).where(Offer.business_id == lone_star.business_id, Offer.kind == "own")
+    ).all()
+    followups.create_rule(
+        session,
+        actor=lone_star,
+        name="Six months after an AC job",
+        days_after=182,
+        subject="{first_name}, time for your AC check-up",
+        body=(
+            "Hello {first_name},\n\nIt has been six months since our visit on "
+            "{last_job_date}. Our Comfort Club keeps your system running: two tune-ups a "
+            "year and priority repairs.\n\n{business_name}"
+        ),
+        offer_ids=[offer_id for offer_id in plan if offer_id is not None],
+    )
 
 
 # Customers of Lone Star Comfort Air with their jobs (sale #1, #2...), to refer.

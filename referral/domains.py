@@ -45,6 +45,9 @@ from referral.businesses import me_api as businesses_me_api
 from referral.businesses import models as businesses_models
 from referral.businesses import views as businesses_views
 from referral.campaigns import api as campaigns_api
+from referral.campaigns import followups as campaigns_followups
+from referral.campaigns import followups_api as campaigns_followups_api
+from referral.campaigns import followups_views as campaigns_followups_views
 from referral.campaigns import jobs as campaigns_jobs
 from referral.campaigns import models as campaigns_models
 from referral.campaigns import views as campaigns_views
@@ -220,9 +223,9 @@ DOMAINS: tuple[Domain, ...] = (
     Domain(
         "campaigns",
         models=(campaigns_models,),
-        pages=(campaigns_views.bp,),
-        api=(campaigns_api.blp,),
-        reactions=(campaigns_jobs,),
+        pages=(campaigns_views.bp, campaigns_followups_views.bp),
+        api=(campaigns_api.blp, campaigns_followups_api.blp),
+        reactions=(campaigns_jobs, campaigns_followups),
     ),
     # analytics and integrations
     Domain("analytics", pages=(analytics_views.bp,), api=(analytics_api.blp,)),

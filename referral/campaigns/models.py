@@ -7,7 +7,17 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlmodel import Field
 
 from referral.db import UTCDateTime
@@ -92,3 +102,62 @@ class CampaignRecipient(TableBase, table=True):
     )
     sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     error: str = Field(default="", sa_column=Column(String(300), nullable=False, default=""))
+
+
+# --- Follow-ups after a job -----------------------------------------------------------------
+
+
+class FollowUpStatus(StrEnum):
+    SENT = "sent"
+    SKIPPED = "skipped"  # the rule refused it (no permission, suppressed, erased, took the offer)
+    FAILED = "failed"  # the mail server refused it, or composing it failed
+
+
+class FollowUpRule(TableBase, table=True):
+    """ "N days after a job (of trade X), at H o'clock local time, send this
+    message with these offers": one email per (rule, job)."""
+
+    __tablename__ = "follow_up_rule"
+    __table_args__ = (
+        CheckConstraint("days_after >= 1 AND days_after <= 365", name="days_after_range"),
+        CheckConstraint("send_hour >= 0 AND send_hour <= 23", name="send_hour_range"),
+        Index("ix_follow_up_rule_business_id_id", "business_id", "id"),
+    )
+    business_id: int = Field(sa_column=Column(Integer, ForeignKey("business.id"), nullable=False))
+    name: str = Field(sa_column=Column(String(120), nullable=False))
+    days_after: int = Field(sa_column=Column(Integer, nullable=False))
+    # Only jobs of this trade; "" for every job.
+    trade: str = Field(default="", sa_column=Column(String(60), nullable=False, default=""))
+    subject: str = Field(sa_column=Column(String(200), nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    offer_ids: list[int] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
+    # The hour of the day it sends, in the business's time zone.
+    send_hour: int = Field(default=10, sa_column=Column(Integer, nullable=False, default=10))
+    active: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, default=True))
+    created_by_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("user_account.id"), nullable=True)
+    )
+    updated_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class FollowUpSend(TableBase, table=True):
+    """What a rule did for one job: sent, skipped (and why) or failed. The
+    unique (rule, job) is what keeps a second run or a second worker from
+    sending twice."""
+
+    __tablename__ = "follow_up_send"
+    __table_args__ = (
+        CheckConstraint("status IN ('sent', 'skipped', 'failed')", name="status"),
+        Index("uq_follow_up_send_rule_job", "rule_id", "customer_job_id", unique=True),
+        Index("ix_follow_up_send_rule_status", "rule_id", "status"),
+        Index("ix_follow_up_send_customer_id", "customer_id"),
+    )
+    rule_id: int = Field(sa_column=Column(Integer, ForeignKey("follow_up_rule.id"), nullable=False))
+    customer_job_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("customer_job.id"), nullable=False)
+    )
+    customer_id: int = Field(sa_column=Column(Integer, ForeignKey("customer.id"), nullable=False))
+    status: str = Field(sa_column=Column(String(8), nullable=False))
+    reason: str = Field(default="", sa_column=Column(String(300), nullable=False, default=""))

@@ -157,3 +157,73 @@ def segment_of(data: dict[str, Any]) -> dict[str, Any]:
         "radius_miles",
     )
     return {k: data[k] for k in keys if k in data}
+
+
+# --- Follow-up rules ------------------------------------------------------------------------
+
+DAYS_RANGE = ma.validate.Range(min=1, max=365, error="Give a number of days from 1 to 365.")
+HOUR_RANGE = ma.validate.Range(min=0, max=23, error="Give an hour from 0 to 23.")
+
+
+class FollowUpFields(MessageFields):
+    days_after = ma.fields.Integer(
+        required=True,
+        validate=DAYS_RANGE,
+        error_messages={"required": "Give the number of days after the job."},
+        metadata={"description": "Days after the job's date (1 to 365)."},
+    )
+    trade = ma.fields.String(
+        load_default="",
+        validate=ma.validate.Length(max=60),
+        metadata={"description": "Only jobs of this trade; empty for every job."},
+    )
+    send_hour = ma.fields.Integer(
+        load_default=10,
+        validate=HOUR_RANGE,
+        metadata={"description": "The hour it sends, in your business's time zone (0 to 23)."},
+    )
+
+
+class FollowUpInSchema(FollowUpFields):
+    class Meta:
+        unknown = ma.RAISE
+
+    offer_ids = ma.fields.List(
+        ma.fields.Integer(strict=True),
+        load_default=list,
+        validate=ma.validate.Length(max=20),
+        metadata={
+            "description": "Offers each email carries as a personal link: your own current "
+            "offers and your active partners' (GET /offers, /offers/from-partners)."
+        },
+    )
+
+
+class FollowUpFormSchema(FormSchema, FollowUpFields):
+    pass
+
+
+class FollowUpCountsSchema(ma.Schema):
+    total = ma.fields.Integer()
+    sent = ma.fields.Integer()
+    skipped = ma.fields.Integer(metadata={"description": "No permission, unsubscribed, erased..."})
+    failed = ma.fields.Integer()
+
+
+class FollowUpOutSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    days_after = ma.fields.Integer()
+    trade = ma.fields.String()
+    subject = ma.fields.String()
+    body = ma.fields.String()
+    offer_ids = ma.fields.List(ma.fields.Integer())
+    send_hour = ma.fields.Integer()
+    active = ma.fields.Boolean()
+    created_at = ma.fields.AwareDateTime()
+    updated_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class FollowUpWithStatsSchema(FollowUpOutSchema):
+    counts = ma.fields.Nested(FollowUpCountsSchema)
+    results = ma.fields.Nested(CampaignResultsSchema)

@@ -478,14 +478,24 @@ def _counts(row: Any) -> list[int]:
 
 
 def campaign_results(session: Session, campaign: Campaign) -> dict[str, int]:
-    """What the campaign brought, to the dollar: customers who said yes to an
-    offer in it (a referral to a partner or an opportunity of its own), the
-    referrals accepted, those won, the revenue of the jobs won (the partner's
-    and its own), and the commissions the business earns on the partner
-    referrals. Three queries."""
+    """What the campaign brought, to the dollar (source_results)."""
+    assert campaign.id is not None
+    return source_results(
+        session, business_id=campaign.business_id, kind=SourceKind.CAMPAIGN, source_id=campaign.id
+    )
+
+
+def source_results(
+    session: Session, *, business_id: int, kind: SourceKind, source_id: int
+) -> dict[str, int]:
+    """What a campaign or a follow-up rule brought, to the dollar: customers
+    who said yes to an offer in its email (a referral to a partner or an
+    opportunity of its own), the referrals accepted, those won, the revenue of
+    the jobs won (the partner's and its own), and the commissions the business
+    earns on the partner referrals. Three queries."""
     from_campaign = sql_select(col(OfferReferral.referral_id)).where(
-        col(OfferReferral.source_kind) == SourceKind.CAMPAIGN,
-        col(OfferReferral.source_id) == campaign.id,
+        col(OfferReferral.source_kind) == kind,
+        col(OfferReferral.source_id) == source_id,
     )
     status = col(Referral.status)
     won = status == ReferralStatus.WON
@@ -509,15 +519,15 @@ def campaign_results(session: Session, campaign: Campaign) -> dict[str, int]:
                 func.count().filter(own_won),
                 func.coalesce(func.sum(col(Opportunity.amount_cents)).filter(own_won), 0),
             ).where(
-                col(Opportunity.source_kind) == SourceKind.CAMPAIGN,
-                col(Opportunity.source_id) == campaign.id,
+                col(Opportunity.source_kind) == kind,
+                col(Opportunity.source_id) == source_id,
             )
         ).one()
     )
     commission: int = session.execute(
         sql_select(func.coalesce(func.sum(col(Commission.amount_cents)), 0)).where(
             col(Commission.referral_id).in_(from_campaign),
-            col(Commission.referrer_id) == campaign.business_id,
+            col(Commission.referrer_id) == business_id,
             col(Commission.status).in_(EARNED),
         )
     ).scalar_one()

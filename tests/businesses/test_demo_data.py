@@ -12,7 +12,9 @@ from referral.auth.models import User
 from referral.auth.passwords import verify_password
 from referral.businesses.geo import distance_miles, locate_zip
 from referral.businesses.models import Business, Trade
+from referral.campaigns.models import FollowUpRule
 from referral.demo import DEMO_PASSWORD, OPERATOR_EMAIL, slug_of
+from referral.offers.models import Offer
 
 DEMO_TRADES = {
     "hvac",
@@ -92,3 +94,14 @@ def test_running_the_demo_again_adds_nothing_and_says_so(app: Flask, db: Session
     assert second.output.startswith("Demo data already present.")
     assert row_counts(db) == after_first
     assert after_first["business"] == 12 and after_first["user_account"] == 13
+
+
+def test_lone_star_runs_a_follow_up_rule_with_its_service_plan(app: Flask, db: Session) -> None:
+    result = app.test_cli_runner().invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+
+    [rule] = db.exec(select(FollowUpRule)).all()
+    [plan] = db.exec(select(Offer).where(Offer.kind == "own")).all()
+    owner = db.get(Business, rule.business_id)
+    assert owner is not None and owner.name == "Lone Star Comfort Air"
+    assert rule.active and rule.offer_ids == [plan.id] and plan.business_id == owner.id

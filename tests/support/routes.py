@@ -133,6 +133,8 @@ ACTS_ON_OWN_BUSINESS: dict[str, str] = {
     "campaigns.new": "composes a campaign of A; its preview counts A's own customers",
     "api_campaigns.Campaigns": "creates a draft campaign of A",
     "api_campaigns.Preview": "counts A's own customers matching a segment",
+    "follow_ups.new": "composes a follow-up rule of A; its preview merges A's own customer",
+    "api_follow_ups.FollowUps": "creates a follow-up rule of A",
     "customers.import_csv": "uploads a file to import into A (an import of A's own)",
     "notifications.mark_read": "marks A's own notifications read",
     "apikeys.create": "issues an API key for A",

@@ -53,6 +53,7 @@ from referral.auth.services import request_password_reset, send_verification_ema
 from referral.auth.team import invite_member
 from referral.businesses.actor import Actor
 from referral.businesses.models import Business
+from referral.campaigns.followups import create_rule
 from referral.campaigns.services import Segment, create_campaign
 from referral.commissions.models import Commission
 from referral.commissions.services import report_refund
@@ -573,6 +574,16 @@ def _build(app: Flask, db: Session) -> World:
     )
     world.add("campaign_id", "B's draft campaign", draft.id)
     world.secrets.append("Secret campaign subject")
+    follow_up = create_rule(
+        db,
+        actor=b.actor,
+        name="Secret follow-up name",
+        days_after=7,
+        subject="Secret follow-up subject",
+        body="Hello {first_name}",
+    )
+    world.add("rule_id", "B's follow-up rule", follow_up.id)
+    world.secrets.append("Secret follow-up subject")
 
     # Offers: B's own offer, which a customer of B said yes to (an opportunity),
     # and an offer B publishes to its partners' customers, that one of C's took.
@@ -845,6 +856,10 @@ def build_own_world(db: Session, *, standin: StripeStandIn, text: TextFor = plai
         db, actor=me, name="Spring", subject="Hi {first_name}", body="Hello", segment=Segment()
     )
     world.add("campaign_id", draft.id)
+    follow_up = create_rule(
+        db, actor=me, name="A week after", days_after=7, subject="Hi {first_name}", body="Hello"
+    )
+    world.add("rule_id", follow_up.id)
     db.commit()
     return world
 
