@@ -15,10 +15,10 @@ from referral.auth.models import User
 from referral.auth.passwords import hash_password
 from referral.businesses.actor import Actor
 from referral.businesses.services import create_business
+from referral.campaigns import followups
 from referral.campaigns import services as campaigns
 from referral.customers import marketing
 from referral.customers.models import Customer, PermissionSource
-from referral.campaigns import followups
 from referral.customers.services import add_job, create_customer
 from referral.db import transaction, utcnow
 from referral.offers import services as offers
