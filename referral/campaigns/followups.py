@@ -415,9 +415,16 @@ def offers_taken(session: Session, customer_id: int, offer_ids: list[int]) -> se
     return set(referred) | set(own)
 
 
+class _TryLater(Exception):
+    """The mail server refused for now (4xx, or could not be reached)."""
+
+
 def send_follow_up(engine: Engine, *, rule_id: int, job_id: int, customer_id: int) -> str | None:
     """Handle one (rule, job) in a transaction of its own: record it, then
-    send it or record why not. None when another run handled it already."""
+    send it or record why not. None when another run handled it already, or
+    when the mail server asked to try later: then nothing is recorded and the
+    next run tries again while the job is due (LOOKBACK_DAYS), with the same
+    Message-ID."""
     with Session(engine, expire_on_commit=False) as session:
         if not _claim(session, rule_id, job_id, customer_id, FollowUpStatus.SENT):
             session.rollback()
@@ -427,7 +434,12 @@ def send_follow_up(engine: Engine, *, rule_id: int, job_id: int, customer_id: in
         assert rule is not None and customer is not None
         business = session.get(Business, rule.business_id)
         assert business is not None
-        status, reason = _deliver(session, rule, business, customer, job_id)
+        try:
+            status, reason = _deliver(session, rule, business, customer, job_id)
+        except _TryLater as later:
+            session.rollback()
+            log.warning("follow-up rule %s, job %s: to try again: %s", rule_id, job_id, later)
+            return None
         if status is not FollowUpStatus.SENT:
             _set(session, rule_id, job_id, status, reason)
         session.commit()
@@ -461,7 +473,9 @@ def _deliver(
         return FollowUpStatus.SKIPPED, marketing.NO_POSTAL_ADDRESS
     try:
         deliver(session, message)
-    except (PermanentJobError, TemporaryDeliveryError) as exc:
+    except TemporaryDeliveryError as exc:
+        raise _TryLater(str(exc)) from exc
+    except PermanentJobError as exc:
         # A hard bounce has already suppressed the address (and committed).
         return FollowUpStatus.FAILED, "hard bounce" if isinstance(exc, HardBounce) else str(exc)
     return FollowUpStatus.SENT, ""
