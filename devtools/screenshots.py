@@ -3,7 +3,7 @@ demo (`python3 dev.py start`), for reviews and the README.
 
     .venv/bin/python -m devtools.screenshots [--base-url URL] [--out docs/screenshots]
 
-It signs in as the demo's Lone Star Comfort Air, refers Maria Gonzalez to
+It signs in as the demo's Lone Star Comfort Air, refers its first customer to
 Barton Creek Plumbing with her consent recorded as given by phone (so the
 partner's inbox has something in it), and photographs the dashboard, the
 partner's inbox, the referral's page and the payments page at 390x844 and
@@ -34,8 +34,9 @@ def sign_in(page: Page, base: str, email: str) -> None:
     page.wait_for_url(lambda url: "/login" not in url)
 
 
-def refer_maria(page: Page, base: str) -> str:
-    """Lone Star refers Maria to Barton Creek (consent by phone, today); the referral's URL."""
+def refer_a_customer(page: Page, base: str) -> str:
+    """Lone Star refers its first customer to Barton Creek (consent by phone, today);
+    the referral's URL."""
     sign_in(page, base, LONE_STAR)
     page.goto(f"{base}/referrals/new")
     page.select_option("#partner_id", label="Barton Creek Plumbing")
@@ -72,7 +73,7 @@ def main() -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, headless=True)
         page = browser.new_page()
-        referral_url = refer_maria(page, base)
+        referral_url = refer_a_customer(page, base)
         taken = shoot(page, f"{base}/analytics", args.out, "dashboard")
         taken += shoot(page, referral_url, args.out, "referral")
         taken += shoot(page, f"{base}/payments", args.out, "payments")
