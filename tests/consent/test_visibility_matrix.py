@@ -30,6 +30,7 @@ from sqlmodel import Session, select
 from referral.auth.apikeys.services import create_api_key
 from referral.auth.team import invite_member
 from referral.businesses.actor import Actor
+from referral.campaigns import followups
 from referral.campaigns.services import Segment, create_campaign
 from referral.commissions.models import Commission
 from referral.consent import services as consent
@@ -377,6 +378,10 @@ def build_matrix(app: Flask, db: Session) -> Matrix:
             db, actor=receiver, name="R's campaign", subject="Hi", body="Hi", segment=Segment()
         )
         matrix.add("campaign_id", "R's own campaign", own_campaign.id)
+        rule = followups.create_rule(
+            db, actor=receiver, name="R's follow-up", days_after=30, subject="Hi", body="Hi"
+        )
+        matrix.add("rule_id", "R's follow-up rule", rule.id)
         db.commit()
     matrix.receiver_browsers = {role: sign_in(app, user) for role, user in r_users.items()}
     return matrix
