@@ -60,6 +60,9 @@ class CampaignSegmentSchema(SegmentFields):
     )
     min_lifetime_cents = Cents(allow_none=True, load_default=None, maximum=LIFETIME_MAX)
     max_lifetime_cents = Cents(allow_none=True, load_default=None, maximum=LIFETIME_MAX)
+    radius_miles = ma.fields.Integer(
+        strict=True, allow_none=True, load_default=None, validate=RADIUS_RANGE
+    )
 
 
 class CampaignInSchema(MessageFields):
@@ -187,6 +190,21 @@ class FollowUpFields(MessageFields):
 class FollowUpInSchema(FollowUpFields):
     class Meta:
         unknown = ma.RAISE
+
+    # JSON gives numbers: 2.5 or 1e-42 is not an hour (the page's form sends text).
+    days_after = ma.fields.Integer(
+        strict=True,
+        required=True,
+        validate=DAYS_RANGE,
+        error_messages={"required": "Give the number of days after the job."},
+        metadata={"description": "Days after the job's date (1 to 365)."},
+    )
+    send_hour = ma.fields.Integer(
+        strict=True,
+        load_default=10,
+        validate=HOUR_RANGE,
+        metadata={"description": "The hour it sends, in your business's time zone (0 to 23)."},
+    )
 
     offer_ids = ma.fields.List(
         ma.fields.Integer(strict=True),

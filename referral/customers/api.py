@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import g
+from flask import g, request
 from flask.views import MethodView
 from flask_smorest.fields import Upload
 
@@ -250,6 +250,12 @@ class CustomerImports(MethodView):
     def post(self, files: dict[str, Any]) -> dict[str, Any]:
         """Upload a customer list (multipart, field `file`): its columns and a proposed
         mapping come back; change the mapping, preview, then start it."""
+        if request.form or len(request.files) > 1:  # only `file` is read: say so
+            extra = [*request.form, *(name for name in request.files if name != "file")]
+            raise ValidationFailed(
+                "Only the field `file` is read.",
+                errors={name: ["Unknown field."] for name in extra},
+            )
         upload = files["file"]
         record = imports.upload_import(
             session=get_session(),

@@ -148,3 +148,18 @@ def test_a_file_that_is_not_csv_is_refused_through_the_api(api: ApiClient) -> No
     assert refused.json["errors"]["file"] == [
         "The file is empty: export the customer list again and upload it."
     ]
+
+
+def test_an_upload_with_fields_besides_the_file_is_refused_naming_them(
+    api: ApiClient, db: Session
+) -> None:
+    answer = api.client.post(
+        "/api/v1/customers/imports",
+        headers=api.headers,
+        data={"file": (io.BytesIO(b"name,email\nAna,a@example.com\n"), "crm.csv"), "mode": "x"},
+        content_type="multipart/form-data",
+    )
+
+    assert answer.status_code == 422
+    assert answer.json["errors"] == {"mode": ["Unknown field."]}
+    assert api.get("/customers/imports").json["total"] == 0
