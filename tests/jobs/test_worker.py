@@ -381,11 +381,18 @@ def test_the_worker_command_runs_due_jobs_once(app: Flask, db: Session) -> None:
     result = app.test_cli_runner().invoke(args=["worker", "--once"])
 
     assert result.exit_code == 0, result.output
-    assert "2 jobs run." in result.output
+    # The two, and the follow-up run a starting worker queues due at once.
+    assert "3 jobs run." in result.output
     statuses = db.exec(select(Job.kind, Job.status).order_by(Job.id)).all()
-    # A starting worker also keeps the recurring jobs queued (not due yet).
+    # A starting worker also keeps the recurring jobs queued; the follow-up
+    # run, once done, queued its next run.
     assert statuses[:2] == [("test.record", "done"), ("test.record", "done")]
-    assert sorted(statuses[2:]) == [("housekeeping.run", "queued"), ("settlements.run", "queued")]
+    assert sorted(statuses[2:]) == [
+        ("housekeeping.run", "queued"),
+        ("send_follow_ups", "done"),
+        ("send_follow_ups", "queued"),
+        ("settlements.run", "queued"),
+    ]
 
 
 def test_run_jobs_fails_a_test_when_a_job_fails(app: Flask, db: Session) -> None:
