@@ -15,8 +15,10 @@ the previous release's code serves, as a rolling upgrade does.
    signs in, sees the customer the old code created, and the new code's
    worker runs.
 
-Both releases run with this checkout's virtual environment (the old release's
-dependencies are a subset). The database is dropped and recreated empty
+The previous release runs in a virtual environment of its own with the
+dependencies its pyproject.toml declares (pinned to today's lock where a
+package is in both), as its installation did; today's code runs in this
+checkout's. The database is dropped and recreated empty
 (schema `public`): give it one of its own. Exits 1 with the failing step and
 the processes' log tails.
 """
@@ -33,6 +35,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 from wheel_smoke import (
@@ -101,6 +104,7 @@ class Rehearsal:
         self.work, self.database_url, self.release = work, database_url, release
         self.old_tree = work / "previous-release"
         self.python = sys.executable
+        self.old_python = str(work / "previous-venv" / "bin" / "python")
         self.processes = Processes(work, "upgrade rehearsal")
         self.env = {
             key: value
@@ -119,6 +123,7 @@ class Rehearsal:
 
     def run(self) -> None:
         self.step(f"the previous release ({self.release}) from history", self.export_release)
+        self.step("the previous release's dependencies", self.install_old_dependencies)
         self.step("reset the database", self.reset_database)
         self.step("the previous release migrates and loads its demo", self.old_setup)
         old = self.step("the previous release serves", self.serve, "old", self.old_tree)
@@ -151,6 +156,35 @@ class Rehearsal:
         with tarfile.open(archive) as tar:
             tar.extractall(self.old_tree, filter="data")
 
+    def install_old_dependencies(self) -> None:
+        """A venv of the old release's own: what it declared, not what we run today."""
+        declared = tomllib.loads((self.old_tree / "pyproject.toml").read_text())
+        requirements = declared["project"]["dependencies"]
+        # Today's pins where a package is in both, so the run is repeatable.
+        constraints = self.work / "constraints.txt"
+        pins = re.findall(
+            r"^([A-Za-z0-9_.\-]+(?:\[[^\]]*\])?==[^\s\\;]+)",
+            (ROOT / "requirements" / "runtime.txt").read_text(),
+            re.MULTILINE,
+        )
+        constraints.write_text("".join(re.sub(r"\[[^\]]*\]", "", pin) + "\n" for pin in pins))
+        venv = self.work / "previous-venv"
+        self.run_checked([self.python, "-m", "venv", str(venv)], self.work)
+        self.run_checked(
+            [
+                self.old_python,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-c",
+                str(constraints),
+                *requirements,
+            ],
+            self.work,
+        )
+
     def reset_database(self) -> None:
         self.run_checked([self.python, "-c", RESET_DATABASE, self.database_url], ROOT)
 
@@ -158,13 +192,16 @@ class Rehearsal:
         self.command(self.old_tree, "db", "upgrade")
         self.command(self.old_tree, "demo")
 
+    def python_for(self, tree: Path) -> str:
+        return self.old_python if tree == self.old_tree else self.python
+
     def serve(self, label: str, tree: Path) -> str:
         port = free_port()
         self.start(
             f"{label}-web",
             tree,
             [
-                self.python,
+                self.python_for(tree),
                 "-m",
                 "gunicorn",
                 "--workers=1",
@@ -173,7 +210,7 @@ class Rehearsal:
                 "referral:create_app()",
             ],
         )
-        self.start(f"{label}-worker", tree, [self.python, "-m", "referral", "worker"])
+        self.start(f"{label}-worker", tree, [self.python_for(tree), "-m", "referral", "worker"])
         node = f"http://127.0.0.1:{port}"
         wait_until(lambda: http_status(f"{node}/healthz") == 200, 240, f"{node}/healthz")
         return node
@@ -252,7 +289,7 @@ class Rehearsal:
     # --- processes ---------------------------------------------------------------------
 
     def command(self, tree: Path, *args: str) -> None:
-        self.run_checked([self.python, "-m", "referral", *args], tree)
+        self.run_checked([self.python_for(tree), "-m", "referral", *args], tree)
 
     def run_checked(self, command: list[str], tree: Path) -> None:
         finished = subprocess.run(
