@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 from flask import Flask
-from sqlalchemy import event
 from sqlmodel import Session
 
 from referral import listing
@@ -27,6 +24,7 @@ from referral.notifications.models import Notification
 from referral.referrals import views as referral_pages
 from referral.settlements.models import Settlement, SettlementStatus
 from tests.support.factories import business, partner_up, percent, sign_in, won_referral
+from tests.support.statements import statements
 from tests.support.world import WorldBuilder
 
 PER_PAGE = 2
@@ -126,21 +124,6 @@ class Rows:
 @pytest.fixture
 def rows(app: Flask, db: Session) -> Rows:
     return Rows(app, db)
-
-
-@contextmanager
-def statements(app: Flask) -> Iterator[list[str]]:
-    sent: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        sent.append(statement)
-
-    engine = app.extensions["db_engine"]
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def _link(html: str, rel: str, page_arg: str = "page") -> str | None:

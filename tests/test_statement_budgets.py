@@ -7,12 +7,8 @@ requests: a revoked key or a removed member fails on the next request
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
 from flask import Flask
-from sqlalchemy import event
 from sqlmodel import Session
 
 from referral.auth.models import User
@@ -22,6 +18,7 @@ from tests.payments.signing import event as stripe_event
 from tests.payments.signing import signed
 from tests.support.api import ApiClient, api_client
 from tests.support.factories import agreed_partnership, refer, sign_in
+from tests.support.statements import statements
 
 WEBHOOK_SECRET = "whsec_statement_budgets"
 
@@ -35,22 +32,6 @@ def user_of(db: Session, actor: Actor) -> User:
     user = db.get(User, actor.user_id)
     assert user is not None
     return user
-
-
-@contextmanager
-def statements(app: Flask) -> Iterator[list[str]]:
-    """The SQL statements sent inside the block."""
-    sent: list[str] = []
-
-    def record(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-        sent.append(statement)
-
-    engine = app.extensions["db_engine"]
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
@@ -80,11 +81,38 @@ def send_campaign_batch(session: Session, payload: dict[str, Any]) -> None:
         .order_by(col(CampaignRecipient.id))
         .limit(min(BATCH, allowance))
     ).all()
+    batch = _Batch.read(session, campaign)
     for recipient_id in ids:
         assert recipient_id is not None
-        if not send_one(engine, campaign_id=campaign.id or 0, recipient_id=recipient_id):
+        if not send_one(engine, batch, recipient_id=recipient_id):
             return  # paused or cancelled: nothing more
     _finish_or_continue(session, campaign.id or 0)
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """What every email of a batch shares, read once per batch (the campaign's
+    text cannot change once it is sending). Each email still checks, in its
+    own transaction, that the campaign is sending and its customer permitted."""
+
+    campaign_id: int
+    subject: str
+    body: str
+    business: Business
+    offers: list[Offer]
+
+    @classmethod
+    def read(cls, session: Session, campaign: Campaign) -> _Batch:
+        business = session.get(Business, campaign.business_id)
+        assert business is not None
+        offers = (
+            list(session.exec(select(Offer).where(col(Offer.id).in_(campaign.offer_ids))).all())
+            if campaign.offer_ids
+            else []
+        )
+        for loaded in (business, *offers):
+            session.expunge(loaded)  # plain values from here on, in every email's session
+        return cls(campaign.id or 0, campaign.subject, campaign.body, business, offers)
 
 
 def _allowance(session: Session, business_id: int) -> int:
@@ -126,9 +154,12 @@ def _finish_or_continue(session: Session, campaign_id: int) -> None:
         services._queue_sending(session, campaign, run_at=utcnow())
 
 
-def send_one(engine: Engine, *, campaign_id: int, recipient_id: int) -> bool:
+def send_one(engine: Engine, batch: _Batch, *, recipient_id: int) -> bool:
     """Send one recipient's email in a transaction of its own; False when the
-    campaign is no longer sending (nothing was sent)."""
+    campaign is no longer sending (nothing was sent). Four statements: the
+    campaign's guard, the claim, the customer read with their last job date and
+    suppression, and the commit (more with partners' offers: their partnership)."""
+    campaign_id, business = batch.campaign_id, batch.business
     with Session(engine, expire_on_commit=False) as session:
         still_sending = rows_changed(
             session.execute(
@@ -142,34 +173,29 @@ def send_one(engine: Engine, *, campaign_id: int, recipient_id: int) -> bool:
         if not still_sending:
             session.rollback()
             return False
-        claimed = rows_changed(
-            session.execute(
-                update(CampaignRecipient)
-                .where(
-                    col(CampaignRecipient.id) == recipient_id,
-                    col(CampaignRecipient.status) == RecipientStatus.QUEUED,
-                )
-                .values(status=RecipientStatus.SENT, sent_at=utcnow())
+        customer_id = session.execute(
+            update(CampaignRecipient)
+            .where(
+                col(CampaignRecipient.id) == recipient_id,
+                col(CampaignRecipient.status) == RecipientStatus.QUEUED,
             )
-        )
-        if not claimed:  # another worker sent it, or it was cancelled
+            .values(status=RecipientStatus.SENT, sent_at=utcnow())
+            .returning(col(CampaignRecipient.customer_id))
+        ).scalar_one_or_none()
+        if customer_id is None:  # another worker sent it, or it was cancelled
             session.commit()
             return True
-        recipient = session.get(CampaignRecipient, recipient_id)
-        campaign = session.get(Campaign, campaign_id)
-        assert recipient is not None and campaign is not None
-        business = session.get(Business, campaign.business_id)
-        customer = session.get(Customer, recipient.customer_id)
-        assert business is not None and customer is not None
-        values = services.merge_values(session, business, customer)
-        offers = (
-            session.exec(select(Offer).where(col(Offer.id).in_(campaign.offer_ids))).all()
-            if campaign.offer_ids
-            else []
-        )
+        customer, last_job_date, suppressed = session.execute(
+            select(
+                Customer,
+                services.last_job_date_column(),
+                marketing.suppressed_condition(business.id or 0),
+            ).where(col(Customer.id) == customer_id)
+        ).one()
+        values = services.values_of(business, customer, last_job_date=last_job_date)
         links = offer_links(
             session,
-            offers=offers,
+            offers=batch.offers,
             customer=customer,
             source=Source(SourceKind.CAMPAIGN, campaign_id),
         )
@@ -177,9 +203,10 @@ def send_one(engine: Engine, *, campaign_id: int, recipient_id: int) -> bool:
             session,
             business=business,
             customer=customer,
-            subject=services.merge(campaign.subject, values),
-            text_body=services.merge(campaign.body, values) + services.offers_section(links),
+            subject=services.merge(batch.subject, values),
+            text_body=services.merge(batch.body, values) + services.offers_section(links),
             message_id=f"<campaign-{campaign_id}-{recipient_id}@referral.localhost>",
+            suppressed=bool(suppressed),
         )
         if message is None:
             _mark(

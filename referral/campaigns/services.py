@@ -228,7 +228,23 @@ def merge(text: str, values: dict[str, str]) -> str:
 
 
 def merge_values(session: Session, business: Business, customer: Customer) -> dict[str, str]:
-    last = _last_job_date(session, customer)
+    return values_of(business, customer, last_job_date=_last_job_date(session, customer))
+
+
+def last_job_date_column() -> Any:
+    """`customer`'s last job date as a column, to read with the customer."""
+    return (
+        select(func.max(CustomerJob.job_date))
+        .where(CustomerJob.customer_id == Customer.id)
+        .scalar_subquery()
+    )
+
+
+def values_of(
+    business: Business, customer: Customer, *, last_job_date: dt.date | None
+) -> dict[str, str]:
+    """The merge fields' values for one customer."""
+    last = last_job_date
     return {
         "first_name": customer.name.split()[0] if customer.name.split() else "",
         "name": customer.name,

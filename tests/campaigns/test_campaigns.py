@@ -27,6 +27,7 @@ from tests.support.api import api_client
 from tests.support.factories import actor, make_business, make_user, sign_in
 from tests.support.jobs import run_jobs
 from tests.support.smtp import Inbox
+from tests.support.statements import statements
 
 ADDRESS = "1200 Congress Ave, Austin, TX 78701"
 LAST_YEAR = dt.date.today() - dt.timedelta(days=300)
@@ -136,6 +137,27 @@ def test_a_campaign_to_a_mixed_list_reaches_only_permitted_customers_of_the_segm
         "total": 2,
     }
     assert status(db, owner, campaign_id) == CampaignStatus.SENT
+
+
+def test_each_email_costs_three_statements_however_long_the_list(
+    app: Flask, app_context: None, db: Session, owner: Actor, smtp_server: tuple[Inbox, int]
+) -> None:
+    """The campaign's guard, the recipient's claim, and the customer read with
+    their last job date and suppression; what a batch shares is read once."""
+    inbox, _ = smtp_server
+    counted = []
+    for size, trade in ((2, "hvac"), (6, "plumbing")):
+        for n in range(size):
+            customer(db, owner.business, f"{trade}-{n}@example.com", trade=trade)
+        campaign_id = campaign(db, owner, Segment(trades=(trade,)))
+        campaigns.send_campaign(db, actor=owner, campaign_id=campaign_id)
+        db.commit()
+        with statements(app) as sent:
+            run_jobs(app)
+        counted.append(len(sent))
+
+    assert len(inbox.messages) == 8
+    assert (counted[1] - counted[0]) / 4 == 3
 
 
 def test_the_segment_is_counted_with_a_sample_before_sending(
