@@ -14,7 +14,14 @@ from referral.auth.roles import MANAGING_ROLES
 from referral.businesses.models import Business
 from referral.db import utcnow
 from referral.mail.services import queue_email
-from referral.notifications.models import Notification
+from referral.notifications.models import TITLE_LENGTH, Notification
+
+
+def fitting_title(title: str) -> str:
+    """A title built from names people typed (a customer's, a business's, an
+    offer's) can be longer than the column: shorten it, never fail on it."""
+    title = " ".join(title.split())
+    return title if len(title) <= TITLE_LENGTH else title[: TITLE_LENGTH - 1] + "…"
 
 
 def notify_business(
@@ -22,6 +29,7 @@ def notify_business(
 ) -> Notification:
     """Record a notification for `business_id` and email its owners and managers.
     `path` is a link inside the app (e.g. "/partnerships/4")."""
+    title = fitting_title(title)
     notification = Notification(business_id=business_id, kind=kind, title=title, link=path)
     session.add(notification)
     business = session.get(Business, business_id)

@@ -45,11 +45,6 @@ class Landing:
         return self.offer.kind == OfferKind.PARTNER
 
 
-def _short(title: str, limit: int = 200) -> str:
-    """A notification's title fits its column."""
-    return title if len(title) <= limit else title[: limit - 1] + "…"
-
-
 def _need(offer: Offer) -> str:
     return f"{offer.title}: {offer.benefit}"
 
@@ -148,7 +143,7 @@ def say_yes(session: Session, token: str, *, ip: str = "", user_agent: str = "")
                     session=session,
                     business_id=landing.offer.business_id,
                     kind="offer.interested",
-                    title=_short(f"{landing.customer.name} is interested in {landing.offer.title}"),
+                    title=f"{landing.customer.name} is interested in {landing.offer.title}",
                     path="/opportunities",
                 )
             session.flush()
