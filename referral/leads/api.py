@@ -29,7 +29,7 @@ from referral.money import Cents
 from referral.payments import gateway
 from referral.referrals.api import ContactSchema
 from referral.referrals.models import URGENCIES
-from referral.restapi import Blueprint
+from referral.restapi import Blueprint, PageArgs, page_schema
 
 blp = Blueprint(
     "api_leads",
@@ -94,8 +94,7 @@ class PreviewSchema(ma.Schema):
     )
 
 
-class PreviewListSchema(ma.Schema):
-    items = ma.fields.List(ma.fields.Nested(PreviewSchema))
+PreviewListSchema = page_schema(PreviewSchema)
 
 
 class LeadListSchema(ma.Schema):
@@ -182,11 +181,20 @@ def _purchase(purchase: LeadPurchase, *, checkout_url: str | None = None) -> dic
 class Leads(MethodView):
     decorators = [api_key_required]
 
+    @blp.arguments(PageArgs, location="query")
     @blp.response(200, PreviewListSchema)
     @_documented
-    def get(self) -> dict[str, Any]:
-        """Leads you may buy: anonymised previews, newest first."""
-        return {"items": [_preview(p) for p in marketplace.marketplace(get_session(), g.business)]}
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Leads you may buy: anonymised previews, newest first, a page at a time."""
+        found = marketplace.market_page(
+            get_session(), g.business, page=args["page"], per_page=args["per_page"]
+        )
+        return {
+            "items": [_preview(p) for p in found.previews],
+            "page": found.page,
+            "per_page": found.per_page,
+            "total": found.total,
+        }
 
     @blp.arguments(NewLeadSchema)
     @blp.response(201, LeadSchema)

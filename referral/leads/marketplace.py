@@ -63,15 +63,36 @@ class Preview:
         return utcnow() - (self.lead.live_at or self.lead.created_at)
 
 
-def marketplace(session: Session, buyer: Business, *, limit: int = 100) -> list[Preview]:
-    """Leads this business may buy, newest first."""
+@dataclass(frozen=True)
+class MarketPage:
+    """One page of the leads a business may buy, newest first."""
+
+    previews: list[Preview]
+    page: int
+    per_page: int
+    total: int
+
+
+# The most leads one market search considers: a radius holds far fewer live
+# leads of one trade; the bound keeps a search's memory bounded all the same.
+MAX_CANDIDATES = 10_000
+
+
+def market_page(
+    session: Session, buyer: Business, *, page: int = 1, per_page: int = 50
+) -> MarketPage:
+    """Leads this business may buy (visible_to), newest first, a page at a
+    time. The same statements for any number of leads: the competing trades,
+    the candidates in the area's bounding box (their positions only, filtered
+    here by the exact distance, as visible_to does), the page's leads with
+    their places, and their sellers' record."""
     now = utcnow()
     box = buyer.radius_miles / 69.0  # degrees of latitude per mile, roughly
     lon_box = box / max(0.1, math.cos(math.radians(buyer.latitude)))
     competing = competing_trade_ids(session, buyer.trade_id)
     seller = Business.__table__.alias("seller")
-    rows = session.exec(
-        select(Lead)
+    candidates = session.execute(
+        select(Lead.id, Lead.latitude, Lead.longitude)
         .join(seller, seller.c.id == Lead.seller_id)
         .where(
             Lead.status == LeadStatus.LIVE,
@@ -82,46 +103,79 @@ def marketplace(session: Session, buyer: Business, *, limit: int = 100) -> list[
             Lead.latitude.between(buyer.latitude - box, buyer.latitude + box),
             Lead.longitude.between(buyer.longitude - lon_box, buyer.longitude + lon_box),
         )
-        .order_by(Lead.live_at.desc())  # type: ignore[union-attr]
-        .limit(limit * 2)
+        .order_by(Lead.live_at.desc(), Lead.id.desc())  # type: ignore[union-attr]
+        .limit(MAX_CANDIDATES)
     ).all()
-    leads = [lead for lead in rows if visible_to(session, buyer, lead, now=now)][:limit]
-    return [preview(session, buyer, lead, now=now) for lead in leads]
+    ids = [
+        lead_id
+        for lead_id, latitude, longitude in candidates
+        if distance_miles(buyer.latitude, buyer.longitude, latitude, longitude)
+        <= buyer.radius_miles
+    ]
+    pages = max(1, -(-len(ids) // per_page))
+    page = min(max(1, page), pages)
+    shown = ids[(page - 1) * per_page : page * per_page]
+    return MarketPage(previews(session, buyer, shown, now=now), page, per_page, len(ids))
+
+
+def previews(
+    session: Session, buyer: Business, lead_ids: list[int], *, now: dt.datetime | None = None
+) -> list[Preview]:
+    """The previews of `lead_ids`, in that order: three statements for any number."""
+    if not lead_ids:
+        return []
+    now = now or utcnow()
+    held = (
+        select(func.count())
+        .select_from(LeadPurchase)
+        .where(LeadPurchase.lead_id == Lead.id, _holding_now(now))
+        .scalar_subquery()
+    )
+    mine = (
+        select(func.count())
+        .select_from(LeadPurchase)
+        .where(
+            LeadPurchase.lead_id == Lead.id,
+            LeadPurchase.buyer_id == buyer.id,
+            LeadPurchase.status == PurchaseStatus.PAID,
+        )
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(Lead, Trade.name, held, mine)
+        .join(Trade, Trade.id == Lead.trade_id)
+        .where(Lead.id.in_(lead_ids))  # type: ignore[union-attr]
+    ).all()
+    sellers = {lead.seller_id for lead, *_ in rows}
+    sales = dict(
+        session.execute(
+            select(Lead.seller_id, func.count())
+            .select_from(LeadPurchase)
+            .join(Lead, Lead.id == LeadPurchase.lead_id)
+            .where(Lead.seller_id.in_(sellers), LeadPurchase.status == PurchaseStatus.PAID)
+            .group_by(Lead.seller_id)
+        ).all()
+    )
+    records = quality.sellers_quality(session, sellers)
+    found = {
+        lead.id: Preview(
+            lead,
+            trade,
+            int(sales.get(lead.seller_id, 0)),
+            lead.max_buyers - int(holding),
+            bool(bought),
+            records[lead.seller_id],
+        )
+        for lead, trade, holding, bought in rows
+    }
+    return [found[lead_id] for lead_id in lead_ids if lead_id in found]
 
 
 def preview(
     session: Session, buyer: Business, lead: Lead, *, now: dt.datetime | None = None
 ) -> Preview:
-    now = now or utcnow()
-    held = session.exec(
-        select(func.count())
-        .select_from(LeadPurchase)
-        .where(LeadPurchase.lead_id == lead.id, _holding_now(now))
-    ).one()
-    mine = session.exec(
-        select(func.count())
-        .select_from(LeadPurchase)
-        .where(
-            LeadPurchase.lead_id == lead.id,
-            LeadPurchase.buyer_id == buyer.id,
-            LeadPurchase.status == PurchaseStatus.PAID,
-        )
-    ).one()
-    sales = session.exec(
-        select(func.count())
-        .select_from(LeadPurchase)
-        .join(Lead, Lead.id == LeadPurchase.lead_id)
-        .where(Lead.seller_id == lead.seller_id, LeadPurchase.status == PurchaseStatus.PAID)
-    ).one()
-    trade = session.get(Trade, lead.trade_id)
-    return Preview(
-        lead,
-        trade.name if trade else "",
-        int(sales),
-        lead.max_buyers - int(held),
-        bool(mine),
-        quality.seller_quality(session, lead.seller_id),
-    )
+    [one] = previews(session, buyer, [lead.id or 0], now=now)
+    return one
 
 
 def get_lead_for_buyer(session: Session, buyer: Business, lead_id: int) -> Lead:

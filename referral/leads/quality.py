@@ -5,6 +5,7 @@ lists no more leads until the operator reviews it."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import case, func
@@ -57,23 +58,41 @@ class SellerQuality:
 
 
 def seller_quality(session: Session, seller_id: int) -> SellerQuality:
-    row = session.execute(
+    return sellers_quality(session, {seller_id})[seller_id]
+
+
+def sellers_quality(session: Session, seller_ids: Collection[int]) -> dict[int, SellerQuality]:
+    """Each seller's record as buyers reported it: two statements for any number."""
+    if not seller_ids:
+        return {}
+    rows = session.execute(
         select(
+            Lead.seller_id,
             func.count(),
             func.sum(case((LeadPurchase.outcome.is_not(None), 1), else_=0)),
             func.sum(case((LeadPurchase.outcome.in_(("contacted", "won", "lost")), 1), else_=0)),
             func.sum(case((LeadPurchase.outcome == "won", 1), else_=0)),
         )
         .join(Lead, Lead.id == LeadPurchase.lead_id)
-        .where(Lead.seller_id == seller_id, LeadPurchase.status.in_(PAID_FOR))
-    ).one()
-    upheld = session.execute(
-        select(func.count()).where(
-            LeadDispute.seller_id == seller_id, LeadDispute.status == DisputeStatus.UPHELD
+        .where(Lead.seller_id.in_(seller_ids), LeadPurchase.status.in_(PAID_FOR))
+        .group_by(Lead.seller_id)
+    ).all()
+    upheld = dict(
+        session.execute(
+            select(LeadDispute.seller_id, func.count())
+            .where(
+                LeadDispute.seller_id.in_(seller_ids), LeadDispute.status == DisputeStatus.UPHELD
+            )
+            .group_by(LeadDispute.seller_id)
+        ).all()
+    )
+    counts = {row[0]: [int(v or 0) for v in row[1:]] for row in rows}
+    return {
+        seller_id: SellerQuality(
+            *counts.get(seller_id, [0, 0, 0, 0]), int(upheld.get(seller_id, 0))
         )
-    ).scalar()
-    sales, reported, contacted, won = (int(v or 0) for v in row)
-    return SellerQuality(sales, reported, contacted, won, int(upheld or 0))
+        for seller_id in seller_ids
+    }
 
 
 def suspended(session: Session, seller_id: int) -> bool:

@@ -35,7 +35,7 @@ from referral.leads.models import (
     PurchaseStatus,
     SellerSuspension,
 )
-from referral.listing import page_of
+from referral.listing import ListPage, page_of, requested_page
 from referral.money import Dollars
 from referral.payments import gateway
 from referral.referrals.models import URGENCIES
@@ -93,10 +93,17 @@ class NewLeadForm(FormSchema):
 @bp.get("/leads")
 @login_required
 def market() -> str:
-    """Leads I may buy: anonymised previews."""
+    """Leads I may buy: anonymised previews, newest first, a page at a time."""
+    found = marketplace.market_page(get_session(), g.business, page=requested_page())
     return render_template(
         "leads/market.html",
-        previews=marketplace.marketplace(get_session(), g.business),
+        listing=ListPage(
+            items=found.previews,
+            page=found.page,
+            per_page=found.per_page,
+            total=found.total,
+            sort="-date",
+        ),
         urgencies=URGENCIES,
     )
 

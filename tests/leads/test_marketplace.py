@@ -603,3 +603,27 @@ def test_an_inquiry_on_a_lead_moves_nothing(app, db, standin, market):
     assert fresh(db, LeadPurchase).status == "paid"
     charge = standin.client().v1.charges.retrieve(purchase.charge_id)
     assert standin.client().v1.transfers.retrieve(charge.transfer).amount_reversed == 0
+
+
+def test_the_market_is_paged_newest_first_with_the_same_statements_for_any_number(app, db, market):
+    from tests.support.api import api_client
+    from tests.support.statements import statements
+
+    buyer = api_client(app, db, db.get(User, market.buyer.user_id))
+    listed = [market.list().id for _ in range(2)]
+    buyer.get("/leads")  # the key's first use of the minute writes its last-used time
+    with statements(app) as few:
+        assert buyer.get("/leads?per_page=2").status_code == 200
+    listed += [market.list().id for _ in range(3)]
+
+    with statements(app) as many:
+        first = buyer.get("/leads?per_page=2").get_json()
+    last = buyer.get("/leads?per_page=2&page=3").get_json()
+    beyond = buyer.get("/leads?per_page=2&page=9").get_json()
+
+    assert len(many) == len(few)
+    assert (first["total"], [p["id"] for p in first["items"]]) == (5, listed[:-3:-1])
+    assert (last["page"], [p["id"] for p in last["items"]]) == (3, listed[:1])
+    assert beyond["page"] == 3
+    page = market.browser(market.buyer).get("/leads?page=1").get_data(as_text=True)
+    assert "1–5 of 5 leads" in page
