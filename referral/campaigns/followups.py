@@ -468,6 +468,7 @@ def _deliver(
         subject=services.merge(rule.subject, values),
         text_body=services.merge(rule.body, values) + services.offers_section(links),
         message_id=f"<follow-up-{rule.id}-{job_id}@referral.localhost>",
+        email=(SourceKind.FOLLOW_UP.value, rule.id or 0),
     )
     if message is None:  # the rule passed above: only the postal address is missing
         return FollowUpStatus.SKIPPED, marketing.NO_POSTAL_ADDRESS

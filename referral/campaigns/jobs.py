@@ -180,6 +180,7 @@ def send_one(engine: Engine, *, campaign_id: int, recipient_id: int) -> bool:
             subject=services.merge(campaign.subject, values),
             text_body=services.merge(campaign.body, values) + services.offers_section(links),
             message_id=f"<campaign-{campaign_id}-{recipient_id}@referral.localhost>",
+            email=(SourceKind.CAMPAIGN.value, campaign_id),
         )
         if message is None:
             _mark(

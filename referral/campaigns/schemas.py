@@ -122,7 +122,13 @@ class CampaignOutSchema(ma.Schema):
 
 
 class CampaignResultsSchema(ma.Schema):
+    unsubscribed = ma.fields.Integer(
+        metadata={"description": "Customers who unsubscribed with the link in its email."}
+    )
     said_yes = ma.fields.Integer(metadata={"description": "Customers who said yes to an offer."})
+    referrals_made = ma.fields.Integer(
+        metadata={"description": "Referrals to partners their yes made."}
+    )
     referrals_accepted = ma.fields.Integer()
     won = ma.fields.Integer(metadata={"description": "Partner referrals and own offers won."})
     revenue_cents = ma.fields.Integer(metadata={"description": "Value of the jobs won."})
