@@ -223,6 +223,17 @@ class FollowUpInSchema(FollowUpFields):
     )
 
 
+class FollowUpPatchSchema(FollowUpInSchema):
+    """PATCH /follow-ups/<id>: only the fields sent change; an unknown field
+    is an error naming it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("partial", True)
+        super().__init__(**kwargs)
+        for field in self.fields.values():  # omitted means unchanged, never a default
+            field.load_default = ma.missing
+
+
 class FollowUpFormSchema(FormSchema, FollowUpFields):
     pass
 

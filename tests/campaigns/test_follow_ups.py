@@ -399,6 +399,53 @@ def test_the_api_creates_lists_shows_updates_pauses_and_resumes(
     assert shown.json["results"]["said_yes"] == 0
 
 
+def test_patch_changes_only_the_fields_sent_and_names_a_bad_one_changing_nothing(
+    app: Flask, db: Session, owner: Actor
+) -> None:
+    api = api_client(app, db, _user(db))
+    created = api.post(
+        "/follow-ups",
+        {
+            "name": "A week after",
+            "days_after": 7,
+            "subject": "Hi {first_name}",
+            "body": "Hello",
+            "send_hour": 9,
+            "trade": "hvac",
+        },
+    ).json
+    path = f"/follow-ups/{created['id']}"
+    elsewhere = make_business(db, name="Elsewhere")
+    theirs = api_client(app, db, make_user(db, elsewhere, email="owner@elsewhere.example"))
+
+    patched = api.patch(path, {"days_after": 14})
+    unknown = api.patch(path, {"days_after": 21, "colour": "red"})
+    fractional = api.patch(path, {"send_hour": 2.5})
+    bad_merge = api.patch(path, {"subject": "Hi {nope}", "days_after": 30})
+    nothing = api.patch(path)
+    foreign = theirs.patch(path, {"days_after": 3})
+    replaced = api.put(path, {"name": "Put", "days_after": 5, "subject": "S", "body": "B"})
+
+    assert patched.status_code == 200
+    assert {k: patched.json[k] for k in ("days_after", "name", "send_hour", "trade")} == {
+        "days_after": 14,
+        "name": "A week after",
+        "send_hour": 9,
+        "trade": "hvac",
+    }
+    assert unknown.status_code == 422 and list(unknown.json["errors"]) == ["colour"]
+    assert fractional.status_code == 422 and list(fractional.json["errors"]) == ["send_hour"]
+    assert bad_merge.status_code == 422 and list(bad_merge.json["errors"]) == ["subject"]
+    assert nothing.status_code == 200 and nothing.json["days_after"] == 14  # none changed
+    assert foreign.status_code == 404
+    assert replaced.status_code == 200  # PUT still replaces the whole rule
+    assert (replaced.json["name"], replaced.json["send_hour"], replaced.json["trade"]) == (
+        "Put",
+        10,
+        "",
+    )
+
+
 def test_the_offer_links_count_and_who_already_took_every_offer_is_skipped(
     app: Flask, app_context: None, db: Session, owner: Actor, smtp_server: tuple[Inbox, int]
 ) -> None:
