@@ -225,7 +225,7 @@ def test_the_dashboard_draws_it_beside_its_table_and_its_csv_has_the_same_rows(
     ]
 
 
-def test_the_campaign_and_the_rule_show_their_unsubscribes_on_their_pages_and_in_the_api(
+def test_the_api_and_the_campaign_and_rule_pages_show_the_same_counts(
     app: Flask, db: Session, world: Outreach
 ) -> None:
     owner = db.get(User, world.hvac.user_id)
@@ -238,6 +238,13 @@ def test_the_campaign_and_the_rule_show_their_unsubscribes_on_their_pages_and_in
     campaign_answer = api.get(f"/campaigns/{world.campaign.id}")
     rule_answer = api.get(f"/follow-ups/{world.rule_id}")
 
+    figure = api.get("/analytics/campaigns")
+    assert [
+        (r["kind"], r["name"], r["unsubscribed"], r["revenue_cents"]) for r in figure.json["items"]
+    ] == [
+        ("campaign", "Spring", 1, 80_000),
+        ("follow_up", "A week after", 0, 30_000),
+    ]
     assert '<dd id="result-unsubscribed">1</dd>' in campaign_page
     assert '<dd id="result-referrals-made">1</dd>' in campaign_page
     assert '<dd id="result-unsubscribed">0</dd>' in rule_page
