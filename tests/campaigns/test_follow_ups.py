@@ -330,8 +330,10 @@ def test_the_pages_compose_with_a_preview_show_pause_and_resume_and_staff_only_r
     page = browser.get(page_path).get_data(as_text=True)
     for_sam = browser.get(f"{page_path}?customer_id={sam.id}").get_data(as_text=True)
     foreign = browser.get(f"{page_path}?customer_id={theirs.id}")
+    running_status = browser.get(f"{page_path}/status").json
     paused = browser.post_form(f"{page_path}/pause", {}, page=page_path)
     paused_page = browser.get(page_path).get_data(as_text=True)
+    paused_status = browser.get(f"{page_path}/status").json
     browser.post_form(f"{page_path}/resume", {}, page=page_path)
     staff = make_user(db, owner.business, email="staff@coolair.example.com", role="staff")
     reader = sign_in(app, staff)
@@ -348,6 +350,10 @@ def test_the_pages_compose_with_a_preview_show_pause_and_resume_and_staff_only_r
     assert "How is it, Sam?" in for_sam and foreign.status_code == 404
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
     assert paused.status_code == 302 and 'id="follow-up-status">paused<' in paused_page
+    # Its page polls while it runs (the worker's sends appear), not once paused.
+    assert running_status == {"state": "True:0:0:0", "done": False}
+    assert paused_status == {"state": "False:0:0:0", "done": True}
+    assert 'data-live="' in page and 'data-live="' not in paused_page
     db.expire_all()
     assert db.exec(select(FollowUpRule)).one().active is True
     assert staff_sees.status_code == 200 and 'id="pause"' not in staff_sees.get_data(as_text=True)
