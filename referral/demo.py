@@ -21,6 +21,7 @@ from referral.customers import marketing
 from referral.customers.models import Customer, PermissionSource
 from referral.customers.services import add_job, create_customer
 from referral.db import transaction, utcnow
+from referral.localtime import local_date, zone
 from referral.offers import services as offers
 from referral.offers.models import Offer
 from referral.partnerships import services as partnerships
@@ -276,8 +277,15 @@ def _demo_offers(session: Session, actors: dict[str, Actor]) -> None:
         )
 
 
+FOLLOW_UP_DAYS = 182
+
+
 def _demo_follow_up(session: Session, lone_star: Actor) -> None:
-    """Lone Star follows up each AC job after six months with its service plan."""
+    """Lone Star follows up each AC job after six months with its service plan,
+    and James Carter's repair of a day more than six months ago (counted from
+    the day the demo loads, in Lone Star's time zone) is due: whatever the hour,
+    it lies inside the rule's lookback, so the worker sends its follow-up as
+    soon as the demo starts and the rule's page counts it sent."""
     plan = session.exec(
         select(Offer.id).where(Offer.business_id == lone_star.business_id, Offer.kind == "own")
     ).all()
@@ -285,7 +293,7 @@ def _demo_follow_up(session: Session, lone_star: Actor) -> None:
         session,
         actor=lone_star,
         name="Six months after an AC job",
-        days_after=182,
+        days_after=FOLLOW_UP_DAYS,
         subject="{first_name}, time for your AC check-up",
         body=(
             "Hello {first_name},\n\nIt has been six months since our visit on "
@@ -293,6 +301,21 @@ def _demo_follow_up(session: Session, lone_star: Actor) -> None:
             "year and priority repairs.\n\n{business_name}"
         ),
         offer_ids=[offer_id for offer_id in plan if offer_id is not None],
+    )
+    james = session.exec(
+        select(Customer).where(
+            Customer.business_id == lone_star.business_id, Customer.name == "James Carter"
+        )
+    ).one()
+    today = local_date(utcnow(), zone(lone_star.business.zone_name))
+    add_job(
+        session=session,
+        customer=james,
+        data={
+            "job_date": today - dt.timedelta(days=FOLLOW_UP_DAYS + 1),
+            "description": "AC repair: refrigerant leak",
+            "amount_cents": 41500,
+        },
     )
 
 

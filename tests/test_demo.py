@@ -7,6 +7,7 @@ from sqlmodel import Session, select
 
 from referral.auth.models import User
 from referral.businesses.models import Business
+from referral.campaigns.models import FollowUpRule
 from referral.demo import DEMO_PASSWORD, OPERATOR_EMAIL
 from referral.mail.models import OutboxEmail
 from referral.partnerships.models import Partnership
@@ -62,3 +63,25 @@ def test_the_demo_spring_campaign_reaches_the_customers_who_said_yes_with_both_o
     assert "Comfort Club service plan: $40 off the first year" in text
     assert "10% off a first drain cleaning" in text and "/o/" in text
     assert "2400 E Cesar Chavez St" in text  # the sender's postal address
+
+
+def test_the_demo_follow_up_rule_sends_to_the_customer_whose_job_is_due_when_the_worker_starts(
+    app: Flask, db: Session
+) -> None:
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["demo"]).exit_code == 0
+
+    started = runner.invoke(args=["worker", "--once"])  # what `dev.py start` runs beside the app
+
+    assert started.exit_code == 0, started.output
+    followed_up = [
+        email
+        for email in db.exec(select(OutboxEmail))
+        if "time for your AC check-up" in email.subject
+    ]
+    assert [email.recipient for email in followed_up] == ["james.carter@example.com"]
+    assert "Comfort Club service plan: $40 off the first year" in followed_up[0].text_body
+    rule = db.exec(select(FollowUpRule)).one()
+    owner = db.exec(select(User).where(User.email == "owner@lone-star-comfort-air.example")).one()
+    page = sign_in(app, owner, DEMO_PASSWORD).get(f"/follow-ups/{rule.id}")
+    assert '<dd id="count-sent">1</dd>' in page.get_data(as_text=True)

@@ -8,7 +8,7 @@ import marshmallow as ma
 from flask import g
 from flask.views import MethodView
 
-from referral.analytics import funnel, lifetime, market, partners, second_sales, trends
+from referral.analytics import funnel, lifetime, market, outreach, partners, second_sales, trends
 from referral.analytics.sql import Period
 from referral.auth.current import api_key_required
 from referral.db import get_session, utcnow
@@ -247,6 +247,52 @@ class SecondSalesView(MethodView):
         return {
             "campaigns_since": figure.campaigns_since,
             "cohorts": [{**vars(c), "share": _rate(c.share)} for c in figure.cohorts],
+        }
+
+
+class OutreachSchema(ma.Schema):
+    kind = ma.fields.String(metadata={"description": "campaign or follow_up"})
+    id = ma.fields.Integer(metadata={"description": "The campaign's or the rule's id."})
+    name = ma.fields.String()
+    sent = ma.fields.Integer(metadata={"description": "Emails sent."})
+    unsubscribed = ma.fields.Integer(
+        metadata={"description": "Customers who unsubscribed with the link in its email."}
+    )
+    said_yes = ma.fields.Integer(metadata={"description": "Customers who clicked yes on an offer."})
+    referrals_made = ma.fields.Integer(metadata={"description": "Referrals to partners made."})
+    won = ma.fields.Integer(metadata={"description": "Partner referrals and own offers won."})
+    revenue_cents = ma.fields.Integer(metadata={"description": "Value of the jobs won."})
+
+
+class OutreachListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(OutreachSchema))
+
+
+@blp.route("/campaigns")
+class OutreachView(MethodView):
+    decorators = [api_key_required]
+
+    @blp.response(200, OutreachListSchema)
+    @_documented
+    def get(self) -> dict[str, Any]:
+        """Each campaign (past its draft) and follow-up rule: sent, unsubscribed,
+        clicked yes, referrals made, jobs won and revenue, the best earners first."""
+        rows = outreach.campaigns_and_follow_ups(get_session(), g.business.id)
+        return {
+            "items": [
+                {
+                    "kind": r.kind,
+                    "id": r.source_id,
+                    "name": r.name,
+                    "sent": r.sent,
+                    "unsubscribed": r.unsubscribed,
+                    "said_yes": r.said_yes,
+                    "referrals_made": r.referrals_made,
+                    "won": r.won,
+                    "revenue_cents": r.revenue_cents,
+                }
+                for r in rows
+            ]
         }
 
 

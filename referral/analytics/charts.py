@@ -50,6 +50,11 @@ def nice_step(top: int, ticks: int = 4) -> int:
     return 10 * power  # pragma: no cover (10 * power >= raw always)
 
 
+def shortened(text: str, limit: int = 26) -> str:
+    """A label that fits beside a bar (the table beside the chart has it whole)."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 @dataclass(frozen=True)
 class Bar:
     label: str

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from referral.analytics import funnel, lifetime, market, partners, second_sales, trends
+from referral.analytics import funnel, lifetime, market, outreach, partners, second_sales, trends
 from referral.analytics.sql import Period
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ class Figures:
     lifetime: lifetime.Lifetime | Unavailable
     market: list[market.MarketMonth] | Unavailable
     second_sales: second_sales.SecondSales | Unavailable
+    outreach: list[outreach.OutreachResult] | Unavailable
 
 
 @functools.cache
@@ -75,6 +76,8 @@ def page_figures(business_id: int, *, period: Period, direction: str) -> dict[st
         "lifetime": lambda s: lifetime.figures(s, business_id),
         "market": lambda s: market.monthly(s, business_id, period=period),
         "second_sales": lambda s: second_sales.second_sales(s, business_id),
+        # The campaigns and rules, then what each brought (grouped): two statements.
+        "outreach": lambda s: outreach.campaigns_and_follow_ups(s, business_id),
     }
 
 
@@ -82,7 +85,7 @@ def page_figures(business_id: int, *, period: Period, direction: str) -> dict[st
 # starts before the others take the threads.
 GROUPED = (
     ("lifetime", "second_sales"),
-    ("funnel", "partner_funnels"),
+    ("funnel", "partner_funnels", "outreach"),
     ("partner_values", "months", "market"),
 )
 GROUPS = len(GROUPED)

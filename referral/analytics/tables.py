@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from referral.analytics.funnel import STAGE_LABELS, STAGES, Funnel, PartnerFunnel
 from referral.analytics.lifetime import Breakdown, CustomerValue
 from referral.analytics.market import MarketMonth
+from referral.analytics.outreach import OutreachResult
 from referral.analytics.partners import PartnerValue
 from referral.analytics.second_sales import SecondSales
 from referral.analytics.trends import Month
@@ -235,5 +236,34 @@ def second_sales_table(figure: SecondSales) -> Table:
                 days(c.median_days_to_second),
             ]
             for c in figure.cohorts
+        ],
+    )
+
+
+def outreach_table(rows: list[OutreachResult]) -> Table:
+    return Table(
+        name="campaigns",
+        header=[
+            "Campaign or follow-up",
+            "Kind",
+            "Sent",
+            "Unsubscribed",
+            "Clicked yes",
+            "Referrals made",
+            "Jobs won",
+            "Revenue",
+        ],
+        rows=[
+            [
+                r.name,
+                r.kind_label,
+                str(r.sent),
+                str(r.unsubscribed),
+                str(r.said_yes),
+                str(r.referrals_made),
+                str(r.won),
+                format_cents(r.revenue_cents),
+            ]
+            for r in rows
         ],
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, current_app, g, render_template, request
 from markupsafe import Markup
 
-from referral.analytics import charts, funnel, page, platform, tables
+from referral.analytics import charts, funnel, outreach, page, platform, tables
 from referral.analytics.sql import Period
 from referral.auth.current import login_required, operator_required
 from referral.db import get_session, utcnow
@@ -68,6 +68,7 @@ SOURCES = {
     "customers": "lifetime",
     "marketplace": "market",
     "second-sales": "second_sales",
+    "campaigns": "outreach",
 }
 
 
@@ -149,7 +150,34 @@ def _build(name: str) -> tuple[tables.Table | None, Markup]:
             title="Customers who bought again",
         )
         return tables.second_sales_table(figures.second_sales), chart
+    if name == "campaigns":
+        rows = figures.outreach
+        return tables.outreach_table(rows), _outreach_chart(rows)
     abort(404)
+
+
+def _outreach_chart(rows: list[outreach.OutreachResult]) -> Markup:
+    """What each campaign and follow-up earned, and the jobs it won; before
+    anything earned, the emails each sent (the table beside it has the rest)."""
+    if any(r.revenue_cents for r in rows):
+        bars = [
+            charts.Bar(
+                charts.shortened(f"{r.kind_label}: {r.name}"),
+                r.revenue_cents,
+                f"{format_cents(r.revenue_cents)} · {r.won} won",
+            )
+            for r in rows
+        ]
+        return charts.bars(bars, title="Revenue from campaigns and follow-ups")
+    bars = [
+        charts.Bar(
+            charts.shortened(f"{r.kind_label}: {r.name}"),
+            r.sent,
+            f"{r.sent} sent, {r.said_yes} yes",
+        )
+        for r in sorted(rows, key=lambda r: r.sent, reverse=True)
+    ]
+    return charts.bars(bars, title="Emails sent by campaigns and follow-ups")
 
 
 FIGURES = (
@@ -161,6 +189,7 @@ FIGURES = (
     "lifetime-by-month",
     "customers",
     "second-sales",
+    "campaigns",
     "marketplace",
 )
 

@@ -186,6 +186,22 @@ def update_rule(
     return rule
 
 
+# What a PATCH may change: the fields of update_rule.
+EDITABLE = ("name", "days_after", "trade", "subject", "body", "offer_ids", "send_hour")
+
+
+def change_rule(
+    session: Session, *, actor: Actor, rule_id: int, changes: dict[str, Any]
+) -> FollowUpRule:
+    """Change only the given fields of a rule (the others stay as they are),
+    checked as a whole like update_rule. Fails like update_rule."""
+    _require_managing(actor)
+    rule = get_rule(session, business_id=actor.business_id, rule_id=rule_id)
+    values = {name: getattr(rule, name) for name in EDITABLE}
+    values.update({name: value for name, value in changes.items() if name in EDITABLE})
+    return update_rule(session, actor=actor, rule_id=rule_id, **values)
+
+
 def set_active(session: Session, *, actor: Actor, rule_id: int, active: bool) -> FollowUpRule:
     """Pause (nothing more is sent) or resume a rule. Fails (FollowUpConflict)
     when it already is."""
@@ -468,6 +484,7 @@ def _deliver(
         subject=services.merge(rule.subject, values),
         text_body=services.merge(rule.body, values) + services.offers_section(links),
         message_id=f"<follow-up-{rule.id}-{job_id}@referral.localhost>",
+        email=(SourceKind.FOLLOW_UP.value, rule.id or 0),
     )
     if message is None:  # the rule passed above: only the postal address is missing
         return FollowUpStatus.SKIPPED, marketing.NO_POSTAL_ADDRESS

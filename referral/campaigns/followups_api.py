@@ -11,7 +11,12 @@ from referral.auth.current import api_key_required
 from referral.businesses.actor import current_actor
 from referral.campaigns import followups
 from referral.campaigns.models import FollowUpRule
-from referral.campaigns.schemas import FollowUpInSchema, FollowUpOutSchema, FollowUpWithStatsSchema
+from referral.campaigns.schemas import (
+    FollowUpInSchema,
+    FollowUpOutSchema,
+    FollowUpPatchSchema,
+    FollowUpWithStatsSchema,
+)
 from referral.db import get_session
 from referral.restapi import Blueprint, PageArgs, page_schema, paginate
 
@@ -76,6 +81,18 @@ class FollowUpItem(MethodView):
     def put(self, data: dict[str, Any], rule_id: int) -> dict[str, Any]:
         """Replace a rule's message, timing and offers (what it sent stays)."""
         rule = followups.update_rule(get_session(), actor=current_actor(), rule_id=rule_id, **data)
+        return _with_stats(rule)
+
+    @blp.arguments(FollowUpPatchSchema, required=False)  # no body: nothing changes
+    @blp.response(200, FollowUpWithStatsSchema)
+    @blp.alt_response(401, description="No valid API key.", schema="Error")
+    @blp.alt_response(403, description=MANAGERS_ONLY, schema="Error")
+    @blp.alt_response(404, description="Not one of your rules.", schema="Error")
+    def patch(self, data: dict[str, Any], rule_id: int) -> dict[str, Any]:
+        """Change a rule; only the fields sent change (what it sent stays)."""
+        rule = followups.change_rule(
+            get_session(), actor=current_actor(), rule_id=rule_id, changes=data or {}
+        )
         return _with_stats(rule)
 
 

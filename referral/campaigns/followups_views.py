@@ -10,6 +10,7 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 from sqlmodel import col, select
 from werkzeug.wrappers import Response
 
+from referral import live
 from referral.auth.current import login_required
 from referral.auth.roles import MANAGING_ROLES
 from referral.businesses.actor import current_actor
@@ -169,10 +170,12 @@ def show(rule_id: int) -> str:
         )
     except DomainError:
         abort(404)
+    counts = followups.rule_counts(db, rule)
     return render_template(
         "campaigns/follow_up.html",
         rule=rule,
-        counts=followups.rule_counts(db, rule),
+        counts=counts,
+        live_state=_live_state(rule, counts),
         results=followups.rule_results(db, rule),
         sends=followups.recent_sends(db, rule),
         offers=[
@@ -187,6 +190,20 @@ def show(rule_id: int) -> str:
         can_run=g.user.role in MANAGING_ROLES,
         no_postal_address=NO_POSTAL_ADDRESS if not g.business.postal_address.strip() else "",
     )
+
+
+def _live_state(rule: FollowUpRule, counts: dict[str, int]) -> str:
+    return f"{rule.active}:{counts['sent']}:{counts['skipped']}:{counts['failed']}"
+
+
+@bp.get("/follow-ups/<int:rule_id>/status")
+@login_required
+def status(rule_id: int) -> Response:
+    """A rule's counts, as JSON, for its page while it runs: the worker's
+    sends appear without a reload."""
+    rule = _rule(rule_id)
+    counts = followups.rule_counts(get_session(), rule)
+    return live.status(_live_state(rule, counts), done=not rule.active)
 
 
 def _action(name: str, active: bool, done: str) -> None:

@@ -207,6 +207,7 @@ def send_one(engine: Engine, batch: _Batch, *, recipient_id: int) -> bool:
             text_body=services.merge(batch.body, values) + services.offers_section(links),
             message_id=f"<campaign-{campaign_id}-{recipient_id}@referral.localhost>",
             suppressed=bool(suppressed),
+            email=(SourceKind.CAMPAIGN.value, campaign_id),
         )
         if message is None:
             _mark(

@@ -122,7 +122,13 @@ class CampaignOutSchema(ma.Schema):
 
 
 class CampaignResultsSchema(ma.Schema):
+    unsubscribed = ma.fields.Integer(
+        metadata={"description": "Customers who unsubscribed with the link in its email."}
+    )
     said_yes = ma.fields.Integer(metadata={"description": "Customers who said yes to an offer."})
+    referrals_made = ma.fields.Integer(
+        metadata={"description": "Referrals to partners their yes made."}
+    )
     referrals_accepted = ma.fields.Integer()
     won = ma.fields.Integer(metadata={"description": "Partner referrals and own offers won."})
     revenue_cents = ma.fields.Integer(metadata={"description": "Value of the jobs won."})
@@ -215,6 +221,17 @@ class FollowUpInSchema(FollowUpFields):
             "offers and your active partners' (GET /offers, /offers/from-partners)."
         },
     )
+
+
+class FollowUpPatchSchema(FollowUpInSchema):
+    """PATCH /follow-ups/<id>: only the fields sent change; an unknown field
+    is an error naming it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("partial", True)
+        super().__init__(**kwargs)
+        for field in self.fields.values():  # omitted means unchanged, never a default
+            field.load_default = ma.missing
 
 
 class FollowUpFormSchema(FormSchema, FollowUpFields):

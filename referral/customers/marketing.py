@@ -28,7 +28,7 @@ from email.utils import make_msgid
 from typing import Any
 
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
+from itsdangerous import BadData, BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 from sqlalchemy import ColumnElement, and_, delete, exists, func, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -53,6 +53,9 @@ from referral.mail.delivery import deliver, on_hard_bounce
 from referral.mail.services import queue_email
 
 log = logging.getLogger(__name__)
+
+# The marketing email a link was in: its kind ("campaign", "follow_up") and id.
+EmailSource = tuple[str, int]
 
 MARKETING_EMAIL = "send_marketing_email"
 OPT_IN_VALID_FOR = dt.timedelta(days=30)
@@ -161,6 +164,7 @@ def _record(
     occurred_on: dt.date | None = None,
     how: str = "",
     user_id: int | None = None,
+    email: EmailSource | None = None,
 ) -> MarketingPermissionEvent:
     assert customer.id is not None
     event = MarketingPermissionEvent(
@@ -171,6 +175,8 @@ def _record(
         occurred_on=occurred_on or utcnow().date(),
         how=" ".join(how.split())[:200],
         user_id=user_id,
+        email_kind=email[0] if email else None,
+        email_id=email[1] if email else None,
     )
     session.add(event)
     return event
@@ -222,9 +228,11 @@ def withdraw_permission(
     source: PermissionSource,
     how: str = "",
     user_id: int | None = None,
+    email: EmailSource | None = None,
 ) -> MarketingPermissionEvent:
-    """Record that the customer no longer wants offers by email, and suppress
-    their address for this business at once."""
+    """Record that the customer no longer wants offers by email (from the
+    link in `email`, when they used one), and suppress their address for this
+    business at once."""
     customer.marketing_permission = MarketingPermission.REFUSED
     customer.marketing_permission_date = utcnow().date()
     customer.marketing_permission_source = (how or source.label)[:120]
@@ -236,7 +244,9 @@ def withdraw_permission(
             email=customer.email,
             reason=SuppressionReason.UNSUBSCRIBED,
         )
-    event = _record(session, customer, PermissionChange.WITHDRAWN, source, how=how, user_id=user_id)
+    event = _record(
+        session, customer, PermissionChange.WITHDRAWN, source, how=how, user_id=user_id, email=email
+    )
     session.flush()
     return event
 
@@ -295,33 +305,50 @@ def _unsubscribe_serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="marketing-unsubscribe")
 
 
-def unsubscribe_token(customer: Customer) -> str:
-    return str(_unsubscribe_serializer().dumps([customer.business_id, customer.id]))
+def unsubscribe_token(customer: Customer, email: EmailSource | None = None) -> str:
+    """The unsubscribe link's token; it names the email it is in (`email`:
+    ("campaign", 7)), so the unsubscribe counts for that campaign or rule."""
+    parts: list[Any] = [customer.business_id, customer.id]
+    if email is not None:
+        parts += [str(email[0]), int(email[1])]
+    return str(_unsubscribe_serializer().dumps(parts))
+
+
+def _read_unsubscribe_token(session: Session, token: str) -> tuple[Customer, EmailSource | None]:
+    try:
+        parts = _unsubscribe_serializer().loads(token)
+    except BadData as exc:
+        raise NotFound("This link is not valid.") from exc
+    # Links sent before emails were named in them hold two parts.
+    if not isinstance(parts, list) or len(parts) not in (2, 4):
+        raise NotFound("This link is not valid.")
+    business_id, customer_id = parts[:2]
+    customer = session.get(Customer, customer_id) if isinstance(customer_id, int) else None
+    if customer is None or customer.business_id != business_id:
+        raise NotFound("This link is not valid.")
+    kind, email_id = parts[2:] if len(parts) == 4 else (None, None)
+    named = isinstance(kind, str) and isinstance(email_id, int)
+    return customer, (kind, email_id) if named else None  # type: ignore[return-value]
 
 
 def customer_from_unsubscribe_token(session: Session, token: str) -> Customer:
     """The customer an unsubscribe link was made for. Fails (NotFound) on a
     forged or altered link, or one naming nobody."""
-    try:
-        business_id, customer_id = _unsubscribe_serializer().loads(token)
-    except (BadSignature, TypeError, ValueError) as exc:
-        raise NotFound("This link is not valid.") from exc
-    customer = session.get(Customer, customer_id) if isinstance(customer_id, int) else None
-    if customer is None or customer.business_id != business_id:
-        raise NotFound("This link is not valid.")
+    customer, _ = _read_unsubscribe_token(session, token)
     return customer
 
 
 def unsubscribe(session: Session, token: str, *, how: str) -> Customer:
-    """The customer's unsubscribe, honoured at once; a second click changes
-    nothing. Fails (NotFound) on a bad link."""
-    customer = customer_from_unsubscribe_token(session, token)
+    """The customer's unsubscribe, honoured at once and counted for the email
+    the link was in; a second click changes nothing. Fails (NotFound) on a
+    bad link."""
+    customer, email = _read_unsubscribe_token(session, token)
     already = customer.marketing_permission == MarketingPermission.REFUSED and (
         not customer.email or suppression_of(session, customer) is not None
     )
     if not already and not customer.erased:
         withdraw_permission(
-            session, customer=customer, source=PermissionSource.UNSUBSCRIBE, how=how
+            session, customer=customer, source=PermissionSource.UNSUBSCRIBE, how=how, email=email
         )
     return customer
 
@@ -452,16 +479,19 @@ def compose(
     text_body: str,
     message_id: str,
     suppressed: bool | None = None,
+    email: EmailSource | None = None,
 ) -> dict[str, Any] | None:
     """The mail payload of one marketing email, or None when the rule refuses
-    it now (checked at send time: what was queued may no longer be allowed)."""
+    it now (checked at send time: what was queued may no longer be allowed).
+    `suppressed`: the suppression list's answer read with the customer.
+    `email` names what sends it (("campaign", 7)): its unsubscribe counts there."""
     reason = refusal(session, business=business, customer=customer, suppressed=suppressed)
     if reason is None and not business.postal_address.strip():
         reason = NO_POSTAL_ADDRESS
     if reason is not None:
         log.info("marketing email to customer %s not sent: %s", customer.id, reason)
         return None
-    token = unsubscribe_token(customer)
+    token = unsubscribe_token(customer, email)
     link = absolute_url("marketing.unsubscribe", token=token)
     return {
         "to": customer.email,

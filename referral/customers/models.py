@@ -290,6 +290,13 @@ class MarketingPermissionEvent(TableBase, table=True):
     __table_args__ = (
         CheckConstraint("change IN ('granted', 'withdrawn', 'requested')", name="change"),
         Index("ix_marketing_permission_event_customer", "customer_id", "id"),
+        # Unsubscribes counted per campaign and follow-up rule (the dashboard).
+        Index(
+            "ix_marketing_permission_event_email",
+            "business_id",
+            "email_kind",
+            "email_id",
+        ),
     )
     business_id: int = Field(sa_column=Column(Integer, ForeignKey("business.id"), nullable=False))
     customer_id: int = Field(sa_column=Column(Integer, ForeignKey("customer.id"), nullable=False))
@@ -302,6 +309,10 @@ class MarketingPermissionEvent(TableBase, table=True):
     user_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("user_account.id"), nullable=True)
     )
+    # An unsubscribe: the marketing email whose link it came from ("campaign"
+    # or "follow_up" and its id), so each campaign and rule counts its own.
+    email_kind: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    email_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
 
 
 class SuppressionReason(StrEnum):

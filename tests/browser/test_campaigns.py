@@ -17,12 +17,17 @@ from flask import Flask
 from playwright.sync_api import expect
 from sqlmodel import Session
 
+from referral.campaigns.followups import keep_follow_ups_queued
 from referral.customers import marketing
 from referral.customers.models import PermissionSource
 from referral.customers.services import add_job, create_customer
+from referral.db import utcnow
+from referral.localtime import local_date, zone
 from tests.support.browser import HVAC_EMAIL, PLUMBER_EMAIL, log_in
 from tests.support.factories import actor, agreed_partnership, make_business, make_user
+from tests.support.jobs import run_jobs
 from tests.support.live_server import worker_thread
+from tests.support.offers import publish
 from tests.support.pages import updates_in_place
 from tests.support.smtp import Inbox
 
@@ -38,8 +43,17 @@ def app_overrides(smtp_server) -> dict[str, object]:  # type: ignore[no-untyped-
     return {"MAIL_BACKEND": "smtp", "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port}
 
 
-def past_customer(db: Session, business_id: int, name: str, email: str, *, permitted: bool) -> None:
-    """A customer of an HVAC job last year, who agreed to marketing email or not."""
+def past_customer(
+    db: Session,
+    business_id: int,
+    name: str,
+    email: str,
+    *,
+    permitted: bool,
+    job_date: dt.date | None = None,
+) -> None:
+    """A customer of an HVAC job (last year unless `job_date`), who agreed to
+    marketing email or not."""
     customer = create_customer(
         session=db,
         business_id=business_id,
@@ -49,7 +63,7 @@ def past_customer(db: Session, business_id: int, name: str, email: str, *, permi
         session=db,
         customer=customer,
         data={
-            "job_date": dt.date.today() - dt.timedelta(days=365),
+            "job_date": job_date or dt.date.today() - dt.timedelta(days=365),
             "description": "AC tune-up",
             "amount_cents": 25_000,
             "trade": "hvac",
@@ -169,3 +183,66 @@ def test_a_campaign_with_a_partners_offer_brings_a_won_referral_and_a_commission
         # The campaign page fits a phone.
         page.set_viewport_size(PHONE)
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_a_follow_up_rule_composed_in_the_browser_emails_the_customer_whose_job_is_due(  # type: ignore[no-untyped-def]
+    app: Flask, db: Session, page, smtp_server: tuple[Inbox, int]
+) -> None:
+    inbox, _ = smtp_server
+    hvac = make_business(
+        db, name="Cool Air HVAC", trade="hvac", zip_code="78701", postal_address=ADDRESS
+    )
+    alex = actor(make_user(db, hvac, email=HVAC_EMAIL, name="Alex"), hvac)
+    # A job eight days ago in the business's zone: a 7-day rule's moment came
+    # yesterday or today whatever the hour, within the lookback.
+    eight_days_ago = local_date(utcnow(), zone(hvac.zone_name)) - dt.timedelta(days=8)
+    with app.app_context():
+        publish(db, alex, kind="own", title="Comfort plan", benefit="Two tune-ups a year")
+        for name, email, permitted in (
+            ("Ana Diaz", "ana@example.com", True),
+            ("Bo Reyes", "bo@example.com", False),
+        ):
+            past_customer(
+                db, hvac.id or 0, name, email, permitted=permitted, job_date=eight_days_ago
+            )
+
+    # The owner composes the rule, previews it on a real customer and saves it.
+    log_in(page, HVAC_EMAIL)
+    page.goto("/campaigns")
+    page.click("#follow-ups-link")
+    page.click("#new-follow-up")
+    page.fill("#days_after", "7")
+    page.select_option("#send_hour", "0")
+    page.select_option("#trade", "hvac")
+    page.fill("#name", "A week after")
+    page.fill("#subject", "How is your AC, {first_name}?")
+    page.fill("#body", "Hello {first_name},\n\nWe worked for you on {last_job_date}.")
+    page.get_by_label("Comfort plan: Two tune-ups a year").check()
+    page.click("#preview")
+    expect(page.locator("#preview-message")).to_contain_text("How is your AC, ")
+    page.click("#save")
+    expect(page.locator("#follow-up-status")).to_have_text("running")
+    expect(page.locator("#count-sent")).to_have_text("0")
+
+    # The job worker's recurring run, as a starting worker queues it.
+    with app.app_context():
+        keep_follow_ups_queued(db)
+        db.commit()
+        run_jobs(app)
+
+    [message] = inbox.messages  # Bo never agreed to offers
+    assert message["To"] == "ana@example.com"
+    assert message["Subject"] == "How is your AC, Ana?"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    text = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    day = eight_days_ago
+    assert f"We worked for you on {day:%B} {day.day}, {day.year}." in text
+    assert "Comfort plan: Two tune-ups a year" in text and OFFER_LINK.search(text)
+    assert ADDRESS in text
+
+    # The rule's page, open all along, shows the send by itself.
+    updates_in_place(page.locator("#count-sent", has_text="1"), timeout=WORKER / 1000)
+    expect(page.locator("#count-skipped")).to_have_text("1")
+    expect(page.locator("#recent-sends")).to_contain_text("sent")
+    page.goto("/follow-ups")
+    expect(page.locator("main tbody tr", has_text="A week after")).to_contain_text("running")

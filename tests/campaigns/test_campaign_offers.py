@@ -125,7 +125,9 @@ def test_a_yes_in_a_campaign_email_becomes_a_won_referral_and_a_won_sale_counted
     db.commit()
 
     assert campaigns.campaign_results(db, made) == {
+        "unsubscribed": 0,
         "said_yes": 2,
+        "referrals_made": 1,
         "referrals_accepted": 1,
         "won": 2,
         "revenue_cents": 110_000,

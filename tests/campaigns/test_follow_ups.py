@@ -330,8 +330,10 @@ def test_the_pages_compose_with_a_preview_show_pause_and_resume_and_staff_only_r
     page = browser.get(page_path).get_data(as_text=True)
     for_sam = browser.get(f"{page_path}?customer_id={sam.id}").get_data(as_text=True)
     foreign = browser.get(f"{page_path}?customer_id={theirs.id}")
+    running_status = browser.get(f"{page_path}/status").json
     paused = browser.post_form(f"{page_path}/pause", {}, page=page_path)
     paused_page = browser.get(page_path).get_data(as_text=True)
+    paused_status = browser.get(f"{page_path}/status").json
     browser.post_form(f"{page_path}/resume", {}, page=page_path)
     staff = make_user(db, owner.business, email="staff@coolair.example.com", role="staff")
     reader = sign_in(app, staff)
@@ -348,6 +350,10 @@ def test_the_pages_compose_with_a_preview_show_pause_and_resume_and_staff_only_r
     assert "How is it, Sam?" in for_sam and foreign.status_code == 404
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
     assert paused.status_code == 302 and 'id="follow-up-status">paused<' in paused_page
+    # Its page polls while it runs (the worker's sends appear), not once paused.
+    assert running_status == {"state": "True:0:0:0", "done": False}
+    assert paused_status == {"state": "False:0:0:0", "done": True}
+    assert 'data-live="' in page and 'data-live="' not in paused_page
     db.expire_all()
     assert db.exec(select(FollowUpRule)).one().active is True
     assert staff_sees.status_code == 200 and 'id="pause"' not in staff_sees.get_data(as_text=True)
@@ -397,6 +403,53 @@ def test_the_api_creates_lists_shows_updates_pauses_and_resumes(
     assert [r["id"] for r in listed.json["items"]] == [rule_id]
     assert shown.json["counts"] == {"total": 0, "sent": 0, "skipped": 0, "failed": 0}
     assert shown.json["results"]["said_yes"] == 0
+
+
+def test_patch_changes_only_the_fields_sent_and_names_a_bad_one_changing_nothing(
+    app: Flask, db: Session, owner: Actor
+) -> None:
+    api = api_client(app, db, _user(db))
+    created = api.post(
+        "/follow-ups",
+        {
+            "name": "A week after",
+            "days_after": 7,
+            "subject": "Hi {first_name}",
+            "body": "Hello",
+            "send_hour": 9,
+            "trade": "hvac",
+        },
+    ).json
+    path = f"/follow-ups/{created['id']}"
+    elsewhere = make_business(db, name="Elsewhere")
+    theirs = api_client(app, db, make_user(db, elsewhere, email="owner@elsewhere.example"))
+
+    patched = api.patch(path, {"days_after": 14})
+    unknown = api.patch(path, {"days_after": 21, "colour": "red"})
+    fractional = api.patch(path, {"send_hour": 2.5})
+    bad_merge = api.patch(path, {"subject": "Hi {nope}", "days_after": 30})
+    nothing = api.patch(path)
+    foreign = theirs.patch(path, {"days_after": 3})
+    replaced = api.put(path, {"name": "Put", "days_after": 5, "subject": "S", "body": "B"})
+
+    assert patched.status_code == 200
+    assert {k: patched.json[k] for k in ("days_after", "name", "send_hour", "trade")} == {
+        "days_after": 14,
+        "name": "A week after",
+        "send_hour": 9,
+        "trade": "hvac",
+    }
+    assert unknown.status_code == 422 and list(unknown.json["errors"]) == ["colour"]
+    assert fractional.status_code == 422 and list(fractional.json["errors"]) == ["send_hour"]
+    assert bad_merge.status_code == 422 and list(bad_merge.json["errors"]) == ["subject"]
+    assert nothing.status_code == 200 and nothing.json["days_after"] == 14  # none changed
+    assert foreign.status_code == 404
+    assert replaced.status_code == 200  # PUT still replaces the whole rule
+    assert (replaced.json["name"], replaced.json["send_hour"], replaced.json["trade"]) == (
+        "Put",
+        10,
+        "",
+    )
 
 
 def test_the_offer_links_count_and_who_already_took_every_offer_is_skipped(

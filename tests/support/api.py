@@ -27,6 +27,9 @@ class ApiClient:
     def put(self, path: str, json: Any = None):  # type: ignore[no-untyped-def]
         return self.client.put(f"/api/v1{path}", headers=self.headers, json=json or {})
 
+    def patch(self, path: str, json: Any = None):  # type: ignore[no-untyped-def]
+        return self.client.patch(f"/api/v1{path}", headers=self.headers, json=json or {})
+
 
 def api_client(app: Flask, db: Session, user: User) -> ApiClient:
     key = f"rk_test_{new_token()}"

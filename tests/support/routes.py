@@ -32,6 +32,7 @@ LIVE_STATUS = {
     "leads.purchase_status": "a purchase's, while Stripe confirms the payment",
     "settlements.status": "a settlement's, while it is charged",
     "campaigns.status": "a campaign's progress, while it is sent",
+    "follow_ups.status": "a follow-up rule's counts, while it runs",
 }
 
 # GET routes that answer with something other than a page (a file, JSON or a
