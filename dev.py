@@ -6,7 +6,8 @@
                            embedded default (SQLite in instance/); --debug adds
                            the reloader and debugger (loopback only)
     python3 dev.py test    install that plus the test tools, then run the
-                           whole test suite (extra arguments go to pytest)
+                           whole test suite, one pytest-xdist worker per core
+                           (extra arguments go to pytest; -n 0 runs in one)
     python3 dev.py lock    recompile the locked requirements/*.txt from
                            pyproject.toml (--upgrade: newest allowed versions)
 
@@ -62,7 +63,19 @@ def main(argv: list[str]) -> int:
         return run([str(BIN / "referral"), "up", *rest])
     if command == "lock":
         return lock(upgrade="--upgrade" in rest)
-    return run([str(BIN / "python"), "-m", "pytest", *rest])
+    return run([str(BIN / "python"), "-m", "pytest", *parallel(rest), *rest])
+
+
+def parallel(pytest_args: list[str]) -> list[str]:
+    """One worker per core, each test file on one worker (its tests share
+    module fixtures and never race each other), unless the caller chose."""
+    chosen = any(
+        a in ("-n", "--numprocesses") or a.startswith(("-n", "--numprocesses="))
+        for a in pytest_args
+    )
+    if chosen or "no:xdist" in pytest_args:
+        return []
+    return ["-n", "auto", "--dist", "loadfile"]
 
 
 def install(name: str) -> None:

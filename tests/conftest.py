@@ -8,13 +8,14 @@ without them.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from sqlmodel import Session, SQLModel
 
 from referral.businesses.taxonomy import seed_trades
@@ -144,9 +145,29 @@ def app_context(app: Flask) -> Iterator[None]:
 # --- CI guarantees ----------------------------------------------------------------
 
 
+def _is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     if REQUIRE_POSTGRES and not PG_URL:
         raise pytest.UsageError("REFERRAL_REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set")
+    if PG_URL and _is_xdist_worker(session.config):
+        _create_database_when_missing(PG_URL)
+
+
+def _create_database_when_missing(url: str) -> None:
+    """The worker's own database (tests/support/app.py), made in the cluster of
+    TEST_DATABASE_URL's database."""
+    name = make_url(url).database
+    admin = create_engine(os.environ["TEST_DATABASE_URL"], isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        ).first()
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
 
 
 _ran = {"postgresql": 0, "browser": 0}
@@ -161,6 +182,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _is_xdist_worker(session.config):
+        return  # the controller hears every worker's reports and decides
     missing = []
     if REQUIRE_POSTGRES and _ran["postgresql"] == 0:
         missing.append("no PostgreSQL test ran")

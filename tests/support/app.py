@@ -8,11 +8,24 @@ import re
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import make_url
 
 from referral import create_app
 from referral.config import TestConfig
 
-PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+
+def _database_of_this_worker(url: str) -> str:
+    """Under pytest-xdist (`dev.py test` runs one worker per core) each worker
+    has a PostgreSQL database of its own, <name>_<worker>, created when missing
+    (tests/conftest.py): the suite empties its database between tests."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
+
+
+PG_URL = _database_of_this_worker(os.environ.get("TEST_DATABASE_URL", ""))
 REQUIRE_POSTGRES = os.environ.get("REFERRAL_REQUIRE_POSTGRES") == "1"
 REQUIRE_BROWSER = os.environ.get("REFERRAL_REQUIRE_BROWSER") == "1"
 BACKENDS = ["sqlite", "postgresql"]
