@@ -16,7 +16,6 @@ from email.message import EmailMessage
 
 import pytest
 from flask import Flask
-from sqlalchemy import event
 from sqlmodel import Session, select
 
 from referral.analytics import outreach
@@ -41,6 +40,7 @@ from tests.support.factories import actor, agreed_partnership, make_business, ma
 from tests.support.jobs import run_jobs
 from tests.support.offers import publish
 from tests.support.smtp import Inbox
+from tests.support.statements import statements
 
 ADDRESS = "1200 Congress Ave, Austin, TX 78701"
 OFFER_PATH = re.compile(r"https?://\S+(/o/\S+)")
@@ -307,17 +307,8 @@ def test_the_figure_takes_two_statements_however_many_campaigns_there_are(
     app: Flask, db: Session, world: Outreach
 ) -> None:
     def statements_for_figure() -> int:
-        sent: list[str] = []
-
-        def record(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-            sent.append(statement)
-
-        engine = db.get_bind()
-        event.listen(engine, "before_cursor_execute", record)
-        try:
+        with statements(app) as sent:
             campaigns_and_follow_ups(db, world.hvac.business_id)
-        finally:
-            event.remove(engine, "before_cursor_execute", record)
         return len(sent)
 
     before = statements_for_figure()

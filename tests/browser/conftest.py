@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 
 from tests.support.app import REQUIRE_BROWSER
-from tests.support.browser import ARTIFACTS
+from tests.support.browser import ACTION_TIMEOUT_MS, ARTIFACTS
 from tests.support.browser_stripe import CONNECT_WEBHOOK_SECRET, WEBHOOK_SECRET
 from tests.support.live_server import LiveServer, worker_thread
 from tests.support.stripe_standin import StripeStandIn
@@ -73,7 +73,7 @@ def job_worker(app: Flask) -> Iterator[None]:
 def page(browser, live_server: LiveServer, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     """A fresh browser context per test; failing tests leave a screenshot."""
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
     page = context.new_page()
     errors: list[str] = []
 
@@ -120,7 +120,7 @@ def open_page(browser, live_server: LiveServer, request: pytest.FixtureRequest):
         context = browser.new_context(
             base_url=live_server.url, viewport={"width": 1280, "height": 900}
         )
-        context.set_default_timeout(10_000)
+        context.set_default_timeout(ACTION_TIMEOUT_MS)
         new_page = context.new_page()
         new_page.on("console", on_console)
         new_page.on("pageerror", lambda exc: errors.append(str(exc)))

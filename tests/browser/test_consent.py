@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from referral.customers.services import create_customer
 from referral.referrals.models import Referral
+from tests.support.browser import ACTION_TIMEOUT_MS
 from tests.support.factories import PASSWORD, actor, agreed_partnership, make_business, make_user
 
 
@@ -24,7 +25,7 @@ def app_overrides(smtp_server) -> dict[str, object]:  # type: ignore[no-untyped-
 
 def _signed_in(browser, live_server, email: str):  # type: ignore[no-untyped-def]
     context = browser.new_context(base_url=live_server.url)
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
     page = context.new_page()
     page.goto("/login")
     page.fill("#email", email)

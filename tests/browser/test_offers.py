@@ -21,6 +21,7 @@ from referral.customers.services import create_customer
 from referral.offers.links import Source, offer_links
 from referral.offers.models import Offer, SourceKind
 from referral.referrals.models import Referral
+from tests.support.browser import ACTION_TIMEOUT_MS
 from tests.support.factories import PASSWORD, actor, agreed_partnership, make_business, make_user
 
 PHONE = {"width": 390, "height": 844}
@@ -34,7 +35,7 @@ def app_overrides(smtp_server) -> dict[str, object]:  # type: ignore[no-untyped-
 
 def _signed_in(browser, live_server, email: str):  # type: ignore[no-untyped-def]
     context = browser.new_context(base_url=live_server.url)
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
     page = context.new_page()
     page.goto("/login")
     page.fill("#email", email)
@@ -73,7 +74,7 @@ def test_a_customer_says_yes_to_a_partners_offer_and_the_partner_wins_the_job(
     blair_context, blair_page = _signed_in(browser, live_server, "blair@drip.example")
     alex_context, alex_page = _signed_in(browser, live_server, "alex@coolair.example")
     customer_context = browser.new_context(viewport=PHONE)
-    customer_context.set_default_timeout(10_000)
+    customer_context.set_default_timeout(ACTION_TIMEOUT_MS)
     try:
         blair_page.goto("/offers/new")
         blair_page.select_option("#kind", "partner")

@@ -93,7 +93,7 @@ def test_forged_stale_future_and_malformed_webhooks_are_refused_and_nothing_is_s
     if header == "stale":
         body, header = signed(payload, secret(app), at=now - 301)
     elif header == "future":
-        body, header = signed(payload, secret(app), at=now + 301)
+        body, header = signed(payload, secret(app), at=now + 900)
     elif header == "valid":
         body, header = signed(payload, secret(app))
     elif header is None:

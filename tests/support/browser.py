@@ -21,6 +21,12 @@ def log_in(page, email: str) -> None:  # type: ignore[no-untyped-def]
     expect(page.locator(".who")).to_be_visible()
 
 
+# How long a browser action may wait. Generous: on CI two workers share two
+# cores with PostgreSQL and another Chromium, and a page that loads in 200 ms
+# alone has taken over 10 s there; a real hang still fails.
+ACTION_TIMEOUT_MS = 30_000
+
+
 def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -28,7 +34,7 @@ def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
 
 def sign_in_page(browser, live_server, email: str):  # type: ignore[no-untyped-def]
     context = browser.new_context(base_url=live_server.url)
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
     page = context.new_page()
     page.goto("/login")
     page.fill("#email", email)
