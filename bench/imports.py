@@ -5,11 +5,14 @@
     .venv/bin/python bench/imports.py --database-url postgresql+psycopg://postgres@127.0.0.1/bench
 
 Builds a field-service export (customer id, name, email, phone, ZIP, invoice
-number, date, total; every tenth row a second job of the customer above it),
+number, date, total, email opt-in; every tenth row a second job of the
+customer above it; every other customer opted in, so the import writes their
+marketing-permission history too),
 then, in the same run and on the same database:
 
 1. bare: the rows already parsed, written with one executemany per table
-   (customers, then their jobs), in one transaction, rolled back;
+   (customers, then their jobs and permission events), in one transaction,
+   rolled back;
 2. import: the product's path as the job worker runs it: upload, preview
    (every row read, parsed and matched), then the worker process
    (`referral.jobs.worker.run_due_jobs`) imports it in batches, each batch
@@ -43,7 +46,12 @@ from referral.businesses.models import Business, Trade  # noqa: E402
 from referral.businesses.taxonomy import seed_trades  # noqa: E402
 from referral.config import Config  # noqa: E402
 from referral.customers import imports  # noqa: E402
-from referral.customers.models import Customer, CustomerImport, CustomerJob  # noqa: E402
+from referral.customers.models import (  # noqa: E402
+    Customer,
+    CustomerImport,
+    CustomerJob,
+    MarketingPermissionEvent,
+)
 
 WORKER = """
 import resource, sys
@@ -60,13 +68,15 @@ print(ran, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def customer_list(rows: int) -> bytes:
-    lines = ["Customer ID,Client Name,E-mail,Phone,Zip Code,Invoice #,Invoice Date,Total"]
+    lines = [
+        "Customer ID,Client Name,E-mail,Phone,Zip Code,Invoice #,Invoice Date,Total,Email Opt In"
+    ]
     for i in range(rows):
         n = i - i % 10 if i % 10 == 9 else i
         phone = f"512555{n % 10000:04d}" if n % 3 == 0 else ""
         lines.append(
             f"C{n},Customer {n},c{n}@example.com,{phone},78701,INV-{i},"
-            f"2025-{1 + i % 12:02d}-15,{100 + i % 900}.50"
+            f"2025-{1 + i % 12:02d}-15,{100 + i % 900}.50,{'yes' if n % 2 == 0 else 'no'}"
         )
     return ("\r\n".join(lines) + "\r\n").encode()
 
@@ -100,6 +110,7 @@ def bare_insert(engine, business_id: int, rows: int) -> float:  # type: ignore[n
             "phone": "",
             "zip_code": "78701",
             "external_id": f"C{i}",
+            "marketing_permission": "granted" if i % 2 == 0 else "refused",
             "created_at": now,
         }
         for i in range(rows)
@@ -134,6 +145,20 @@ def bare_insert(engine, business_id: int, rows: int) -> float:  # type: ignore[n
             for i in range(rows)
         ]
         connection.execute(insert(CustomerJob.__table__), jobs)  # type: ignore[attr-defined]
+        granted = [
+            {
+                "business_id": business_id,
+                "customer_id": customer_id,
+                "change": "granted",
+                "source": "import",
+                "occurred_on": now.date(),
+                "how": f"From the file (import 1, line {i + 2})",
+                "created_at": now,
+            }
+            for i, customer_id in by_row.items()
+            if i % 2 == 0
+        ]
+        connection.execute(insert(MarketingPermissionEvent.__table__), granted)  # type: ignore[attr-defined]
         elapsed = time.perf_counter() - started
         transaction.rollback()
     return elapsed

@@ -30,7 +30,7 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
-from referral.customers import reading
+from referral.customers import marketing, reading
 from referral.customers.models import (
     Customer,
     CustomerImport,
@@ -38,6 +38,7 @@ from referral.customers.models import (
     CustomerImportRow,
     CustomerJob,
     ImportStatus,
+    MarketingPermissionEvent,
     RowOutcome,
 )
 from referral.customers.reading import CUSTOMER_FIELDS, FIELDS, FileProblem, Options
@@ -841,9 +842,46 @@ def _write_batch(
             }
         )
     session.execute(insert(CustomerImportRow), outcomes)
+    marketing.record_events(session, _permission_events(record, rows))
     record.counts = counts.counts
     record.rows_done += len(rows)
     session.flush()
+
+
+def _permission_events(record: CustomerImport, rows: list[PlannedRow]) -> list[dict[str, Any]]:
+    """The marketing-permission history of the batch: one event per customer
+    whose permission a row granted or withdrew, dated and described by the
+    file's columns when it has them."""
+    events = []
+    for row in rows:
+        if row.outcome == RowOutcome.CREATED:
+            old, new = None, row.customer.get("marketing_permission")
+        elif row.outcome == RowOutcome.UPDATED:
+            applied = [
+                c for c in row.changes if c.field == "marketing_permission" and c not in row.kept
+            ]
+            if not applied:
+                continue
+            old, new = applied[0].old, applied[0].new
+        else:
+            continue
+        change = marketing.import_change(old, new) if new else None
+        customer_id = row.owner.customer_id if row.owner else row.customer_id
+        if change is None or customer_id is None:
+            continue
+        where = f"import {record.id}, line {row.line}"
+        source = row.customer.get("marketing_permission_source")
+        events.append(
+            marketing.import_event(
+                business_id=record.business_id,
+                customer_id=customer_id,
+                change=change,
+                occurred_on=row.customer.get("marketing_permission_date"),
+                how=f"{source} ({where})" if source else f"From the file ({where})",
+                user_id=record.user_id,
+            )
+        )
+    return events
 
 
 def outcome_message(row: PlannedRow) -> str:
@@ -945,6 +983,9 @@ def export_customers_csv(*, session: Session, business_id: int) -> Iterator[str]
 # --- Undo -----------------------------------------------------------------------------------
 
 
+UNDONE_WITH_IMPORT = ("customer_job", "customer_import_row", "marketing_permission_event")
+
+
 def undo_blockers(*, session: Session, record: CustomerImport) -> str:
     """Why the import cannot be undone now ("" when it can)."""
     if record.status != ImportStatus.DONE or record.finished_at is None:
@@ -956,7 +997,8 @@ def undo_blockers(*, session: Session, record: CustomerImport) -> str:
         CustomerImportRow.customer_id.is_not(None),  # type: ignore[union-attr]
     )
     for table in SQLModel.metadata.sorted_tables:
-        if table.name in ("customer_job", "customer_import_row") or "customer_id" not in table.c:
+        # Its own jobs, outcomes and permission history are what undo removes.
+        if table.name in UNDONE_WITH_IMPORT or "customer_id" not in table.c:
             continue
         if not any(fk.column.table.name == "customer" for fk in table.c.customer_id.foreign_keys):
             continue
@@ -983,6 +1025,7 @@ def undo_import(*, session: Session, record: CustomerImport) -> CustomerImport:
         CustomerImportRow.outcome == RowOutcome.CREATED,
     )
     still_used = select(CustomerJob.customer_id).where(CustomerJob.customer_id.in_(created))  # type: ignore[attr-defined]
+    reverted: list[dict[str, Any]] = []
     for row in session.execute(
         select(CustomerImportRow)
         .where(
@@ -993,12 +1036,37 @@ def undo_import(*, session: Session, record: CustomerImport) -> CustomerImport:
     ).scalars():
         customer = session.get(Customer, row.customer_id)
         if customer is not None and customer.erased_at is None:
+            permission = customer.marketing_permission
             for name, value in row.previous.items():
                 if name == "marketing_permission_date" and value:
                     value = dt.date.fromisoformat(value)
                 setattr(customer, name, value)
             customer.updated_at = utcnow()
+            # The history is append-only: putting a permission back is an event too.
+            change = marketing.import_change(permission, customer.marketing_permission)
+            if change is not None:
+                reverted.append(
+                    marketing.import_event(
+                        business_id=record.business_id,
+                        customer_id=customer.id or 0,
+                        change=change,
+                        occurred_on=None,
+                        how=f"Import {record.id} undone",
+                        user_id=None,
+                    )
+                )
+    marketing.record_events(session, reverted)
     session.flush()
+    gone = select(Customer.id).where(
+        Customer.id.in_(created),  # type: ignore[union-attr]
+        Customer.business_id == record.business_id,
+        Customer.id.not_in(still_used),  # type: ignore[union-attr]
+    )
+    session.execute(
+        delete(MarketingPermissionEvent).where(
+            MarketingPermissionEvent.customer_id.in_(gone)  # type: ignore[attr-defined]
+        )
+    )
     session.execute(
         delete(Customer).where(
             Customer.id.in_(created),  # type: ignore[union-attr]

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from sqlmodel import Session, select
 
-from referral.customers import imports, services
+from referral.customers import imports, marketing, services
 from referral.customers.models import (
     Customer,
     CustomerImport,
@@ -16,12 +16,16 @@ from referral.customers.models import (
     CustomerImportRow,
     CustomerJob,
     ImportStatus,
+    MarketingPermission,
+    MarketingPermissionEvent,
+    PermissionSource,
 )
 from referral.customers.reading import FileProblem
 from referral.db import utcnow
 from referral.errors import DomainError
 from referral.housekeeping import prune
 from tests.support.factories import make_business
+from tests.support.statements import sql_statements
 
 HEADER = "name,email,phone,address,zip_code,job_date,job_description,job_amount\n"
 
@@ -294,6 +298,87 @@ def test_undo_removes_what_the_import_added_and_puts_back_what_it_changed(
     assert db.exec(select(CustomerJob)).all() == []
     with pytest.raises(DomainError):
         imports.undo_import(session=db, record=record)
+
+
+def history(db: Session, customer_id: int) -> list[tuple[str, str, dt.date, str]]:
+    return [
+        (event.change, event.source, event.occurred_on, event.how)
+        for event in db.exec(
+            select(MarketingPermissionEvent)
+            .where(MarketingPermissionEvent.customer_id == customer_id)
+            .order_by(MarketingPermissionEvent.id)  # type: ignore[arg-type]
+        )
+    ]
+
+
+def test_an_import_records_each_permission_it_grants_or_withdraws(
+    db: Session, business_id: int
+) -> None:
+    kept = add(db, business_id, name="Cy Lo", email="cy@example.com")
+    leaving = add(db, business_id, name="Di Ro", email="di@example.com")
+    marketing.grant_permission(db, customer=leaving, source=PermissionSource.STAFF)
+    db.commit()
+    record = upload(
+        db,
+        business_id,
+        "name,email,Email opt-in,Opt-in date,Opt-in source\n"
+        "Ana Diaz,ana@example.com,yes,3/2/2025,Signed at the counter\n"
+        "Ben Ode,ben@example.com,no,,\n"
+        "Cy Lo,cy@example.com,yes,,\n"
+        "Di Ro,di@example.com,no,,\n",
+    )
+    record.mapping |= {
+        "marketing_permission": "Email opt-in",
+        "marketing_permission_date": "Opt-in date",
+        "marketing_permission_source": "Opt-in source",
+    }
+    db.commit()
+    with sql_statements(db.get_bind()) as sent:  # type: ignore[arg-type]
+        run(db, record)
+
+    ana = db.exec(select(Customer).where(Customer.email == "ana@example.com")).one()
+    ben = db.exec(select(Customer).where(Customer.email == "ben@example.com")).one()
+    today = utcnow().date()
+    assert history(db, ana.id) == [  # type: ignore[arg-type]
+        (
+            "granted",
+            "import",
+            dt.date(2025, 3, 2),
+            f"Signed at the counter (import {record.id}, line 2)",
+        )
+    ]
+    assert history(db, ben.id) == []  # type: ignore[arg-type]  # a "no" from someone who never said yes
+    assert history(db, kept.id)[-1] == (  # type: ignore[arg-type]
+        "granted",
+        "import",
+        today,
+        f"From the file (import {record.id}, line 4)",
+    )
+    assert history(db, leaving.id)[-1][:2] == ("withdrawn", "import")  # type: ignore[arg-type]
+    assert ana.marketing_permission == MarketingPermission.GRANTED
+    # The events are written with the batch in one statement, not one per row.
+    assert sent.inserts_into("marketing_permission_event") == 1
+
+
+def test_undoing_an_import_takes_its_permissions_back_in_the_history(
+    db: Session, business_id: int
+) -> None:
+    cy = add(db, business_id, name="Cy Lo", email="cy@example.com")
+    record = upload(
+        db,
+        business_id,
+        "name,email,Email opt-in\nAna Diaz,ana@example.com,yes\nCy Lo,cy@example.com,yes\n",
+    )
+    run(db, record)
+
+    imports.undo_import(session=db, record=record)
+    db.commit()
+
+    assert db.exec(select(Customer.email)).all() == ["cy@example.com"]
+    assert [event[0] for event in history(db, cy.id)] == ["granted", "withdrawn"]  # type: ignore[arg-type]
+    assert history(db, cy.id)[-1][3] == f"Import {record.id} undone"  # type: ignore[arg-type]
+    db.refresh(cy)
+    assert cy.marketing_permission == MarketingPermission.UNKNOWN
 
 
 @pytest.mark.parametrize(
