@@ -30,7 +30,7 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
 
-from referral.customers import marketing, reading
+from referral.customers import marketing, presets, reading
 from referral.customers.models import (
     Customer,
     CustomerImport,
@@ -79,7 +79,12 @@ def upload_import(
     digest = hashlib.sha256(content).hexdigest()
     _refuse_open_twin(session, business_id, digest)
     header = _header(content, dialect)
-    remembered = last_mapping(session=session, business_id=business_id)
+    preset = presets.detect_preset(header.columns)
+    if preset:
+        mapping = presets.mapping_for(presets.PRESETS[preset], header.columns)
+    else:
+        remembered = last_mapping(session=session, business_id=business_id)
+        mapping = reading.propose_mapping(header.columns, remembered)
     record = CustomerImport(
         business_id=business_id,
         user_id=user_id,
@@ -89,7 +94,8 @@ def upload_import(
         encoding=dialect.encoding,
         delimiter=dialect.delimiter,
         line_ending=dialect.line_ending,
-        mapping=reading.propose_mapping(header.columns, remembered),
+        mapping=mapping,
+        choices={"preset": preset},
     )
     try:
         with session.begin_nested():
@@ -204,19 +210,37 @@ def set_reading(
     delimiter: str,
     mapping: dict[str, str],
     fix_zip_zeros: bool,
+    preset: str | None = None,
+    apply_preset: bool = True,
 ) -> dict[str, list[str]]:
     """Change how the file is read and mapped (until it is imported); errors
-    by field, {} when the import can be previewed."""
+    by field, {} when the import can be previewed. With `preset` (a key of
+    presets.PRESETS, or presets.OTHER for the file's own columns) the file
+    is recorded as from that tool and, with `apply_preset`, the preset's
+    mapping is applied first and `mapping` changes it field by field."""
     _still_open(record)
     errors: dict[str, list[str]] = {}
     if encoding not in reading.ENCODINGS:
         errors["encoding"] = ["Choose one of the encodings listed."]
     if delimiter not in reading.DELIMITERS:
         errors["delimiter"] = ["Choose comma, semicolon or tab."]
+    if preset is not None and preset != presets.OTHER and preset not in presets.PRESETS:
+        errors["preset"] = [
+            f"Unknown preset {preset!r}: choose one of {', '.join(presets.PRESETS)}."
+        ]
     if errors:
         return errors
     record.encoding, record.delimiter = encoding, delimiter
     header = _header(file_content(session, record), _dialect(record))
+    if preset is not None and apply_preset:
+        chosen = (
+            presets.mapping_for(presets.PRESETS[preset], header.columns)
+            if preset
+            else reading.propose_mapping(header.columns)
+        )
+        mapping = chosen | mapping
+    if preset is not None:
+        record.choices = {**record.choices, "preset": preset}
     mapping = {name: column for name, column in mapping.items() if column}
     errors = reading.check_mapping(mapping, header.columns)
     record.mapping = mapping

@@ -8,6 +8,11 @@ document.querySelectorAll("form[data-busy]").forEach((form) => {
   });
 });
 
+// Choosing the tool a file came from applies its columns at once.
+document.querySelectorAll("select[data-applies]").forEach((select) => {
+  select.addEventListener("change", () => document.getElementById(select.dataset.applies)?.click());
+});
+
 const progress = document.querySelector("#progress[data-status-url]");
 if (progress && ["queued", "running"].includes(progress.dataset.status)) {
   const bar = progress.querySelector("progress");
