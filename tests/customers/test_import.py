@@ -532,3 +532,50 @@ def test_housekeeping_deletes_abandoned_uploads_and_old_values_past_undo(
     (row,) = db.exec(select(CustomerImportRow).where(CustomerImportRow.import_id == finished.id))
     assert row.previous == {} and row.customer_id == ana.id
     assert prune(db, now=later)["import_rows_forgotten"] == 0  # once
+
+
+def test_housekeeping_reads_only_the_imports_it_still_has_to_clear(
+    app_context: None, db: Session, business_id: int
+) -> None:
+    for n in range(3):
+        add(db, business_id, name=f"Old {n}", email=f"c{n}@example.com")
+        run(db, upload(db, business_id, f"name,email\nNew {n},c{n}@example.com\n"))
+    later = utcnow() + imports.UNDO_WINDOW + dt.timedelta(hours=1)
+
+    with sql_statements(db.get_bind()) as first:  # type: ignore[arg-type]
+        cleared = prune(db, now=later)
+    db.commit()
+    with sql_statements(db.get_bind()) as second:  # type: ignore[arg-type]
+        again = prune(db, now=later)
+
+    assert cleared["import_rows_forgotten"] == 3 and again["import_rows_forgotten"] == 0
+    # All three imports' rows in one statement, then nothing left to read or write.
+    assert sum(sql.startswith("UPDATE customer_import_row") for sql in first) == 1
+    assert not any("customer_import_row" in sql for sql in second)
+    assert db.exec(select(CustomerImportRow.previous)).all() == [{}, {}, {}]
+
+
+def test_erasure_reads_each_waiting_file_of_the_business_once_in_one_query(
+    db: Session, business_id: int
+) -> None:
+    ana = add(db, business_id, name="Ana D.", email="Ana@Example.com", phone="+15125550101")
+    in_utf16 = upload(db, business_id, "Client,E-mail\nA. Diaz,ANA@example.com\n".encode("utf-16"))
+    in_cp1252 = upload(db, business_id, "Nom,Téléphone\nAña,512.555.0101\n".encode("cp1252"))
+    not_her = upload(db, business_id, "name,email\nBen Ode,ben@example.com\n")
+    imported = upload(db, business_id, "name,email\nCy Lo,cy@example.com\n")
+    run(db, imported)  # its file is gone: nothing to read
+    elsewhere = make_business(db)
+    theirs = upload(db, elsewhere.id or 0, "name,email\nAna Diaz,ana@example.com\n")
+    db.commit()
+
+    with sql_statements(db.get_bind()) as sent:  # type: ignore[arg-type]
+        services.erase_customer(session=db, business_id=business_id, customer_id=ana.id or 0)
+    db.commit()
+
+    reads = [sql for sql in sent if sql.startswith("SELECT") and "customer_import_file" in sql]
+    assert len(reads) == 1
+    assert not kept_file(db, in_utf16) and not kept_file(db, in_cp1252)
+    assert kept_file(db, not_her) and kept_file(db, theirs)
+    for record in (in_utf16, in_cp1252):
+        db.refresh(record)
+        assert record.status == ImportStatus.FAILED
