@@ -1225,7 +1225,10 @@ def _names_any(content: bytes, encoding: str, needles: list[str]) -> bool:
     """Whether the file holds one of the needles: the email anywhere (any
     case), a phone number's digits in its digits alone."""
     if encoding == "utf-16":  # the one encoding whose bytes are not ASCII's: made so once
-        content = content.decode(encoding, errors="replace").encode("utf-8")
+        try:
+            content = content.decode(encoding, errors="replace").encode("utf-8")
+        except UnicodeError:  # chosen for a file without its byte-order mark
+            pass
         encoding = "utf-8"
     lowered = content.lower()  # ASCII letters; a non-ASCII email is compared as typed
     digits = content.translate(None, _NOT_DIGITS)

@@ -103,9 +103,9 @@ def _sample(raw: bytes, encoding: str) -> str:
     stream = text_stream(raw, encoding)
     try:
         return stream.read(SAMPLE_BYTES)
-    except UnicodeDecodeError as exc:
+    except UnicodeError as exc:  # UTF-16 without its byte-order mark is not a decode error
         raise FileProblem(
-            f"The file cannot be read as {ENCODINGS[encoding]}: {exc.reason}."
+            f"The file cannot be read as {ENCODINGS[encoding]}: {getattr(exc, 'reason', exc)}."
         ) from exc
 
 
@@ -173,7 +173,7 @@ def records(raw: bytes, dialect: Dialect) -> Iterator[Record]:
             if any(cell.strip() for cell in cells):
                 yield Record(line=line, cells=cells)
             line = reader.line_num + 1
-    except UnicodeDecodeError as exc:
+    except UnicodeError as exc:  # UTF-16 without its byte-order mark is not a decode error
         raise FileProblem(
             f"Line {line} cannot be read as {ENCODINGS[dialect.encoding]}: choose another encoding."
         ) from exc

@@ -231,3 +231,17 @@ def test_the_api_refuses_an_unknown_preset_naming_the_field(api: ApiClient) -> N
         "name": "name",
         "email": "email",
     }
+
+
+def test_utf16_chosen_for_a_file_without_its_byte_order_mark_is_a_422(api: ApiClient) -> None:
+    uploaded = api.client.post(
+        "/api/v1/customers/imports",
+        headers=api.headers,
+        data={"file": (io.BytesIO(b"name,email\nAna,ana@example.com\n"), "c.csv")},
+        content_type="multipart/form-data",
+    )
+    url = f"/api/v1/customers/imports/{uploaded.json['id']}/mapping"
+
+    refused = api.client.put(url, headers=api.headers, json={"encoding": "utf-16", "preset": ""})
+
+    assert refused.status_code == 422 and "UTF-16" in str(refused.json["errors"]["file"])
