@@ -129,10 +129,14 @@ def bare_insert(engine, business_id: int, rows: int) -> float:  # type: ignore[n
         transaction = connection.begin()
         ids = (
             connection.execute(
-                insert(Customer.__table__).returning(  # type: ignore[attr-defined]
+                insert(Customer.__table__)  # type: ignore[attr-defined]
+                .returning(
                     Customer.__table__.c.id,  # type: ignore[attr-defined]
                     sort_by_parameter_order=True,
-                ),
+                )
+                # The import's page size: psycopg parses each new statement text
+                # anew, slowly for thousands of placeholders.
+                .execution_options(insertmanyvalues_page_size=imports.INSERT_PAGE_ROWS),
                 customers,
             )
             .scalars()
