@@ -33,15 +33,15 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {
-    # Jobber's help centre publishes its client *import* fields, not the client
-    # export's header; these are the column names of the client list export
-    # (Clients > More actions > Export), whose fields Jobber documents for its
-    # client records (first/last/company name, emails, phones, billing street,
-    # city, province/state, postal code; support.advancedjobberintegration.com
-    # "Understanding Client Data"). Not checked against a file from Jobber.
+    # The client export's header was not found published (Jobber's help centre
+    # documents its imports); the columns are those of Jobber's client record
+    # (first/last/company name, emails, phones, billing street, city,
+    # province/state, postal code: support.advancedjobberintegration.com,
+    # "Understanding Client Data") under the labels Jobber's client list
+    # export uses, as far as known. Not checked against a file from Jobber.
     "jobber_clients": Preset(
         label="Jobber: clients export",
-        source="Jobber client fields (help.getjobber.com; Adhesion 'Understanding Client Data')",
+        source="Jobber's client fields (support.advancedjobberintegration.com, client data)",
         columns={
             "Display Name": "name",
             "Company Name": None,
@@ -92,12 +92,13 @@ PRESETS: dict[str, Preset] = {
     # ServiceTitan publishes no customer-export header: its customer record
     # (ServiceTitan CRM API "Customer": id, name, type, address with street,
     # unit, city, state, zip; contacts of type Phone, MobilePhone, Email;
-    # doNotMail) is what its Customers report lists, under these labels. The
-    # preset is based on that documented record, not on a file from ServiceTitan.
+    # doNotMail; published as a JSON schema at schemas.apis.io) is what its
+    # Customers report lists, under these labels. The preset is based on that
+    # documented record, not on a file from ServiceTitan.
     # "Do Not Mail" is about postal mail and is not a marketing-email answer.
     "servicetitan_customers": Preset(
         label="ServiceTitan: customers export",
-        source="ServiceTitan CRM API customer record (developer.servicetitan.io)",
+        source="ServiceTitan CRM API customer schema (schemas.apis.io/schemas/servicetitan)",
         columns={
             "Customer ID": "external_id",
             "Customer Name": "name",
