@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest.fields import Upload
 
 from referral.auth.current import api_key_required
-from referral.customers import imports, reading, services
+from referral.customers import imports, presets, reading, services
 from referral.customers.models import CustomerImport, ImportStatus
 from referral.customers.reading import FileProblem
 from referral.customers.schemas import CustomerOutSchema, CustomerSchema, JobOutSchema, JobSchema
@@ -128,6 +128,9 @@ class ImportSchema(ma.Schema):
         values=ma.fields.String(),
         metadata={"description": "Referral field -> the file's column."},
     )
+    preset = ma.fields.String(
+        metadata={"description": "The tool the file was recognised as (or chosen) from; '' other."}
+    )
     mapping_errors = ma.fields.Dict(
         keys=ma.fields.String(), values=ma.fields.List(ma.fields.String())
     )
@@ -144,11 +147,25 @@ class ImportMappingSchema(ma.Schema):
     mapping = ma.fields.Dict(
         keys=ma.fields.String(validate=ma.validate.OneOf(list(reading.FIELDS))),
         values=ma.fields.String(validate=ma.validate.Length(max=255)),
-        required=True,
         metadata={
-            "description": "Referral field -> the file's column; fields left out are not imported."
+            "description": "Referral field -> the file's column; fields left out are not "
+            "imported. With `preset`, changes to the preset's mapping ('' unmaps a field)."
         },
     )
+    preset = ma.fields.String(
+        validate=ma.validate.OneOf([*presets.PRESETS, presets.OTHER]),
+        metadata={
+            "description": "The tool the file was exported from, whose columns are mapped: "
+            + ", ".join(f"{key} ({p.label})" for key, p in presets.PRESETS.items())
+            + "; '' for the file's own columns (mapped by their names)."
+        },
+    )
+
+    @ma.validates_schema
+    def _mapping_or_preset(self, data: dict[str, Any], **_: Any) -> None:
+        if "mapping" not in data and "preset" not in data:
+            raise ma.ValidationError("Give a mapping, a preset, or both.", "mapping")
+
     encoding = ma.fields.String(validate=ma.validate.OneOf(list(reading.ENCODINGS)))
     delimiter = ma.fields.String(validate=ma.validate.OneOf(list(reading.DELIMITERS)))
     fix_zip_zeros = ma.fields.Boolean(load_default=False)
@@ -213,6 +230,7 @@ def _import_view(record: CustomerImport) -> dict[str, Any]:
     view: dict[str, Any] = {
         name: getattr(record, name) for name in ImportSchema().fields if hasattr(record, name)
     }
+    view["preset"] = record.choices.get("preset", "")
     if record.status == ImportStatus.UPLOADED:
         try:
             columns = imports.describe_file(session=session, record=record).columns
@@ -297,8 +315,9 @@ class CustomerImportMapping(MethodView):
             record=record,
             encoding=data.get("encoding", record.encoding),
             delimiter=data.get("delimiter", record.delimiter),
-            mapping=data["mapping"],
+            mapping=data.get("mapping", {}),
             fix_zip_zeros=data["fix_zip_zeros"],
+            preset=data.get("preset"),
         )
         if errors:
             raise ValidationFailed("The mapping cannot be imported.", errors=errors)

@@ -30,6 +30,7 @@ from typing import Any
 from flask import current_app
 from itsdangerous import BadData, BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 from sqlalchemy import ColumnElement, and_, delete, exists, func, update
+from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -249,6 +250,48 @@ def withdraw_permission(
     )
     session.flush()
     return event
+
+
+def import_change(old: str | None, new: str) -> PermissionChange | None:
+    """What an import (or its undo) setting a customer's permission from `old`
+    (None for a customer it creates) to `new` records: a grant, the withdrawal
+    of a grant, or nothing (a "no" from someone who never granted it).
+    An import's "no" does not suppress the address: only the customer's own
+    unsubscribe, a bounce or staff recording their wish do."""
+    if new == MarketingPermission.GRANTED and old != MarketingPermission.GRANTED:
+        return PermissionChange.GRANTED
+    if old == MarketingPermission.GRANTED and new != MarketingPermission.GRANTED:
+        return PermissionChange.WITHDRAWN
+    return None
+
+
+def import_event(
+    *,
+    business_id: int,
+    customer_id: int,
+    change: PermissionChange,
+    occurred_on: dt.date | None,
+    how: str,
+    user_id: int | None,
+) -> dict[str, Any]:
+    """One history row for an import's change, to insert with the batch's
+    others in one statement (see record_events)."""
+    return {
+        "business_id": business_id,
+        "customer_id": customer_id,
+        "change": change.value,
+        "source": PermissionSource.IMPORT.value,
+        "occurred_on": occurred_on or utcnow().date(),
+        "how": " ".join(how.split())[:200],
+        "user_id": user_id,
+        "created_at": utcnow(),
+    }
+
+
+def record_events(session: Session, events: list[dict[str, Any]]) -> None:
+    """Many history rows in one statement (an import's batch)."""
+    if events:
+        session.execute(sa_insert(MarketingPermissionEvent), events)
 
 
 def suppress(session: Session, *, business_id: int, email: str, reason: SuppressionReason) -> None:

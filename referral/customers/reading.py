@@ -103,9 +103,9 @@ def _sample(raw: bytes, encoding: str) -> str:
     stream = text_stream(raw, encoding)
     try:
         return stream.read(SAMPLE_BYTES)
-    except UnicodeDecodeError as exc:
+    except UnicodeError as exc:  # UTF-16 without its byte-order mark is not a decode error
         raise FileProblem(
-            f"The file cannot be read as {ENCODINGS[encoding]}: {exc.reason}."
+            f"The file cannot be read as {ENCODINGS[encoding]}: {getattr(exc, 'reason', exc)}."
         ) from exc
 
 
@@ -173,7 +173,7 @@ def records(raw: bytes, dialect: Dialect) -> Iterator[Record]:
             if any(cell.strip() for cell in cells):
                 yield Record(line=line, cells=cells)
             line = reader.line_num + 1
-    except UnicodeDecodeError as exc:
+    except UnicodeError as exc:  # UTF-16 without its byte-order mark is not a decode error
         raise FileProblem(
             f"Line {line} cannot be read as {ENCODINGS[dialect.encoding]}: choose another encoding."
         ) from exc
@@ -238,7 +238,8 @@ FIELDS: dict[str, str] = {
 JOB_FIELDS = ("job_external_id", "job_date", "job_amount", "job_description", "job_trade")
 
 
-def _key(header: str) -> str:
+def header_key(header: str) -> str:
+    """A column name without case, spaces or punctuation ("E-mail" -> "email")."""
     return re.sub(r"[^a-z0-9]", "", header.lower())
 
 
@@ -321,7 +322,7 @@ HEADER_NAMES: dict[str, tuple[str, ...]] = {
     "job_trade": ("jobtrade", "trade", "businessunit", "jobcategory", "category", "jobtype"),
 }  # fmt: skip
 # Referral's own labels (its export's header) are known names too.
-_FIELD_BY_HEADER = {_key(label): name for name, label in FIELDS.items()} | {
+_FIELD_BY_HEADER = {header_key(label): name for name, label in FIELDS.items()} | {
     name: f for f, names in HEADER_NAMES.items() for name in names
 }
 
@@ -334,7 +335,7 @@ def propose_mapping(columns: list[str], remembered: dict[str, str] | None = None
         if name in FIELDS and column in columns and column not in mapping.values():
             mapping[name] = column
     for column in columns:
-        name = _FIELD_BY_HEADER.get(_key(column))
+        name = _FIELD_BY_HEADER.get(header_key(column))
         if name and name not in mapping and column not in mapping.values():
             mapping[name] = column
     if "name" in mapping and ("first_name" in mapping or "last_name" in mapping):

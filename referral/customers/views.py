@@ -18,7 +18,7 @@ from flask import (
 )
 
 from referral.auth.current import login_required, roles_required
-from referral.customers import imports, marketing, reading, services
+from referral.customers import imports, marketing, presets, reading, services
 from referral.customers.models import Customer, CustomerImport, ImportStatus, PermissionSource
 from referral.customers.reading import FileProblem
 from referral.customers.schemas import CustomerFormSchema, JobFormSchema
@@ -168,6 +168,7 @@ def _import_page(record: CustomerImport, status: int = 200, **context: Any) -> t
         view=view,
         plan=plan,
         fields=reading.FIELDS,
+        presets=presets.PRESETS,
         encodings=reading.ENCODINGS,
         delimiters=reading.DELIMITERS,
         line_endings=reading.LINE_ENDINGS,
@@ -222,7 +223,12 @@ def import_record(import_id: int) -> tuple[str, int]:
 def import_mapping(import_id: int) -> Response | tuple[str, int]:
     """Change how the file is read (encoding, delimiter) and mapped to Referral's fields."""
     record = _own_import(import_id)
-    mapping = {name: request.form.get(f"map-{name}", "") for name in reading.FIELDS}
+    # "Use these columns" next to the File-from chooser applies the preset's
+    # mapping in place of the selects; otherwise the selects are the mapping.
+    applying = "apply_preset" in request.form
+    mapping = (
+        {} if applying else {name: request.form.get(f"map-{name}", "") for name in reading.FIELDS}
+    )
     errors = imports.set_reading(
         session=get_session(),
         record=record,
@@ -230,10 +236,13 @@ def import_mapping(import_id: int) -> Response | tuple[str, int]:
         delimiter=request.form.get("delimiter", ""),
         mapping=mapping,
         fix_zip_zeros=request.form.get("fix_zip_zeros") == "yes",
+        preset=request.form.get("preset"),
+        apply_preset=applying,
     )
     if errors:
         return _import_page(record, 422, errors=errors)
-    return redirect(url_for("customers.import_record", import_id=import_id) + "#preview")
+    anchor = "#columns" if applying else "#preview"
+    return redirect(url_for("customers.import_record", import_id=import_id) + anchor)
 
 
 @bp.post("/customers/imports/<int:import_id>/start")

@@ -1,11 +1,20 @@
 // Customer imports: no double submits, and progress that updates by itself.
 document.querySelectorAll("form[data-busy]").forEach((form) => {
   form.addEventListener("submit", () => {
-    form.querySelectorAll("button[type=submit]").forEach((button) => {
-      button.disabled = true;
-      button.textContent = "Working…";
-    });
+    // After the form's data is taken: a button disabled now would leave out
+    // its own name (the File-from chooser's "Use its columns").
+    window.setTimeout(() => {
+      form.querySelectorAll("button[type=submit]").forEach((button) => {
+        button.disabled = true;
+        button.textContent = "Working…";
+      });
+    }, 0);
   });
+});
+
+// Choosing the tool a file came from applies its columns at once.
+document.querySelectorAll("select[data-applies]").forEach((select) => {
+  select.addEventListener("change", () => document.getElementById(select.dataset.applies)?.click());
 });
 
 const progress = document.querySelector("#progress[data-status-url]");

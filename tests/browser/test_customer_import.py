@@ -67,3 +67,47 @@ def test_map_preview_import_reimport_and_undo(page, live_server, db: Session) ->
         ("Ben Ode", ""),
     ]
     assert db.exec(select(CustomerJob)).all() == []
+
+
+PHONE = {"width": 390, "height": 844}
+SQUARE_EXPORT = (
+    b"Reference ID,First Name,Last Name,Email Address,Phone Number,Company Name,"
+    b"Street Address 1,Street Address 2,City,State,Postal Code,Birthday,Memo,"
+    b"Square Customer ID,Email Subscription Status\r\n"
+    b"R1,Ana,Diaz,ana@example.com,(512) 555-0101,,1 Main St,,Austin,TX,78701,,"
+    b"Gate code 1234,SQ-1,Subscribed\r\n"
+)
+
+
+def test_a_square_export_is_recognised_and_the_chooser_fits_a_phone(  # type: ignore[no-untyped-def]
+    page, live_server, db: Session
+):
+    user = make_user(db, make_business(db))
+    page.set_viewport_size(PHONE)
+    page.goto("/login")
+    page.fill("#email", user.email)
+    page.fill("#password", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(live_server.url + "/")
+    page.goto("/customers/import")
+    page.set_input_files(
+        "#file", {"name": "square.csv", "mimeType": "text/csv", "buffer": SQUARE_EXPORT}
+    )
+    page.click("form[data-busy] button[type=submit]")
+    page.wait_for_url(re.compile(r"/customers/imports/\d+$"))
+
+    assert page.locator("#preset").input_value() == "square_customers"
+    assert page.locator("#map-external_id").input_value() == "Square Customer ID"
+    assert "1 rows: 1 new customers" in page.locator("#summary").inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+    # Choosing "Other" applies at once: the columns are mapped by their names alone.
+    with page.expect_navigation(url=re.compile(r"/customers/imports/\d+#columns$")):
+        page.select_option("#preset", "")
+    assert page.locator("#preset").input_value() == ""
+    assert page.locator("#map-external_id").input_value() == ""
+    assert "Square Customer ID" in page.locator("#unmapped").inner_text()
+    with page.expect_navigation(url=re.compile(r"/customers/imports/\d+#columns$")):
+        page.select_option("#preset", "square_customers")
+    assert page.locator("#map-external_id").input_value() == "Square Customer ID"
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

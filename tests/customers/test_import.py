@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from sqlmodel import Session, select
 
-from referral.customers import imports, services
+from referral.customers import imports, marketing, services
 from referral.customers.models import (
     Customer,
     CustomerImport,
@@ -16,12 +16,16 @@ from referral.customers.models import (
     CustomerImportRow,
     CustomerJob,
     ImportStatus,
+    MarketingPermission,
+    MarketingPermissionEvent,
+    PermissionSource,
 )
 from referral.customers.reading import FileProblem
 from referral.db import utcnow
 from referral.errors import DomainError
 from referral.housekeeping import prune
 from tests.support.factories import make_business
+from tests.support.statements import sql_statements
 
 HEADER = "name,email,phone,address,zip_code,job_date,job_description,job_amount\n"
 
@@ -296,6 +300,87 @@ def test_undo_removes_what_the_import_added_and_puts_back_what_it_changed(
         imports.undo_import(session=db, record=record)
 
 
+def history(db: Session, customer_id: int) -> list[tuple[str, str, dt.date, str]]:
+    return [
+        (event.change, event.source, event.occurred_on, event.how)
+        for event in db.exec(
+            select(MarketingPermissionEvent)
+            .where(MarketingPermissionEvent.customer_id == customer_id)
+            .order_by(MarketingPermissionEvent.id)  # type: ignore[arg-type]
+        )
+    ]
+
+
+def test_an_import_records_each_permission_it_grants_or_withdraws(
+    db: Session, business_id: int
+) -> None:
+    kept = add(db, business_id, name="Cy Lo", email="cy@example.com")
+    leaving = add(db, business_id, name="Di Ro", email="di@example.com")
+    marketing.grant_permission(db, customer=leaving, source=PermissionSource.STAFF)
+    db.commit()
+    record = upload(
+        db,
+        business_id,
+        "name,email,Email opt-in,Opt-in date,Opt-in source\n"
+        "Ana Diaz,ana@example.com,yes,3/2/2025,Signed at the counter\n"
+        "Ben Ode,ben@example.com,no,,\n"
+        "Cy Lo,cy@example.com,yes,,\n"
+        "Di Ro,di@example.com,no,,\n",
+    )
+    record.mapping |= {
+        "marketing_permission": "Email opt-in",
+        "marketing_permission_date": "Opt-in date",
+        "marketing_permission_source": "Opt-in source",
+    }
+    db.commit()
+    with sql_statements(db.get_bind()) as sent:  # type: ignore[arg-type]
+        run(db, record)
+
+    ana = db.exec(select(Customer).where(Customer.email == "ana@example.com")).one()
+    ben = db.exec(select(Customer).where(Customer.email == "ben@example.com")).one()
+    today = utcnow().date()
+    assert history(db, ana.id) == [  # type: ignore[arg-type]
+        (
+            "granted",
+            "import",
+            dt.date(2025, 3, 2),
+            f"Signed at the counter (import {record.id}, line 2)",
+        )
+    ]
+    assert history(db, ben.id) == []  # type: ignore[arg-type]  # a "no" from someone who never said yes
+    assert history(db, kept.id)[-1] == (  # type: ignore[arg-type]
+        "granted",
+        "import",
+        today,
+        f"From the file (import {record.id}, line 4)",
+    )
+    assert history(db, leaving.id)[-1][:2] == ("withdrawn", "import")  # type: ignore[arg-type]
+    assert ana.marketing_permission == MarketingPermission.GRANTED
+    # The events are written with the batch in one statement, not one per row.
+    assert sent.inserts_into("marketing_permission_event") == 1
+
+
+def test_undoing_an_import_takes_its_permissions_back_in_the_history(
+    db: Session, business_id: int
+) -> None:
+    cy = add(db, business_id, name="Cy Lo", email="cy@example.com")
+    record = upload(
+        db,
+        business_id,
+        "name,email,Email opt-in\nAna Diaz,ana@example.com,yes\nCy Lo,cy@example.com,yes\n",
+    )
+    run(db, record)
+
+    imports.undo_import(session=db, record=record)
+    db.commit()
+
+    assert db.exec(select(Customer.email)).all() == ["cy@example.com"]
+    assert [event[0] for event in history(db, cy.id)] == ["granted", "withdrawn"]  # type: ignore[arg-type]
+    assert history(db, cy.id)[-1][3] == f"Import {record.id} undone"  # type: ignore[arg-type]
+    db.refresh(cy)
+    assert cy.marketing_permission == MarketingPermission.UNKNOWN
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -447,3 +532,50 @@ def test_housekeeping_deletes_abandoned_uploads_and_old_values_past_undo(
     (row,) = db.exec(select(CustomerImportRow).where(CustomerImportRow.import_id == finished.id))
     assert row.previous == {} and row.customer_id == ana.id
     assert prune(db, now=later)["import_rows_forgotten"] == 0  # once
+
+
+def test_housekeeping_reads_only_the_imports_it_still_has_to_clear(
+    app_context: None, db: Session, business_id: int
+) -> None:
+    for n in range(3):
+        add(db, business_id, name=f"Old {n}", email=f"c{n}@example.com")
+        run(db, upload(db, business_id, f"name,email\nNew {n},c{n}@example.com\n"))
+    later = utcnow() + imports.UNDO_WINDOW + dt.timedelta(hours=1)
+
+    with sql_statements(db.get_bind()) as first:  # type: ignore[arg-type]
+        cleared = prune(db, now=later)
+    db.commit()
+    with sql_statements(db.get_bind()) as second:  # type: ignore[arg-type]
+        again = prune(db, now=later)
+
+    assert cleared["import_rows_forgotten"] == 3 and again["import_rows_forgotten"] == 0
+    # All three imports' rows in one statement, then nothing left to read or write.
+    assert sum(sql.startswith("UPDATE customer_import_row") for sql in first) == 1
+    assert not any("customer_import_row" in sql for sql in second)
+    assert db.exec(select(CustomerImportRow.previous)).all() == [{}, {}, {}]
+
+
+def test_erasure_reads_each_waiting_file_of_the_business_once_in_one_query(
+    db: Session, business_id: int
+) -> None:
+    ana = add(db, business_id, name="Ana D.", email="Ana@Example.com", phone="+15125550101")
+    in_utf16 = upload(db, business_id, "Client,E-mail\nA. Diaz,ANA@example.com\n".encode("utf-16"))
+    in_cp1252 = upload(db, business_id, "Nom,Téléphone\nAña,512.555.0101\n".encode("cp1252"))
+    not_her = upload(db, business_id, "name,email\nBen Ode,ben@example.com\n")
+    imported = upload(db, business_id, "name,email\nCy Lo,cy@example.com\n")
+    run(db, imported)  # its file is gone: nothing to read
+    elsewhere = make_business(db)
+    theirs = upload(db, elsewhere.id or 0, "name,email\nAna Diaz,ana@example.com\n")
+    db.commit()
+
+    with sql_statements(db.get_bind()) as sent:  # type: ignore[arg-type]
+        services.erase_customer(session=db, business_id=business_id, customer_id=ana.id or 0)
+    db.commit()
+
+    reads = [sql for sql in sent if sql.startswith("SELECT") and "customer_import_file" in sql]
+    assert len(reads) == 1
+    assert not kept_file(db, in_utf16) and not kept_file(db, in_cp1252)
+    assert kept_file(db, not_her) and kept_file(db, theirs)
+    for record in (in_utf16, in_cp1252):
+        db.refresh(record)
+        assert record.status == ImportStatus.FAILED

@@ -9,23 +9,38 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import Engine, event
+
+
+class Sent(list[str]):
+    """The statements sent, in order (an executemany is one)."""
+
+    def inserts_into(self, table: str) -> int:
+        return sum(
+            1 for sql in self if sql.lstrip().upper().startswith(f"INSERT INTO {table.upper()} ")
+        )
 
 
 @contextmanager
-def statements(app: Flask) -> Iterator[list[str]]:
-    """The SQL statements this thread sent through the app's engine inside the
-    block (a job worker running in a thread of the test sends its own)."""
-    sent: list[str] = []
+def sql_statements(engine: Engine) -> Iterator[Sent]:
+    """The statements this thread sent through `engine` inside the block (a
+    job worker running in a thread of the test sends its own)."""
+    sent = Sent()
     this_thread = threading.get_ident()
 
     def record(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
         if threading.get_ident() == this_thread:
             sent.append(statement)
 
-    engine = app.extensions["db_engine"]
     event.listen(engine, "before_cursor_execute", record)
     try:
         yield sent
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+@contextmanager
+def statements(app: Flask) -> Iterator[Sent]:
+    """The statements this thread sent through the app's engine inside the block."""
+    with sql_statements(app.extensions["db_engine"]) as sent:
+        yield sent
