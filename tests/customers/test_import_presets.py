@@ -184,14 +184,18 @@ def api(app: Flask, db: Session) -> ApiClient:
     return api_client(app, db, make_user(db, business))
 
 
-def test_the_api_recognises_a_preset_and_applies_one_asked_for(api: ApiClient) -> None:
-    square = presets.PRESETS["square_customers"]
-    uploaded = api.client.post(
+def api_upload(api: ApiClient, content: bytes, filename: str = "c.csv"):  # type: ignore[no-untyped-def]
+    return api.client.post(
         "/api/v1/customers/imports",
         headers=api.headers,
-        data={"file": (io.BytesIO(sample_file(square).encode()), "square.csv")},
+        data={"file": (io.BytesIO(content), filename)},
         content_type="multipart/form-data",
     )
+
+
+def test_the_api_recognises_a_preset_and_applies_one_asked_for(api: ApiClient) -> None:
+    square = presets.PRESETS["square_customers"]
+    uploaded = api_upload(api, sample_file(square).encode(), "square.csv")
     assert uploaded.status_code == 201, uploaded.json
     assert uploaded.json["preset"] == "square_customers"
     assert uploaded.json["mapping"] == square.mapped
@@ -214,12 +218,7 @@ def test_the_api_recognises_a_preset_and_applies_one_asked_for(api: ApiClient) -
 
 
 def test_the_api_refuses_an_unknown_preset_naming_the_field(api: ApiClient) -> None:
-    uploaded = api.client.post(
-        "/api/v1/customers/imports",
-        headers=api.headers,
-        data={"file": (io.BytesIO(b"name,email\nAna,ana@example.com\n"), "c.csv")},
-        content_type="multipart/form-data",
-    )
+    uploaded = api_upload(api, b"name,email\nAna,ana@example.com\n")
     url = f"/api/v1/customers/imports/{uploaded.json['id']}/mapping"
 
     unknown = api.client.put(url, headers=api.headers, json={"preset": "jobber"})
@@ -234,12 +233,7 @@ def test_the_api_refuses_an_unknown_preset_naming_the_field(api: ApiClient) -> N
 
 
 def test_utf16_chosen_for_a_file_without_its_byte_order_mark_is_a_422(api: ApiClient) -> None:
-    uploaded = api.client.post(
-        "/api/v1/customers/imports",
-        headers=api.headers,
-        data={"file": (io.BytesIO(b"name,email\nAna,ana@example.com\n"), "c.csv")},
-        content_type="multipart/form-data",
-    )
+    uploaded = api_upload(api, b"name,email\nAna,ana@example.com\n")
     url = f"/api/v1/customers/imports/{uploaded.json['id']}/mapping"
 
     refused = api.client.put(url, headers=api.headers, json={"encoding": "utf-16", "preset": ""})
