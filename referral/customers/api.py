@@ -161,11 +161,6 @@ class ImportMappingSchema(ma.Schema):
         },
     )
 
-    @ma.validates_schema
-    def _mapping_or_preset(self, data: dict[str, Any], **_: Any) -> None:
-        if "mapping" not in data and "preset" not in data:
-            raise ma.ValidationError("Give a mapping, a preset, or both.", "mapping")
-
     encoding = ma.fields.String(validate=ma.validate.OneOf(list(reading.ENCODINGS)))
     delimiter = ma.fields.String(validate=ma.validate.OneOf(list(reading.DELIMITERS)))
     fix_zip_zeros = ma.fields.Boolean(load_default=False)
@@ -309,7 +304,12 @@ class CustomerImportMapping(MethodView):
     @blp.alt_response(422, description="The mapping names no such column.", schema="Error")
     def put(self, data: dict[str, Any], import_id: int) -> dict[str, Any]:
         """Set how the file is read and which column each Referral field takes."""
-        record = _own_import(import_id)
+        record = _own_import(import_id)  # another business's import is a 404 first
+        if "mapping" not in data and "preset" not in data:
+            raise ValidationFailed(
+                "Some fields are not valid.",
+                errors={"mapping": ["Give a mapping, a preset, or both."]},
+            )
         errors = imports.set_reading(
             session=get_session(),
             record=record,
