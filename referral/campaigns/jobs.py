@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Engine, func, update
+from sqlalchemy import Engine, bindparam, func, update
 from sqlmodel import Session, col, select
 
 from referral.businesses.models import Business
@@ -100,6 +100,7 @@ class _Batch:
     body: str
     business: Business
     offers: list[Offer]
+    customer_query: Any  # the customer with their last job date and suppression
 
     @classmethod
     def read(cls, session: Session, campaign: Campaign) -> _Batch:
@@ -112,7 +113,35 @@ class _Batch:
         )
         for loaded in (business, *offers):
             session.expunge(loaded)  # plain values from here on, in every email's session
-        return cls(campaign.id or 0, campaign.subject, campaign.body, business, offers)
+        customer_query = select(
+            Customer,
+            services.last_job_date_column(),
+            marketing.suppressed_condition(business.id or 0),
+        ).where(col(Customer.id) == bindparam("customer_id"))
+        return cls(
+            campaign.id or 0, campaign.subject, campaign.body, business, offers, customer_query
+        )
+
+
+# Built once: every email runs the same two Core statements with its own
+# values, so neither is built again nor goes through the ORM's UPDATE handling
+# (a profile of 1,500 sends spent a fifth of their database time there).
+_campaign = Campaign.__table__  # type: ignore[attr-defined]
+_recipient = CampaignRecipient.__table__  # type: ignore[attr-defined]
+_STILL_SENDING = (
+    update(_campaign)
+    .where(_campaign.c.id == bindparam("campaign_id"), _campaign.c.status == CampaignStatus.SENDING)
+    .values(last_sent_at=bindparam("now"))
+)
+_CLAIM = (
+    update(_recipient)
+    .where(
+        _recipient.c.id == bindparam("recipient_id"),
+        _recipient.c.status == RecipientStatus.QUEUED,
+    )
+    .values(status=RecipientStatus.SENT, sent_at=bindparam("now"))
+    .returning(_recipient.c.customer_id)
+)
 
 
 def _allowance(session: Session, business_id: int) -> int:
@@ -161,36 +190,23 @@ def send_one(engine: Engine, batch: _Batch, *, recipient_id: int) -> bool:
     suppression, and the commit (more with partners' offers: their partnership)."""
     campaign_id, business = batch.campaign_id, batch.business
     with Session(engine, expire_on_commit=False) as session:
+        now = utcnow()
         still_sending = rows_changed(
-            session.execute(
-                update(Campaign)
-                .where(
-                    col(Campaign.id) == campaign_id, col(Campaign.status) == CampaignStatus.SENDING
-                )
-                .values(last_sent_at=utcnow())
-            )
+            session.connection().execute(_STILL_SENDING, {"campaign_id": campaign_id, "now": now})
         )
         if not still_sending:
             session.rollback()
             return False
-        customer_id = session.execute(
-            update(CampaignRecipient)
-            .where(
-                col(CampaignRecipient.id) == recipient_id,
-                col(CampaignRecipient.status) == RecipientStatus.QUEUED,
-            )
-            .values(status=RecipientStatus.SENT, sent_at=utcnow())
-            .returning(col(CampaignRecipient.customer_id))
-        ).scalar_one_or_none()
+        customer_id = (
+            session.connection()
+            .execute(_CLAIM, {"recipient_id": recipient_id, "now": now})
+            .scalar_one_or_none()
+        )
         if customer_id is None:  # another worker sent it, or it was cancelled
             session.commit()
             return True
         customer, last_job_date, suppressed = session.execute(
-            select(
-                Customer,
-                services.last_job_date_column(),
-                marketing.suppressed_condition(business.id or 0),
-            ).where(col(Customer.id) == customer_id)
+            batch.customer_query, {"customer_id": customer_id}
         ).one()
         values = services.values_of(business, customer, last_job_date=last_job_date)
         links = offer_links(
