@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from referral.customers import imports, presets, reading
 from referral.customers.models import Customer, MarketingPermission
 from tests.support.api import ApiClient, api_client
-from tests.support.factories import SignedIn, make_business, make_user
+from tests.support.factories import SignedIn, make_business, make_user, upload_customer_list
 
 # A value each Referral field accepts, for a sample row of every preset.
 SAMPLE = {
@@ -102,23 +102,11 @@ def test_a_file_of_ones_own_columns_is_from_no_preset() -> None:
     assert presets.detect_preset(jobber) == presets.OTHER
 
 
-def upload(owner: SignedIn, text: str):  # type: ignore[no-untyped-def]
-    client = owner.client
-    return client.post(  # type: ignore[attr-defined]
-        "/customers/import",
-        data={
-            "csrf_token": client.csrf_token("/customers/import"),  # type: ignore[attr-defined]
-            "file": (io.BytesIO(text.encode()), "export.csv"),
-        },
-        content_type="multipart/form-data",
-    )
-
-
 def test_the_mapping_page_offers_the_file_from_chooser_and_applies_a_preset(
     db: Session, owner_a: SignedIn
 ) -> None:
     jobber = presets.PRESETS["jobber_clients"]
-    uploaded = upload(owner_a, sample_file(jobber))
+    uploaded = upload_customer_list(owner_a, sample_file(jobber), "export.csv")
     page = owner_a.client.get(uploaded.location).get_data(as_text=True)  # type: ignore[attr-defined]
 
     assert '<label for="preset">File from</label>' in page
@@ -168,7 +156,9 @@ def test_the_mapping_page_offers_the_file_from_chooser_and_applies_a_preset(
 
 
 def test_an_unknown_preset_on_the_page_is_a_form_error(db: Session, owner_a: SignedIn) -> None:
-    uploaded = upload(owner_a, sample_file(presets.PRESETS["square_customers"]))
+    uploaded = upload_customer_list(
+        owner_a, sample_file(presets.PRESETS["square_customers"]), "export.csv"
+    )
     refused = owner_a.client.post_form(  # type: ignore[attr-defined]
         f"{uploaded.location}/mapping",
         {"encoding": "utf-8", "delimiter": ",", "preset": "nope", "apply_preset": "yes"},

@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-import io
-
 from sqlmodel import Session, select
 
 from referral.customers.models import Customer, CustomerImport, CustomerJob
-from tests.support.factories import SignedIn
-
-
-def upload(owner: SignedIn, text: str):  # type: ignore[no-untyped-def]
-    client = owner.client
-    return client.post(  # type: ignore[attr-defined]
-        "/customers/import",
-        data={
-            "csrf_token": client.csrf_token("/customers/import"),  # type: ignore[attr-defined]
-            "file": (io.BytesIO(text.encode()), "customers.csv"),
-        },
-        content_type="multipart/form-data",
-    )
+from tests.support.factories import SignedIn, upload_customer_list
 
 
 def test_adding_a_customer_and_their_jobs_shows_the_lifetime_value(
@@ -66,7 +52,7 @@ def test_a_crm_export_is_mapped_previewed_then_imported(db: Session, owner_a: Si
         "Ana Diaz;ana@example.com;512-555-0101;1 Main St;78701;blue\r\n"
         "Ben Ode;;512-555-0102;;;green\r\n"
     )
-    uploaded = upload(owner_a, text)
+    uploaded = upload_customer_list(owner_a, text)
     assert uploaded.status_code == 302
     page = owner_a.client.get(uploaded.location).get_data(as_text=True)  # type: ignore[attr-defined]
 
@@ -93,7 +79,7 @@ def test_a_crm_export_is_mapped_previewed_then_imported(db: Session, owner_a: Si
 
 
 def test_a_file_that_cannot_be_imported_says_why(db: Session, owner_a: SignedIn) -> None:
-    refused = upload(owner_a, "")
+    refused = upload_customer_list(owner_a, "")
 
     assert refused.status_code == 422
     assert "The file is empty" in refused.get_data(as_text=True)
@@ -102,8 +88,8 @@ def test_a_file_that_cannot_be_imported_says_why(db: Session, owner_a: SignedIn)
 def test_the_same_file_uploaded_twice_opens_the_first_import(
     db: Session, owner_a: SignedIn
 ) -> None:
-    first = upload(owner_a, "name,email\nAna,ana@example.com\n")
-    second = upload(owner_a, "name,email\nAna,ana@example.com\n")
+    first = upload_customer_list(owner_a, "name,email\nAna,ana@example.com\n")
+    second = upload_customer_list(owner_a, "name,email\nAna,ana@example.com\n")
 
     assert second.status_code == 302 and second.location == first.location
     assert len(db.exec(select(CustomerImport)).all()) == 1

@@ -10,6 +10,7 @@ test cares about and sensible defaults for the rest.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import itertools
 from dataclasses import dataclass
 from typing import Any
@@ -271,3 +272,16 @@ def owner_b(app: Flask, db: Session) -> SignedIn:
     business = make_business(db, name="Drip Plumbing", trade="plumbing", zip_code="78704")
     user = make_user(db, business, email="owner@drip.example.com", name="Blair Drip")
     return SignedIn(business, user, sign_in(app, user))
+
+
+def upload_customer_list(owner: SignedIn, text: str, filename: str = "customers.csv"):  # type: ignore[no-untyped-def]
+    """Upload a customer list through the import page, as the owner's browser would."""
+    client = owner.client
+    return client.post(  # type: ignore[attr-defined]
+        "/customers/import",
+        data={
+            "csrf_token": client.csrf_token("/customers/import"),  # type: ignore[attr-defined]
+            "file": (io.BytesIO(text.encode()), filename),
+        },
+        content_type="multipart/form-data",
+    )
