@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from zxcvbn import zxcvbn
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 128
@@ -37,6 +36,10 @@ def password_problem(
     if len(business) >= MIN_PERSONAL_PART and business in lowered:
         return "Do not use your business's name in your password."
     personal = [p for p in (local_part, business, *name.lower().split()) if p]
+    # Imported here: its word lists cost every worker 12 MB, and only the
+    # pages that set a password need them.
+    from zxcvbn import zxcvbn
+
     result = zxcvbn(password[:ZXCVBN_MAX_LENGTH], user_inputs=personal)
     if result["score"] >= MIN_PASSWORD_SCORE:
         return None

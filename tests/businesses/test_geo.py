@@ -3,11 +3,19 @@ centres are no farther apart than the sum of their radii."""
 
 from __future__ import annotations
 
+import zoneinfo
 from dataclasses import dataclass
 
 import pytest
+import zipcodes
 
-from referral.businesses.geo import distance_miles, locate_zip, service_areas_overlap
+from referral.businesses.geo import (
+    US_TIME_ZONES,
+    distance_miles,
+    locate_zip,
+    service_areas_overlap,
+    zips_within,
+)
 
 
 @dataclass
@@ -87,3 +95,38 @@ def test_service_areas_overlap_when_the_radii_reach(
     first, second = area(*a), area(*b)
     assert service_areas_overlap(first, second) is overlap
     assert service_areas_overlap(second, first) is overlap
+
+
+def test_the_zip_table_is_the_zipcodes_packages_data() -> None:
+    """The app reads a compact table written from the `zipcodes` package
+    (devtools/zip_centres.py); that package stays the authority."""
+    for entry in zipcodes.list_all():
+        centre = locate_zip(entry["zip_code"])
+        assert centre is not None, entry["zip_code"]
+        assert (centre.latitude, centre.longitude) == (float(entry["lat"]), float(entry["long"]))
+        assert (centre.city, centre.state, centre.time_zone) == (
+            entry["city"],
+            entry["state"],
+            entry["timezone"],
+        )
+    assert US_TIME_ZONES == tuple(
+        sorted(
+            {z["timezone"] for z in zipcodes.list_all() if z["timezone"]}
+            & zoneinfo.available_timezones()
+        )
+    )
+
+
+def test_zip_codes_within_a_radius_are_those_whose_centre_is_that_close() -> None:
+    downtown = locate_zip("78701")
+    assert downtown is not None
+    nearby = zips_within("78701", 10)
+    assert "78701" in nearby and "78704" in nearby and "78205" not in nearby
+    for code in nearby:
+        centre = locate_zip(code)
+        assert centre is not None
+        assert (
+            distance_miles(downtown.latitude, downtown.longitude, centre.latitude, centre.longitude)
+            <= 10
+        )
+    assert zips_within("00000", 10) == ()
