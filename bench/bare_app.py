@@ -19,6 +19,7 @@ machinery:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask, render_template, request
@@ -35,21 +36,29 @@ BASE = """<!doctype html>
   <link rel="icon" href="{{ url_for('static', filename='img/favicon.svg') }}" type="image/svg+xml">
   <link rel="stylesheet" href="{{ url_for('static', filename='css/app.css') }}">
   <script src="{{ url_for('static', filename='js/app.js') }}" defer></script>
+  <script src="{{ url_for('static', filename='js/live.js') }}" defer></script>
 </head>
 <body>
+  <a class="skip-link" href="#main">Skip to content</a>
   <header class="topbar">
     <a class="brand" href="{{ url_for('home') }}">Referral</a>
-    <nav aria-label="Main">
-      {% include "_nav.html" %}
-      <span class="who">{{ user.name }} · {{ business.name }}</span>
-      <form method="post" action="{{ url_for('logout') }}" class="inline">
-        <input type="hidden" name="csrf_token" value="{{ form_token }}">
-        <button type="submit" class="link">Log out</button>
-      </form>
-      <a href="{{ url_for('outbox') }}">Outbox</a>
-    </nav>
+    <button type="button" class="menu-toggle secondary" aria-expanded="false"
+      aria-controls="menu" hidden>Menu</button>
+    <div class="menu" id="menu">
+      <nav aria-label="Main">
+{% include "_nav.html" %}
+      </nav>
+      <div class="account">
+        <span class="who">{{ user.name }} · {{ business.name }}</span>
+        <form method="post" action="{{ url_for('logout') }}" class="inline">
+          <input type="hidden" name="csrf_token" value="{{ form_token }}">
+          <button type="submit" class="link">Log out</button>
+        </form>
+        <a href="{{ url_for('outbox') }}">Outbox</a>
+      </div>
+    </div>
   </header>
-  <main>
+  <main id="main" tabindex="-1">
     {% for category, message in messages %}
       <p class="flash flash-{{ category }}">{{ message }}</p>
     {% endfor %}
@@ -59,11 +68,19 @@ BASE = """<!doctype html>
 </html>
 """
 
-NAV = """<a href="{{ url_for('discover') }}">Find partners</a>
+NAV = """<a href="{{ url_for('dashboard') }}" aria-current="page">Dashboard</a>
+<a href="{{ url_for('discover') }}">Find partners</a>
 <a href="{{ url_for('partnerships') }}">Partnerships</a>
 <a href="{{ url_for('customers') }}">Customers</a>
+<a href="{{ url_for('offers') }}">Offers</a>
+<a href="{{ url_for('campaigns') }}">Campaigns</a>
+<a href="{{ url_for('received') }}">Received</a>
+<a href="{{ url_for('sent') }}">Sent</a>
 <a href="{{ url_for('notifications') }}">Notifications
   {%- if unread %} <span class="badge">{{ unread }}</span>{% endif %}</a>
+<a href="{{ url_for('leads') }}">Leads</a>
+<a href="{{ url_for('commissions') }}">Commissions</a>
+<a href="{{ url_for('payments') }}">Payments</a>
 """
 
 HOME = """{% extends "base.html" %}
@@ -73,16 +90,69 @@ HOME = """{% extends "base.html" %}
 {% if not user.email_verified %}
   <p class="flash flash-warning">Please verify your email address.</p>
 {% endif %}
+{% if steps %}
+<section class="card" id="first-steps" aria-labelledby="first-steps-title">
+  <h2 id="first-steps-title">First steps</h2>
+  <p class="muted">{{ steps|selectattr("done")|list|length }} of {{ steps|length }} done.
+    Your first partner's referral is a few minutes away.</p>
+  <ol class="steps">
+    {% for step in steps %}
+    <li class="{{ 'done' if step.done else 'todo' }}" id="step-{{ step.key }}">
+      {% if step.done %}<span aria-hidden="true">✓</span> <s>{{ step.label }}</s>
+        <span class="visually-hidden">(done)</span>
+      {% else %}<a href="{{ url_for(step.endpoint) }}">{{ step.label }}</a>{% endif %}
+    </li>
+    {% endfor %}
+  </ol>
+</section>
+{% endif %}
 <section class="grid">
   <a class="card" href="{{ url_for('profile') }}"><h2>Profile</h2>
     <p>Your trade, service area and how partners reach you.</p></a>
   <a class="card" href="{{ url_for('team') }}"><h2>Team</h2>
     <p>Invite owners, managers and staff.</p></a>
+  <a class="card" href="{{ url_for('customers') }}"><h2>Customers</h2>
+    <p>Your customers, their jobs and lifetime value.</p></a>
+  <a class="card" href="{{ url_for('audit') }}"><h2>Audit trail</h2>
+    <p>Who opened your customers' details.</p></a>
   <a class="card" href="{{ url_for('api_keys') }}"><h2>API keys</h2>
     <p>Connect your own tools to the REST API.</p></a>
+  <a class="card" href="{{ url_for('webhooks') }}"><h2>Webhooks</h2>
+    <p>Tell your own tools what happens, as it happens.</p></a>
 </section>
 {% endblock %}
 """
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    label: str
+    endpoint: str
+    done: bool
+
+
+def first_steps(
+    *, verified: bool, partnered: bool, customers: bool, paid: bool, pays: bool
+) -> list[Step]:
+    """Referral's home-page checklist (referral/onboarding.py), as plain data."""
+    return [
+        Step("verify", "Confirm your email address", "verify", verified),
+        Step("profile", "Complete your profile (description and phone)", "profile", True),
+        Step("partner", "Find a partner and propose terms", "discover", partnered),
+        Step("connect", "Connect Stripe to get paid", "payments", paid),
+        Step("card", "Add a card to pay commissions you owe", "payments", pays),
+        Step(
+            "customers",
+            "Add your customers, or import them from a CSV file",
+            "customers",
+            customers,
+        ),
+    ]
+
+
+# The seeded business's checklist: verified, with a profile, nothing else yet.
+STEPS = first_steps(verified=True, partnered=False, customers=False, paid=False, pays=False)
 
 BUSINESS = {
     "id": 1,
@@ -128,13 +198,24 @@ FORM_TOKEN = "Ij" + "A" * 78 + ".aaaaaa." + "b" * 27
 
 # Where the page links to; the bare app only needs them to exist for url_for.
 LINKS = {
+    "dashboard": "/analytics",
     "discover": "/partners",
     "partnerships": "/partnerships",
     "customers": "/customers",
+    "offers": "/offers",
+    "campaigns": "/campaigns",
+    "received": "/referrals/inbox",
+    "sent": "/referrals/outbox",
     "notifications": "/notifications",
+    "leads": "/leads",
+    "commissions": "/commissions",
+    "payments": "/payments",
     "profile": "/business/profile",
+    "verify": "/verify/resend",
     "team": "/team",
+    "audit": "/audit",
     "api_keys": "/settings/api-keys",
+    "webhooks": "/settings/webhooks",
     "outbox": "/dev/outbox",
 }
 
@@ -160,6 +241,7 @@ def create_app() -> Flask:
             unread=0,
             messages=[],
             form_token=FORM_TOKEN,
+            steps=STEPS,
         )
 
     @app.post("/api/v1/referrals")

@@ -9,7 +9,8 @@ worker, in autocommit:
   its business and trade (401 without one).
 - `GET /`: the login session by the SHA-256 of the token in Flask's signed
   session cookie (same secret key), joined to its user and business, with the
-  business's unread notifications counted; the page rendered from them.
+  business's unread notifications counted; then the first-steps checklist's
+  one statement (what the business has done); the page rendered from them.
 - `GET /healthz`: `SELECT 1`.
 - `POST /api/v1/referrals`: the eight statements Referral sends for a new
   referral with an Idempotency-Key (tests/test_statement_budgets.py): the API
@@ -58,7 +59,7 @@ WHERE api_key.key_hash = {p} AND api_key.revoked_at IS NULL
 """
 
 SIGNED_IN = """
-SELECT user_account.name, user_account.email_verified_at, business.name,
+SELECT user_account.name, user_account.email_verified_at, business.name, business.id,
        (SELECT count(*) FROM notification
         WHERE notification.business_id = business.id AND notification.read_at IS NULL)
 FROM login_session
@@ -66,6 +67,24 @@ JOIN user_account ON user_account.id = login_session.user_id
 JOIN business ON business.id = user_account.business_id
 WHERE login_session.token_hash = {p} AND login_session.expires_at > {now}
   AND user_account.disabled_at IS NULL
+"""
+
+# The home page's checklist (referral/onboarding.py): what the business has done.
+# Parameters: the business id five times.
+FIRST_STEPS = """
+SELECT
+  EXISTS (SELECT * FROM partnership
+          WHERE (partnership.business_low_id = {p} OR partnership.business_high_id = {p})
+            AND partnership.status IN ('proposed', 'active', 'paused')),
+  EXISTS (SELECT * FROM customer WHERE customer.business_id = {p}),
+  EXISTS (SELECT * FROM connected_account
+          WHERE connected_account.business_id = {p}
+            AND connected_account.payouts_enabled IS true
+            AND connected_account.charges_enabled IS true),
+  EXISTS (SELECT * FROM billing_profile
+          WHERE billing_profile.business_id = {p}
+            AND billing_profile.payment_method_id IS NOT NULL
+            AND billing_profile.payment_method_id != '')
 """
 
 DUPLICATE_WINDOW = dt.timedelta(days=30)
@@ -224,6 +243,7 @@ def create_app() -> Flask:
             state["connection"], placeholder, now = _connect(url)
             state["me"] = ME.format(p=placeholder)
             state["signed_in"] = SIGNED_IN.format(p=placeholder, now=now)
+            state["first_steps"] = FIRST_STEPS.format(p=placeholder)
             state["sqlite"] = placeholder == "?"
             # SQLAlchemy reads new ids with RETURNING on PostgreSQL, lastrowid on SQLite.
             returning = "" if state["sqlite"] else " RETURNING id"
@@ -271,13 +291,23 @@ def create_app() -> Flask:
         if row is None:
             abort(401)
         g.user = {"name": row[0], "email_verified": row[1] is not None}
+        business_id = row[3]
+        partnered, customers, paid, pays = one("first_steps", *[business_id] * 5)
+        steps = bare_app.first_steps(
+            verified=g.user["email_verified"],
+            partnered=partnered,
+            customers=customers,
+            paid=paid,
+            pays=pays,
+        )
         return render_template(
             "home.html",
             business={"name": row[2]},
             user=g.user,
-            unread=row[3],
+            unread=row[4],
             messages=[],
             form_token=bare_app.FORM_TOKEN,
+            steps=steps if not all(step.done for step in steps) else [],
         )
 
     def healthz() -> dict[str, str]:
