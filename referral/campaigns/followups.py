@@ -39,7 +39,7 @@ from referral.errors import DomainError, NotFound, ValidationFailed
 from referral.jobs.queue import job_handler, keep_scheduled, recurring
 from referral.jobs.worker import PermanentJobError
 from referral.localtime import zone
-from referral.mail.delivery import HardBounce, TemporaryDeliveryError, deliver
+from referral.mail.delivery import HardBounce, TemporaryDeliveryError, deliver, kept_open
 from referral.offers.links import Source, offer_links
 from referral.offers.models import Offer, OfferReferral, Opportunity, SourceKind
 
@@ -357,10 +357,11 @@ def send_due_follow_ups(engine: Engine, *, now: dt.datetime | None = None) -> di
         except Exception:
             log.exception("follow-up rule %s: finding its due jobs failed", rule_id)
             continue
-        for job_id, customer_id in jobs:
-            outcome = _send_isolated(engine, rule_id, job_id, customer_id)
-            if outcome is not None:
-                totals[outcome] += 1
+        with kept_open():  # one SMTP connection for the rule's due emails
+            for job_id, customer_id in jobs:
+                outcome = _send_isolated(engine, rule_id, job_id, customer_id)
+                if outcome is not None:
+                    totals[outcome] += 1
     return totals
 
 

@@ -35,7 +35,7 @@ from referral.customers.models import Customer
 from referral.db import utcnow
 from referral.jobs.queue import job_handler
 from referral.jobs.worker import PermanentJobError
-from referral.mail.delivery import HardBounce, TemporaryDeliveryError, deliver
+from referral.mail.delivery import HardBounce, TemporaryDeliveryError, deliver, kept_open
 from referral.offers.links import Source, offer_links
 from referral.offers.models import Offer, SourceKind
 
@@ -82,10 +82,11 @@ def send_campaign_batch(session: Session, payload: dict[str, Any]) -> None:
         .limit(min(BATCH, allowance))
     ).all()
     batch = _Batch.read(session, campaign)
-    for recipient_id in ids:
-        assert recipient_id is not None
-        if not send_one(engine, batch, recipient_id=recipient_id):
-            return  # paused or cancelled: nothing more
+    with kept_open():  # one SMTP connection for the batch
+        for recipient_id in ids:
+            assert recipient_id is not None
+            if not send_one(engine, batch, recipient_id=recipient_id):
+                return  # paused or cancelled: nothing more
     _finish_or_continue(session, campaign.id or 0)
 
 

@@ -13,9 +13,11 @@ customers domain registers the one that suppresses the address.
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from typing import Any
@@ -125,18 +127,70 @@ def _is_permanent(code: int) -> bool:
     return 500 <= code < 600
 
 
-def send_by_smtp(message: EmailMessage, config: dict[str, Any]) -> None:
-    """Hand the message to MAIL_SERVER. A 5xx refusal raises PermanentJobError,
-    a 4xx one TemporaryDeliveryError; neither message repeats the address."""
+# The connection `kept_open` holds for the deliveries inside its block: a list
+# so that the block's deliveries can open it on first use and replace it.
+_KEPT: ContextVar[list[smtplib.SMTP] | None] = ContextVar("referral_kept_smtp", default=None)
+
+
+@contextlib.contextmanager
+def kept_open() -> Iterator[None]:
+    """Deliver every message of the block over one SMTP connection (a campaign
+    batch): a connection, its TLS handshake and its login cost more than the
+    message, and mail servers throttle clients that connect for each one. The
+    connection is opened by the first message (never, for the outbox) and
+    replaced if the server drops it."""
+    held: list[smtplib.SMTP] = []
+    token = _KEPT.set(held)
     try:
-        with smtplib.SMTP(
-            config["MAIL_SERVER"], config["MAIL_PORT"], timeout=SMTP_TIMEOUT_SECONDS
-        ) as smtp:
-            if config["MAIL_USE_STARTTLS"]:
-                smtp.starttls(context=ssl.create_default_context())
-            if config["MAIL_USERNAME"]:
-                smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
-            smtp.send_message(message)
+        yield
+    finally:
+        _KEPT.reset(token)
+        for smtp in held:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                smtp.quit()
+
+
+def _connect(config: dict[str, Any]) -> smtplib.SMTP:
+    smtp = smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=SMTP_TIMEOUT_SECONDS)
+    try:
+        if config["MAIL_USE_STARTTLS"]:
+            smtp.starttls(context=ssl.create_default_context())
+        if config["MAIL_USERNAME"]:
+            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+def _send_kept(message: EmailMessage, config: dict[str, Any], held: list[smtplib.SMTP]) -> None:
+    """Send on the kept connection, opening it first if needed; a connection
+    the server closed since the last message (idle timeout, a cap on messages
+    per connection) is replaced once."""
+    for attempt in (1, 2):
+        if not held:
+            held.append(_connect(config))
+        try:
+            held[0].send_message(message)
+            return
+        except smtplib.SMTPServerDisconnected:
+            held.pop().close()
+            if attempt == 2:
+                raise
+
+
+def send_by_smtp(message: EmailMessage, config: dict[str, Any]) -> None:
+    """Hand the message to MAIL_SERVER, on the connection `kept_open` holds or
+    on one of its own. A 5xx refusal raises PermanentJobError, a 4xx one
+    TemporaryDeliveryError; neither message repeats the address. After a
+    refusal the connection is still usable (smtplib resets the transaction)."""
+    try:
+        held = _KEPT.get()
+        if held is not None:
+            _send_kept(message, config, held)
+        else:
+            with _connect(config) as smtp:
+                smtp.send_message(message)
     except smtplib.SMTPRecipientsRefused as exc:
         codes = sorted({code for code, _ in exc.recipients.values()})
         if codes and all(_is_permanent(code) for code in codes):

@@ -376,3 +376,18 @@ def test_the_api_creates_sends_shows_and_cancels(
     assert cancelled.json["status"] == "cancelled" and again.status_code == 409
     assert shown.json["stats"]["cancelled"] == 1
     assert re.match(r"^\d+$", str(shown.json["recipients_total"]))
+
+
+def test_a_batch_goes_out_over_one_smtp_connection(
+    app: Flask, app_context: None, db: Session, owner: Actor, smtp_server: tuple[Inbox, int]
+) -> None:
+    inbox, _ = smtp_server
+    for n in range(4):
+        customer(db, owner.business, f"pat-{n}@example.com")
+    campaign_id = campaign(db, owner, Segment(trades=("hvac",)))
+    campaigns.send_campaign(db, actor=owner, campaign_id=campaign_id)
+    db.commit()
+
+    run_jobs(app)
+
+    assert (len(inbox.messages), inbox.connections) == (4, 1)

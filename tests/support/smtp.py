@@ -3,6 +3,7 @@ and can refuse chosen recipients with a chosen SMTP reply."""
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import socket
@@ -17,6 +18,8 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.refusals: dict[str, list[str]] = {}
+        # The client's (host, port) of each message: one per SMTP connection.
+        self.peers: list[object] = []
 
     def refuse(self, address: str, *replies: str) -> None:
         """Answer RCPT TO for `address` with these replies in turn (e.g.
@@ -33,10 +36,16 @@ class Inbox:
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.messages.append(message)  # type: ignore[arg-type]
+        self.peers.append(session.peer)
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if m["To"] == address]
+
+    @property
+    def connections(self) -> int:
+        """How many SMTP connections delivered the messages received."""
+        return len(set(self.peers))
 
 
 def free_port() -> int:
@@ -45,13 +54,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[Inbox, int]]:
+@contextlib.contextmanager
+def running_smtp_server(*, idle_timeout: float = 300) -> Iterator[tuple[Inbox, int]]:
+    """A server on a free port; it closes a connection idle for `idle_timeout` seconds."""
     inbox = Inbox()
     port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, timeout=idle_timeout)
     controller.start()
     try:
         yield inbox, port
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    with running_smtp_server() as server:
+        yield server
