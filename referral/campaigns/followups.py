@@ -93,6 +93,7 @@ def _checked(
     body: str,
     offer_ids: list[int],
     send_hour: int,
+    kept_offer_ids: list[int] | None = None,
 ) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     if not 1 <= days_after <= MAX_DAYS:
@@ -110,7 +111,9 @@ def _checked(
         "trade": trade.strip()[:60],
         "subject": " ".join(subject.split()),
         "body": body.replace("\r\n", "\n"),
-        "offer_ids": services.check_offers(session, actor.business_id, offer_ids),
+        "offer_ids": services.check_offers(
+            session, actor.business_id, offer_ids, kept=kept_offer_ids or []
+        ),
         "send_hour": send_hour,
     }
 
@@ -178,6 +181,7 @@ def update_rule(
         body=body,
         offer_ids=offer_ids or [],
         send_hour=send_hour,
+        kept_offer_ids=rule.offer_ids,
     )
     for key, value in values.items():
         setattr(rule, key, value)

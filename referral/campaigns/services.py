@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -297,10 +298,14 @@ def offers_to_include(session: Session, business_id: int) -> list[tuple[Offer, s
     return mine + [(offer, publisher.name) for offer, publisher in partners]
 
 
-def check_offers(session: Session, business_id: int, offer_ids: list[int]) -> list[int]:
-    """The chosen offers, each one the business may include today. Fails
-    (ValidationFailed on `offer_ids`) on any other."""
-    allowed = {offer.id for offer, _ in offers_to_include(session, business_id)}
+def check_offers(
+    session: Session, business_id: int, offer_ids: list[int], *, kept: Iterable[int] = ()
+) -> list[int]:
+    """The chosen offers, each one the business may include today or one the
+    rule already holds (`kept`): an offer that has ended since is left out of
+    each email when it is sent, so editing a rule's text need not drop it.
+    Fails (ValidationFailed on `offer_ids`) on any other."""
+    allowed = {offer.id for offer, _ in offers_to_include(session, business_id)} | set(kept)
     if any(offer_id not in allowed for offer_id in offer_ids):
         raise ValidationFailed(
             INVALID,

@@ -520,3 +520,37 @@ def test_an_address_the_mail_server_refuses_for_good_fails_and_is_suppressed(
     assert totals == {"sent": 1, "skipped": 0, "failed": 1}
     assert [m["To"] for m in inbox.messages] == ["pat@example.com"]
     assert ("failed", "hard bounce") in sends(db)
+
+
+def test_a_rule_whose_offer_has_ended_can_still_be_edited_but_not_given_an_ended_offer(
+    db: Session, owner: Actor
+) -> None:
+    """Each email leaves out an offer that has ended, so the rule may keep it
+    while its text changes; adding an ended offer is refused."""
+
+    def new_offer(title: str) -> int:
+        offer = offers_services.create_offer(
+            session=db,
+            actor=owner,
+            data=OfferInput(
+                kind=OfferKind.OWN, title=title, benefit="10% off", valid_from=dt.date(2026, 1, 1)
+            ),
+        )
+        db.flush()
+        assert offer.id is not None
+        return offer.id
+
+    plan, spring = new_offer("Service plan"), new_offer("Spring special")
+    made = rule(db, owner, offer_ids=[plan])
+    offers_services.end_offer(session=db, actor=owner, offer_id=plan)
+    offers_services.end_offer(session=db, actor=owner, offer_id=spring)
+
+    edited = followups.change_rule(
+        db, actor=owner, rule_id=made.id or 0, changes={"subject": "Time for a check-up"}
+    )
+    assert (edited.subject, edited.offer_ids) == ("Time for a check-up", [plan])
+    with pytest.raises(ValidationFailed) as refused:
+        followups.change_rule(
+            db, actor=owner, rule_id=made.id or 0, changes={"offer_ids": [plan, spring]}
+        )
+    assert "offer_ids" in refused.value.errors
