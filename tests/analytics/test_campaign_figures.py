@@ -389,6 +389,7 @@ def test_a_period_counts_the_campaigns_and_follow_ups_by_what_happened_in_it(
     assert answered(12) == [("Spring", 2, 80_000), ("A week after", 1, 30_000), ("Autumn", 1, 0)]
     recent = browser.get("/analytics?months=3").get_data(as_text=True)
     assert "Autumn" in campaigns_section(recent) and "Spring" not in campaigns_section(recent)
+    assert "in the period above" in campaigns_section(recent)
     assert api.get(f"/campaigns/{world.campaign.id}").json["results"]["unsubscribed"] == 1
 
 
