@@ -272,12 +272,15 @@ class OutreachListSchema(ma.Schema):
 class OutreachView(MethodView):
     decorators = [api_key_required]
 
+    @blp.arguments(PeriodArgs, location="query")
     @blp.response(200, OutreachListSchema)
     @_documented
-    def get(self) -> dict[str, Any]:
-        """Each campaign (past its draft) and follow-up rule: sent, unsubscribed,
-        clicked yes, referrals made, jobs won and revenue, the best earners first."""
-        rows = outreach.campaigns_and_follow_ups(get_session(), g.business.id)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Each campaign (past its draft) and follow-up rule with something in
+        the period or started in it: emails sent, unsubscribes, yeses and
+        referrals made in it, jobs won (closed) in it and their revenue, the
+        best earners first."""
+        rows = outreach.campaigns_and_follow_ups(get_session(), g.business.id, period=_period(args))
         return {
             "items": [
                 {

@@ -3,9 +3,17 @@ sent and each follow-up rule it runs, how many emails went out, how many
 customers unsubscribed through them, said yes to an offer, were referred to a
 partner, and the jobs and revenue that came of it.
 
+In a period, each counts as the other figures of the dashboard do: the
+emails sent in it, the unsubscribes and the yeses (the referrals made) in
+it, and the jobs won and their revenue by when they were closed (as the
+partners' revenue and the monthly trends count them). A campaign or rule
+with nothing in the period, and not started in it, is left out, as a
+partner with no activity in it is left out of the partners' table.
+
 Two statements whatever the number of campaigns and rules: one for the
 campaigns and rules with their sent counts, and campaigns.services'
-results_by_source (what each brought, the same counts their own pages show).
+results_by_source (what each brought, the same counts their own pages show
+for all of time).
 """
 
 from __future__ import annotations
@@ -14,9 +22,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal, select, union_all
+from sqlalchemy import ColumnElement, Select, and_, func, literal, select, union_all
 from sqlmodel import Session, col
 
+from referral.analytics.sql import Period
 from referral.campaigns.models import (
     Campaign,
     CampaignRecipient,
@@ -49,10 +58,24 @@ class OutreachResult:
     def kind_label(self) -> str:
         return KIND_LABELS[self.kind]
 
+    @property
+    def counts_anything(self) -> bool:
+        return any(
+            (self.sent, self.unsubscribed, self.said_yes, self.referrals_made, self.won)
+        ) or bool(self.revenue_cents)
 
-def campaigns_and_follow_ups(session: Session, business_id: int) -> list[OutreachResult]:
-    """Every campaign past its draft and every follow-up rule of the business,
-    the best earners first (then the most sent, then the newest)."""
+
+def campaigns_and_follow_ups(
+    session: Session, business_id: int, *, period: Period | None = None
+) -> list[OutreachResult]:
+    """Every campaign past its draft and every follow-up rule of the business
+    (in `period`: those with something in it or started in it; all of time
+    without one), the best earners first (then the most sent, then the newest)."""
+    since, until = (period.start_at, period.end_at) if period else (None, None)
+
+    def during(at: Any) -> list[ColumnElement[bool]]:
+        return [at >= since, at < until] if period else []
+
     campaigns: Select[Any, Any, Any, Any, Any] = (
         select(
             literal(SourceKind.CAMPAIGN.value).label("kind"),
@@ -66,6 +89,7 @@ def campaigns_and_follow_ups(session: Session, business_id: int) -> list[Outreac
             and_(
                 col(CampaignRecipient.campaign_id) == col(Campaign.id),
                 col(CampaignRecipient.status) == RecipientStatus.SENT,
+                *during(col(CampaignRecipient.sent_at)),
             ),
         )
         .where(
@@ -87,35 +111,41 @@ def campaigns_and_follow_ups(session: Session, business_id: int) -> list[Outreac
             and_(
                 col(FollowUpSend.rule_id) == col(FollowUpRule.id),
                 col(FollowUpSend.status) == FollowUpStatus.SENT,
+                *during(col(FollowUpSend.created_at)),  # made when it is sent
             ),
         )
         .where(col(FollowUpRule.business_id) == business_id)
         .group_by(col(FollowUpRule.id))
     )
     rows = session.execute(union_all(campaigns, rules)).all()
-    brought = results_by_source(session, business_id=business_id)
+    brought = results_by_source(session, business_id=business_id, since=since, until=until)
     results = []
     for row in rows:
         kind, source_id = str(row.kind), int(row.id)
         figures = brought.get((kind, source_id), NO_RESULTS)
-        results.append(
-            OutreachResult(
-                kind=kind,
-                source_id=source_id,
-                name=str(row.name),
-                started=_as_datetime(row.started),
-                sent=int(row.sent or 0),
-                unsubscribed=figures["unsubscribed"],
-                said_yes=figures["said_yes"],
-                referrals_made=figures["referrals_made"],
-                won=figures["won"],
-                revenue_cents=figures["revenue_cents"],
-            )
+        started = _as_datetime(row.started)
+        result = OutreachResult(
+            kind=kind,
+            source_id=source_id,
+            name=str(row.name),
+            started=started,
+            sent=int(row.sent or 0),
+            unsubscribed=figures["unsubscribed"],
+            said_yes=figures["said_yes"],
+            referrals_made=figures["referrals_made"],
+            won=figures["won"],
+            revenue_cents=figures["revenue_cents"],
         )
+        if period is None or result.counts_anything or _within(started, period):
+            results.append(result)
     oldest = dt.datetime.min.replace(tzinfo=dt.UTC)
     results.sort(key=lambda r: r.started or oldest, reverse=True)
     results.sort(key=lambda r: (r.revenue_cents, r.sent), reverse=True)  # stable: newest next
     return results
+
+
+def _within(moment: dt.datetime | None, period: Period) -> bool:
+    return moment is not None and period.start_at <= moment < period.end_at
 
 
 def _as_datetime(value: object) -> dt.datetime | None:

@@ -77,7 +77,7 @@ def page_figures(business_id: int, *, period: Period, direction: str) -> dict[st
         "market": lambda s: market.monthly(s, business_id, period=period),
         "second_sales": lambda s: second_sales.second_sales(s, business_id),
         # The campaigns and rules, then what each brought (grouped): two statements.
-        "outreach": lambda s: outreach.campaigns_and_follow_ups(s, business_id),
+        "outreach": lambda s: outreach.campaigns_and_follow_ups(s, business_id, period=period),
     }
 
 

@@ -14,7 +14,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, insert, literal, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    union_all,
+    update,
+)
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
@@ -533,6 +544,8 @@ def results_by_source(
     business_id: int,
     kind: SourceKind | None = None,
     source_id: int | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
 ) -> dict[tuple[str, int], dict[str, int]]:
     """What each of the business's campaigns and follow-up rules brought (or
     the one `kind` and `source_id` name), keyed by (kind, id): customers who
@@ -542,7 +555,12 @@ def results_by_source(
     partner's and its own), and the commissions the business earns on the
     partner referrals. One statement whatever the number of campaigns: four
     grouped counts, one per table, side by side (UNION ALL), each giving its
-    own figures and 0 for the others."""
+    own figures and 0 for the others.
+
+    All of time unless `since` and/or `until` bound it to [since, until), as
+    the dashboard counts a period: an unsubscribe, a yes, a referral made (and
+    accepted) by when it was made; a job won and its revenue by when it was
+    closed; a commission by when it was recorded."""
 
     def of_source(source_kind: Any, source_ident: Any) -> list[ColumnElement[bool]]:
         where = []
@@ -551,6 +569,21 @@ def results_by_source(
         if source_id is not None:
             where.append(source_ident == source_id)
         return where
+
+    def during(at: Any) -> list[ColumnElement[bool]]:
+        """`at` within the bounds given: nothing to add for all of time."""
+        bounds = []
+        if since is not None:
+            bounds.append(at >= since)
+        if until is not None:
+            bounds.append(at < until)
+        return bounds
+
+    def made_or_closed(made: Any, closed: Any) -> list[ColumnElement[bool]]:
+        """Rows that count in the bounds: made in them, or closed in them."""
+        if since is None and until is None:
+            return []
+        return [or_(and_(*during(made)), and_(*during(closed)))]
 
     def part(source_kind: Any, source_ident: Any, **figures: Any) -> Select[Any]:
         zero = literal(0)
@@ -571,39 +604,51 @@ def results_by_source(
         col(event.email_kind).is_not(None),
         col(event.email_id).is_not(None),
         *of_source(col(event.email_kind), col(event.email_id)),
+        *during(col(event.created_at)),
     )
     status = col(Referral.status)
-    won = status == ReferralStatus.WON
+    made = during(col(Referral.created_at))
+    won = [status == ReferralStatus.WON, *during(col(Referral.closed_at))]
     source_kind, source_ident = col(OfferReferral.source_kind), col(OfferReferral.source_id)
     referred = (
         part(
             source_kind,
             source_ident,
-            said_yes=func.count(),
-            referrals_made=func.count(),
+            said_yes=func.count().filter(*made),
+            referrals_made=func.count().filter(*made),
             referrals_accepted=func.count().filter(
-                status.in_((ReferralStatus.ACCEPTED, ReferralStatus.WON, ReferralStatus.LOST))
+                status.in_((ReferralStatus.ACCEPTED, ReferralStatus.WON, ReferralStatus.LOST)),
+                *made,
             ),
-            won=func.count().filter(won),
-            revenue_cents=func.coalesce(func.sum(col(Referral.job_value_cents)).filter(won), 0),
+            won=func.count().filter(*won),
+            revenue_cents=func.coalesce(func.sum(col(Referral.job_value_cents)).filter(*won), 0),
         )
         .select_from(OfferReferral)
         .join(Referral, col(Referral.id) == col(OfferReferral.referral_id))
-        .where(col(Referral.sender_id) == business_id, *of_source(source_kind, source_ident))
+        .where(
+            col(Referral.sender_id) == business_id,
+            *of_source(source_kind, source_ident),
+            *made_or_closed(col(Referral.created_at), col(Referral.closed_at)),
+        )
     )
-    own_won = col(Opportunity.status) == OpportunityStatus.WON
-    own_revenue = func.coalesce(func.sum(col(Opportunity.amount_cents)).filter(own_won), 0)
+    own_made = during(col(Opportunity.created_at))
+    own_won = [
+        col(Opportunity.status) == OpportunityStatus.WON,
+        *during(col(Opportunity.closed_at)),
+    ]
+    own_revenue = func.coalesce(func.sum(col(Opportunity.amount_cents)).filter(*own_won), 0)
     opportunity_kind, opportunity_ident = col(Opportunity.source_kind), col(Opportunity.source_id)
     own = part(
         opportunity_kind,
         opportunity_ident,
-        said_yes=func.count(),
-        won=func.count().filter(own_won),
+        said_yes=func.count().filter(*own_made),
+        won=func.count().filter(*own_won),
         revenue_cents=own_revenue,
         own_revenue_cents=own_revenue,
     ).where(
         col(Opportunity.business_id) == business_id,
         *of_source(opportunity_kind, opportunity_ident),
+        *made_or_closed(col(Opportunity.created_at), col(Opportunity.closed_at)),
     )
     commissions = (
         part(
@@ -617,6 +662,7 @@ def results_by_source(
             col(Commission.referrer_id) == business_id,
             col(Commission.status).in_(EARNED),
             *of_source(source_kind, source_ident),
+            *during(col(Commission.created_at)),
         )
     )
     results: dict[tuple[str, int], dict[str, int]] = {}

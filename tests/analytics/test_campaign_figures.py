@@ -20,19 +20,22 @@ from sqlmodel import Session, select
 
 from referral.analytics import outreach
 from referral.analytics.outreach import campaigns_and_follow_ups
+from referral.analytics.sql import Period
 from referral.auth.models import User
 from referral.businesses.actor import Actor
+from referral.businesses.models import Business
 from referral.campaigns import followups
 from referral.campaigns import services as campaigns
-from referral.campaigns.models import Campaign
+from referral.campaigns.models import Campaign, CampaignRecipient
 from referral.campaigns.services import Segment
+from referral.commissions.models import Commission
 from referral.customers import marketing
-from referral.customers.models import Customer, PermissionSource
+from referral.customers.models import Customer, MarketingPermissionEvent, PermissionSource
 from referral.customers.services import add_job, create_customer
 from referral.db import utcnow
 from referral.localtime import local_date, zone
 from referral.offers import services as offers
-from referral.offers.models import Opportunity
+from referral.offers.models import OfferReferral, Opportunity, SourceKind
 from referral.referrals import services as referrals
 from referral.referrals.models import Referral
 from tests.support.api import api_client
@@ -69,6 +72,10 @@ def unsubscribe_path(message: EmailMessage) -> str:
     )
     assert link, message["List-Unsubscribe"]
     return link.group(1)
+
+
+def campaigns_section(page: str) -> str:
+    return page.split('id="figure-campaigns"')[1].split("</section>")[0]
 
 
 def past_customer(db: Session, who: Actor, name: str, job_date: dt.date) -> Customer:
@@ -201,7 +208,7 @@ def test_the_dashboard_draws_it_beside_its_table_and_its_csv_has_the_same_rows(
     page = browser.get("/analytics").get_data(as_text=True)
     exported = browser.get("/analytics/campaigns.csv")
 
-    section = page.split('id="figure-campaigns"')[1].split("</section>")[0]
+    section = campaigns_section(page)
     assert "Campaigns and follow-ups" in section
     assert "Revenue from campaigns and follow-ups" in section  # the chart's title
     assert "Campaign: Spring" in section and "$800.00 · 1 won" in section
@@ -270,9 +277,133 @@ def test_before_anything_is_earned_the_chart_shows_the_emails_sent(app: Flask, d
 
     page = sign_in(app, owner).get("/analytics").get_data(as_text=True)
 
-    section = page.split('id="figure-campaigns"')[1].split("</section>")[0]
+    section = campaigns_section(page)
     assert "Emails sent by campaigns and follow-ups" in section
     assert "0 sent, 0 yes" in section
+
+
+def moved_back(db: Session, campaign: Campaign, days: int) -> None:
+    """The campaign, its emails and everything they brought happened `days`
+    earlier: made, started, sent, unsubscribed, referred, won and commissioned."""
+    earlier = dt.timedelta(days=days)
+
+    def shift(row: object, *names: str) -> None:
+        for name in names:
+            if getattr(row, name) is not None:
+                setattr(row, name, getattr(row, name) - earlier)
+
+    shift(campaign, "created_at", "started_at", "finished_at", "last_sent_at")
+    for recipient in db.exec(
+        select(CampaignRecipient).where(CampaignRecipient.campaign_id == campaign.id)
+    ):
+        shift(recipient, "created_at", "sent_at")
+    for event in db.exec(
+        select(MarketingPermissionEvent).where(
+            MarketingPermissionEvent.email_kind == SourceKind.CAMPAIGN.value,
+            MarketingPermissionEvent.email_id == campaign.id,
+        )
+    ):
+        shift(event, "created_at")
+    for yes in db.exec(
+        select(OfferReferral).where(
+            OfferReferral.source_kind == SourceKind.CAMPAIGN.value,
+            OfferReferral.source_id == campaign.id,
+        )
+    ):
+        shift(yes, "created_at")
+        shift(
+            db.get(Referral, yes.referral_id), "created_at", "sent_at", "accepted_at", "closed_at"
+        )
+        for commission in db.exec(
+            select(Commission).where(Commission.referral_id == yes.referral_id)
+        ):
+            shift(commission, "created_at")
+    db.commit()
+
+
+def in_last_months(
+    db: Session, world: Outreach, months: int
+) -> list[tuple[str, int, int, int, int, int]]:
+    """The figure for the last `months` months of Cool Air's zone: name, sent,
+    unsubscribed, said yes, won and revenue."""
+    hvac = db.get(Business, world.hvac.business_id)
+    assert hvac is not None
+    period = Period.last_months_until(months, now=utcnow(), zone=zone(hvac.zone_name))
+    return [
+        (r.name, r.sent, r.unsubscribed, r.said_yes, r.won, r.revenue_cents)
+        for r in campaigns_and_follow_ups(db, hvac.id or 0, period=period)
+    ]
+
+
+def test_a_period_counts_the_campaigns_and_follow_ups_by_what_happened_in_it(
+    app: Flask, db: Session, world: Outreach
+) -> None:
+    """Spring went out five months ago, and all it brought came then; Autumn
+    went to Ana last week. The last three months show Autumn and the
+    follow-up only; the last twelve show Spring too, on the dashboard, in its
+    CSV and in the API. Spring's own page still counts all of time."""
+    moved_back(db, world.campaign, days=150)
+    with app.app_context():
+        autumn = campaigns.create_campaign(
+            db,
+            actor=world.hvac,
+            name="Autumn",
+            subject="Autumn news",
+            body="Hello {first_name},",
+            segment=Segment(),
+        )
+        campaigns.send_campaign(db, actor=world.hvac, campaign_id=autumn.id or 0)
+        db.commit()
+        run_jobs(app)
+    moved_back(db, autumn, days=7)
+    owner = db.get(User, world.hvac.user_id)
+    assert owner is not None
+    browser = sign_in(app, owner)
+    api = api_client(app, db, owner)
+
+    def exported(months: int) -> list[list[str]]:
+        answer = browser.get(f"/analytics/campaigns.csv?months={months}")
+        return [
+            row[:3] + row[-1:] for row in csv.reader(io.StringIO(answer.get_data(as_text=True)))
+        ][1:]
+
+    def answered(months: int) -> list[tuple[str, int, int]]:
+        items = api.get(f"/analytics/campaigns?months={months}").json["items"]
+        return [(r["name"], r["sent"], r["revenue_cents"]) for r in items]
+
+    assert in_last_months(db, world, 3) == [
+        ("A week after", 1, 0, 1, 1, 30_000),
+        ("Autumn", 1, 0, 0, 0, 0),
+    ]
+    assert in_last_months(db, world, 12) == [
+        ("Spring", 2, 1, 1, 1, 80_000),
+        ("A week after", 1, 0, 1, 1, 30_000),
+        ("Autumn", 1, 0, 0, 0, 0),
+    ]
+    assert exported(3) == [
+        ["A week after", "Follow-up", "1", "300.00"],
+        ["Autumn", "Campaign", "1", "0.00"],
+    ]
+    assert exported(12)[0] == ["Spring", "Campaign", "2", "800.00"]
+    assert answered(3) == [("A week after", 1, 30_000), ("Autumn", 1, 0)]
+    assert answered(12) == [("Spring", 2, 80_000), ("A week after", 1, 30_000), ("Autumn", 1, 0)]
+    recent = browser.get("/analytics?months=3").get_data(as_text=True)
+    assert "Autumn" in campaigns_section(recent) and "Spring" not in campaigns_section(recent)
+    assert "in the period above" in campaigns_section(recent)
+    assert api.get(f"/campaigns/{world.campaign.id}").json["results"]["unsubscribed"] == 1
+
+
+def test_a_job_won_in_the_period_counts_there_though_its_campaign_went_out_before_it(
+    db: Session, world: Outreach
+) -> None:
+    """As the partners' revenue counts it: by the day the job was won."""
+    moved_back(db, world.campaign, days=150)
+    referral = db.exec(select(Referral)).one()
+    referral.closed_at = utcnow()
+    db.commit()
+
+    assert in_last_months(db, world, 3)[0] == ("Spring", 0, 0, 0, 1, 80_000)
+    assert in_last_months(db, world, 12)[0] == ("Spring", 2, 1, 1, 1, 80_000)
 
 
 def _broken(*_args: object, **_kwargs: object) -> None:
@@ -294,7 +425,7 @@ def test_a_failing_campaigns_figure_is_unavailable_and_the_rest_of_the_page_rend
 
     page = response.get_data(as_text=True)
     assert response.status_code == 200
-    section = page.split('id="figure-campaigns"')[1].split("</section>")[0]
+    section = campaigns_section(page)
     assert "Unavailable: this figure cannot be computed right now." in section
     assert "Ana Diaz" in page  # the customers figure
     assert 'id="figure-second-sales"' in page and "First sale since campaigns" in page
