@@ -621,7 +621,11 @@ def results_by_source(
                 *made,
             ),
             won=func.count().filter(*won),
-            revenue_cents=func.coalesce(func.sum(col(Referral.job_value_cents)).filter(*won), 0),
+            # Net of refunds, as the dashboard's partner revenue and trends count it.
+            revenue_cents=func.coalesce(
+                func.sum(col(Referral.job_value_cents) - col(Referral.refunded_cents)).filter(*won),
+                0,
+            ),
         )
         .select_from(OfferReferral)
         .join(Referral, col(Referral.id) == col(OfferReferral.referral_id))

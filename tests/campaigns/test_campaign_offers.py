@@ -16,6 +16,7 @@ from referral.auth.models import User
 from referral.businesses.actor import Actor
 from referral.campaigns import services as campaigns
 from referral.campaigns.services import Segment
+from referral.commissions.services import report_refund
 from referral.customers import marketing
 from referral.customers.models import PermissionSource
 from referral.customers.services import create_customer
@@ -134,6 +135,16 @@ def test_a_yes_in_a_campaign_email_becomes_a_won_referral_and_a_won_sale_counted
         "own_revenue_cents": 30_000,
         "commission_cents": 8_000,  # the partnership's 10% of the plumber's job
     }
+
+    # A refund lowers the revenue, as the dashboard's partner revenue counts it.
+    report_refund(
+        session=db,
+        business_id=plumber.business_id,
+        referral_id=referral.id or 0,
+        refund_cents=20_000,
+    )
+    db.commit()
+    assert campaigns.campaign_results(db, made)["revenue_cents"] == 90_000
 
 
 def test_a_sent_campaign_page_shows_what_it_brought(app: Flask, db: Session, hvac: Actor) -> None:
