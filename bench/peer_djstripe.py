@@ -8,7 +8,8 @@ the project's dependencies:
 - a minimal Django project in the run's temp dir: `django-admin startproject`'s
   apps and middleware plus dj-stripe, PostgreSQL with persistent connections
   (`CONN_MAX_AGE = None`), `DEBUG = False`, dj-stripe's webhook URL under
-  `/stripe/`; `manage.py migrate`; one `WebhookEndpoint` row with a known secret
+  `/stripe/`; `manage.py migrate` (once per set of versions: later runs copy a
+  migrated database); one `WebhookEndpoint` row with a known secret
   and `djstripe_validation_method = verify_signature`, so
   `/stripe/webhook/<uuid>/` checks each event's Stripe-Signature;
 - gunicorn with the same settings as the other apps, from the peer venv.

@@ -4,6 +4,7 @@
     .venv/bin/python bench/webhooks.py --db sqlite      # an SQLite file in a temp dir
     .venv/bin/python bench/webhooks.py --quick          # shorter rounds, 5,000 events
     .venv/bin/python bench/webhooks.py --stage worker   # one stage only (intake, worker)
+    .venv/bin/python bench/webhooks.py --peer dj-stripe # intake, with dj-stripe 2.11 as a third app
 
 1. Intake. `POST /stripe/webhook` on Referral (verify the signature, store the
    event and its job in one transaction, answer 200) against the same endpoint
@@ -13,6 +14,11 @@
    app's STRIPE_WEBHOOK_SECRET at the start of its round. Target: >= 40% of
    the bare app's requests per second. Afterwards the events stored must equal
    the 200 answers the app's gunicorn logged: nothing lost, nothing twice.
+   With `--peer dj-stripe` (bench/peer_djstripe.py) dj-stripe 2.11 takes the
+   same kind of events in the same rounds, all three apps get unique
+   customer.created events padded to about 6.3 kB, and Referral's rate must be
+   >= 10x dj-stripe's; every 200 dj-stripe answered must be an event it
+   processed into its Event and Customer.
 2. Worker. 20,000 stored events (mostly `customer.created`, which the worker
    marks ignored, and 1 in 10 `account.updated` for connected accounts of
    businesses seeded here, which update `connected_account`), then N
