@@ -66,6 +66,16 @@ def rss_kib(pid: int) -> int:
     return int(match.group(1))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used (/proc/<pid>/stat); 0 once it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = text[text.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class GunicornServer:
     """One WSGI app under gunicorn, bound to 127.0.0.1 on a free port.
 

@@ -18,7 +18,9 @@
    same kind of events in the same rounds, all three apps get unique
    customer.created events padded to about 6.3 kB, and Referral's rate must be
    >= 10x dj-stripe's; every 200 dj-stripe answered must be an event it
-   processed into its Event and Customer.
+   processed into its Event and Customer. On PostgreSQL each app's CPU per
+   request is printed too (its gunicorn workers plus its database's backends,
+   from /proc): other work on a shared machine disturbs it less than req/s.
 2. Worker. 20,000 stored events (mostly `customer.created`, which the worker
    marks ignored, and 1 in 10 `account.updated` for connected accounts of
    businesses seeded here, which update `connected_account`), then N
@@ -58,7 +60,7 @@ from urllib.request import Request, urlopen
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import insert, select, text, update  # noqa: E402
+from sqlalchemy import create_engine, insert, select, text, update  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench import peer_djstripe, seed  # noqa: E402
@@ -66,7 +68,12 @@ from bench.load import Generator, Load, LoadFailed, choose_generator  # noqa: E4
 from bench.peer_djstripe import PeerIntake, PeerSetupFailed  # noqa: E402
 from bench.run import git_commit, save  # noqa: E402
 from bench.seed import SetupFailed  # noqa: E402
-from bench.servers import GunicornServer, ServerFailed, WorkerSettings  # noqa: E402
+from bench.servers import (  # noqa: E402
+    GunicornServer,
+    ServerFailed,
+    WorkerSettings,
+    cpu_seconds,
+)
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test_bench2"
 WEBHOOK_PATH = "/stripe/webhook"
@@ -387,6 +394,13 @@ class IntakeResult:
     event_bytes: int = 0  # size of one event's body
     loadavg_rounds: tuple[float, float] = (0.0, 0.0)  # 1-minute, before and after the rounds
     peer: PeerIntake | None = None  # --peer dj-stripe
+    # CPU seconds of each app's workers and its database's PostgreSQL backends during
+    # the measured rounds: a figure other work on the machine disturbs less than req/s.
+    cpu: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    def cpu_ms_per_request(self, name: str, rounds: list[Load]) -> float | None:
+        requests = sum(r.requests for r in rounds)
+        return 1000 * self.cpu[name] / requests if name in self.cpu and requests else None
 
     @staticmethod
     def rps(rounds: list[Load]) -> float:
@@ -467,6 +481,10 @@ class IntakeResult:
                 }
                 for name, r in rounds.items()
             },
+            "cpu_ms_per_request": {
+                name: self.cpu_ms_per_request(key, r)
+                for (name, r), key in zip(rounds.items(), ("app", "bare", "peer"), strict=False)
+            },
             "ratio": round(self.ratio, 4),
             "round_ratios": [round(x, 4) for x in self.round_ratios],
             "target": INTAKE_TARGET if self.baseline == "bare" else None,
@@ -524,6 +542,26 @@ def count_rows(database_url: str, table: str, where: str = "") -> int:
         with engine.connect() as connection:
             statement = f"SELECT count(*) FROM {table}" + (f" WHERE {where}" if where else "")
             return int(connection.execute(text(statement)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def backends(server_url: str, database: str | None) -> set[int]:
+    """Process ids of the PostgreSQL client backends connected to `database` (the
+    server runs on this machine), but this harness's own."""
+    if database is None:
+        return set()
+    engine = create_engine(make_url(server_url).set(database="postgres"))
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = :database "
+                    "AND backend_type = 'client backend' AND pid != pg_backend_pid()"
+                ),
+                {"database": database},
+            )
+            return {pid for (pid,) in rows}
     finally:
         engine.dispose()
 
@@ -619,12 +657,19 @@ def measure_intake(
     apps_events = f"stripe_event_id LIKE 'evt_{streams['app'].tag}%'"
     servers: dict[str, GunicornServer] = {"app": app, "bare": bare}
     paths = {"app": WEBHOOK_PATH, "bare": WEBHOOK_PATH}
+    # The database whose backends work for each app (the bare app has none).
+    databases: dict[str, str | None] = {}
+    if kind == "postgresql":
+        databases["app"] = make_url(database_url).database
+        if args.baseline == "bare-sql":
+            databases["bare"] = databases["app"]
     result = IntakeResult(kind, args.baseline, event_bytes=len(streams["app"].body(0, 0)))
     peer_project: peer_djstripe.PeerProject | None = None
     try:
         if args.peer == "dj-stripe":
             servers["peer"], peer_project = start_peer(args, settings, work_dir, clock)
             paths["peer"] = peer_project.webhook_path
+            databases["peer"] = make_url(peer_project.database_url).database
             streams["peer"] = SignedEvents(
                 peer_project.secret,
                 f"peer{secrets.token_hex(3)}",
@@ -642,12 +687,20 @@ def measure_intake(
         if result.peer is not None:
             check_peer(servers["peer"], streams["peer"], paths["peer"], result.peer)
 
-        def run(name: str, duration: float) -> Load:
+        def run(name: str, duration: float, *, measured: bool = True) -> Load:
             stream = streams[name]
             first = stream.next_number
+            database = databases.get(name)
+            processes = set(servers[name].worker_pids()) | backends(args.pg_url, database)
+            cpu_before = {pid: cpu_seconds(pid) for pid in processes}
             load = generator.run(
                 servers[name].url + paths[name], {}, duration, args.connections, stream=stream
             )
+            # Backends that came up during the round count from zero.
+            processes |= backends(args.pg_url, database)
+            used = sum(cpu_seconds(pid) - cpu_before.get(pid, 0.0) for pid in processes)
+            if measured:
+                result.cpu[name] = result.cpu.get(name, 0.0) + used
             sent = load.requests + load.errors + args.connections
             if generator.name == "wrk" and sent > per_round // args.wrk_threads:
                 raise LoadFailed(
@@ -659,7 +712,7 @@ def measure_intake(
 
         for name in servers:
             if args.warmup > 0:
-                run(name, args.warmup)
+                run(name, args.warmup, measured=False)
         time.sleep(0.5)  # let the last warm-up answers reach the log
         statuses_before = app.statuses()
         stored_before = count_rows(database_url, "stripe_event", apps_events)
@@ -1092,17 +1145,22 @@ def print_intake(result: IntakeResult, generator: Generator, args: argparse.Name
         f"events of {result.event_bytes:,} bytes; load average {result.loadavg_rounds[0]:.2f} "
         f"before the rounds, {result.loadavg_rounds[1]:.2f} after"
     )
-    print(f"  {'':<11}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'vs bare':>9}")
-    apps = [("referral", result.app_rounds), (result.baseline, result.bare_rounds)]
+    print(
+        f"  {'':<11}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'vs bare':>9}"
+        f"{'CPU ms/req':>12}"
+    )
+    apps = [("referral", "app", result.app_rounds), (result.baseline, "bare", result.bare_rounds)]
     if result.peer is not None:
-        apps.append(("dj-stripe", result.peer.rounds))
-    for name, rounds in apps:
+        apps.append(("dj-stripe", "peer", result.peer.rounds))
+    for name, key, rounds in apps:
         rps = result.rps(rounds)
         p50 = statistics.median(r.p50_ms for r in rounds)
         p99 = statistics.median(r.p99_ms for r in rounds)
         errors = sum(r.errors for r in rounds)
         ratio = f"{rps / bare_rps:.1%}" if bare_rps else "-"
-        print(f"  {name:<11}{rps:>9,.0f}{p50:>9.1f}{p99:>9.1f}{errors:>8}{ratio:>9}")
+        cpu = result.cpu_ms_per_request(key, rounds)
+        cpu_ms = f"{cpu:.2f}" if cpu is not None else "-"
+        print(f"  {name:<11}{rps:>9,.0f}{p50:>9.1f}{p99:>9.1f}{errors:>8}{ratio:>9}{cpu_ms:>12}")
     target = f"target >= {INTAKE_TARGET:.0%}" if result.baseline == "bare" else "no target"
     print(
         f"  ratio {result.ratio:.0%} (per round {spread(result.round_ratios, '.0%')}), "
@@ -1126,6 +1184,13 @@ def print_peer(result: IntakeResult) -> None:
         f"  dj-stripe ({versions}): {peer.statements} SQL statements and "
         f"{peer.stripe_calls} Stripe API call(s), answered in process, per new event"
     )
+    referral_cpu = result.cpu_ms_per_request("app", result.app_rounds)
+    peer_cpu = result.cpu_ms_per_request("peer", peer.rounds)
+    if referral_cpu and peer_cpu:
+        print(
+            f"  CPU per request (gunicorn workers plus their PostgreSQL backends): dj-stripe "
+            f"{peer_cpu / referral_cpu:.1f}x Referral's (no target: other work disturbs it less)"
+        )
     print(
         f"  Referral / dj-stripe: {result.peer_multiple:.1f}x (per round "
         f"{spread(result.peer_round_multiples, '.1f')}), target >= {PEER_TARGET:.0f}x: "
