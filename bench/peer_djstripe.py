@@ -405,33 +405,27 @@ def migrated_database(
     url = make_url(seed.fresh_database("postgresql", pg_url=database_url, work_dir=work_dir))
     copy = f"{url.database}_migrated"
     stamp = "bench/peer_djstripe.py " + json.dumps(versions, sort_keys=True)
-    maintenance = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    quote = maintenance.dialect.identifier_preparer.quote
-    try:
-        with maintenance.connect() as connection:
-            found = connection.execute(
-                text(
-                    "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
-                    "WHERE datname = :name"
-                ),
-                {"name": copy},
-            ).scalar()
-            if found == stamp:
-                connection.execute(text(f"DROP DATABASE {quote(url.database)} WITH (FORCE)"))
-                connection.execute(
-                    text(f"CREATE DATABASE {quote(url.database)} TEMPLATE {quote(copy)}")
-                )
-                return
-        migrate()
-        with maintenance.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {quote(copy)} WITH (FORCE)"))
+    with seed.server_connection(database_url) as connection:
+        quote = connection.dialect.identifier_preparer.quote
+        found = connection.execute(
+            text(
+                "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                "WHERE datname = :name"
+            ),
+            {"name": copy},
+        ).scalar()
+        if found == stamp:
+            connection.execute(text(f"DROP DATABASE {quote(url.database)} WITH (FORCE)"))
             connection.execute(
-                text(f"CREATE DATABASE {quote(copy)} TEMPLATE {quote(url.database)}")
+                text(f"CREATE DATABASE {quote(url.database)} TEMPLATE {quote(copy)}")
             )
-            literal = stamp.replace("'", "''")
-            connection.execute(text(f"COMMENT ON DATABASE {quote(copy)} IS '{literal}'"))
-    finally:
-        maintenance.dispose()
+            return
+    migrate()
+    with seed.server_connection(database_url) as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {quote(copy)} WITH (FORCE)"))
+        connection.execute(text(f"CREATE DATABASE {quote(copy)} TEMPLATE {quote(url.database)}"))
+        literal = stamp.replace("'", "''")
+        connection.execute(text(f"COMMENT ON DATABASE {quote(copy)} IS '{literal}'"))
 
 
 # --------------------------------------------------------------------------- checks

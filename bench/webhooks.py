@@ -60,7 +60,7 @@ from urllib.request import Request, urlopen
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, insert, select, text, update  # noqa: E402
+from sqlalchemy import insert, select, text, update  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bench import peer_djstripe, seed  # noqa: E402
@@ -101,7 +101,7 @@ def sign(secret: str, payload: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
-# A customer.created event as Stripe sends it (API version 2024-06-20), about 1.2 kB.
+# A customer.created event as Stripe sends it (API version 2024-06-20), about 0.8 kB.
 # %-format: event id, created, customer id, created, email, name.
 CUSTOMER_EVENT = (
     '{"id": "%s", "object": "event", "api_version": "2024-06-20", "created": %d, '
@@ -551,19 +551,15 @@ def backends(server_url: str, database: str | None) -> set[int]:
     server runs on this machine), but this harness's own."""
     if database is None:
         return set()
-    engine = create_engine(make_url(server_url).set(database="postgres"))
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                text(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = :database "
-                    "AND backend_type = 'client backend' AND pid != pg_backend_pid()"
-                ),
-                {"database": database},
-            )
-            return {pid for (pid,) in rows}
-    finally:
-        engine.dispose()
+    with seed.server_connection(server_url) as connection:
+        rows = connection.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = :database "
+                "AND backend_type = 'client backend' AND pid != pg_backend_pid()"
+            ),
+            {"database": database},
+        )
+        return {pid for (pid,) in rows}
 
 
 def start_peer(
@@ -1289,7 +1285,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--event-bytes",
         type=int,
         help=f"pad each event to about this size (default with --peer: {PADDED_EVENT_BYTES:,};"
-        " without: the plain 1.2 kB event)",
+        " without: the plain 0.8 kB event)",
     )
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
