@@ -341,10 +341,11 @@ def print_report(
     )
 
 
-def save(report: dict[str, object]) -> Path:
+def save(report: dict[str, object], kind: str = "run") -> Path:
+    """bench/results/<kind>-<UTC time>.json (webhooks.py saves its own kind here too)."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    path = RESULTS_DIR / f"run-{stamp}.json"
+    path = RESULTS_DIR / f"{kind}-{stamp}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
     return path
 

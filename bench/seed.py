@@ -11,12 +11,14 @@ import os
 import secrets
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlmodel import Session, select
 
 from referral import create_app
@@ -77,15 +79,23 @@ def fresh_database(kind: str, *, pg_url: str, work_dir: Path) -> str:
             f"--pg-url must name a scratch database (with 'bench' or 'test' in its name): "
             f"it is dropped and created again. Got {url.database!r}."
         )
-    maintenance = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    quoted = maintenance.dialect.identifier_preparer.quote(url.database)
-    try:
-        with maintenance.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
-            connection.execute(text(f"CREATE DATABASE {quoted}"))
-    finally:
-        maintenance.dispose()
+    with server_connection(pg_url) as connection:
+        quoted = connection.dialect.identifier_preparer.quote(url.database)
+        connection.execute(text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
+        connection.execute(text(f"CREATE DATABASE {quoted}"))
     return url.render_as_string(hide_password=False)
+
+
+@contextmanager
+def server_connection(pg_url: str) -> Iterator[Connection]:
+    """An autocommit connection to the `postgres` database of pg_url's server: for
+    creating and dropping databases and reading pg_stat_activity."""
+    engine = create_engine(make_url(pg_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            yield connection
+    finally:
+        engine.dispose()
 
 
 def referral_env(database_url: str) -> dict[str, str]:

@@ -66,6 +66,16 @@ def rss_kib(pid: int) -> int:
     return int(match.group(1))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used (/proc/<pid>/stat); 0 once it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = text[text.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class GunicornServer:
     """One WSGI app under gunicorn, bound to 127.0.0.1 on a free port.
 
@@ -81,8 +91,14 @@ class GunicornServer:
         env: dict[str, str],
         settings: WorkerSettings,
         work_dir: Path,
+        gunicorn: Path = GUNICORN,
+        cwd: Path = ROOT,
     ) -> None:
+        """`gunicorn` and `cwd`: another environment's gunicorn and the directory its
+        app imports from (bench/peer_djstripe.py's Django project)."""
         self.name = name
+        self.gunicorn = gunicorn
+        self.cwd = cwd
         self.app_spec = app_spec
         self.env = env
         self.settings = settings
@@ -93,7 +109,7 @@ class GunicornServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
-        args = [str(GUNICORN), "--config", str(GUNICORN_CONF)]
+        args = [str(self.gunicorn), "--config", str(GUNICORN_CONF)]
         args += ["--bind", f"127.0.0.1:{self.port}", "--workers", str(self.settings.workers)]
         args += ["--worker-class", self.settings.worker_class, "--log-level", "warning"]
         if self.settings.worker_class == "gthread":
@@ -105,7 +121,7 @@ class GunicornServer:
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 self.command(),
-                cwd=ROOT,
+                cwd=self.cwd,
                 env={**os.environ, **self.env, "BENCH_READY_DIR": str(self.ready_dir)},
                 stdout=log,
                 stderr=subprocess.STDOUT,

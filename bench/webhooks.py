@@ -4,6 +4,7 @@
     .venv/bin/python bench/webhooks.py --db sqlite      # an SQLite file in a temp dir
     .venv/bin/python bench/webhooks.py --quick          # shorter rounds, 5,000 events
     .venv/bin/python bench/webhooks.py --stage worker   # one stage only (intake, worker)
+    .venv/bin/python bench/webhooks.py --peer dj-stripe # intake, with dj-stripe 2.11 as a third app
 
 1. Intake. `POST /stripe/webhook` on Referral (verify the signature, store the
    event and its job in one transaction, answer 200) against the same endpoint
@@ -13,6 +14,13 @@
    app's STRIPE_WEBHOOK_SECRET at the start of its round. Target: >= 40% of
    the bare app's requests per second. Afterwards the events stored must equal
    the 200 answers the app's gunicorn logged: nothing lost, nothing twice.
+   With `--peer dj-stripe` (bench/peer_djstripe.py) dj-stripe 2.11 takes the
+   same kind of events in the same rounds, all three apps get unique
+   customer.created events padded to about 6.3 kB, and Referral's rate must be
+   >= 10x dj-stripe's; every 200 dj-stripe answered must be an event it
+   processed into its Event and Customer. On PostgreSQL each app's CPU per
+   request is printed too (its gunicorn workers plus its database's backends,
+   from /proc): other work on a shared machine disturbs it less than req/s.
 2. Worker. 20,000 stored events (mostly `customer.created`, which the worker
    marks ignored, and 1 in 10 `account.updated` for connected accounts of
    businesses seeded here, which update `connected_account`), then N
@@ -30,6 +38,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -52,15 +61,24 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, select, text, update  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
 
-from bench import seed  # noqa: E402
+from bench import peer_djstripe, seed  # noqa: E402
 from bench.load import Generator, Load, LoadFailed, choose_generator  # noqa: E402
+from bench.peer_djstripe import PeerIntake, PeerSetupFailed  # noqa: E402
+from bench.run import git_commit, save  # noqa: E402
 from bench.seed import SetupFailed  # noqa: E402
-from bench.servers import GunicornServer, ServerFailed, WorkerSettings  # noqa: E402
+from bench.servers import (  # noqa: E402
+    GunicornServer,
+    ServerFailed,
+    WorkerSettings,
+    cpu_seconds,
+)
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test_bench2"
 WEBHOOK_PATH = "/stripe/webhook"
 INTAKE_TARGET = 0.40  # of the bare app's requests per second
+PEER_TARGET = 10.0  # Referral's intake requests per second over dj-stripe's (--peer dj-stripe)
 # The app intake is compared with (named in the report).
 BASELINES = {
     "bare": "bench.bare_webhook:create_app()",
@@ -83,7 +101,7 @@ def sign(secret: str, payload: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
-# A customer.created event as Stripe sends it (API version 2024-06-20), about 1.2 kB.
+# A customer.created event as Stripe sends it (API version 2024-06-20), about 0.8 kB.
 # %-format: event id, created, customer id, created, email, name.
 CUSTOMER_EVENT = (
     '{"id": "%s", "object": "event", "api_version": "2024-06-20", "created": %d, '
@@ -111,6 +129,110 @@ def customer_event(event_id: str, created: int) -> str:
         f"customer-{number}@bench.example.com",
         f"Customer {number}",
     )
+
+
+# Stripe allows 50 metadata keys of up to 500 characters on a customer; notes fill the rest.
+NOTE = (
+    "Annual furnace service due in October; side gate code 4471; prefers text before "
+    "arrival; referred by a partner plumber after a water heater replacement; two dogs "
+    "in the yard; invoice to the property manager, copy to the owner. "
+)
+PADDED_EVENT_BYTES = 6_300  # the size of the events the issue's peer comparison used
+
+
+@functools.cache
+def padded_template(size: int) -> str:
+    """A customer.created event of about `size` bytes as a %-format string taking
+    `event`, `customer` and `created`: the customer carries an address, shipping
+    details, invoice fields and CRM metadata, as an account's customers do."""
+    address = {
+        "city": "Springfield",
+        "country": "US",
+        "line1": "742 Evergreen Terrace",
+        "line2": "Unit 2",
+        "postal_code": "62704",
+        "state": "IL",
+    }
+    metadata = {
+        "business_id": "1",
+        "crm_contact_id": "0034x00001AbCdEfGh",
+        "crm_account_id": "0014x00000XyZaBcDe",
+        "source": "partner_referral",
+        "referral_code": "REF-2026-004417",
+        "preferred_contact": "sms",
+        "service_area": "springfield-north",
+        "first_job_type": "hvac.furnace_repair",
+        "lifetime_jobs": "4",
+        "marketing_consent": "2026-03-14T16:02:11Z",
+    }
+    document: dict[str, object] = {
+        "id": "EVENT",
+        "object": "event",
+        "api_version": "2024-06-20",
+        "created": "CREATED",
+        "data": {
+            "object": {
+                "id": "CUSTOMER",
+                "object": "customer",
+                "address": address,
+                "balance": 0,
+                "created": "CREATED",
+                "currency": "usd",
+                "default_source": None,
+                "delinquent": False,
+                "description": "Residential customer, referred by partner",
+                "discount": None,
+                "email": "EMAIL",
+                "invoice_prefix": "B3NCH0001",
+                "invoice_settings": {
+                    "custom_fields": [
+                        {"name": "PO number", "value": "PO-88231"},
+                        {"name": "Property", "value": "742 Evergreen Terrace"},
+                    ],
+                    "default_payment_method": None,
+                    "footer": "Thank you for your business.",
+                    "rendering_options": None,
+                },
+                "livemode": False,
+                "metadata": metadata,
+                "name": "NAME",
+                "next_invoice_sequence": 1,
+                "phone": "+12175550134",
+                "preferred_locales": ["en-US"],
+                "shipping": {"address": address, "name": "NAME", "phone": "+12175550134"},
+                "tax_exempt": "none",
+                "test_clock": None,
+            }
+        },
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": "req_bench", "idempotency_key": "customer-business-1"},
+        "type": "customer.created",
+    }
+    example = {"event": "evt_app1a2b3c_10000", "customer": "cus_app1a2b3c10000", "created": 0}
+    note = 0
+    while True:
+        template = (
+            json.dumps(document)
+            .replace('"EVENT"', '"%(event)s"')
+            .replace('"CUSTOMER"', '"%(customer)s"')
+            .replace('"CREATED"', "%(created)d")
+            .replace('"EMAIL"', '"%(customer)s@bench.example.com"')
+            .replace('"NAME"', '"Customer %(customer)s"')
+        )
+        room = size - len(template % {**example, "created": int(time.time())})
+        overhead = len(', "note_00": ""')
+        if room <= overhead:
+            return template
+        note += 1
+        metadata[f"note_{note:02d}"] = (NOTE * 3)[: min(500, room - overhead)]
+
+
+def padded_customer_event(event_id: str, created: int, size: int) -> str:
+    """A unique customer.created event of about `size` bytes: its customer's id
+    comes from the event's, so each event creates a customer of its own."""
+    customer = "cus_" + event_id.removeprefix("evt_").replace("_", "")
+    return padded_template(size) % {"event": event_id, "customer": customer, "created": created}
 
 
 def account_event(event_id: str, account_id: str, created: int, *, ready: bool) -> dict:
@@ -202,6 +324,7 @@ class SignedEvents:
     tag: str  # makes event ids unique to a run
     work_dir: Path
     per_round: int
+    size: int = 0  # bytes of a padded event (padded_customer_event); 0: CUSTOMER_EVENT
     method: str = "POST"
     next_number: int = 0
 
@@ -209,6 +332,8 @@ class SignedEvents:
         return f"evt_{self.tag}_{number}"
 
     def body(self, number: int, created: int) -> bytes:
+        if self.size:
+            return padded_customer_event(self.event_id(number), created, self.size).encode()
         return customer_event(self.event_id(number), created).encode()
 
     def request(self, number: int) -> tuple[dict[str, str], bytes]:
@@ -266,6 +391,16 @@ class IntakeResult:
     other_statuses: dict[str, int] = dataclasses.field(default_factory=dict)
     stored: int = 0  # events the database gained during the measured load
     wrk_200: int = 0  # 2xx answers wrk read from the app
+    event_bytes: int = 0  # size of one event's body
+    loadavg_rounds: tuple[float, float] = (0.0, 0.0)  # 1-minute, before and after the rounds
+    peer: PeerIntake | None = None  # --peer dj-stripe
+    # CPU seconds of each app's workers and its database's PostgreSQL backends during
+    # the measured rounds: a figure other work on the machine disturbs less than req/s.
+    cpu: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    def cpu_ms_per_request(self, name: str, rounds: list[Load]) -> float | None:
+        requests = sum(r.requests for r in rounds)
+        return 1000 * self.cpu[name] / requests if name in self.cpu and requests else None
 
     @staticmethod
     def rps(rounds: list[Load]) -> float:
@@ -301,6 +436,73 @@ class IntakeResult:
         if self.baseline != "bare":
             return None
         return self.ratio >= INTAKE_TARGET
+
+    @property
+    def peer_multiple(self) -> float:
+        """Referral's requests per second over the peer's."""
+        peer = self.rps(self.peer.rounds) if self.peer else 0.0
+        return self.rps(self.app_rounds) / peer if peer else 0.0
+
+    @property
+    def peer_round_multiples(self) -> list[float]:
+        if self.peer is None:
+            return []
+        return [
+            a.requests_per_second / p.requests_per_second
+            for a, p in zip(self.app_rounds, self.peer.rounds, strict=True)
+            if p.requests_per_second
+        ]
+
+    @property
+    def peer_passed(self) -> bool | None:
+        """None without a peer; a peer's error or unprocessed 200 answer fails the run."""
+        if self.peer is None:
+            return None
+        if self.errors or sum(r.errors for r in self.peer.rounds) or not self.peer.consistent:
+            return False
+        return self.peer_multiple >= PEER_TARGET
+
+    def as_dict(self) -> dict[str, object]:
+        rounds = {"referral": self.app_rounds, self.baseline: self.bare_rounds}
+        if self.peer is not None:
+            rounds["dj-stripe"] = self.peer.rounds
+        bare_rps = self.rps(self.bare_rounds)
+        return {
+            "database": self.database,
+            "event_bytes": self.event_bytes,
+            "loadavg_rounds": self.loadavg_rounds,
+            "apps": {
+                name: {
+                    "requests_per_second": round(self.rps(r), 1),
+                    "ratio_to_bare": round(self.rps(r) / bare_rps, 4) if bare_rps else None,
+                    "p50_ms": statistics.median(x.p50_ms for x in r) if r else None,
+                    "p99_ms": statistics.median(x.p99_ms for x in r) if r else None,
+                    "rounds": [dataclasses.asdict(x) for x in r],
+                }
+                for name, r in rounds.items()
+            },
+            "cpu_ms_per_request": {
+                name: self.cpu_ms_per_request(key, r)
+                for (name, r), key in zip(rounds.items(), ("app", "bare", "peer"), strict=False)
+            },
+            "ratio": round(self.ratio, 4),
+            "round_ratios": [round(x, 4) for x in self.round_ratios],
+            "target": INTAKE_TARGET if self.baseline == "bare" else None,
+            "passed": self.passed,
+            "stored": self.stored,
+            "answered_200": self.answered_200,
+            "other_statuses": self.other_statuses,
+            "peer": None
+            if self.peer is None
+            else {
+                **{k: v for k, v in dataclasses.asdict(self.peer).items() if k != "rounds"},
+                "consistent": self.peer.consistent,
+                "referral_multiple": round(self.peer_multiple, 3),
+                "round_multiples": [round(x, 3) for x in self.peer_round_multiples],
+                "target": PEER_TARGET,
+                "passed": self.peer_passed,
+            },
+        }
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict]:
@@ -344,6 +546,72 @@ def count_rows(database_url: str, table: str, where: str = "") -> int:
         engine.dispose()
 
 
+def backends(server_url: str, database: str | None) -> set[int]:
+    """Process ids of the PostgreSQL client backends connected to `database` (the
+    server runs on this machine), but this harness's own."""
+    if database is None:
+        return set()
+    with seed.server_connection(server_url) as connection:
+        rows = connection.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = :database "
+                "AND backend_type = 'client backend' AND pid != pg_backend_pid()"
+            ),
+            {"database": database},
+        )
+        return {pid for (pid,) in rows}
+
+
+def start_peer(
+    args: argparse.Namespace, settings: WorkerSettings, work_dir: Path, clock: float
+) -> tuple[LoggedServer, peer_djstripe.PeerProject]:
+    """dj-stripe's venv (made or reused), its project and database, and its server."""
+    versions = peer_djstripe.ensure_venv()
+    progress(f"intake: peer venv {peer_djstripe.VENV} holds {versions}", since=clock)
+    project = peer_djstripe.make_project(
+        work_dir / "djstripe-project", args.peer_pg_url, versions, work_dir
+    )
+    progress("intake: dj-stripe project made and migrated", since=clock)
+    server = LoggedServer(
+        "dj-stripe",
+        "wsgi:application",
+        env=project.env,
+        settings=settings,
+        work_dir=work_dir,
+        access_log=work_dir / "access-dj-stripe.log",
+        gunicorn=project.gunicorn,
+        cwd=project.directory,
+    )
+    return server, project
+
+
+def check_peer(server: GunicornServer, stream: SignedEvents, path: str, peer: PeerIntake) -> None:
+    """Two new events (the first also stores the platform account) answer 200 and are
+    processed; the second's statements and API calls are recorded; a forged
+    signature answers 400. Uses numbers below 0."""
+    url = server.url + path
+    for number in (-1, -2):
+        headers, body = stream.request(number)
+        try:
+            with urlopen(
+                Request(url, data=body, headers={**headers, "X-Bench-Count": "1"}), timeout=10
+            ) as response:
+                peer.statements = int(response.headers["X-Bench-Statements"])
+                peer.stripe_calls = int(response.headers["X-Bench-Stripe-Calls"])
+        except HTTPError as error:
+            raise CheckFailed(
+                f"dj-stripe: a new event got {error.code}:\n{server.log_tail()}"
+            ) from error
+    headers, body = stream.request(-3)
+    forged = {**headers, "Stripe-Signature": headers["Stripe-Signature"][:-4] + "0000"}
+    try:
+        urlopen(Request(url, data=body, headers=forged), timeout=10).close()
+        raise CheckFailed("dj-stripe: a forged signature was accepted")
+    except HTTPError as error:
+        if error.code != 400:
+            raise CheckFailed(f"dj-stripe: a forged signature got {error.code}") from error
+
+
 def measure_intake(
     kind: str, args: argparse.Namespace, generator: Generator, work_dir: Path, clock: float
 ) -> IntakeResult:
@@ -359,7 +627,9 @@ def measure_intake(
         seconds = max(1, round(seconds))
     per_round = max(20_000, int(args.max_rps * seconds))
     streams = {
-        name: SignedEvents(secret, f"{name}{secrets.token_hex(3)}", work_dir, per_round)
+        name: SignedEvents(
+            secret, f"{name}{secrets.token_hex(3)}", work_dir, per_round, args.event_bytes
+        )
         for name in ("app", "bare")
     }
     app = LoggedServer(
@@ -382,21 +652,51 @@ def measure_intake(
     # Referral's events only: the bare-sql baseline stores its own in the same table.
     apps_events = f"stripe_event_id LIKE 'evt_{streams['app'].tag}%'"
     servers: dict[str, GunicornServer] = {"app": app, "bare": bare}
-    result = IntakeResult(kind, args.baseline)
+    paths = {"app": WEBHOOK_PATH, "bare": WEBHOOK_PATH}
+    # The database whose backends work for each app (the bare app has none).
+    databases: dict[str, str | None] = {}
+    if kind == "postgresql":
+        databases["app"] = make_url(database_url).database
+        if args.baseline == "bare-sql":
+            databases["bare"] = databases["app"]
+    result = IntakeResult(kind, args.baseline, event_bytes=len(streams["app"].body(0, 0)))
+    peer_project: peer_djstripe.PeerProject | None = None
     try:
+        if args.peer == "dj-stripe":
+            servers["peer"], peer_project = start_peer(args, settings, work_dir, clock)
+            paths["peer"] = peer_project.webhook_path
+            databases["peer"] = make_url(peer_project.database_url).database
+            streams["peer"] = SignedEvents(
+                peer_project.secret,
+                f"peer{secrets.token_hex(3)}",
+                work_dir,
+                per_round,
+                args.event_bytes,
+            )
+            result.peer = PeerIntake(peer_project.versions)
         for server in servers.values():
             server.start()
         for server in servers.values():
             server.wait_ready()
-        progress(f"intake: both apps up, {settings.describe()} each", since=clock)
-        check_webhook(servers, streams)
+        progress(f"intake: {len(servers)} apps up, {settings.describe()} each", since=clock)
+        check_webhook({n: servers[n] for n in ("app", "bare")}, streams)
+        if result.peer is not None:
+            check_peer(servers["peer"], streams["peer"], paths["peer"], result.peer)
 
-        def run(name: str, duration: float) -> Load:
+        def run(name: str, duration: float, *, measured: bool = True) -> Load:
             stream = streams[name]
             first = stream.next_number
+            database = databases.get(name)
+            processes = set(servers[name].worker_pids()) | backends(args.pg_url, database)
+            cpu_before = {pid: cpu_seconds(pid) for pid in processes}
             load = generator.run(
-                servers[name].url + WEBHOOK_PATH, {}, duration, args.connections, stream=stream
+                servers[name].url + paths[name], {}, duration, args.connections, stream=stream
             )
+            # Backends that came up during the round count from zero.
+            processes |= backends(args.pg_url, database)
+            used = sum(cpu_seconds(pid) - cpu_before.get(pid, 0.0) for pid in processes)
+            if measured:
+                result.cpu[name] = result.cpu.get(name, 0.0) + used
             sent = load.requests + load.errors + args.connections
             if generator.name == "wrk" and sent > per_round // args.wrk_threads:
                 raise LoadFailed(
@@ -408,16 +708,27 @@ def measure_intake(
 
         for name in servers:
             if args.warmup > 0:
-                run(name, args.warmup)
+                run(name, args.warmup, measured=False)
         time.sleep(0.5)  # let the last warm-up answers reach the log
         statuses_before = app.statuses()
         stored_before = count_rows(database_url, "stripe_event", apps_events)
+        peer_before: dict[str, int] = {}
+        if peer_project is not None:
+            peer_before = peer_djstripe.counts(peer_project.database_url, streams["peer"].tag)
+            peer_statuses_before = servers["peer"].statuses()  # type: ignore[attr-defined]
+        rounds = {"app": result.app_rounds, "bare": result.bare_rounds}
+        if result.peer is not None:
+            rounds["peer"] = result.peer.rounds
+        names = list(servers)
+        load_before = os.getloadavg()[0]
         for round_number in range(args.rounds):
-            order = ("app", "bare") if round_number % 2 == 0 else ("bare", "app")
-            for name in order:
+            # Each app goes first in turn: app, bare(, peer); then bare, (peer,) app...
+            shift = round_number % len(names)
+            for name in names[shift:] + names[:shift]:
                 load = run(name, seconds)
-                (result.app_rounds if name == "app" else result.bare_rounds).append(load)
+                rounds[name].append(load)
                 progress(f"intake: {name} {load.requests_per_second:,.0f} req/s", since=clock)
+        result.loadavg_rounds = (load_before, os.getloadavg()[0])
         time.sleep(0.5)
         statuses = app.statuses() - statuses_before
         result.answered_200 = statuses.pop("200", 0)
@@ -428,6 +739,19 @@ def measure_intake(
         events = count_rows(database_url, "stripe_event")
         if jobs < events:
             raise LoadFailed(f"{events} events stored but only {jobs} jobs")
+        if peer_project is not None and result.peer is not None:
+            peer = result.peer
+            peer_server = servers["peer"]
+            assert isinstance(peer_server, LoggedServer)
+            statuses = peer_server.statuses() - peer_statuses_before
+            peer.answered_200 = statuses.pop("200", 0)
+            peer.other_statuses = dict(statuses)
+            after = peer_djstripe.counts(peer_project.database_url, streams["peer"].tag)
+            peer.processed = after["processed"] - peer_before["processed"]
+            peer.events = after["events"] - peer_before["events"]
+            peer.customers = after["customers"] - peer_before["customers"]
+            peer.failed = after["failed"] - peer_before["failed"]
+            peer.unanswered_calls = peer_djstripe.unanswered_calls(peer_server.log_path)
     finally:
         for server in servers.values():
             server.stop()
@@ -804,34 +1128,79 @@ def verdict(passed: bool | None) -> str:
     return {True: "PASS", False: "FAIL", None: "-"}[passed]
 
 
+def spread(values: list[float], form: str) -> str:
+    return f"{min(values):{form}}-{max(values):{form}}" if values else "-"
+
+
 def print_intake(result: IntakeResult, generator: Generator, args: argparse.Namespace) -> None:
-    app_rps, bare_rps = result.rps(result.app_rounds), result.rps(result.bare_rounds)
-    spread = (
-        f"{min(result.round_ratios):.0%}-{max(result.round_ratios):.0%}"
-        if result.round_ratios
-        else "-"
-    )
+    bare_rps = result.rps(result.bare_rounds)
     print()
     print(
         f"Webhook intake, POST {WEBHOOK_PATH}, {result.database}: {generator.description}, "
-        f"{args.connections} connections, {args.workers} sync workers, {args.rounds} rounds"
+        f"{args.connections} connections, {args.workers} sync workers, {args.rounds} rounds, "
+        f"events of {result.event_bytes:,} bytes; load average {result.loadavg_rounds[0]:.2f} "
+        f"before the rounds, {result.loadavg_rounds[1]:.2f} after"
     )
-    print(f"  {'':<10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
-    for name, rounds, rps in (
-        ("referral", result.app_rounds, app_rps),
-        (result.baseline, result.bare_rounds, bare_rps),
-    ):
+    print(
+        f"  {'':<11}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'vs bare':>9}"
+        f"{'CPU ms/req':>12}"
+    )
+    apps = [("referral", "app", result.app_rounds), (result.baseline, "bare", result.bare_rounds)]
+    if result.peer is not None:
+        apps.append(("dj-stripe", "peer", result.peer.rounds))
+    for name, key, rounds in apps:
+        rps = result.rps(rounds)
         p50 = statistics.median(r.p50_ms for r in rounds)
         p99 = statistics.median(r.p99_ms for r in rounds)
         errors = sum(r.errors for r in rounds)
-        print(f"  {name:<10}{rps:>9,.0f}{p50:>9.1f}{p99:>9.1f}{errors:>8}")
+        ratio = f"{rps / bare_rps:.1%}" if bare_rps else "-"
+        cpu = result.cpu_ms_per_request(key, rounds)
+        cpu_ms = f"{cpu:.2f}" if cpu is not None else "-"
+        print(f"  {name:<11}{rps:>9,.0f}{p50:>9.1f}{p99:>9.1f}{errors:>8}{ratio:>9}{cpu_ms:>12}")
     target = f"target >= {INTAKE_TARGET:.0%}" if result.baseline == "bare" else "no target"
-    print(f"  ratio {result.ratio:.0%} (per round {spread}), {target}: {verdict(result.passed)}")
+    print(
+        f"  ratio {result.ratio:.0%} (per round {spread(result.round_ratios, '.0%')}), "
+        f"{target}: {verdict(result.passed)}"
+    )
     others = f", other statuses {result.other_statuses}" if result.other_statuses else ""
     print(
         f"  events stored {result.stored:,}; 200 answers logged by the app's gunicorn "
         f"{result.answered_200:,} (read by the load generator {result.wrk_200:,}; the rest were in "
         f"flight when it stopped){others}: {'equal' if result.consistent else 'NOT EQUAL'}"
+    )
+    if result.peer is not None:
+        print_peer(result)
+
+
+def print_peer(result: IntakeResult) -> None:
+    peer = result.peer
+    assert peer is not None
+    versions = ", ".join(f"{name} {version}" for name, version in peer.versions.items())
+    print(
+        f"  dj-stripe ({versions}): {peer.statements} SQL statements and "
+        f"{peer.stripe_calls} Stripe API call(s), answered in process, per new event"
+    )
+    referral_cpu = result.cpu_ms_per_request("app", result.app_rounds)
+    peer_cpu = result.cpu_ms_per_request("peer", peer.rounds)
+    if referral_cpu and peer_cpu:
+        print(
+            f"  CPU per request (gunicorn workers plus their PostgreSQL backends): dj-stripe "
+            f"{peer_cpu / referral_cpu:.1f}x Referral's (no target: other work disturbs it less)"
+        )
+    print(
+        f"  Referral / dj-stripe: {result.peer_multiple:.1f}x (per round "
+        f"{spread(result.peer_round_multiples, '.1f')}), target >= {PEER_TARGET:.0f}x: "
+        f"{verdict(result.peer_passed)}"
+    )
+    others = f", other statuses {peer.other_statuses}" if peer.other_statuses else ""
+    problems = f", {peer.failed} triggers failed" if peer.failed else ""
+    if peer.unanswered_calls:
+        problems += f", {peer.unanswered_calls} API calls the stand-in did not answer"
+    print(
+        f"  dj-stripe events processed {peer.processed:,} (Event rows {peer.events:,}, "
+        f"Customer rows {peer.customers:,}); 200 answers logged by its gunicorn "
+        f"{peer.answered_200:,}{others}{problems}: "
+        f"{'equal' if peer.consistent else 'NOT EQUAL'}"
     )
 
 
@@ -901,12 +1270,45 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="intake against bare: no database (the issue's target); bare-sql: the same"
         " signature check and statement through psycopg alone (PostgreSQL), no target",
     )
+    parser.add_argument(
+        "--peer",
+        choices=["none", "dj-stripe"],
+        default="none",
+        help="intake: also measure dj-stripe 2.11 (bench/peer_djstripe.py) in the same rounds",
+    )
+    parser.add_argument(
+        "--peer-pg-url",
+        help="the peer's database, DROPPED and created again"
+        " (default: --pg-url's database name + _djstripe)",
+    )
+    parser.add_argument(
+        "--event-bytes",
+        type=int,
+        help=f"pad each event to about this size (default with --peer: {PADDED_EVENT_BYTES:,};"
+        " without: the plain 0.8 kB event)",
+    )
+    parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
     if args.baseline == "bare-sql" and args.db != "postgresql":
         parser.error("--baseline bare-sql runs on PostgreSQL")
     if args.quick:
         args.duration, args.events = 5, 5_000
+    if args.peer != "none":
+        if args.db != "postgresql":
+            parser.error("--peer runs on PostgreSQL")
+        if args.stage == "all":
+            args.stage = "intake"  # the peer is an intake comparison
+        if args.stage != "intake":
+            parser.error("--peer measures intake: --stage intake")
+        if args.peer_pg_url is None:
+            url = make_url(args.pg_url)
+            args.peer_pg_url = url.set(database=f"{url.database}_djstripe").render_as_string(
+                hide_password=False
+            )
+        if args.event_bytes is None:
+            args.event_bytes = PADDED_EVENT_BYTES
+    args.event_bytes = args.event_bytes or 0
     return args
 
 
@@ -914,6 +1316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """0 measured; 1 with --strict when a target is missed; 2 when nothing could be measured."""
     args = parse_args(argv)
     clock = time.monotonic()
+    started_at = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     load_before = os.getloadavg()[0]
     intake: IntakeResult | None = None
     workers: list[WorkerResult] = []
@@ -926,18 +1329,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.stage in ("all", "worker"):
                 for count in (int(n) for n in args.worker_counts.split(",")):
                     workers.append(measure_worker(args.db, count, args, work_dir, clock))
-    except (SetupFailed, ServerFailed, CheckFailed, LoadFailed) as failure:
+    except (SetupFailed, PeerSetupFailed, ServerFailed, CheckFailed, LoadFailed) as failure:
         print(f"\n{failure}", file=sys.stderr)
         return 2
-    print(
-        f"\nload average before {load_before:.2f}, after {os.getloadavg()[0]:.2f}, "
-        f"{os.cpu_count()} CPUs"
-    )
+    load_after = os.getloadavg()[0]
+    print(f"\nload average before {load_before:.2f}, after {load_after:.2f}, {os.cpu_count()} CPUs")
     if intake is not None:
         print_intake(intake, generator, args)
     if workers:
         print_worker(workers)
-    missed = (intake is not None and intake.passed is False) or any(
+    if not args.no_save:
+        report = {
+            "started_at": started_at,
+            "commit": git_commit(),
+            "generator": generator.description,
+            "args": vars(args),
+            "loadavg": {"before": load_before, "after": load_after, "cpus": os.cpu_count()},
+            "intake": intake.as_dict() if intake is not None else None,
+            "worker": [dataclasses.asdict(w) | {"rate": round(w.rate, 1)} for w in workers],
+        }
+        print(f"\nresults: {save(report, 'webhooks').relative_to(ROOT)}")
+    missed = (intake is not None and False in (intake.passed, intake.peer_passed)) or any(
         w.passed is False for w in workers
     )
     return 1 if missed and args.strict else 0
