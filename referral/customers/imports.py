@@ -21,6 +21,8 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import json
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -271,7 +273,142 @@ class _FileCustomer:
     values: dict[str, Any]
     customer_id: int | None  # None: created by this import (known once written)
     new: dict[str, Any] | None = None  # the row to insert, until it is written
-    jobs: dict[tuple[Any, ...], int] = field(default_factory=dict)  # job key -> line
+    # Job key -> line: the jobs this batch repeats or adds (FileCustomerIndex).
+    jobs: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    indexed_as: int | None = None  # its row in the FileCustomerIndex, once stored
+
+
+MatchKey = tuple[str, str]  # (name in MATCH_KEYS, value)
+
+
+class FileCustomerIndex:
+    """The customers met so far in the file, found by their match keys.
+
+    A later line of the same customer has to be known as such ("same customer
+    as line N", a conflict named by its line, a job already in the file), so
+    every customer of the file is remembered to its end. Held as Python
+    objects they cost the worker about 1.4 KB a row (140 MB for 100,000 rows),
+    so they are kept in a private temporary SQLite database instead: SQLite
+    holds it in its page cache (a few MB at most) and spills the rest to a
+    file it unlinks at once, gone when the index is closed or the process
+    dies. Only the current batch's customers are objects: `start_batch`
+    stores what the last batch learned (values filled in by later lines, the
+    id of a customer since written, jobs added) and loads the customers the
+    new batch's keys name, with those of their jobs the batch repeats.
+    """
+
+    def __init__(self) -> None:
+        # "": a temporary database on disk (not ":memory:", which would grow with the file).
+        self._db = sqlite3.connect("", isolation_level=None)
+        self._db.executescript(
+            """
+            PRAGMA journal_mode = OFF;
+            PRAGMA synchronous = OFF;
+            CREATE TABLE customer (
+                id INTEGER PRIMARY KEY, line INTEGER, customer_id INTEGER, customer_values TEXT
+            );
+            CREATE TABLE match_key (key TEXT PRIMARY KEY, customer INTEGER) WITHOUT ROWID;
+            CREATE TABLE job (
+                customer INTEGER, job TEXT, line INTEGER, PRIMARY KEY (customer, job)
+            ) WITHOUT ROWID;
+            """
+        )
+        self._batch: list[_FileCustomer] = []  # loaded or met in this batch
+        self._by_key: dict[MatchKey, _FileCustomer] = {}
+        self._claimed: list[tuple[MatchKey, _FileCustomer]] = []  # keys first met in this batch
+
+    def start_batch(self, keys: set[MatchKey], jobs: set[tuple[Any, ...]]) -> None:
+        """Store the last batch's customers; load those `keys` name, and of
+        their jobs those among `jobs`."""
+        self._store()
+        self._batch, self._by_key, self._claimed = [], {}, []
+        wanted = {_key_text(key): key for key in keys}
+        found = self._db.execute(
+            "SELECT key, customer FROM match_key WHERE key IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted(wanted)),),
+        ).fetchall()
+        if not found:
+            return
+        loaded: dict[int, _FileCustomer] = {}
+        ids = json.dumps(sorted({customer for _, customer in found}))
+        for row_id, line, customer_id, values in self._db.execute(
+            "SELECT id, line, customer_id, customer_values FROM customer "
+            "WHERE id IN (SELECT value FROM json_each(?))",
+            (ids,),
+        ):
+            loaded[row_id] = _FileCustomer(
+                line=line, values=_values(values), customer_id=customer_id, indexed_as=row_id
+            )
+        job_keys = {_key_text(job): job for job in jobs}
+        for row_id, job, line in self._db.execute(
+            "SELECT customer, job, line FROM job "
+            "WHERE customer IN (SELECT value FROM json_each(?)) "
+            "AND job IN (SELECT value FROM json_each(?))",
+            (ids, json.dumps(sorted(job_keys))),
+        ):
+            loaded[row_id].jobs[job_keys[job]] = line
+        self._batch = list(loaded.values())
+        self._by_key = {wanted[key]: loaded[customer] for key, customer in found}
+
+    def get(self, key: MatchKey) -> _FileCustomer | None:
+        """The customer of the file with this key (one of the batch's)."""
+        return self._by_key.get(key)
+
+    def add(self, entry: _FileCustomer, keys: list[MatchKey]) -> None:
+        """A customer met on this batch's line; its keys not yet taken find it from now on."""
+        self._batch.append(entry)
+        for key in keys:
+            if key not in self._by_key:
+                self._by_key[key] = entry
+                self._claimed.append((key, entry))
+
+    def _store(self) -> None:
+        if not self._batch:
+            return
+        db = self._db
+        db.execute("BEGIN")
+        for entry in self._batch:
+            values = json.dumps(entry.values, default=_json)
+            if entry.indexed_as is None:
+                entry.indexed_as = db.execute(
+                    "INSERT INTO customer (line, customer_id, customer_values) VALUES (?, ?, ?)",
+                    (entry.line, entry.customer_id, values),
+                ).lastrowid
+            else:
+                db.execute(
+                    "UPDATE customer SET customer_id = ?, customer_values = ? WHERE id = ?",
+                    (entry.customer_id, values, entry.indexed_as),
+                )
+        db.executemany(
+            "INSERT INTO match_key (key, customer) VALUES (?, ?)",
+            [(_key_text(key), entry.indexed_as) for key, entry in self._claimed],
+        )
+        db.executemany(
+            "INSERT OR IGNORE INTO job (customer, job, line) VALUES (?, ?, ?)",
+            [
+                (entry.indexed_as, _key_text(job), line)
+                for entry in self._batch
+                for job, line in entry.jobs.items()
+            ],
+        )
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _key_text(key: tuple[Any, ...]) -> str:
+    """A match or job key as the index stores it (dates as ISO text)."""
+    return json.dumps(key, default=_json)
+
+
+def _values(stored: str) -> dict[str, Any]:
+    values = json.loads(stored)
+    if values.get("marketing_permission_date"):  # the one date among CUSTOMER_FIELDS
+        values["marketing_permission_date"] = dt.date.fromisoformat(
+            values["marketing_permission_date"]
+        )
+    return values
 
 
 @dataclass
@@ -361,6 +498,10 @@ NEW_JOB: dict[str, Any] = {"description": "", "external_id": "", "trade": "", "c
 MATCH_KEYS = (("external_id", "customer id"), ("email", "email"), ("phone", "phone"))
 
 
+def _match_keys(customer: dict[str, Any]) -> list[MatchKey]:
+    return [(name, customer[name]) for name, _ in MATCH_KEYS if customer.get(name)]
+
+
 class Planner:
     """Decides each row's outcome, batch by batch; with `write`, also applies it."""
 
@@ -377,11 +518,24 @@ class Planner:
         self.keep_all = record.choices.get("updates") == "keep"
         self.keep_fields: dict[str, list[str]] = record.choices.get("keep", {})
         self.resolutions: dict[str, str] = record.choices.get("conflicts", {})
-        self.seen: dict[tuple[str, str], _FileCustomer] = {}
-        self.pending: list[_FileCustomer] = []  # new customers not yet written
+        self.seen = FileCustomerIndex()
+        self.pending: list[_FileCustomer] = []  # new customers not yet written (this batch's)
+
+    def __enter__(self) -> Planner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.seen.close()
 
     # Each batch: parse, look up existing customers and jobs in a few queries, decide.
     def plan_batch(self, parsed: list[reading.ParsedRow]) -> list[PlannedRow]:
+        self.seen.start_batch(
+            {key for row in parsed for key in _match_keys(row.customer)},
+            {reading.job_key(row.job) for row in parsed if row.job is not None},
+        )
         existing = self._existing_customers(parsed)
         decided = [self._decide(row, existing) for row in parsed]
         self._mark_existing_jobs(decided)
@@ -431,10 +585,8 @@ class Planner:
                 for name, messages in parsed.errors.items()
             )
             return row
-        keys = [
-            (name, parsed.customer[name]) for name, _ in MATCH_KEYS if parsed.customer.get(name)
-        ]
-        in_file = {id(self.seen[k]): self.seen[k] for k in keys if k in self.seen}
+        keys = _match_keys(parsed.customer)
+        in_file = {id(entry): entry for k in keys if (entry := self.seen.get(k))}
         if in_file:
             return self._same_file(row, keys, list(in_file.values()))
         return self._against_database(row, keys, existing)
@@ -585,8 +737,7 @@ class Planner:
         entry = _FileCustomer(
             line=row.line, values=values, customer_id=None if new else row.customer_id
         )
-        for key in keys:
-            self.seen.setdefault(key, entry)
+        self.seen.add(entry, keys)
         if new and self.write and row.line > self.resume_after:
             entry.new = {
                 **NEW_CUSTOMER,
@@ -701,20 +852,20 @@ def plan_import(*, session: Session, record: CustomerImport, shown: int = PREVIE
     """What importing would do, row by row, without writing anything. The rows
     shown are those that need a look first (conflicts, errors, updates), then
     the rest, up to `shown`."""
-    planner = Planner(session, record, write=False)
     plan = Plan()
     attention: list[PlannedRow] = []
     others: list[PlannedRow] = []
-    for batch in planner.records():
-        for row in planner.plan_batch(batch):
-            _skip_repeated_header(row)
-            plan.count(row)
-            needs_look = (
-                row.conflict or row.errors or row.changes or row.outcome == RowOutcome.SKIPPED
-            )
-            target = attention if needs_look else others
-            if len(target) < shown:
-                target.append(row)
+    with Planner(session, record, write=False) as planner:
+        for batch in planner.records():
+            for row in planner.plan_batch(batch):
+                _skip_repeated_header(row)
+                plan.count(row)
+                needs_look = (
+                    row.conflict or row.errors or row.changes or row.outcome == RowOutcome.SKIPPED
+                )
+                target = attention if needs_look else others
+                if len(target) < shown:
+                    target.append(row)
     plan.shown = sorted((attention + others)[:shown], key=lambda r: r.line)
     record.rows_total = plan.rows_total
     return plan
@@ -805,20 +956,21 @@ def run_import(*, session: Session, record: CustomerImport, commit_batches: bool
     if not resume_after:
         record.counts = dict.fromkeys(COUNTS, 0)
         record.rows_done = 0
-    planner = Planner(session, record, write=True, resume_after=resume_after)
     written = 0
     try:
-        for batch in planner.records():
-            planned = planner.plan_batch(batch)
-            if planned[-1].line <= resume_after:
-                continue
-            _write_batch(session, record, planner, [r for r in planned if r.line > resume_after])
-            written += 1
-            if written & (written - 1) == 0:  # after batches 1, 2, 4, 8...
-                _refresh_statistics(session)
-            if commit_batches:
-                record.choices = {**record.choices, "resume_after": planned[-1].line}
-                session.commit()
+        with Planner(session, record, write=True, resume_after=resume_after) as planner:
+            for batch in planner.records():
+                planned = planner.plan_batch(batch)
+                if planned[-1].line <= resume_after:
+                    continue
+                rows = [r for r in planned if r.line > resume_after]
+                _write_batch(session, record, planner, rows)
+                written += 1
+                if written & (written - 1) == 0:  # after batches 1, 2, 4, 8...
+                    _refresh_statistics(session)
+                if commit_batches:
+                    record.choices = {**record.choices, "resume_after": planned[-1].line}
+                    session.commit()
     except FileProblem as problem:
         record.status = ImportStatus.FAILED
         record.message = problem.message
