@@ -25,10 +25,21 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 import phonenumbers
-from sqlalchemy import any_, delete, func, insert, literal, select, text, union, update
+from sqlalchemy import (
+    LargeBinary,
+    any_,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    union,
+    update,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel
@@ -168,20 +179,65 @@ def imports_query(*, business_id: int) -> Any:
     )
 
 
-def file_content(session: Session, record: CustomerImport) -> bytes:
-    content = session.execute(
-        select(CustomerImportFile.content).where(CustomerImportFile.import_id == record.id)
-    ).scalar()
-    if content is None:
+# The uploaded file is read from the database this much at a time.
+FILE_CHUNK_BYTES = 1024 * 1024
+
+
+def stored_file(session: Session, record: CustomerImport) -> BinaryIO:
+    """The uploaded file, read a chunk at a time. FileProblem when it is no longer kept."""
+    found = session.execute(
+        select(CustomerImportFile.id, func.length(CustomerImportFile.content)).where(
+            CustomerImportFile.import_id == record.id
+        )
+    ).first()
+    if found is None:
         raise FileProblem("The uploaded file is no longer kept: upload it again.")
-    return content
+    return io.BufferedReader(_StoredFile(session, found[0], found[1]))
+
+
+class _StoredFile(io.RawIOBase):
+    """The bytes of a CustomerImportFile, fetched FILE_CHUNK_BYTES at a time
+    as they are read: a 20 MB upload is never in memory whole, nor its
+    PostgreSQL hex text (twice the size). On SQLite through a blob handle,
+    since SELECT substr(...) loads the whole blob to cut a part of it."""
+
+    def __init__(self, session: Session, file_id: int, size: int) -> None:
+        self.session, self.file_id, self.size = session, file_id, size
+        self.offset = 0  # of the next chunk to fetch
+        self.chunk = memoryview(b"")  # fetched, not yet read
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if not self.chunk and self.offset < self.size:
+            self.chunk = memoryview(self._fetch(min(FILE_CHUNK_BYTES, self.size - self.offset)))
+            self.offset += len(self.chunk)
+        size = min(len(buffer), len(self.chunk))
+        buffer[:size] = self.chunk[:size]
+        self.chunk = self.chunk[size:]
+        return size
+
+    def _fetch(self, size: int) -> bytes:
+        if self.session.get_bind().dialect.name == "sqlite":
+            driver = self.session.connection().connection.driver_connection
+            with driver.blobopen(  # type: ignore[union-attr]
+                CustomerImportFile.__tablename__, "content", self.file_id, readonly=True
+            ) as blob:
+                blob.seek(self.offset)
+                return bytes(blob.read(size))
+        return self.session.execute(
+            select(
+                func.substr(CustomerImportFile.content, self.offset + 1, size, type_=LargeBinary)
+            ).where(CustomerImportFile.id == self.file_id)
+        ).scalar_one()
 
 
 def _dialect(record: CustomerImport) -> reading.Dialect:
     return reading.Dialect(record.encoding, record.delimiter, record.line_ending)
 
 
-def _header(content: bytes, dialect: reading.Dialect) -> reading.Header:
+def _header(content: bytes | BinaryIO, dialect: reading.Dialect) -> reading.Header:
     return reading.read_header(next(reading.records(content, dialect), None))
 
 
@@ -196,8 +252,7 @@ class FileView:
 
 def describe_file(*, session: Session, record: CustomerImport, samples: int = 3) -> FileView:
     """Columns with sample values. FileProblem when it cannot be read as set."""
-    content = file_content(session, record)
-    stream = reading.records(content, _dialect(record))
+    stream = reading.records(stored_file(session, record), _dialect(record))
     header = reading.read_header(next(stream, None))
     found: dict[str, list[str]] = {column: [] for column in header.columns}
     rows = 0
@@ -239,7 +294,7 @@ def set_reading(
     if errors:
         return errors
     record.encoding, record.delimiter = encoding, delimiter
-    header = _header(file_content(session, record), _dialect(record))
+    header = _header(stored_file(session, record), _dialect(record))
     if preset is not None and apply_preset:
         chosen = (
             presets.mapping_for(presets.PRESETS[preset], header.columns)
@@ -798,8 +853,7 @@ class Planner:
 
     def records(self) -> Iterator[list[reading.ParsedRow]]:
         """The file's rows, parsed, in batches."""
-        content = file_content(self.session, self.record)
-        stream = reading.records(content, _dialect(self.record))
+        stream = reading.records(stored_file(self.session, self.record), _dialect(self.record))
         header = reading.read_header(next(stream, None))
         columns = {column: i for i, column in enumerate(header.columns)}
         index = {name: columns[col] for name, col in self.record.mapping.items() if col in columns}
@@ -919,7 +973,7 @@ def start_import(
     the mapping is not complete."""
     if record.status != ImportStatus.UPLOADED:
         return record  # already queued, running or done
-    columns = _header(file_content(session, record), _dialect(record)).columns
+    columns = _header(stored_file(session, record), _dialect(record)).columns
     errors = reading.check_mapping(record.mapping, columns)
     if errors:
         raise ValidationFailed("Finish mapping the columns first.", errors=errors)
