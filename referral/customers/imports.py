@@ -368,7 +368,11 @@ class FileCustomerIndex:
             ) WITHOUT ROWID;
             """
         )
-        self._batch: list[_FileCustomer] = []  # loaded or met in this batch
+        self._entries = 0  # ids given so far
+        # The batch's customers: those loaded (with what the index holds of
+        # each) and those first met on its lines.
+        self._loaded: dict[int, tuple[_FileCustomer, int | None, str]] = {}
+        self._added: list[_FileCustomer] = []
         self._by_key: dict[MatchKey, _FileCustomer] = {}
         self._claimed: list[tuple[MatchKey, _FileCustomer]] = []  # keys first met in this batch
 
@@ -376,34 +380,34 @@ class FileCustomerIndex:
         """Store the last batch's customers; load those `keys` name, and of
         their jobs those among `jobs`."""
         self._store()
-        self._batch, self._by_key, self._claimed = [], {}, []
-        wanted = {_key_text(key): key for key in keys}
+        self._loaded, self._added, self._by_key, self._claimed = {}, [], {}, []
+        # A key is stored as its repr: exact for the str, int and date a key holds.
+        wanted = {repr(key): key for key in keys}
         found = self._db.execute(
             "SELECT key, customer FROM match_key WHERE key IN (SELECT value FROM json_each(?))",
-            (json.dumps(sorted(wanted)),),
+            (json.dumps(list(wanted)),),
         ).fetchall()
         if not found:
             return
-        loaded: dict[int, _FileCustomer] = {}
         ids = json.dumps(sorted({customer for _, customer in found}))
         for row_id, line, customer_id, values in self._db.execute(
             "SELECT id, line, customer_id, customer_values FROM customer "
             "WHERE id IN (SELECT value FROM json_each(?))",
             (ids,),
         ):
-            loaded[row_id] = _FileCustomer(
+            entry = _FileCustomer(
                 line=line, values=_values(values), customer_id=customer_id, indexed_as=row_id
             )
-        job_keys = {_key_text(job): job for job in jobs}
+            self._loaded[row_id] = (entry, customer_id, values)
+        job_keys = {repr(job): job for job in jobs}
         for row_id, job, line in self._db.execute(
             "SELECT customer, job, line FROM job "
             "WHERE customer IN (SELECT value FROM json_each(?)) "
             "AND job IN (SELECT value FROM json_each(?))",
-            (ids, json.dumps(sorted(job_keys))),
+            (ids, json.dumps(list(job_keys))),
         ):
-            loaded[row_id].jobs[job_keys[job]] = line
-        self._batch = list(loaded.values())
-        self._by_key = {wanted[key]: loaded[customer] for key, customer in found}
+            self._loaded[row_id][0].jobs[job_keys[job]] = line
+        self._by_key = {wanted[key]: self._loaded[customer][0] for key, customer in found}
 
     def get(self, key: MatchKey) -> _FileCustomer | None:
         """The customer of the file with this key (one of the batch's)."""
@@ -411,38 +415,44 @@ class FileCustomerIndex:
 
     def add(self, entry: _FileCustomer, keys: list[MatchKey]) -> None:
         """A customer met on this batch's line; its keys not yet taken find it from now on."""
-        self._batch.append(entry)
+        self._entries += 1
+        entry.indexed_as = self._entries
+        self._added.append(entry)
         for key in keys:
             if key not in self._by_key:
                 self._by_key[key] = entry
                 self._claimed.append((key, entry))
 
     def _store(self) -> None:
-        if not self._batch:
-            return
+        """Write what the batch learned: its new customers and keys, the
+        loaded customers it changed, and the jobs it added."""
+        changed = []
+        for entry, customer_id, stored in self._loaded.values():
+            values = json.dumps(entry.values, default=_json)
+            if (entry.customer_id, values) != (customer_id, stored):
+                changed.append((entry.customer_id, values, entry.indexed_as))
         db = self._db
         db.execute("BEGIN")
-        for entry in self._batch:
-            values = json.dumps(entry.values, default=_json)
-            if entry.indexed_as is None:
-                entry.indexed_as = db.execute(
-                    "INSERT INTO customer (line, customer_id, customer_values) VALUES (?, ?, ?)",
-                    (entry.line, entry.customer_id, values),
-                ).lastrowid
-            else:
-                db.execute(
-                    "UPDATE customer SET customer_id = ?, customer_values = ? WHERE id = ?",
-                    (entry.customer_id, values, entry.indexed_as),
-                )
         db.executemany(
-            "INSERT INTO match_key (key, customer) VALUES (?, ?)",
-            [(_key_text(key), entry.indexed_as) for key, entry in self._claimed],
+            "INSERT INTO customer (id, line, customer_id, customer_values) VALUES (?, ?, ?, ?)",
+            [
+                (e.indexed_as, e.line, e.customer_id, json.dumps(e.values, default=_json))
+                for e in self._added
+            ],
         )
         db.executemany(
+            "UPDATE customer SET customer_id = ?, customer_values = ? WHERE id = ?", changed
+        )
+        db.executemany(
+            "INSERT INTO match_key (key, customer) VALUES (?, ?)",
+            [(repr(key), entry.indexed_as) for key, entry in self._claimed],
+        )
+        loaded = [entry for entry, _, _ in self._loaded.values()]
+        db.executemany(  # (the loaded jobs are there already)
             "INSERT OR IGNORE INTO job (customer, job, line) VALUES (?, ?, ?)",
             [
-                (entry.indexed_as, _key_text(job), line)
-                for entry in self._batch
+                (entry.indexed_as, repr(job), line)
+                for entry in loaded + self._added
                 for job, line in entry.jobs.items()
             ],
         )
@@ -450,11 +460,6 @@ class FileCustomerIndex:
 
     def close(self) -> None:
         self._db.close()
-
-
-def _key_text(key: tuple[Any, ...]) -> str:
-    """A match or job key as the index stores it (dates as ISO text)."""
-    return json.dumps(key, default=_json)
 
 
 def _values(stored: str) -> dict[str, Any]:
