@@ -23,15 +23,11 @@ def field_service_export(rows: int) -> bytes:
     """Customers with a job each; every seventh line is the customer of the
     line BACK lines above again, with a second job or (every other time) the
     same job, so the planner has to know lines it left batches ago."""
-    lines = ["Customer ID,Client Name,E-mail,Phone,Zip Code,Invoice #,Invoice Date,Total"]
+    lines = ["Customer ID,Client Name,E-mail,Zip Code,Invoice #,Invoice Date,Total"]
     for i in range(rows):
         n = i - BACK if i % 7 == 6 and i >= BACK else i
-        invoice = n if i % 14 == 13 else i
-        phone = f"512{200 + n // 10000:03d}{n % 10000:04d}" if n % 3 == 0 else ""
-        lines.append(
-            f"C{n},Customer {n},c{n}@example.com,{phone},78701,INV-{invoice},"
-            f"2025-{1 + n % 12:02d}-15,{100 + n % 900}.50"
-        )
+        job = f"INV-{n if i % 14 == 13 else i},2025-{1 + n % 12:02d}-15,{100 + n % 900}.50"
+        lines.append(f"C{n},Customer {n},c{n}@example.com,78701,{job}")
     return ("\r\n".join(lines) + "\r\n").encode()
 
 
