@@ -428,17 +428,14 @@ class FileCustomerIndex:
         loaded customers it changed, and the jobs it added."""
         changed = []
         for entry, customer_id, stored in self._loaded.values():
-            values = json.dumps(entry.values, default=_json)
+            values = _encoded(entry.values)
             if (entry.customer_id, values) != (customer_id, stored):
                 changed.append((entry.customer_id, values, entry.indexed_as))
         db = self._db
         db.execute("BEGIN")
         db.executemany(
             "INSERT INTO customer (id, line, customer_id, customer_values) VALUES (?, ?, ?, ?)",
-            [
-                (e.indexed_as, e.line, e.customer_id, json.dumps(e.values, default=_json))
-                for e in self._added
-            ],
+            [(e.indexed_as, e.line, e.customer_id, _encoded(e.values)) for e in self._added],
         )
         db.executemany(
             "UPDATE customer SET customer_id = ?, customer_values = ? WHERE id = ?", changed
@@ -460,6 +457,10 @@ class FileCustomerIndex:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _encoded(values: dict[str, Any]) -> str:
+    return _VALUES_ENCODER.encode(values)
 
 
 def _values(stored: str) -> dict[str, Any]:
@@ -905,6 +906,10 @@ def _one_of(session: Session, column: Any, values: list[Any]) -> Any:
 
 def _json(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.date) else value
+
+
+# Made once: json.dumps(..., default=) makes an encoder a call.
+_VALUES_ENCODER = json.JSONEncoder(default=_json)
 
 
 def plan_import(*, session: Session, record: CustomerImport, shown: int = PREVIEW_ROWS) -> Plan:
