@@ -432,26 +432,28 @@ class FileCustomerIndex:
             if (entry.customer_id, values) != (customer_id, stored):
                 changed.append((entry.customer_id, values, entry.indexed_as))
         db = self._db
+        # Rows made as they are written (generators, not lists): thousands of
+        # tuples alive at once would set off the garbage collector.
         db.execute("BEGIN")
         db.executemany(
             "INSERT INTO customer (id, line, customer_id, customer_values) VALUES (?, ?, ?, ?)",
-            [(e.indexed_as, e.line, e.customer_id, _encoded(e.values)) for e in self._added],
+            ((e.indexed_as, e.line, e.customer_id, _encoded(e.values)) for e in self._added),
         )
         db.executemany(
             "UPDATE customer SET customer_id = ?, customer_values = ? WHERE id = ?", changed
         )
         db.executemany(
             "INSERT INTO match_key (key, customer) VALUES (?, ?)",
-            [(repr(key), entry.indexed_as) for key, entry in self._claimed],
+            ((repr(key), entry.indexed_as) for key, entry in self._claimed),
         )
         loaded = [entry for entry, _, _ in self._loaded.values()]
         db.executemany(  # (the loaded jobs are there already)
             "INSERT OR IGNORE INTO job (customer, job, line) VALUES (?, ?, ?)",
-            [
+            (
                 (entry.indexed_as, repr(job), line)
                 for entry in loaded + self._added
                 for job, line in entry.jobs.items()
-            ],
+            ),
         )
         db.execute("COMMIT")
 
