@@ -14,7 +14,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 import marshmallow as ma
 import phonenumbers
@@ -93,10 +93,11 @@ def detect_encoding(raw: bytes) -> str:
     return "utf-8"
 
 
-def text_stream(raw: bytes, encoding: str) -> io.TextIOWrapper:
+def text_stream(raw: bytes | BinaryIO, encoding: str) -> io.TextIOWrapper:
     """The file's text, decoded as it is read (newline="" as the csv module needs)."""
     errors = "strict" if encoding != "cp1252" else "replace"
-    return io.TextIOWrapper(io.BytesIO(raw), encoding=encoding, errors=errors, newline="")
+    stream = io.BytesIO(raw) if isinstance(raw, bytes) else raw
+    return io.TextIOWrapper(stream, encoding=encoding, errors=errors, newline="")
 
 
 def _sample(raw: bytes, encoding: str) -> str:
@@ -163,8 +164,9 @@ class Record:
     cells: list[str]
 
 
-def records(raw: bytes, dialect: Dialect) -> Iterator[Record]:
-    """Every non-blank line of the file as its cells, streamed. FileProblem when
+def records(raw: bytes | BinaryIO, dialect: Dialect) -> Iterator[Record]:
+    """Every non-blank line of the file (its bytes, or a stream of them) as its
+    cells, streamed. FileProblem when
     the file cannot be decoded or parsed (with the line)."""
     reader = csv.reader(text_stream(raw, dialect.encoding), delimiter=dialect.delimiter)
     line = 1
