@@ -75,8 +75,7 @@ def _scope(business_id: int, direction: str, period: Period, partner_id: int | N
     theirs = Referral.receiver_id if direction == "sent" else Referral.sender_id
     where = [
         mine == business_id,
-        Referral.created_at >= period.start_at,
-        Referral.created_at < period.end_at,
+        *period.holds(Referral.created_at),
     ]
     if partner_id is not None:
         where.append(theirs == partner_id)

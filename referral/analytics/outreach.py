@@ -73,8 +73,8 @@ def campaigns_and_follow_ups(
     without one), the best earners first (then the most sent, then the newest)."""
     since, until = (period.start_at, period.end_at) if period else (None, None)
 
-    def during(at: Any) -> list[ColumnElement[bool]]:
-        return [at >= since, at < until] if period else []
+    def during(at: Any) -> tuple[ColumnElement[bool], ...]:
+        return period.holds(at) if period else ()
 
     campaigns: Select[Any, Any, Any, Any, Any] = (
         select(
@@ -136,16 +136,12 @@ def campaigns_and_follow_ups(
             won=figures["won"],
             revenue_cents=figures["revenue_cents"],
         )
-        if period is None or result.counts_anything or _within(started, period):
+        if period is None or result.counts_anything or (started is not None and started in period):
             results.append(result)
     oldest = dt.datetime.min.replace(tzinfo=dt.UTC)
     results.sort(key=lambda r: r.started or oldest, reverse=True)
     results.sort(key=lambda r: (r.revenue_cents, r.sent), reverse=True)  # stable: newest next
     return results
-
-
-def _within(moment: dt.datetime | None, period: Period) -> bool:
-    return moment is not None and period.start_at <= moment < period.end_at
 
 
 def _as_datetime(value: object) -> dt.datetime | None:

@@ -67,8 +67,7 @@ def partner_values(session: Session, business_id: int, *, period: Period) -> lis
         .where(
             Referral.receiver_id == business_id,
             Referral.status == ReferralStatus.WON,
-            Referral.closed_at >= period.start_at,
-            Referral.closed_at < period.end_at,
+            *period.holds(Referral.closed_at),
         )
         .group_by(Referral.sender_id)
         .subquery("revenue")
@@ -89,8 +88,7 @@ def partner_values(session: Session, business_id: int, *, period: Period) -> lis
             .where(
                 mine == business_id,
                 Commission.status != CommissionStatus.REVERSED,
-                Commission.created_at >= period.start_at,
-                Commission.created_at < period.end_at,
+                *period.holds(Commission.created_at),
             )
             .subquery()
         )

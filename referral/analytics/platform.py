@@ -33,7 +33,7 @@ def platform_figures(session: Session, *, period: Period) -> PlatformFigures:
     def count(query) -> int:  # type: ignore[no-untyped-def]
         return int(session.execute(query).scalar() or 0)
 
-    in_period = (Referral.created_at >= period.start_at, Referral.created_at < period.end_at)
+    in_period = period.holds(Referral.created_at)
     by_status = dict(
         session.execute(select(Settlement.status, func.count()).group_by(Settlement.status)).all()
     )
@@ -53,8 +53,7 @@ def platform_figures(session: Session, *, period: Period) -> PlatformFigures:
         gross_commission_cents=count(
             select(func.coalesce(func.sum(Commission.amount_cents), 0)).where(
                 Commission.status != CommissionStatus.REVERSED,
-                Commission.created_at >= period.start_at,
-                Commission.created_at < period.end_at,
+                *period.holds(Commission.created_at),
             )
         ),
         # Fees are credits in the ledger: revenue is the negated balance.

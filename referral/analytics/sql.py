@@ -37,6 +37,13 @@ class Period:
     def end_at(self) -> dt.datetime:
         return _midnight(self.end, self.zone)
 
+    def holds(self, at: Any) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+        """The SQL conditions that the timestamp `at` falls in the period."""
+        return (at >= self.start_at, at < self.end_at)
+
+    def __contains__(self, moment: dt.datetime) -> bool:
+        return self.start_at <= moment < self.end_at
+
     @classmethod
     def last_months(cls, months: int, *, today: dt.date, zone: ZoneInfo = UTC) -> Period:
         """The `months` calendar months up to and including `today` (a day in

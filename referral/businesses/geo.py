@@ -81,7 +81,6 @@ def _zip_table() -> _ZipTable:
 US_TIME_ZONES = _zip_table().zones
 
 
-@functools.lru_cache(maxsize=4096)
 def zone_for_zip(zip_code: str) -> str | None:
     """The IANA time zone of a US ZIP code, or None."""
     centre = locate_zip(zip_code)

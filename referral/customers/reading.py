@@ -166,8 +166,8 @@ class Record:
 
 def records(raw: bytes | BinaryIO, dialect: Dialect) -> Iterator[Record]:
     """Every non-blank line of the file (its bytes, or a stream of them) as its
-    cells, streamed. FileProblem when
-    the file cannot be decoded or parsed (with the line)."""
+    cells, streamed. FileProblem when the file cannot be decoded or parsed
+    (with the line)."""
     reader = csv.reader(text_stream(raw, dialect.encoding), delimiter=dialect.delimiter)
     line = 1
     try:
