@@ -89,11 +89,17 @@ def enqueue_once(
     now: dt.datetime | None = None,
 ) -> None:
     """Queue a job unless one with the same `singleton` name is already queued
-    (a running one does not count: it may have looked before the caller's change)."""
+    (a running one does not count: it may have looked before the caller's change).
+
+    The queued one found is locked until the caller commits (an UPDATE that
+    changes nothing), so no worker claims it in between (claims skip locked
+    rows) and runs it without seeing the caller's change: an outgoing webhook
+    written just then was left undelivered so."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     now = now or utcnow()
+    table = Job.__table__  # type: ignore[attr-defined]
     session.execute(
-        insert(Job.__table__)
+        insert(table)
         .values(
             kind=kind,
             singleton=singleton,
@@ -105,7 +111,11 @@ def enqueue_once(
             last_error="",
             created_at=now,
         )
-        .on_conflict_do_nothing(index_elements=["singleton"], index_where=text(SINGLETON_QUEUED))
+        .on_conflict_do_update(
+            index_elements=["singleton"],
+            index_where=text(SINGLETON_QUEUED),
+            set_={"run_at": table.c.run_at},
+        )
     )
 
 

@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 
 from referral.db import utcnow
 from referral.jobs.models import Job
-from referral.jobs.queue import HANDLERS, enqueue, job_handler
+from referral.jobs.queue import HANDLERS, enqueue, enqueue_once, job_handler
 from referral.jobs.worker import (
     MAX_BACKOFF_SECONDS,
     PermanentJobError,
@@ -489,3 +489,24 @@ def test_claimed_jobs_waiting_their_turn_keep_their_leases(app: Flask, db: Sessi
     for job in (slow, waiting):
         db.refresh(job)
         assert (job.status, job.attempts) == ("done", 1)
+
+
+def test_a_job_queued_once_is_not_claimed_before_the_change_that_asked_for_it_commits(
+    app: Flask, db: Session
+) -> None:
+    """A writer asks for a job that is already queued (enqueue_once); until the
+    writer commits, no worker may claim that job, or it would run without the
+    writer's change (an outgoing webhook was left undelivered so)."""
+    engine: Engine = app.extensions["db_engine"]
+    enqueue_once(db, "tests.record", {"n": 1}, singleton="tests.record:1")
+    db.commit()
+
+    with Session(engine) as writer:
+        enqueue_once(writer, "tests.record", {"n": 2}, singleton="tests.record:1")
+        if engine.dialect.name == "postgresql":  # SQLite's writers queue instead
+            assert claim_next_job(engine, lease_seconds=60) is None
+        writer.commit()
+
+    claimed = claim_next_job(engine, lease_seconds=60)
+    assert claimed is not None and claimed.payload == {"n": 1}
+    assert claim_next_job(engine, lease_seconds=60) is None  # still one job
