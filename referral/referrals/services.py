@@ -12,10 +12,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, literal, null, or_
+from sqlalchemy import and_, bindparam, func, literal, null, or_
 from sqlmodel import Session, select
 
 from referral import events
@@ -196,19 +197,21 @@ def recent_referral(
 ) -> int | None:
     """The id of an open or answered referral of the customer to the receiver
     within the duplicate window, if any."""
-    found: int | None = session.scalar(select(_recent_referral_id(customer_id, receiver_id, now)))
+    found: int | None = session.scalar(
+        select(_recent_referral_id(customer_id, receiver_id, since=now - DUPLICATE_WINDOW))
+    )
     return found
 
 
-def _recent_referral_id(customer_id: int, receiver_id: int, now: dt.datetime) -> Any:
+def _recent_referral_id(customer_id: Any, receiver_id: Any, *, since: Any) -> Any:
     """SQL for the first open or answered referral of the customer to the
-    receiver within the duplicate window (a scalar subquery)."""
+    receiver created after `since` (a scalar subquery; values or bound parameters)."""
     return (
         select(Referral.id)
         .where(
             Referral.customer_id == customer_id,
             Referral.receiver_id == receiver_id,
-            Referral.created_at > now - DUPLICATE_WINDOW,
+            Referral.created_at > since,
             Referral.status.not_in(
                 (
                     ReferralStatus.DECLINED_BY_CUSTOMER,
@@ -253,35 +256,33 @@ class Route:
     partnership: Partnership
 
 
-def look_up_sending(
-    session: Session,
-    actor: Actor,
-    *,
-    partner_id: int,
-    customer_id: int | None,
-    idempotency_key: str | None,
-    now: dt.datetime,
-) -> SendingFacts:
-    """One statement for every check `send_referral` makes before writing
-    (`customer_id` None: a customer created in this request, who has no
-    earlier referral). Always one row: a receiver that does not exist comes
-    back as None, with the sender's standing."""
-    low, high = sorted((actor.business_id, partner_id))
-    sender_trade = actor.business.trade_id
+@functools.cache
+def _sending_query(with_customer: bool, with_key: bool) -> Any:
+    """`look_up_sending`'s statement for each shape of request, built once: it
+    runs for every referral sent, and building it cost more than running it."""
+    sender_id = bindparam("sender_id")
+    partner_id = bindparam("partner_id")
+    sender_trade = bindparam("sender_trade_id")
+    customer_id = bindparam("customer_id") if with_customer else None
     one = select(literal(1).label("one")).subquery()
     earlier = (
-        _recent_referral_id(customer_id, partner_id, now) if customer_id is not None else null()
+        _recent_referral_id(customer_id, partner_id, since=bindparam("since"))
+        if with_customer
+        else null()
     )
     replayed = (
         select(Referral.id)
-        .where(Referral.sender_id == actor.business_id, Referral.idempotency_key == idempotency_key)
+        .where(
+            Referral.sender_id == sender_id,
+            Referral.idempotency_key == bindparam("idempotency_key"),
+        )
         .scalar_subquery()
-        if idempotency_key
+        if with_key
         else null()
     )
-    query = (
+    return (
         select(
-            verified_owner(actor.business_id).label("sender_verified"),
+            verified_owner(sender_id).label("sender_verified"),
             replayed.label("replayed_referral_id"),
             Customer,
             Business,
@@ -302,7 +303,7 @@ def look_up_sending(
             Customer,
             and_(
                 Customer.id == customer_id,
-                Customer.business_id == actor.business_id,
+                Customer.business_id == sender_id,
             ),
         )
         .outerjoin(Business, Business.id == partner_id)
@@ -311,8 +312,8 @@ def look_up_sending(
             Partnership,
             and_(
                 Business.id.is_not(None),  # type: ignore[union-attr]
-                Partnership.business_low_id == low,
-                Partnership.business_high_id == high,
+                Partnership.business_low_id == bindparam("low_id"),
+                Partnership.business_high_id == bindparam("high_id"),
                 Partnership.status.in_(LIVE_STATUSES),  # type: ignore[attr-defined]
             ),
         )
@@ -327,11 +328,38 @@ def look_up_sending(
             ProposalTerms,
             and_(
                 ProposalTerms.proposal_id == TermsVersion.proposal_id,
-                ProposalTerms.referrer_id == actor.business_id,
+                ProposalTerms.referrer_id == sender_id,
             ),
         )
     )
-    row = session.execute(query).one()
+
+
+def look_up_sending(
+    session: Session,
+    actor: Actor,
+    *,
+    partner_id: int,
+    customer_id: int | None,
+    idempotency_key: str | None,
+    now: dt.datetime,
+) -> SendingFacts:
+    """One statement for every check `send_referral` makes before writing
+    (`customer_id` None: a customer created in this request, who has no
+    earlier referral). Always one row: a receiver that does not exist comes
+    back as None, with the sender's standing."""
+    low, high = sorted((actor.business_id, partner_id))
+    query = _sending_query(customer_id is not None, idempotency_key is not None)
+    parameters = {
+        "sender_id": actor.business_id,
+        "sender_trade_id": actor.business.trade_id,
+        "partner_id": partner_id,
+        "customer_id": customer_id,
+        "idempotency_key": idempotency_key,
+        "low_id": low,
+        "high_id": high,
+        "since": now - DUPLICATE_WINDOW,
+    }
+    row = session.execute(query, parameters).one()
     return SendingFacts(
         sender_verified=bool(row.sender_verified),
         replayed_referral_id=row.replayed_referral_id,
