@@ -62,3 +62,28 @@ def test_the_apps_log_lines_reach_stderr_when_nobody_configured_logging(tmp_path
 
     assert finished.returncode == 0, finished.stderr
     assert "INFO referral.jobs job 42 done" in finished.stderr
+
+
+def test_a_web_worker_loads_the_payment_and_delivery_libraries_only_when_it_uses_them(
+    tmp_path: Path,
+) -> None:
+    """stripe-python and requests weigh about 30 MiB in every process that
+    imports them; pages, API reads and referrals need neither."""
+    program = (
+        "import sys; from referral import create_app; app = create_app();"
+        " client = app.test_client();"
+        " assert client.get('/healthz').status_code == 200;"
+        " client.get('/'); client.get('/login'); client.get('/api/v1/me');"
+        " print(sorted(name for name in ('stripe', 'requests') if name in sys.modules))"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'app.db'}",
+        "SECRET_KEY": "not-a-secret-for-this-test",
+    }
+    finished = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=60
+    )
+
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.strip() == "[]"

@@ -30,9 +30,8 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
 from flask import current_app
 from sqlalchemy import Engine, func, or_, text, update
 from sqlmodel import Session, select
@@ -54,6 +53,9 @@ from referral.integrations.outbound import UnsafeUrl, check_url
 from referral.integrations.services import event_payload, message_id, signing_secrets
 from referral.jobs.queue import enqueue_once, job_handler
 from referral.mail.services import queue_email
+
+if TYPE_CHECKING:
+    import requests
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +119,8 @@ def post(url: str, body: str, headers: dict[str, str], *, allow_loopback: bool) 
     except UnsafeUrl as exc:
         return answer(None, error=f"Refused: {exc}")
     timeout = current_app.config["WEBHOOK_TIMEOUT_SECONDS"]
+    import requests  # here: only job workers deliver, and it weighs about 18 MiB
+
     try:
         with requests.post(
             url,

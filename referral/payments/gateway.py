@@ -14,15 +14,33 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import stripe
 from flask import current_app
 
+if TYPE_CHECKING:
+    import stripe
+else:
+
+    class _ImportedOnFirstUse:
+        """stripe-python (about 30 MiB with the HTTP libraries it loads), imported
+        by the first call that talks to Stripe: a web worker that only serves
+        pages and API reads never holds it."""
+
+        def __getattr__(self, name: str) -> Any:
+            import stripe as module
+
+            globals()["stripe"] = module  # later calls find the module itself
+            return getattr(module, name)
+
+    stripe = _ImportedOnFirstUse()
+
 # The API version this code speaks: the one the installed stripe-python pins
-# (its typed params and resources are written for it). Sent on every request,
-# so the account's default version never applies, and checked on every event.
-API_VERSION: str = stripe.api_version
+# (its typed params and resources are written for it; tests/payments checks
+# that the two agree, so upgrading the SDK means changing this on purpose).
+# Sent on every request, so the account's default version never applies, and
+# checked on every event.
+API_VERSION = "2026-10-28.endive"
 
 # The payment methods both Checkout flows offer: cards settle at once (no method
 # that confirms days later, while a lead's place is held for minutes).
