@@ -49,7 +49,7 @@ from bench.run import git_commit  # noqa: E402
 from bench.seed import SetupFailed  # noqa: E402
 from bench.servers import GunicornServer, ServerFailed, WorkerSettings  # noqa: E402
 from bench.soak_checks import Verdict, pending_work, verify  # noqa: E402
-from bench.soak_client import EndpointFigures, Http, Recorder  # noqa: E402
+from bench.soak_client import EndpointFigures, Http, Pacer, Recorder  # noqa: E402
 from bench.soak_cluster import ThrowawayCluster, default_bin_dir  # noqa: E402
 from bench.soak_faults import Faults, JobWorkers  # noqa: E402
 from bench.soak_stripe import StripeDelivery  # noqa: E402
@@ -81,7 +81,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "default: a throwaway cluster of its own",
     )
     parser.add_argument("--pg-bin", type=Path, default=default_bin_dir(), help="initdb's dir")
-    parser.add_argument("--web-workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--web-workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--worker-class", choices=("sync", "gthread"), default="sync")
+    parser.add_argument("--threads", type=int, default=1, help="per gthread worker")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0,
+        help="requests/s offered by all users together, latency counted from when each "
+        "was due; 0 (default): each user sends as soon as answered",
+    )
     parser.add_argument("--job-workers", type=int, default=2, help="`referral worker` processes")
     parser.add_argument("--job-lease-seconds", type=int, default=15, help="JOB_LEASE_SECONDS")
     parser.add_argument("--businesses", type=int, default=36)
@@ -148,7 +157,7 @@ def run(args: argparse.Namespace, clock: Clock, work_dir: Path, stack: ExitStack
         "referral",
         "referral:create_app()",
         env={},
-        settings=WorkerSettings(args.web_workers, "sync", 1),
+        settings=WorkerSettings(args.web_workers, args.worker_class, args.threads),
         work_dir=work_dir,
     )
     env = {
@@ -204,8 +213,16 @@ def run(args: argparse.Namespace, clock: Clock, work_dir: Path, stack: ExitStack
     clock.say(f"every business connected a Stripe account and saved a card ({connected:.1f} s)")
 
     stop = threading.Event()
+    pacer = Pacer(args.rate) if args.rate > 0 else None
     scenario = Scenario(
-        world, app_server.url, recorder, secrets.token_hex(3), stop, args.seed, args.settle_every
+        world,
+        app_server.url,
+        recorder,
+        secrets.token_hex(3),
+        stop,
+        args.seed,
+        args.settle_every,
+        pacer=pacer,
     )
     users = scenario.threads(
         browsers=args.browsers, api_readers=args.api_readers, senders=args.senders
@@ -227,6 +244,8 @@ def run(args: argparse.Namespace, clock: Clock, work_dir: Path, stack: ExitStack
     began_utc, began = dt.datetime.now(dt.UTC), time.monotonic()
     if faults is not None:
         faults.start()
+    if pacer is not None:
+        pacer.start()
     for user in users:
         user.start()
     clock.say(f"load: {len(users)} users for {args.duration:.0f} s")
@@ -281,6 +300,7 @@ def run(args: argparse.Namespace, clock: Clock, work_dir: Path, stack: ExitStack
                 "api readers": args.api_readers,
                 "senders": args.senders,
                 "settle every s": args.settle_every,
+                "offered req/s": args.rate or None,
             },
             "world": describe_world(world, partnerships),
             "duration s": args.duration,
@@ -376,6 +396,12 @@ def print_report(report: dict, verdict: Verdict, args: argparse.Namespace) -> bo
     print(
         f"  users: {users['browsers']} browsing, {users['api readers']} reading the API, "
         f"{users['senders']} sending referrals, Settle now every {users['settle every s']:.0f} s"
+    )
+    offered = users.get("offered req/s")
+    print(
+        f"  offered: {offered:g} requests/s in all, each latency counted from when it was due"
+        if offered
+        else "  offered: as fast as answered (each user sends its next request at once)"
     )
     before, after = report["load average before, after"]
     print(

@@ -119,14 +119,48 @@ def _count(failures: list[Failure], since: float, until: float) -> dict[str, int
     return counts
 
 
+class Pacer:
+    """An offered load: request n of all threads together is due at start + n / rate,
+    whether or not the server kept up (an open model, as users arrive). A
+    request's latency counts from when it was due, so time spent waiting for a
+    client thread behind a slow answer is counted too, not left out
+    ("coordinated omission")."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1 / rate
+        self._next = time.monotonic()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            self._next = time.monotonic()
+
+    def due(self) -> float:
+        """When the caller's next request is due (monotonic); it waits until then."""
+        with self._lock:
+            due, self._next = self._next, self._next + self.interval
+        wait = due - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        return due
+
+
 class Http:
     """One keep-alive connection (gunicorn's sync workers close it after each
-    answer; http.client opens a new one for the next request). One per thread."""
+    answer; http.client opens a new one for the next request). One per thread.
+    With a pacer, each request waits for its turn in the offered load."""
 
-    def __init__(self, base_url: str, recorder: Recorder | None, timeout: float = 30) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        recorder: Recorder | None,
+        timeout: float = 30,
+        pacer: Pacer | None = None,
+    ) -> None:
         parts = urlsplit(base_url)
         self.connection = HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
         self.recorder = recorder
+        self.pacer = pacer
 
     def call(
         self,
@@ -139,8 +173,8 @@ class Http:
         expect: tuple[int, ...] = (200,),
     ) -> Response | None:
         """The answer, or None after a socket error; recorded either way."""
-        began = time.monotonic()
-        started = time.perf_counter()
+        began = time.monotonic() if self.pacer is None else self.pacer.due()
+        started = time.perf_counter() - (time.monotonic() - began)
         try:
             self.connection.request(method, path, body=body, headers=headers or {})
             raw = self.connection.getresponse()

@@ -24,7 +24,7 @@ import random
 import threading
 from dataclasses import dataclass, field
 
-from bench.soak_client import Http, Recorder, Response
+from bench.soak_client import Http, Pacer, Recorder, Response
 from bench.soak_world import Member, World, post_form
 
 PAGES = (  # (label, path or None for one of the business's referrals, weight)
@@ -84,6 +84,7 @@ class Scenario:
     stop: threading.Event
     seed: int
     settle_every: float
+    pacer: Pacer | None = None  # None: each user sends as soon as answered
     referrals: dict[int, Tracked] = field(default_factory=dict)
     keys_unanswered: list[str] = field(default_factory=list)  # POSTs with no answer at all
     keys_answered: dict[str, int] = field(default_factory=dict)  # Idempotency-Key -> referral
@@ -130,7 +131,7 @@ class Scenario:
     # --- users ---------------------------------------------------------------------
 
     def _browse(self, rng: random.Random) -> None:
-        http = Http(self.app_url, self.recorder)
+        http = Http(self.app_url, self.recorder, pacer=self.pacer)
         weights = [w for _, _, w in PAGES]
         while not self.stop.is_set():
             member = self._member(rng)
@@ -147,7 +148,7 @@ class Scenario:
         http.close()
 
     def _read_api(self, rng: random.Random) -> None:
-        http = Http(self.app_url, self.recorder)
+        http = Http(self.app_url, self.recorder, pacer=self.pacer)
         weights = [w for _, _, w in API_READS]
         while not self.stop.is_set():
             member = self._member(rng)
@@ -163,7 +164,7 @@ class Scenario:
         http.close()
 
     def _send(self, rng: random.Random) -> None:
-        http = Http(self.app_url, self.recorder)
+        http = Http(self.app_url, self.recorder, pacer=self.pacer)
         senders = [b for b, partners in self.world.partners.items() if partners]
         while not self.stop.is_set():
             sender = self.world.members[rng.choice(senders)]

@@ -4,6 +4,7 @@ API blueprints are registered by the app's wiring (`referral.domains`)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import marshmallow as ma
@@ -76,7 +77,11 @@ class Blueprint(SmorestBlueprint):
         return super().alt_response(status_code, response, **kwargs)
 
     def arguments(self, schema: Any, *, location: str = "json", **kwargs: Any) -> Any:
-        """flask-smorest's, also documenting the 400 answered to a body that is not JSON."""
+        """flask-smorest's, also documenting the 400 answered to a body that is not JSON.
+        A schema class is made an instance here, once: webargs would make one per
+        request (the response schema is one instance already)."""
+        if isinstance(schema, type):
+            schema = schema()
         parse = super().arguments(schema, location=location, **kwargs)
         if location != "json":
             return parse
@@ -84,6 +89,13 @@ class Blueprint(SmorestBlueprint):
             400, description="The body is not valid JSON.", schema="Error"
         )
         return lambda view: malformed(parse(view))
+
+
+@functools.cache
+def field_names(schema: type[ma.Schema]) -> tuple[str, ...]:
+    """The fields a schema dumps, read once per schema (building an instance
+    to read them built every field again, for each object answered)."""
+    return tuple(schema().fields)
 
 
 class PageArgs(ma.Schema):

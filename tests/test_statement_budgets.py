@@ -7,6 +7,8 @@ requests: a revoked key or a removed member fails on the next request
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from flask import Flask
 from sqlmodel import Session
@@ -148,6 +150,42 @@ def test_the_inbox_sends_three(app: Flask, db: Session, partners: tuple[Actor, A
     client = sign_in(app, user_of(db, plumber))
 
     within(app, 3, lambda: client.get("/referrals/inbox"))
+
+
+@pytest.mark.parametrize("direction", ["sent", "received"])
+def test_a_page_of_referrals_through_the_api_sends_as_many_for_five_as_for_one(
+    app: Flask, db: Session, partners: tuple[Actor, Actor], direction: str
+) -> None:
+    """The caller; the page with each referral's partner and consent state; the
+    page's customers. Three, however many referrals (each row used to ask for
+    its customer, and the receiver's for its consent, one to three more each)."""
+    hvac, plumber = partners
+    api = api_client(app, db, user_of(db, hvac if direction == "sent" else plumber))
+
+    def send(count: int) -> None:
+        with app.app_context():
+            for _ in range(count):
+                customer_id = customer_of(db, hvac, len(sent_ids))
+                referral = refer(
+                    db,
+                    hvac,
+                    plumber,
+                    customer_id,
+                    consent_method="attested_phone",
+                    attested_on=dt.date.today(),
+                )
+                sent_ids.append(referral.id)
+
+    def page():  # type: ignore[no-untyped-def]
+        response = api.get(f"/referrals?direction={direction}")
+        assert len(response.get_json()["items"]) == len(sent_ids)
+        return response
+
+    sent_ids: list[int | None] = []
+    send(1)
+    within(app, 3, page)
+    send(4)
+    within(app, 3, page)
 
 
 def test_the_dashboard_sends_one_per_figure(

@@ -20,7 +20,7 @@ from referral.commissions.models import STATUSES, Commission
 from referral.db import get_session
 from referral.errors import DomainError
 from referral.money import MAX_JOB_CENTS, Cents
-from referral.restapi import Blueprint, PageArgs, page_schema, paginate
+from referral.restapi import Blueprint, PageArgs, field_names, page_schema, paginate
 
 blp = Blueprint(
     "api_commissions",
@@ -83,7 +83,7 @@ def _documented(view: Any) -> Any:
 
 
 def _commission_view(commission: Commission) -> dict[str, Any]:
-    data = {name: getattr(commission, name, None) for name in CommissionSchema().fields}
+    data = {name: getattr(commission, name, None) for name in field_names(CommissionSchema)}
     data["outstanding_cents"] = services.outstanding_cents(commission)
     return data
 

@@ -16,7 +16,7 @@ from referral.customers.reading import FileProblem
 from referral.customers.schemas import CustomerOutSchema, CustomerSchema, JobOutSchema, JobSchema
 from referral.db import get_session
 from referral.errors import ValidationFailed
-from referral.restapi import Blueprint, PageArgs, page_schema, paginate
+from referral.restapi import Blueprint, PageArgs, field_names, page_schema, paginate
 
 blp = Blueprint(
     "api_customers", __name__, url_prefix="", description="Your customers and their jobs."
@@ -40,7 +40,7 @@ def _detail(customer_id: int) -> dict[str, Any]:
         session=session, business_id=g.business.id, customer_id=customer_id
     )
     jobs = services.customer_jobs(session=session, customer=customer)
-    fields = {name: getattr(customer, name) for name in CustomerSchema().fields}
+    fields = {name: getattr(customer, name) for name in field_names(CustomerSchema)}
     return {
         **fields,
         "id": customer.id,
@@ -223,7 +223,7 @@ class ImportOutcomeSchema(ma.Schema):
 def _import_view(record: CustomerImport) -> dict[str, Any]:
     session = get_session()
     view: dict[str, Any] = {
-        name: getattr(record, name) for name in ImportSchema().fields if hasattr(record, name)
+        name: getattr(record, name) for name in field_names(ImportSchema) if hasattr(record, name)
     }
     view["preset"] = record.choices.get("preset", "")
     if record.status == ImportStatus.UPLOADED:

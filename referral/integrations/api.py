@@ -20,7 +20,7 @@ from referral.integrations.schemas import (
     EventSchema,
 )
 from referral.integrations.services import EndpointInput
-from referral.restapi import Blueprint, PageArgs, page_schema
+from referral.restapi import Blueprint, PageArgs, field_names, page_schema
 
 blp = Blueprint(
     "api_webhooks",
@@ -160,7 +160,7 @@ class Attempts(MethodView):
             {
                 **{
                     k: getattr(row.attempt, k)
-                    for k in AttemptSchema().fields
+                    for k in field_names(AttemptSchema)
                     if hasattr(row.attempt, k)
                 },
                 "webhook_id": services.message_id(row.event),

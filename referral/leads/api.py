@@ -29,7 +29,7 @@ from referral.money import Cents
 from referral.payments import gateway
 from referral.referrals.api import ContactSchema
 from referral.referrals.models import URGENCIES
-from referral.restapi import Blueprint, PageArgs, page_schema
+from referral.restapi import Blueprint, PageArgs, field_names, page_schema
 
 blp = Blueprint(
     "api_leads",
@@ -170,7 +170,9 @@ def _preview(p: marketplace.Preview) -> dict[str, Any]:
 
 def _purchase(purchase: LeadPurchase, *, checkout_url: str | None = None) -> dict[str, Any]:
     data = {
-        name: getattr(purchase, name) for name in PurchaseSchema().fields if hasattr(purchase, name)
+        name: getattr(purchase, name)
+        for name in field_names(PurchaseSchema)
+        if hasattr(purchase, name)
     }
     data["checkout_url"] = checkout_url
     data["customer"] = contact.contact_for_buyer(get_session(), purchase, user_id=None)

@@ -23,7 +23,7 @@ from referral.offers.schemas import (
     PartnerOfferSchema,
 )
 from referral.offers.services import OfferInput
-from referral.restapi import Blueprint, PageArgs, page_schema
+from referral.restapi import Blueprint, PageArgs, field_names, page_schema
 
 blp = Blueprint(
     "api_offers",
@@ -84,7 +84,10 @@ class PartnerOffers(MethodView):
         """The offers your active partners publish to your customers, valid today."""
         rows = services.partner_offers(session=get_session(), business_id=g.business.id)
         items = [
-            {**{k: getattr(offer, k) for k in OfferSchema().fields}, "partner_name": partner.name}
+            {
+                **{k: getattr(offer, k) for k in field_names(OfferSchema)},
+                "partner_name": partner.name,
+            }
             for offer, partner in rows
         ]
         return _page(items, args)

@@ -12,6 +12,7 @@ from referral.auth.current import api_key_required
 from referral.businesses.actor import current_actor
 from referral.consent import services as consent
 from referral.consent.models import ATTESTED_METHODS, SENDER_METHODS, ConsentMethod
+from referral.consent.visibility import ConsentState
 from referral.customers.models import Customer
 from referral.db import get_session
 from referral.errors import NotFound, ValidationFailed
@@ -22,7 +23,7 @@ from referral.referrals import services
 from referral.referrals.listing import referral_rows
 from referral.referrals.models import STATUSES, URGENCIES, Referral
 from referral.referrals.services import NewReferral
-from referral.restapi import Blueprint, PageArgs, page_schema
+from referral.restapi import Blueprint, PageArgs, field_names, page_schema
 
 blp = Blueprint(
     "api_referrals",
@@ -134,11 +135,23 @@ class ReceiptSchema(ma.Schema):
     evidence = ma.fields.Nested(EvidenceSchema, allow_none=True)
 
 
-def _view(referral: Referral) -> dict[str, Any]:
+# A list row's consent state (referral/referrals/listing.py), as the visibility rule names it.
+LISTED_CONSENT = {
+    "asked": ConsentState.NONE,
+    "given": ConsentState.GIVEN,
+    "refused": ConsentState.REFUSED,
+    "withdrawn": ConsentState.WITHDRAWN,
+}
+
+
+def _view(referral: Referral, consent_state: ConsentState | None = None) -> dict[str, Any]:
     session = get_session()
-    data = {name: getattr(referral, name) for name in ReferralSchema().fields if name != "customer"}
+    data = {
+        name: getattr(referral, name) for name in field_names(ReferralSchema) if name != "customer"
+    }
     data["customer"] = None
-    if services.customer_sight(session, referral, g.business.id).identity:
+    sight = services.customer_sight(session, referral, g.business.id, consent_state=consent_state)
+    if sight.identity:
         data["customer"] = session.get(Customer, referral.customer_id)
         if referral.receiver_id == g.business.id:
             services.record_contact_view(session=session, referral=referral, user_id=None)
@@ -175,8 +188,12 @@ class Referrals(MethodView):
             offset=(args["page"] - 1) * args["per_page"],
             limit=args["per_page"],
         )
+        # One statement for the page's customers; each row's consent state came with it.
+        customers = services.load_customers(get_session(), (row.referral for row in found.rows))
+        items = [_view(row.referral, LISTED_CONSENT[row.consent_state]) for row in found.rows]
+        del customers  # held in the session until here
         return {
-            "items": [_view(row.referral) for row in found.rows],
+            "items": items,
             "total": found.total,
             "page": args["page"],
             "per_page": args["per_page"],

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ from referral.businesses.models import Business, Trade
 from referral.consent import services as consent
 from referral.consent import visibility
 from referral.consent.models import ConsentMethod, ConsentRecord
-from referral.consent.visibility import OWNER_SIGHT, Sight, Stage
+from referral.consent.visibility import OWNER_SIGHT, ConsentState, Sight, Stage
 from referral.customers.models import Customer
 from referral.db import keep_loaded, utcnow
 from referral.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
@@ -160,17 +161,34 @@ RECEIVER_STAGES = {
 }
 
 
-def customer_sight(session: Session, referral: Referral, business_id: int) -> Sight:
+def customer_sight(
+    session: Session,
+    referral: Referral,
+    business_id: int,
+    *,
+    consent_state: ConsentState | None = None,
+) -> Sight:
     """What `business_id` may see of the referral's customer: everything for
-    the sender (its own customer), the visibility rule's answer for the receiver."""
+    the sender (its own customer), the visibility rule's answer for the receiver.
+    A list that read each referral's consent state with it passes it, and
+    loads its customers first (`load_customers`), so that no row asks again."""
     if business_id == referral.sender_id:
         return OWNER_SIGHT
     customer = session.get(Customer, referral.customer_id)
     return visibility.receiver_sight(
         stage=RECEIVER_STAGES[referral.status],
-        consent=consent.consent_state(session, referral.id or 0),
+        consent=consent_state or consent.consent_state(session, referral.id or 0),
         erased=customer is None or customer.erased_at is not None,
     )
+
+
+def load_customers(session: Session, referrals: Iterable[Referral]) -> list[Customer]:
+    """The referrals' customers in one statement. Hold the list while the
+    referrals are shown: `session.get` then finds each without asking."""
+    ids = {referral.customer_id for referral in referrals}
+    if not ids:
+        return []
+    return list(session.exec(select(Customer).where(Customer.id.in_(ids))))  # type: ignore[union-attr]
 
 
 def contact_visible_to(session: Session, referral: Referral, business_id: int) -> bool:

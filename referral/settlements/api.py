@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from referral.auth.current import api_key_required
 from referral.db import get_session
-from referral.restapi import Blueprint, PageArgs, page_schema, paginate
+from referral.restapi import Blueprint, PageArgs, field_names, page_schema, paginate
 from referral.settlements import services
 from referral.settlements.models import STATUSES, Settlement
 
@@ -94,7 +94,7 @@ class SettlementItem(MethodView):
         """One settlement with its lines."""
         db = get_session()
         settlement = services.get_settlement(db, g.business.id, settlement_id)
-        data = {name: getattr(settlement, name) for name in SettlementSchema().fields}
+        data = {name: getattr(settlement, name) for name in field_names(SettlementSchema)}
         data["lines"] = [
             {
                 "commission_id": line.commission_id,
