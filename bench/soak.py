@@ -7,13 +7,14 @@ the database at the end.
     .venv/bin/python bench/soak.py --job-workers 1    # measure with one job worker
 
 Starts a throwaway PostgreSQL cluster (or uses --pg-url), Referral under
-gunicorn (4 sync workers), 2 `referral worker` processes and the local Stripe
-stand-in, whose webhooks reach the app through a relay that delivers them as
-Stripe does (retried, some twice at once, some late and out of order). It
-seeds businesses in partnerships with customers, connected accounts and saved
-cards, then runs virtual users on loopback: browsing pages, reading the API,
-sending referrals that partners decline, accept, win or lose, and pressing
-"Settle now" so the workers charge cards on the stand-in.
+gunicorn with the production settings (referral/serving.py: a sync worker per
+CPU), 2 `referral worker` processes and the local Stripe stand-in, whose
+webhooks reach the app through a relay that delivers them as Stripe does
+(retried, some twice at once, some late and out of order). It seeds businesses
+in partnerships with customers, connected accounts and saved cards, then runs
+virtual users on loopback: browsing pages, reading the API, sending referrals
+that partners decline, accept, win or lose, and pressing "Settle now" so the
+workers charge cards on the stand-in.
 
 --faults: the PostgreSQL server is stopped and started again mid-run (twice
 in ten minutes, fast then immediate), a random job worker is SIGKILLed and
@@ -55,6 +56,7 @@ from bench.soak_faults import Faults, JobWorkers  # noqa: E402
 from bench.soak_stripe import StripeDelivery  # noqa: E402
 from bench.soak_users import Scenario  # noqa: E402
 from bench.soak_world import World, connect_payments, seed_world  # noqa: E402
+from referral import serving  # noqa: E402
 from tests.support.stripe_standin import StripeStandIn  # noqa: E402
 
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -81,9 +83,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "default: a throwaway cluster of its own",
     )
     parser.add_argument("--pg-bin", type=Path, default=default_bin_dir(), help="initdb's dir")
-    parser.add_argument("--web-workers", type=int, default=4, help="gunicorn workers")
-    parser.add_argument("--worker-class", choices=("sync", "gthread"), default="sync")
-    parser.add_argument("--threads", type=int, default=1, help="per gthread worker")
+    # The production defaults (referral/serving.py), unless told otherwise.
+    parser.add_argument("--web-workers", type=int, default=serving.workers, help="gunicorn workers")
+    parser.add_argument("--worker-class", choices=("sync", "gthread"), default=serving.worker_class)
+    parser.add_argument("--threads", type=int, default=serving.threads, help="per gthread worker")
     parser.add_argument(
         "--rate",
         type=float,
@@ -100,7 +103,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--api-readers", type=int, default=3, help="threads reading the API")
     parser.add_argument("--senders", type=int, default=4, help="threads driving referrals")
     parser.add_argument("--settle-every", type=float, default=10, help="seconds between presses")
-    parser.add_argument("--kill-every", type=float, default=5, help="seconds between kills (±50%)")
+    parser.add_argument("--kill-every", type=float, default=5, help="seconds between kills (±50%%)")
     parser.add_argument(
         "--restart-every", type=float, default=240, help="seconds between database restarts"
     )

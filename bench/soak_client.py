@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from email.message import Message
-from http.client import HTTPConnection, HTTPException
+from http.client import HTTPConnection, HTTPException, RemoteDisconnected
 from urllib.parse import urlsplit
 
 from bench.load import percentile
@@ -145,6 +145,10 @@ class Pacer:
         return due
 
 
+# What a request on a connection the server had already closed fails with.
+IDLE_CLOSED = (BrokenPipeError, ConnectionResetError, RemoteDisconnected)
+
+
 class Http:
     """One keep-alive connection (gunicorn's sync workers close it after each
     answer; http.client opens a new one for the next request). One per thread.
@@ -172,17 +176,25 @@ class Http:
         body: bytes | None = None,
         expect: tuple[int, ...] = (200,),
     ) -> Response | None:
-        """The answer, or None after a socket error; recorded either way."""
+        """The answer, or None after a socket error; recorded either way. A
+        kept-alive connection the server closed while idle is opened again and
+        the request sent once more, as HTTP clients do: the server read none
+        of it (gthread workers close idle connections after their keep-alive)."""
         began = time.monotonic() if self.pacer is None else self.pacer.due()
         started = time.perf_counter() - (time.monotonic() - began)
-        try:
-            self.connection.request(method, path, body=body, headers=headers or {})
-            raw = self.connection.getresponse()
-            response = Response(raw.status, raw.headers, raw.read())
-        except (OSError, HTTPException) as error:
-            self.connection.close()
-            self._record(label, began, started, False, f"{type(error).__name__}: {error}")
-            return None
+        for attempt in (1, 2):
+            reused = self.connection.sock is not None
+            try:
+                self.connection.request(method, path, body=body, headers=headers or {})
+                raw = self.connection.getresponse()
+                response = Response(raw.status, raw.headers, raw.read())
+                break
+            except (OSError, HTTPException) as error:
+                self.connection.close()
+                if attempt == 1 and reused and isinstance(error, IDLE_CLOSED):
+                    continue
+                self._record(label, began, started, False, f"{type(error).__name__}: {error}")
+                return None
         ok = response.status in expect
         what = "" if ok else f"{response.status}: {response.body[:300]!r}"
         self._record(label, began, started, ok, what)

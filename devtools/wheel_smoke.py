@@ -160,6 +160,8 @@ class Smoke:
                 f"web{number}",
                 [
                     str(self.bin / "gunicorn"),
+                    # The production settings, from the installed package.
+                    "--config=python:referral.serving",
                     "--workers=1",
                     # Two masters on one host would share the default control socket.
                     "--no-control-socket",
