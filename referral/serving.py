@@ -44,3 +44,10 @@ timeout = _number("WEB_TIMEOUT_SECONDS", 30)
 graceful_timeout = _number("WEB_GRACEFUL_TIMEOUT_SECONDS", 30)
 
 accesslog = os.environ.get("WEB_ACCESS_LOG", "-")  # "-": stdout
+
+
+def post_worker_init(worker: object) -> None:
+    """Each worker, once it has imported and created the app."""
+    from referral.longlived import freeze_loaded_objects
+
+    freeze_loaded_objects()

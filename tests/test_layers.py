@@ -20,6 +20,7 @@ LAYERS: dict[str, set[str]] = {
         "paths",
         "logs",
         "db",
+        "longlived",
         "tables",
         "errors",
         "ids",
@@ -57,6 +58,7 @@ LAYERS: dict[str, set[str]] = {
         "devserver",
         "backup",
         "migrate",
+        "serving",
     },
 }
 LAYER_OF = {unit: rank for rank, units in enumerate(LAYERS.values()) for unit in units}

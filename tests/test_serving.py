@@ -58,3 +58,14 @@ def test_gunicorn_accepts_the_settings_and_loads_the_app(tmp_path: Path) -> None
     )
 
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_each_worker_leaves_what_it_loaded_out_of_garbage_collections() -> None:
+    """A full collection scanned every object of the loaded app each time."""
+    import gc
+
+    try:
+        serving.post_worker_init(worker=None)
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()

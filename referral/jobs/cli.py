@@ -90,6 +90,9 @@ def worker_command(once: bool, poll_interval: float) -> None:
     if once:
         click.echo(f"{run_due_jobs(app)} jobs run.")
         return
+    from referral.longlived import freeze_loaded_objects
+
+    freeze_loaded_objects()
     run_worker(app, poll_interval=poll_interval)
 
 
