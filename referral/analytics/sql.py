@@ -109,7 +109,12 @@ def is_sqlite(session: Session) -> bool:
 
 def month_of(session: Session, column: Any) -> ColumnElement[str]:
     """'YYYY-MM' of a timestamp or date column."""
-    if is_sqlite(session):
+    return month_in(session.get_bind().dialect.name, column)
+
+
+def month_in(dialect: str, column: Any) -> ColumnElement[str]:
+    """'YYYY-MM' of a timestamp or date column, in SQL for the `dialect` named."""
+    if dialect == "sqlite":
         return func.strftime("%Y-%m", column)
     return func.to_char(column, "YYYY-MM")
 
