@@ -3,15 +3,16 @@ and cost, the dispute rate of its sales, and its quality score month by month.""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, bindparam, case, func, select
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.selectable import CTE
 from sqlmodel import Session
 
-from referral.analytics.sql import Period, month_slices
+from referral.analytics.sql import Period, month_parameters, month_slices
 from referral.leads.models import PAID_FOR, DisputeStatus, Lead, LeadDispute, LeadPurchase
 from referral.leads.quality import SellerQuality
 from referral.money import Rate
@@ -37,10 +38,14 @@ def _in(at: Any, months: CTE) -> ColumnElement[bool]:
     return and_(at >= months.c.start_at, at < months.c.end_at)
 
 
-def _sales_in(session: Session, business_id: int, period: Period):  # type: ignore[no-untyped-def]
-    months = month_slices(period)
+@functools.cache
+def _statements(count: int) -> tuple[Any, Any, Any]:
+    """Leads sold, leads bought and disputes upheld, month by month, for
+    `count` months: built once (the business and the months bound parameters)."""
+    months = month_slices(count)
     month = months.c.month
-    return session.execute(
+    business_id = bindparam("business_id")
+    sold = (
         select(
             month,
             func.count(),
@@ -54,34 +59,33 @@ def _sales_in(session: Session, business_id: int, period: Period):  # type: igno
         .join(Lead, Lead.id == LeadPurchase.lead_id)
         .where(Lead.seller_id == business_id, LeadPurchase.status.in_(PAID_FOR))
         .group_by(month)
-    ).all()
+    )
+    bought = (
+        select(month, func.count(), func.sum(LeadPurchase.price_cents))
+        .select_from(months)
+        .join(LeadPurchase, _in(LeadPurchase.paid_at, months))
+        .where(LeadPurchase.buyer_id == business_id, LeadPurchase.status.in_(PAID_FOR))
+        .group_by(month)
+    )
+    upheld = (
+        select(month, func.count())
+        .select_from(months)
+        .join(LeadDispute, _in(LeadDispute.decided_at, months))
+        .where(
+            LeadDispute.seller_id == business_id,
+            LeadDispute.status == DisputeStatus.UPHELD,
+        )
+        .group_by(month)
+    )
+    return sold, bought, upheld
 
 
 def monthly(session: Session, business_id: int, *, period: Period) -> list[MarketMonth]:
-    sales = {row[0]: row[1:] for row in _sales_in(session, business_id, period)}
-    months = month_slices(period)
-    bought = {
-        m: (int(n), int(c or 0))
-        for m, n, c in session.execute(
-            select(months.c.month, func.count(), func.sum(LeadPurchase.price_cents))
-            .select_from(months)
-            .join(LeadPurchase, _in(LeadPurchase.paid_at, months))
-            .where(LeadPurchase.buyer_id == business_id, LeadPurchase.status.in_(PAID_FOR))
-            .group_by(months.c.month)
-        ).all()
-    }
-    upheld = dict(
-        session.execute(
-            select(months.c.month, func.count())
-            .select_from(months)
-            .join(LeadDispute, _in(LeadDispute.decided_at, months))
-            .where(
-                LeadDispute.seller_id == business_id,
-                LeadDispute.status == DisputeStatus.UPHELD,
-            )
-            .group_by(months.c.month)
-        ).all()
-    )
+    sold_sql, bought_sql, upheld_sql = _statements(len(period.months()))
+    parameters = {"business_id": business_id, **month_parameters(period)}
+    sales = {row[0]: row[1:] for row in session.execute(sold_sql, parameters).all()}
+    bought = {m: (int(n), int(c or 0)) for m, n, c in session.execute(bought_sql, parameters).all()}
+    upheld = dict(session.execute(upheld_sql, parameters).all())  # type: ignore[arg-type]
     months = sorted(set(sales) | set(bought) | set(upheld))
     result = []
     for m in months:

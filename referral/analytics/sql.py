@@ -6,11 +6,12 @@ Every figure is computed by the database; Python only shapes the results.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, String, and_, cast, func, literal, select, union_all
+from sqlalchemy import Float, String, and_, bindparam, cast, func, select, union_all
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.selectable import CTE, Select
 from sqlmodel import Session
@@ -83,24 +84,38 @@ def _midnight(day: dt.date, zone: ZoneInfo) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
 
 
-def month_slices(period: Period) -> CTE:
-    """The period's months as rows (month, start_at, end_at), for statements that
+@functools.cache
+def month_slices(count: int) -> CTE:
+    """`count` months as rows (month, start_at, end_at), for statements that
     count each month through an index range instead of formatting every row's
-    timestamp and grouping by it.
+    timestamp and grouping by it. Bound parameters (`month_parameters` gives
+    their values for a period), so a statement using it is built and compiled
+    once per number of months.
 
-    A UNION ALL of one-row SELECTs of bound values, not a VALUES list: SQLAlchemy
-    cannot cache a statement holding VALUES data, so each statement using it was
-    compiled again on every request (a few milliseconds each on the dashboard).
-    This one is compiled once per number of months."""
+    A UNION ALL of one-row SELECTs, not a VALUES list: SQLAlchemy cannot cache
+    a statement holding VALUES data, so each statement using one was compiled
+    again on every request (a few milliseconds each on the dashboard)."""
     rows = [
         select(
-            literal(month, String).label("month"),
-            literal(start_at, UTCDateTime()).label("start_at"),
-            literal(end_at, UTCDateTime()).label("end_at"),
+            bindparam(f"month_{n}", type_=String).label("month"),
+            bindparam(f"start_at_{n}", type_=UTCDateTime()).label("start_at"),
+            bindparam(f"end_at_{n}", type_=UTCDateTime()).label("end_at"),
         )
-        for month, start_at, end_at in period.months()
+        for n in range(count)
     ]
     return (union_all(*rows) if len(rows) > 1 else rows[0]).cte("months")
+
+
+def month_parameters(period: Period) -> dict[str, Any]:
+    """The values of `month_slices(len(period.months()))`'s parameters."""
+    values: dict[str, Any] = {}
+    for n, (month, start_at, end_at) in enumerate(period.months()):
+        values[f"month_{n}"], values[f"start_at_{n}"], values[f"end_at_{n}"] = (
+            month,
+            start_at,
+            end_at,
+        )
+    return values
 
 
 def is_sqlite(session: Session) -> bool:

@@ -3,12 +3,14 @@ commissions earned and owed."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
-from referral.analytics.sql import Period, month_slices
+from referral.analytics.sql import Period, month_parameters, month_slices
 from referral.commissions.models import STATUSES as COMMISSION_STATUSES
 from referral.commissions.models import Commission, CommissionStatus
 from referral.referrals.models import Referral, ReferralStatus
@@ -29,7 +31,18 @@ def monthly(session: Session, business_id: int, *, period: Period) -> list[Month
     """Each month of the period, in one statement: every figure of a month is
     an aggregate over one index range (this business's side, the month), so no
     row's timestamp is formatted and nothing is sorted or grouped."""
-    months = month_slices(period)
+    statement = _monthly(len(period.months()))
+    rows = session.execute(
+        statement, {"business_id": business_id, **month_parameters(period)}
+    ).all()
+    return [Month(row[0], dict(zip(SERIES, map(int, row[1:]), strict=True))) for row in rows]
+
+
+@functools.cache
+def _monthly(count: int) -> Any:
+    """`monthly`'s statement for `count` months, built once (bound parameters)."""
+    months = month_slices(count)
+    business_id = bindparam("business_id")
 
     def in_month(at):  # type: ignore[no-untyped-def]
         return (at >= months.c.start_at, at < months.c.end_at)
@@ -42,24 +55,19 @@ def monthly(session: Session, business_id: int, *, period: Period) -> list[Month
         Referral.status == ReferralStatus.WON,
         *in_month(Referral.closed_at),
     )
-    rows = session.execute(
-        select(
-            months.c.month,
-            total(func.count(), Referral.sender_id == business_id, *in_month(Referral.created_at)),
+    return select(
+        months.c.month,
+        total(func.count(), Referral.sender_id == business_id, *in_month(Referral.created_at)),
+        total(func.count(), Referral.receiver_id == business_id, *in_month(Referral.created_at)),
+        total(func.count(), *won),
+        total(func.sum(Referral.job_value_cents - Referral.refunded_cents), *won),
+        *(
             total(
-                func.count(), Referral.receiver_id == business_id, *in_month(Referral.created_at)
-            ),
-            total(func.count(), *won),
-            total(func.sum(Referral.job_value_cents - Referral.refunded_cents), *won),
-            *(
-                total(
-                    func.sum(Commission.amount_cents),
-                    side == business_id,
-                    Commission.status.in_(COUNTED),
-                    *in_month(Commission.created_at),
-                )
-                for side in (Commission.referrer_id, Commission.payer_id)
-            ),
-        ).order_by(months.c.start_at)
-    ).all()
-    return [Month(row[0], dict(zip(SERIES, map(int, row[1:]), strict=True))) for row in rows]
+                func.sum(Commission.amount_cents),
+                side == business_id,
+                Commission.status.in_(COUNTED),
+                *in_month(Commission.created_at),
+            )
+            for side in (Commission.referrer_id, Commission.payer_id)
+        ),
+    ).order_by(months.c.start_at)
