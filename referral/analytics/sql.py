@@ -110,11 +110,7 @@ def month_parameters(period: Period) -> dict[str, Any]:
     """The values of `month_slices(len(period.months()))`'s parameters."""
     values: dict[str, Any] = {}
     for n, (month, start_at, end_at) in enumerate(period.months()):
-        values[f"month_{n}"], values[f"start_at_{n}"], values[f"end_at_{n}"] = (
-            month,
-            start_at,
-            end_at,
-        )
+        values |= {f"month_{n}": month, f"start_at_{n}": start_at, f"end_at_{n}": end_at}
     return values
 
 
