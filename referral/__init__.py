@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,27 +19,11 @@ from referral.paths import default_instance_path, resource
 from referral.payments.pricing import resolve_minimums
 
 
-class ReferralFlask(Flask):
-    """Flask, asking once per view or hook whether it is a coroutine function
-    instead of on every call (inspect's answer cost a few percent of a small
-    request, for a dozen hooks)."""
-
-    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        known = self.__dict__.setdefault("_synchronous", {})
-        try:
-            return known[func]  # type: ignore[no-any-return]
-        except KeyError:
-            known[func] = synchronous = super().ensure_sync(func)
-            return synchronous  # type: ignore[no-any-return]
-        except TypeError:  # not hashable
-            return super().ensure_sync(func)
-
-
 def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     """Build the app. `config` is a Config (or a mapping) overriding the environment."""
     settings = config if config is not None else Config()
     values = settings.as_dict() if isinstance(settings, Config) else dict(settings)
-    app = ReferralFlask(
+    app = Flask(
         __name__,
         template_folder=str(resource("templates")),
         static_folder=str(resource("static")),

@@ -177,7 +177,11 @@ def customer_sight(
     customer = session.get(Customer, referral.customer_id)
     return visibility.receiver_sight(
         stage=RECEIVER_STAGES[referral.status],
-        consent=consent_state or consent.consent_state(session, referral.id or 0),
+        consent=(
+            consent.consent_state(session, referral.id or 0)
+            if consent_state is None
+            else consent_state
+        ),
         erased=customer is None or customer.erased_at is not None,
     )
 
