@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from flask import Flask
+from playwright.sync_api import expect
 
 from tests.support.browser import ARTIFACTS
 
@@ -29,7 +30,7 @@ def test_sign_up_verify_log_out_log_in_edit_profile_and_create_an_api_key(
     page.fill("#email", "sam@sunny.example")
     page.fill("#password", "short")
     page.click("text=Create account")
-    assert page.is_visible("text=Use 10 to 128 characters.")
+    expect(page.locator("text=Use 10 to 128 characters.").first).to_be_visible()
     page.fill("#password", "a long enough password")
     page.click("text=Create account")
     page.wait_for_selector("text=Check your email")  # the same page for a taken address
@@ -40,7 +41,7 @@ def test_sign_up_verify_log_out_log_in_edit_profile_and_create_an_api_key(
     page.click("text=Confirm your email address for Referral")
     page.click(f"a[href^='{live_server.url}/verify/']")
     page.wait_for_selector("text=your email address is confirmed")  # and signed in
-    assert not page.is_visible("text=Please verify your email address")
+    expect(page.locator("text=Please verify your email address").first).to_be_hidden()
 
     page.click("text=Log out")
     page.wait_for_selector("text=You are logged out.")
@@ -48,7 +49,7 @@ def test_sign_up_verify_log_out_log_in_edit_profile_and_create_an_api_key(
     page.fill("#email", "sam@sunny.example")
     page.fill("#password", "the wrong password")
     page.click("form button[type=submit]")
-    assert page.is_visible("text=Email or password is incorrect.")
+    expect(page.locator("text=Email or password is incorrect.").first).to_be_visible()
     page.fill("#password", "a long enough password")
     page.click("form button[type=submit]")
     page.wait_for_selector("h1:has-text('Sunny Solar')")
@@ -56,7 +57,7 @@ def test_sign_up_verify_log_out_log_in_edit_profile_and_create_an_api_key(
     page.click("text=Profile")
     page.fill("#zip_code", "99999")
     page.click("text=Save profile")
-    assert page.is_visible("text=Unknown ZIP code")
+    expect(page.locator("text=Unknown ZIP code").first).to_be_visible()
     page.fill("#zip_code", "78745")
     page.fill("#phone", "512 555 0123")
     page.fill("#description", "Panels, batteries and repairs.")

@@ -9,6 +9,7 @@ import time
 
 import pytest
 from flask import Flask
+from playwright.sync_api import expect
 from sqlmodel import Session, select
 
 from referral.customers.services import create_customer
@@ -80,11 +81,13 @@ def test_a_customer_withdraws_from_the_confirmation_email_and_the_partner_sees_i
         customer.goto(_link_in_mail(inbox, "ana@example.com", "asks before", "/consent/"))
         customer.click("text=Yes, share my details")
         customer.wait_for_selector("text=Thank you")
-        assert customer.is_visible("text=we have also emailed you a confirmation")
+        expect(
+            customer.locator("text=we have also emailed you a confirmation").first
+        ).to_be_visible()
 
         withdraw = _link_in_mail(inbox, "ana@example.com", "You agreed", "/consent/withdraw/")
         customer.goto(withdraw)
-        assert customer.is_visible("#agreed-at")
+        expect(customer.locator("#agreed-at").first).to_be_visible()
         customer.click("#withdraw")
         customer.wait_for_selector("#withdrawn")
 

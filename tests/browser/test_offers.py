@@ -15,6 +15,7 @@ import time
 
 import pytest
 from flask import Flask
+from playwright.sync_api import expect
 from sqlmodel import Session, select
 
 from referral.customers.services import create_customer
@@ -96,7 +97,7 @@ def test_a_customer_says_yes_to_a_partners_offer_and_the_partner_wins_the_job(
             )
         customer = customer_context.new_page()
         customer.goto(link.url.replace(app.config["BASE_URL"], live_server.url))
-        assert customer.is_visible("#consent-text")
+        expect(customer.locator("#consent-text").first).to_be_visible()
         customer.click("text=Yes, have Drip Plumbing contact me")
         customer.wait_for_selector("#answered")
         width = customer.evaluate("() => document.documentElement.scrollWidth")

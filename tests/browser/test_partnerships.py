@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from playwright.sync_api import expect
 from sqlmodel import Session
 
 from tests.support.browser import ARTIFACTS, sign_in_page
@@ -23,7 +24,8 @@ def test_discovery_counter_proposal_and_acceptance_in_two_browsers(
     try:
         alex.click("text=Find partners")
         row = alex.locator("tr", has_text="Drip Plumbing")
-        assert "Rival HVAC" not in alex.content()
+        expect(row).to_be_visible()  # the partner search has loaded
+        expect(alex.locator("main")).not_to_contain_text("Rival HVAC")
         row.locator("text=Propose").click()
         # The fee field is hidden until its basis is chosen.
         alex.wait_for_selector("#i_refer_to_them-flat_fee", state="hidden")
@@ -35,7 +37,7 @@ def test_discovery_counter_proposal_and_acceptance_in_two_browsers(
 
         blair.click("text=Notifications")
         blair.click("text=Cool Air HVAC proposed a partnership")
-        assert blair.is_visible("text=$150.00 per won job")
+        expect(blair.locator("text=$150.00 per won job").first).to_be_visible()
         blair.click("text=Counter-propose")
         blair.fill("#they_refer_to_me-flat_fee", "175")
         blair.click("text=Send counter-proposal")
@@ -43,7 +45,7 @@ def test_discovery_counter_proposal_and_acceptance_in_two_browsers(
 
         alex.goto("/partnerships")
         alex.click("text=Drip Plumbing")
-        assert alex.is_visible("text=$175.00 per won job")
+        expect(alex.locator("text=$175.00 per won job").first).to_be_visible()
         alex.click("button:has-text('Accept')")
         alex.wait_for_selector("text=Terms accepted.")
         ARTIFACTS.mkdir(exist_ok=True)
@@ -52,8 +54,8 @@ def test_discovery_counter_proposal_and_acceptance_in_two_browsers(
         blair.reload()
         for page in (alex, blair):
             assert page.inner_text("#partnership-status") == "Active"
-            assert page.is_visible("text=Version 1")
-            assert page.is_visible("text=$175.00 per won job")
+            expect(page.locator("text=Version 1").first).to_be_visible()
+            expect(page.locator("text=$175.00 per won job").first).to_be_visible()
     finally:
         alex_context.close()
         blair_context.close()

@@ -72,7 +72,7 @@ def test_refer_consent_by_email_accept_and_win(
         assert link
         customer = customer_context.new_page()
         customer.goto(link.group(0))
-        assert customer.is_visible("text=Drip Plumbing")
+        expect(customer.locator("text=Drip Plumbing").first).to_be_visible()
         customer.click("text=Yes, share my details")
         customer.wait_for_selector("text=Thank you")
         ARTIFACTS.mkdir(exist_ok=True)
@@ -85,15 +85,15 @@ def test_refer_consent_by_email_accept_and_win(
         row.locator("button:has-text('Accept')").click()
         blair_page.wait_for_selector("text=Referral accepted.")
         blair_page.click("text=Water heater")
-        assert blair_page.is_visible("text=ana@example.com")
+        expect(blair_page.locator("text=ana@example.com").first).to_be_visible()
         blair_page.fill("#job_value", "4800")
         blair_page.fill("#job_date", "2026-11-20")
         blair_page.click("button:has-text('Won')")
         blair_page.wait_for_selector("text=Marked as won.")
-        assert blair_page.is_visible("text=$4,800.00")
+        expect(blair_page.locator("text=$4,800.00").first).to_be_visible()
 
         alex_page.goto("/referrals/outbox")
-        assert alex_page.is_visible("td:has-text('won')")
+        expect(alex_page.locator("td:has-text('won')").first).to_be_visible()
     finally:
         for context in (alex_context, blair_context, customer_context):
             context.close()
