@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
+from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from referral import events
@@ -193,14 +194,21 @@ def approve(session: Session, commission: Commission, *, now: dt.datetime | None
     return True
 
 
-def approve_due(session: Session, *, now: dt.datetime | None = None) -> int:
-    """Approve every commission whose hold has passed (a sweep beside the per-commission jobs)."""
+def approve_due(
+    session: Session, *, business_id: int | None = None, now: dt.datetime | None = None
+) -> int:
+    """Approve every commission whose hold has passed (a sweep beside the
+    per-commission jobs), or only those `business_id` pays or earns (its
+    "settle now", which must not sweep the whole platform in one request)."""
     now = now or utcnow()
-    due = session.exec(
-        select(Commission).where(
-            Commission.status == CommissionStatus.PENDING, Commission.hold_until <= now
+    query = select(Commission).where(
+        Commission.status == CommissionStatus.PENDING, Commission.hold_until <= now
+    )
+    if business_id is not None:
+        query = query.where(
+            or_(Commission.payer_id == business_id, Commission.referrer_id == business_id)
         )
-    ).all()
+    due = session.exec(query).all()
     return sum(approve(session, c, now=now) for c in due)
 
 

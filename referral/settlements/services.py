@@ -207,18 +207,14 @@ def build_settlements(session: Session, *, business_id: int | None = None) -> li
     Each partnership is built in a savepoint of its own: one that fails (bad
     data, a bug) is rolled back alone and recorded as a SettlementFailure with
     its reason, retried by the next run; the others settle."""
+    eligible = select(Commission.partnership_id).where(_ELIGIBLE)
+    if business_id is not None:  # read only this business's commissions
+        eligible = eligible.where(
+            or_(Commission.payer_id == business_id, Commission.referrer_id == business_id)
+        )
     query = select(Partnership).where(
-        Partnership.id.in_(  # type: ignore[union-attr]
-            select(Commission.partnership_id).where(_ELIGIBLE).distinct()
-        )
+        Partnership.id.in_(eligible.distinct())  # type: ignore[union-attr]
     )
-    if business_id is not None:
-        query = query.where(
-            or_(
-                Partnership.business_low_id == business_id,
-                Partnership.business_high_id == business_id,
-            )
-        )
     built = []
     for partnership in session.exec(query.order_by(Partnership.id)).all():
         try:

@@ -109,7 +109,7 @@ def settle_now() -> Response:
         flash("Only owners and managers can start a settlement.", "error")
         return redirect(url_for("settlements.index"))
     db = get_session()
-    approve_due(db)
+    approve_due(db, business_id=g.business.id)
     built = services.build_settlements(db, business_id=g.business.id)
     failed = services.open_failures(db, business_id=g.business.id)
     if failed:

@@ -17,6 +17,7 @@ from referral.ledger.services import balance, transaction_sums
 from referral.notifications.models import Notification
 from tests.support.factories import (
     accepted_referral,
+    business,
     commission_of,
     flat,
     partner_up,
@@ -91,6 +92,21 @@ def test_a_commission_is_approved_only_once_its_hold_has_passed(db, hvac, plumbe
         "payable": -10_000,
     }
     assert services.approve(db, commission, now=commission.hold_until) is False  # once
+
+
+def test_a_business_settling_now_approves_only_its_own_due_commissions(db, hvac, plumber):
+    electrician = business(db, "Spark Electric", "electrical", "78702", "cam@spark.example")
+    partner_up(db, plumber, hvac, a_pays=percent(1000, hold_days=7), b_pays=percent(1000))
+    partner_up(db, electrician, plumber, a_pays=percent(1000, hold_days=7), b_pays=percent(1000))
+    hvacs = commission_of(db, won_referral(db, hvac, plumber, 100_000))
+    electricians = commission_of(db, won_referral(db, plumber, electrician, 100_000))
+    later = hvacs.hold_until + dt.timedelta(days=1)
+
+    assert services.approve_due(db, business_id=hvac.business_id, now=later) == 1
+
+    assert (hvacs.status, electricians.status) == ("approved", "pending")
+    assert services.approve_due(db, now=later) == 1  # the weekly run takes the rest
+    assert electricians.status == "approved"
 
 
 def test_no_hold_means_approved_at_once(db, hvac, plumber):
