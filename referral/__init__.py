@@ -53,9 +53,11 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
 
     from referral import db, domains, errors, security, templating
     from referral.auth import current
+    from referral.cookie_sessions import SignedCookieSessions
     from referral.ids import IdConverter
 
     app.url_map.converters["int"] = IdConverter  # before any route is added
+    app.session_interface = SignedCookieSessions()
     db.init_app(app)
     security.init_app(app)
     errors.init_app(app)

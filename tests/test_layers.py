@@ -30,6 +30,7 @@ LAYERS: dict[str, set[str]] = {
         "listing",
         "append_only",
         "security",
+        "cookie_sessions",
         "forms",
         "templating",
         "live",
