@@ -6,10 +6,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import psycopg
 import pytest
 from flask import Flask
 from psycopg.pq import TransactionStatus
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -98,6 +99,42 @@ def test_writes_after_reads_commit_together_or_not_at_all(
     assert db.scalar(count) == 2
 
 
+def test_a_request_that_only_read_ends_without_commit_and_a_change_left_unflushed_commits(
+    app: Flask, db: Session
+) -> None:
+    sent: list[str] = []
+    engine = app.extensions["db_engine"]
+
+    def remember(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement.split()[0].upper())
+
+    def read() -> str:
+        return str(get_session().execute(select(Trade.name).limit(1)).scalar())
+
+    def rename() -> str:
+        trade = get_session().execute(select(Trade).where(Trade.slug == "plumbing")).scalar_one()
+        trade.name = "Plumbing and drains"  # left to the request's commit to flush
+        return "ok"
+
+    app.add_url_rule("/_read", view_func=read)
+    app.add_url_rule("/_rename", view_func=rename)
+    def committed(_conn: Any) -> None:
+        sent.append("COMMIT")
+
+    event.listen(engine, "before_cursor_execute", remember)
+    event.listen(engine, "commit", committed)
+    try:
+        assert app.test_client().get("/_read").status_code == 200
+        assert sent == ["SELECT"]
+        assert app.test_client().get("/_rename").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+        event.remove(engine, "commit", committed)
+
+    assert sent[1:] == ["SELECT", "UPDATE", "COMMIT"]
+    assert db.scalar(select(Trade.name).where(Trade.slug == "plumbing")) == "Plumbing and drains"
+
+
 def test_connections_go_back_to_the_pool_transactional(app: Flask, backend: str) -> None:
     """CLI commands and jobs share the pool: they must not get an autocommit connection."""
     _postgres_only(backend)
@@ -143,6 +180,30 @@ def test_a_database_error_names_the_statement_but_not_its_parameters(db: Session
 def test_postgresql_connections_run_without_jit(app: Flask) -> None:
     with app.extensions["db_engine"].connect() as connection:
         assert connection.execute(text("SHOW jit")).scalar() == "off"
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # psycopg's cursor
+def test_a_cursor_describes_its_columns_as_psycopg_does_and_keeps_them(app: Flask) -> None:
+    """Columns are made when first read (SQLAlchemy mostly does not read them),
+    and describe the statement they came from even after the next one ran."""
+    eager = "SELECT 1 AS one, 'x'::text AS letter, NULL::timestamptz AS at"
+    with app.extensions["db_engine"].connect() as connection:
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(eager)
+        described = cursor.description
+        cursor.execute("SELECT 2 AS two")
+        later = cursor.description
+        cursor.execute("SET LOCAL jit = off")  # returns no rows
+        nothing = cursor.description
+        psycopgs = psycopg.Cursor(cursor.connection)
+        psycopgs.execute(eager)
+
+        assert [(c.name, c.type_code) for c in described] == [
+            (c.name, c.type_code) for c in psycopgs.description
+        ]
+        assert [tuple(c) for c in described] == [tuple(c) for c in psycopgs.description]
+        assert [c.name for c in later] == ["two"] and nothing is None
+        assert connection.execute(select(Trade.slug).limit(1)).keys() == ["slug"]
 
 
 def test_a_savepoint_that_read_first_still_writes_after_another_connection_wrote(
