@@ -131,8 +131,9 @@ def _store(
         return
     session.add(IdempotentRequest(business_id=business_id, key=key, **answer))
     try:
-        with session.begin_nested():
-            session.flush()
+        # No savepoint: losing the race fails the whole request, whose
+        # transaction is then rolled back with everything the view wrote.
+        session.flush()
     except IntegrityError as exc:
         raise _raced() from exc
 

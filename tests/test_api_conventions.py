@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from flask import Flask
 from openapi_spec_validator import validate
 from sqlmodel import Session, select
 
+from referral import idempotency
 from referral.auth.apikeys.services import create_api_key
 from referral.customers.models import Customer
 from referral.db import utcnow
@@ -133,3 +135,19 @@ def test_an_expired_key_not_pruned_yet_is_taken_over_by_the_next_request(
     (kept,) = db.exec(select(IdempotentRequest)).all()
     assert kept.created_at > utcnow() - dt.timedelta(hours=1)
     assert len(db.exec(select(Customer)).all()) == 2
+
+
+def test_a_request_that_loses_the_race_for_its_key_writes_nothing_and_says_retry(
+    app: Flask, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two requests with one key at once: both find no answer stored, both do
+    the work; the one that stores its answer second is refused whole."""
+    client = app.test_client()
+    headers = {**_key(app, db), "Idempotency-Key": "double-click"}
+    assert client.post("/api/v1/customers", json=CUSTOMER, headers=headers).status_code == 201
+    monkeypatch.setattr(idempotency, "_found", lambda *_args: None)  # it looked just before
+
+    late = client.post("/api/v1/customers", json={**CUSTOMER, "name": "Ana D."}, headers=headers)
+
+    assert late.status_code == 409 and "at the same time; retry it" in late.json["detail"]
+    assert [c.name for c in db.exec(select(Customer)).all()] == ["Ana Diaz"]
