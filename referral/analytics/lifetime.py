@@ -285,12 +285,23 @@ def _chains(
     if not customer_ids:
         return {}
     rows = session.execute(
-        select(Referral.customer_id, Business.name, Referral.status)
-        .join(Business, Business.id == Referral.receiver_id)
-        .where(Referral.sender_id == business_id, Referral.customer_id.in_(customer_ids))
-        .order_by(Referral.customer_id, Referral.created_at)
+        _chains_statement(), {"business_id": business_id, "customer_ids": customer_ids}
     ).all()
     chains: dict[int, list[tuple[str, str]]] = {}
     for customer_id, partner, status in rows:
         chains.setdefault(customer_id, []).append((partner, status))
     return chains
+
+
+@functools.cache
+def _chains_statement() -> Any:
+    """`_chains`' statement, built once (the customers an expanding parameter)."""
+    return (
+        select(Referral.customer_id, Business.name, Referral.status)
+        .join(Business, Business.id == Referral.receiver_id)
+        .where(
+            Referral.sender_id == bindparam("business_id"),
+            Referral.customer_id.in_(bindparam("customer_ids", expanding=True)),
+        )
+        .order_by(Referral.customer_id, Referral.created_at)
+    )

@@ -19,13 +19,15 @@ for all of time).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, select, union_all
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, literal, select, union_all
+from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import Session, col
 
-from referral.analytics.sql import Period
+from referral.analytics.sql import Period, in_period, period_parameters
 from referral.campaigns.models import (
     Campaign,
     CampaignRecipient,
@@ -72,9 +74,42 @@ def campaigns_and_follow_ups(
     (in `period`: those with something in it or started in it; all of time
     without one), the best earners first (then the most sent, then the newest)."""
     since, until = (period.start_at, period.end_at) if period else (None, None)
+    parameters = {"business_id": business_id, **(period_parameters(period) if period else {})}
+    rows = session.execute(_sent_statement(period is not None), parameters).all()
+    brought = results_by_source(session, business_id=business_id, since=since, until=until)
+    results = []
+    for row in rows:
+        kind, source_id = str(row.kind), int(row.id)
+        figures = brought.get((kind, source_id), NO_RESULTS)
+        started = _as_datetime(row.started)
+        result = OutreachResult(
+            kind=kind,
+            source_id=source_id,
+            name=str(row.name),
+            started=started,
+            sent=int(row.sent or 0),
+            unsubscribed=figures["unsubscribed"],
+            said_yes=figures["said_yes"],
+            referrals_made=figures["referrals_made"],
+            won=figures["won"],
+            revenue_cents=figures["revenue_cents"],
+        )
+        if period is None or result.counts_anything or (started is not None and started in period):
+            results.append(result)
+    oldest = dt.datetime.min.replace(tzinfo=dt.UTC)
+    results.sort(key=lambda r: r.started or oldest, reverse=True)
+    results.sort(key=lambda r: (r.revenue_cents, r.sent), reverse=True)  # stable: newest next
+    return results
+
+
+@functools.cache
+def _sent_statement(in_a_period: bool) -> Any:
+    """The campaigns and rules with their sent counts (in the period, when
+    `in_a_period`), built once per shape."""
+    business_id: BindParameter[int] = bindparam("business_id")
 
     def during(at: Any) -> tuple[ColumnElement[bool], ...]:
-        return period.holds(at) if period else ()
+        return in_period(at) if in_a_period else ()
 
     campaigns: Select[Any, Any, Any, Any, Any] = (
         select(
@@ -117,31 +152,7 @@ def campaigns_and_follow_ups(
         .where(col(FollowUpRule.business_id) == business_id)
         .group_by(col(FollowUpRule.id))
     )
-    rows = session.execute(union_all(campaigns, rules)).all()
-    brought = results_by_source(session, business_id=business_id, since=since, until=until)
-    results = []
-    for row in rows:
-        kind, source_id = str(row.kind), int(row.id)
-        figures = brought.get((kind, source_id), NO_RESULTS)
-        started = _as_datetime(row.started)
-        result = OutreachResult(
-            kind=kind,
-            source_id=source_id,
-            name=str(row.name),
-            started=started,
-            sent=int(row.sent or 0),
-            unsubscribed=figures["unsubscribed"],
-            said_yes=figures["said_yes"],
-            referrals_made=figures["referrals_made"],
-            won=figures["won"],
-            revenue_cents=figures["revenue_cents"],
-        )
-        if period is None or result.counts_anything or (started is not None and started in period):
-            results.append(result)
-    oldest = dt.datetime.min.replace(tzinfo=dt.UTC)
-    results.sort(key=lambda r: r.started or oldest, reverse=True)
-    results.sort(key=lambda r: (r.revenue_cents, r.sent), reverse=True)  # stable: newest next
-    return results
+    return union_all(campaigns, rules)
 
 
 def _as_datetime(value: object) -> dt.datetime | None:

@@ -4,12 +4,14 @@ the net position, and revenue per dollar of commission, ranked."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
-from referral.analytics.sql import Period
+from referral.analytics.sql import Period, in_period, period_parameters
 from referral.businesses.models import Business
 from referral.commissions.models import Commission, CommissionStatus
 from referral.money import Rate
@@ -58,6 +60,24 @@ def partner_values(session: Session, business_id: int, *, period: Period) -> lis
     def of(partner_id: int, name: str) -> PartnerValue:
         return values.setdefault(partner_id, PartnerValue(partner_id, name))
 
+    revenue_sql, commissions_sql = _statements()
+    parameters = {"business_id": business_id, **period_parameters(period)}
+    for partner_id, name, jobs, cents in session.execute(revenue_sql, parameters).all():
+        value = of(partner_id, name)
+        value.jobs_won, value.revenue_cents = int(jobs), int(cents or 0)
+    for role, statement in commissions_sql.items():
+        for partner_id, name, total, done in session.execute(statement, parameters).all():
+            value = of(partner_id, name)
+            setattr(value, f"{role}_cents", int(total or 0))
+            setattr(value, f"{role}_settled_cents", int(done or 0))
+    return sorted(values.values(), key=lambda v: (-v.value_cents, v.partner_name))
+
+
+@functools.cache
+def _statements() -> tuple[Any, dict[str, Any]]:
+    """`partner_values`' statements, built once: the revenue won from each
+    partner's referrals, and the commissions "earned" from and "owed" to each."""
+    business_id = bindparam("business_id")
     revenue = (
         select(
             Referral.sender_id.label("partner_id"),
@@ -67,15 +87,12 @@ def partner_values(session: Session, business_id: int, *, period: Period) -> lis
         .where(
             Referral.receiver_id == business_id,
             Referral.status == ReferralStatus.WON,
-            *period.holds(Referral.closed_at),
+            *in_period(Referral.closed_at),
         )
         .group_by(Referral.sender_id)
         .subquery("revenue")
     )
-    for partner_id, name, jobs, cents in session.execute(_named(revenue)).all():
-        value = of(partner_id, name)
-        value.jobs_won, value.revenue_cents = int(jobs), int(cents or 0)
-
+    commissions_by_role = {}
     for role in ("earned", "owed"):
         mine = Commission.referrer_id if role == "earned" else Commission.payer_id
         theirs = Commission.payer_id if role == "earned" else Commission.referrer_id
@@ -88,7 +105,7 @@ def partner_values(session: Session, business_id: int, *, period: Period) -> lis
             .where(
                 mine == business_id,
                 Commission.status != CommissionStatus.REVERSED,
-                *period.holds(Commission.created_at),
+                *in_period(Commission.created_at),
             )
             .subquery()
         )
@@ -101,8 +118,5 @@ def partner_values(session: Session, business_id: int, *, period: Period) -> lis
             .group_by(commissions.c.partner_id)
             .subquery("totals")
         )
-        for partner_id, name, total, done in session.execute(_named(totals)).all():
-            value = of(partner_id, name)
-            setattr(value, f"{role}_cents", int(total or 0))
-            setattr(value, f"{role}_settled_cents", int(done or 0))
-    return sorted(values.values(), key=lambda v: (-v.value_cents, v.partner_name))
+        commissions_by_role[role] = _named(totals)
+    return _named(revenue), commissions_by_role

@@ -10,10 +10,13 @@ over one row per customer with a first sale.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import statistics
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import Session, col
 
 from referral.campaigns.models import Campaign
@@ -53,6 +56,23 @@ def _cohort(label: str, sales: list[tuple[dt.date, dt.date | None]]) -> Cohort:
 def second_sales(session: Session, business_id: int) -> SecondSales:
     """All customers; then, once the business has run a campaign, those whose
     first sale came before it and those whose first sale came after."""
+    rows = session.execute(_statement(), {"business_id": business_id}).all()
+    started = next((row[2] for row in rows if row[2] is not None), None)
+    since = _as_date(started)
+    sales = [(_as_date(row[0]), _as_date(row[1])) for row in rows]
+    firsts = [(first, second) for first, second in sales if first is not None]
+    cohorts = [_cohort("All customers", firsts)]
+    if since is not None:
+        cohorts.append(_cohort("First sale before campaigns", [s for s in firsts if s[0] < since]))
+        cohorts.append(_cohort("First sale since campaigns", [s for s in firsts if s[0] >= since]))
+    return SecondSales(campaigns_since=since, cohorts=cohorts)
+
+
+@functools.cache
+def _statement() -> Any:
+    """`second_sales`' statement, built once: each customer's first two sales,
+    and the day the business's first campaign started, on every row."""
+    business_id: BindParameter[int] = bindparam("business_id")
     numbered = (
         select(
             col(CustomerJob.customer_id).label("customer_id"),
@@ -72,7 +92,7 @@ def second_sales(session: Session, business_id: int) -> SecondSales:
         .where(col(Campaign.business_id) == business_id)
         .scalar_subquery()
     )
-    rows = session.execute(
+    return (
         select(
             func.max(numbered.c.job_date).filter(numbered.c.n == 1),
             func.max(numbered.c.job_date).filter(numbered.c.n == 2),
@@ -80,16 +100,7 @@ def second_sales(session: Session, business_id: int) -> SecondSales:
         )
         .where(numbered.c.n <= 2)
         .group_by(numbered.c.customer_id)
-    ).all()
-    started = next((row[2] for row in rows if row[2] is not None), None)
-    since = _as_date(started)
-    sales = [(_as_date(row[0]), _as_date(row[1])) for row in rows]
-    firsts = [(first, second) for first, second in sales if first is not None]
-    cohorts = [_cohort("All customers", firsts)]
-    if since is not None:
-        cohorts.append(_cohort("First sale before campaigns", [s for s in firsts if s[0] < since]))
-        cohorts.append(_cohort("First sale since campaigns", [s for s in firsts if s[0] >= since]))
-    return SecondSales(campaigns_since=since, cohorts=cohorts)
+    )
 
 
 def _as_date(value: object) -> dt.date | None:

@@ -1,6 +1,12 @@
 """SQL pieces that differ between SQLite and PostgreSQL: months, durations, medians.
 
 Every figure is computed by the database; Python only shapes the results.
+
+The dashboard's statements are built once (`functools.cache`, keyed by what
+changes their shape: the database, the direction, the number of months...),
+with the business, the period and the months as bound parameters given at
+execution: SQLAlchemy's statement cache saves compiling a statement again, not
+building it in Python, which was about half the page's CPU in process.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, String, and_, bindparam, cast, func, select, union_all
+from sqlalchemy import Float, Integer, String, and_, bindparam, cast, func, select, union_all
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.selectable import CTE, Select
 from sqlmodel import Session
@@ -79,6 +85,20 @@ class Period:
         return slices
 
 
+def in_period(at: Any) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """`Period.holds` for a statement built once: the conditions that `at` falls
+    in the period whose ends `period_parameters` gives at execution."""
+    return (
+        at >= bindparam("period_start", type_=UTCDateTime()),
+        at < bindparam("period_end", type_=UTCDateTime()),
+    )
+
+
+def period_parameters(period: Period) -> dict[str, Any]:
+    """The values of `in_period`'s parameters."""
+    return {"period_start": period.start_at, "period_end": period.end_at}
+
+
 def _midnight(day: dt.date, zone: ZoneInfo) -> dt.datetime:
     """The moment (UTC) the day begins in `zone`."""
     return dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
@@ -114,10 +134,6 @@ def month_parameters(period: Period) -> dict[str, Any]:
     return values
 
 
-def is_sqlite(session: Session) -> bool:
-    return session.get_bind().dialect.name == "sqlite"
-
-
 def month_of(session: Session, column: Any) -> ColumnElement[str]:
     """'YYYY-MM' of a timestamp or date column."""
     return month_in(session.get_bind().dialect.name, column)
@@ -130,33 +146,38 @@ def month_in(dialect: str, column: Any) -> ColumnElement[str]:
     return func.to_char(column, "YYYY-MM")
 
 
-def seconds_between(session: Session, start: Any, end: Any) -> ColumnElement[float]:
-    """Seconds from `start` to `end` as a float (NULL when either is NULL)."""
-    if is_sqlite(session):
+def seconds_between(dialect: str, start: Any, end: Any) -> ColumnElement[float]:
+    """Seconds from `start` to `end` as a float (NULL when either is NULL), in
+    SQL for the `dialect` named."""
+    if dialect == "sqlite":
         return (func.julianday(end) - func.julianday(start)) * 86400.0
     # Epoch differences are double precision; EXTRACT(epoch FROM end - start)
     # is numeric since PostgreSQL 14, several times slower to sort.
     return func.date_part("epoch", end) - func.date_part("epoch", start)
 
 
-def median_of_values(session: Session, values: Select[Any], count: int) -> float | None:
-    """SQLite: the median of the one column of `values`, a statement giving `count`
-    rows, none NULL (the caller counted them in a pass it made anyway).
+def median_of_values(values: Select[Any]) -> Select[Any]:
+    """SQLite: the median of the one column of `values`, a statement giving
+    rows none NULL, whose number `median_parameters` takes at execution (the
+    caller counted them in a pass it made anyway).
 
     SQLite has no percentile function: the middle value (odd count) or the average
     of the middle two (even count) in order, read with ORDER BY ... LIMIT/OFFSET."""
-    if not count:
-        return None
     ordered = values.subquery("median_values")
     (value,) = ordered.c
     middle = (
         select(cast(value, Float).label("v"))
         .order_by(value)
-        .limit(2 - count % 2)
-        .offset((count - 1) // 2)
+        .limit(bindparam("median_limit", type_=Integer))
+        .offset(bindparam("median_offset", type_=Integer))
         .subquery("middle")
     )
-    return float(session.execute(select(func.avg(middle.c.v))).scalar())
+    return select(func.avg(middle.c.v))
+
+
+def median_parameters(count: int) -> dict[str, int]:
+    """The values of `median_of_values`' parameters for `count` values (not 0)."""
+    return {"median_limit": 2 - count % 2, "median_offset": (count - 1) // 2}
 
 
 def median_column(value: ColumnElement[Any], *where: Any) -> ColumnElement[Any]:

@@ -9,6 +9,7 @@ each email's turn comes. Sending is the job worker's (campaigns/jobs.py).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    bindparam,
     exists,
     func,
     insert,
@@ -27,6 +29,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import select as sql_select
+from sqlalchemy.sql.elements import BindParameter
 from sqlmodel import Session, col, select
 
 from referral.auth.roles import MANAGING_ROLES, require_role
@@ -48,7 +51,7 @@ from referral.customers.models import (
     MarketingPermissionEvent,
     PermissionChange,
 )
-from referral.db import utcnow
+from referral.db import UTCDateTime, utcnow
 from referral.errors import DomainError, NotFound, ValidationFailed
 from referral.jobs.queue import enqueue_once
 from referral.offers.links import OfferLink
@@ -561,27 +564,53 @@ def results_by_source(
     the dashboard counts a period: an unsubscribe, a yes, a referral made (and
     accepted) by when it was made; a job won and its revenue by when it was
     closed; a commission by when it was recorded."""
+    given = {
+        "kind": kind.value if kind is not None else None,
+        "source_id": source_id,
+        "since": since,
+        "until": until,
+    }
+    statement = _results_statement(*(value is not None for value in given.values()))
+    parameters = {"business_id": business_id} | {
+        name: value for name, value in given.items() if value is not None
+    }
+    results: dict[tuple[str, int], dict[str, int]] = {}
+    for row in session.execute(statement, parameters).mappings():
+        if row["kind"] is None or row["id"] is None:
+            continue
+        figures = results.setdefault((str(row["kind"]), int(row["id"])), dict(NO_RESULTS))
+        for name in NO_RESULTS:
+            figures[name] += int(row[name] or 0)
+    return results
+
+
+@functools.cache
+def _results_statement(one_kind: bool, one_source: bool, from_since: bool, to_until: bool) -> Any:
+    """`results_by_source`'s statement, built once per shape: whether it is
+    for one kind, one source, and bounded by `since` and by `until` (their
+    values, and the business's, are bound parameters)."""
+    business_id: BindParameter[int] = bindparam("business_id")
 
     def of_source(source_kind: Any, source_ident: Any) -> list[ColumnElement[bool]]:
         where = []
-        if kind is not None:
-            where.append(source_kind == kind.value)
-        if source_id is not None:
-            where.append(source_ident == source_id)
+        if one_kind:
+            where.append(source_kind == bindparam("kind"))
+        if one_source:
+            where.append(source_ident == bindparam("source_id"))
         return where
 
     def during(at: Any) -> list[ColumnElement[bool]]:
         """`at` within the bounds given: nothing to add for all of time."""
         bounds = []
-        if since is not None:
-            bounds.append(at >= since)
-        if until is not None:
-            bounds.append(at < until)
+        if from_since:
+            bounds.append(at >= bindparam("since", type_=UTCDateTime()))
+        if to_until:
+            bounds.append(at < bindparam("until", type_=UTCDateTime()))
         return bounds
 
     def made_or_closed(made: Any, closed: Any) -> list[ColumnElement[bool]]:
         """Rows that count in the bounds: made in them, or closed in them."""
-        if since is None and until is None:
+        if not (from_since or to_until):
             return []
         return [or_(and_(*during(made)), and_(*during(closed)))]
 
@@ -669,14 +698,7 @@ def results_by_source(
             *during(col(Commission.created_at)),
         )
     )
-    results: dict[tuple[str, int], dict[str, int]] = {}
-    for row in session.execute(union_all(unsubscribes, referred, own, commissions)).mappings():
-        if row["kind"] is None or row["id"] is None:
-            continue
-        figures = results.setdefault((str(row["kind"]), int(row["id"])), dict(NO_RESULTS))
-        for name in NO_RESULTS:
-            figures[name] += int(row[name] or 0)
-    return results
+    return union_all(unsubscribes, referred, own, commissions)
 
 
 def forget_customer(session: Session, customer: Customer) -> None:

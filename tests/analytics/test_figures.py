@@ -45,6 +45,20 @@ def test_the_funnel_of_referrals_received(db, history):
     assert result.median_hours_to_accept == pytest.approx(1.0)
 
 
+def test_the_funnel_with_one_partner_each_way(db, history):
+    hvac, plumber = history.hvac.business_id, history.plumber.business_id
+
+    sent = funnel.funnel(db, hvac, direction="sent", period=this_year(), partner_id=plumber)
+    received = funnel.funnel(db, hvac, direction="received", period=this_year(), partner_id=plumber)
+
+    assert sent.counts == {"sent": 4, "consented": 3, "accepted": 2, "won": 1}
+    assert sent.median_hours_to_accept == pytest.approx(3.0)  # 2, 4 hours
+    assert sent.median_hours_to_win == pytest.approx(50.0)
+    assert received.counts == {"sent": 2, "consented": 2, "accepted": 1, "won": 1}
+    assert received.median_hours_to_accept == pytest.approx(1.0)
+    assert received.median_hours_to_win == pytest.approx(20.0)
+
+
 def test_the_funnel_per_partner(db, history):
     rows = funnel.funnel_by_partner(db, history.hvac.business_id, period=this_year())
 
