@@ -118,6 +118,7 @@ def test_a_request_that_only_read_ends_without_commit_and_a_change_left_unflushe
 
     app.add_url_rule("/_read", view_func=read)
     app.add_url_rule("/_rename", view_func=rename)
+
     def committed(_conn: Any) -> None:
         sent.append("COMMIT")
 

@@ -13,9 +13,7 @@ from tests.support.factories import make_business, make_user, sign_in
 NAV_LINK = re.compile(r'<a href="([^"]+)"( aria-current="page")?>Partnerships<')
 
 
-def test_the_section_links_follow_the_path_the_app_is_served_from(
-    app: Flask, db: Session
-) -> None:
+def test_the_section_links_follow_the_path_the_app_is_served_from(app: Flask, db: Session) -> None:
     owner = make_user(db, make_business(db, name="Cool Air HVAC"))
     browser = sign_in(app, owner)
 
