@@ -84,7 +84,17 @@ class Rows:
     def __init__(self, table: Any, **defaults: Any) -> None:
         self.table = table
         self.columns = [c.name for c in table.columns]
-        self.defaults = {c.name: None for c in table.columns if c.nullable} | defaults
+        # Nullable columns are None, columns with a plain default take it (a
+        # column added later with a default needs nothing here), then `defaults`.
+        self.defaults = (
+            {c.name: None for c in table.columns if c.nullable}
+            | {
+                c.name: c.default.arg
+                for c in table.columns
+                if c.default is not None and c.default.is_scalar
+            }
+            | defaults
+        )
         self.rows: list[tuple[Any, ...]] = []
 
     def add(self, **values: Any) -> int:
