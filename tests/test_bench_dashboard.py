@@ -6,31 +6,19 @@ is asserted."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support.bench import run_bench
 
 
 @pytest.mark.slow
 def test_the_dashboard_benchmark_generates_its_history_and_times_the_page() -> None:
-    finished = subprocess.run(
-        [
-            sys.executable,
-            "bench/dashboard.py",
-            *("--db", "sqlite", "--scale", "0.002", "--regenerate"),
-            *("--busy", "1", "--median", "1", "--repeats", "1"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    finished = run_bench(
+        "dashboard.py",
+        *("--db", "sqlite", "--scale", "0.002", "--regenerate"),
+        *("--busy", "1", "--median", "1", "--repeats", "1"),
     )
-
-    assert finished.returncode == 0, finished.stdout + finished.stderr
     out = finished.stdout
     assert re.search(r"generated in .*business 50, .*referral 2,000", finished.stderr)
     assert re.search(r"^sqlite +busy #\d+ +\d+ +[\d.]+ +[\d.]+ ", out, re.M)
