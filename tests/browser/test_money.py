@@ -212,3 +212,4 @@ def test_settle_now_shows_progress_on_a_phone_then_what_the_worker_did_without_a
     expect(row).to_have_count(1)
     expect(page.get_by_text("Settling now…")).to_have_count(0)
     expect(unread).not_to_have_text(before or "")  # the top bar counts what the run told
+    shot(page, "money-settled-now")
