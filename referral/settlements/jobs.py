@@ -21,13 +21,6 @@ def run_settlements(session: Session, _payload: dict[str, Any]) -> None:
     services.schedule_next_run(session)
 
 
-@job_handler(services.SETTLE_NOW)
-def settle_now(session: Session, payload: dict[str, Any]) -> None:
-    """A business's "settle now" (pressed by payload["user_id"]): its
-    partnerships only, told to it as notifications."""
-    services.settle_now(session, payload["business_id"])
-
-
 @job_handler(services.ATTEMPT_SETTLEMENT)
 def attempt_settlement(session: Session, payload: dict[str, Any]) -> None:
     settlement = session.get(Settlement, payload["settlement_id"], with_for_update=True)

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, or_
+from sqlalchemy import or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -28,15 +28,13 @@ from referral.auth.roles import MANAGING_ROLES
 from referral.businesses.actor import Actor
 from referral.businesses.models import Business
 from referral.commissions.models import Commission, CommissionStatus
-from referral.commissions.services import approve_due, outstanding_cents, status_when_settled
+from referral.commissions.services import outstanding_cents, status_when_settled
 from referral.db import utcnow
 from referral.errors import DomainError, NotFound, PermissionDenied
-from referral.jobs.models import Job
-from referral.jobs.queue import enqueue, enqueue_once, keep_scheduled
+from referral.jobs.queue import enqueue, keep_scheduled
 from referral.ledger.services import Entry, pair, post
 from referral.localtime import format_datetime
 from referral.money import apply_basis_points, cents_to_decimal_text, format_cents
-from referral.notifications.models import Notification
 from referral.notifications.services import notify_business
 from referral.partnerships.models import Partnership
 from referral.payments import gateway
@@ -55,11 +53,6 @@ log = logging.getLogger(__name__)
 ATTEMPT_SETTLEMENT = "settlement.attempt"
 CHARGE_SETTLEMENT = "settlement.charge"
 RUN_SETTLEMENTS = "settlements.run"
-SETTLE_NOW = "settlements.settle_now"
-# What a "settle now" run tells its business: the outcome, and the
-# partnerships that failed (two notifications, as the flashes were).
-SETTLED_NOW = "settlement.settled_now"
-SETTLE_NOW_FAILED = "settlement.settle_now_failed"
 
 log = logging.getLogger(__name__)
 
@@ -287,83 +280,6 @@ def open_failures(
             query.order_by(SettlementFailure.last_failed_at.desc()).limit(limit)  # type: ignore[attr-defined]
         ).all()
     )
-
-
-def _settle_now_singleton(business_id: int) -> str:
-    return f"{SETTLE_NOW}:{business_id}"
-
-
-def settle_now_under_way(session: Session, business_id: int) -> str | None:
-    """The status ("queued" or "running") of the business's "settle now" run, or
-    None when none is under way."""
-    return session.exec(  # type: ignore[no-any-return]
-        select(Job.status)
-        .where(
-            Job.status.in_(("queued", "running")),  # type: ignore[attr-defined]
-            Job.singleton == _settle_now_singleton(business_id),
-        )
-        .limit(1)
-    ).first()
-
-
-def start_settle_now(session: Session, actor: Actor) -> bool:
-    """Queue a "settle now" run for the actor's business (settling every one of
-    its partnerships can take a while: the worker does it); False when one is
-    already queued or running. Two presses at the same moment still queue one:
-    the queued job is a singleton."""
-    if actor.role not in MANAGING_ROLES:
-        raise PermissionDenied("Only owners and managers can start a settlement.")
-    if settle_now_under_way(session, actor.business_id) is not None:
-        return False
-    enqueue_once(
-        session,
-        SETTLE_NOW,
-        {"business_id": actor.business_id, "user_id": actor.user_id},
-        singleton=_settle_now_singleton(actor.business_id),
-    )
-    return True
-
-
-def settle_now(session: Session, business_id: int) -> None:
-    """The "settle now" run: approve what is due and settle the business's
-    partnerships, then tell the business how it went."""
-    approve_due(session, business_id=business_id)
-    built = build_settlements(session, business_id=business_id)
-    failed = open_failures(session, business_id=business_id)
-    told = []
-    if failed:
-        told.append(
-            (
-                SETTLE_NOW_FAILED,
-                f"{len(failed)} partnership(s) could not be settled now; the platform team is"
-                " told, and the next run tries again. The others are not held up.",
-            )
-        )
-    if built:
-        told.append((SETTLED_NOW, f"{len(built)} settlement(s) started."))
-    else:
-        told.append(
-            (
-                SETTLED_NOW,
-                "Nothing to settle: no approved commissions are waiting (or one is under way).",
-            )
-        )
-    now = utcnow()  # one time for the run's notifications: the page finds them by it
-    for kind, title in told:
-        notification = notify_business(
-            session=session, business_id=business_id, kind=kind, title=title, path="/settlements"
-        )
-        notification.created_at = now
-
-
-def last_settle_now_outcome(session: Session, business_id: int) -> list[Notification]:
-    """What the business's last "settle now" run told it (the notifications it
-    made together), failures first."""
-    kinds = (SETTLE_NOW_FAILED, SETTLED_NOW)
-    mine = (Notification.business_id == business_id) & Notification.kind.in_(kinds)  # type: ignore[attr-defined]
-    latest = select(func.max(Notification.created_at)).where(mine).scalar_subquery()
-    told = session.exec(select(Notification).where(mine, Notification.created_at == latest)).all()
-    return sorted(told, key=lambda notification: kinds.index(notification.kind))
 
 
 def _wait(session: Session, settlement: Settlement, reason: str) -> None:

@@ -17,8 +17,9 @@ from referral.auth.current import login_required, operator_required
 from referral.auth.links import absolute_url
 from referral.businesses.actor import Actor
 from referral.businesses.models import Business
+from referral.commissions.services import approve_due
 from referral.db import get_session, utcnow
-from referral.errors import DomainError, PermissionDenied
+from referral.errors import DomainError
 from referral.jobs.queue import enqueue
 from referral.listing import page_of
 from referral.localtime import display_zone, local_date
@@ -42,16 +43,14 @@ def _names(ids: set[int]) -> dict[int, str]:
 @login_required
 def index() -> str:
     mine = g.business.id
-    db = get_session()
     listing = page_of(
-        db,
+        get_session(),
         select(Settlement).where(or_(Settlement.debtor_id == mine, Settlement.creditor_id == mine)),
         sorts={"date": Settlement.id, "value": Settlement.net_cents, "status": Settlement.status},
         default="-date",
         tiebreak=Settlement.id,
     )
     settlements = listing.items
-    settling = services.settle_now_under_way(db, mine)
     ids = {s.debtor_id for s in settlements} | {s.creditor_id for s in settlements}
     return render_template(
         "settlements/index.html",
@@ -59,8 +58,6 @@ def index() -> str:
         settlements=settlements,
         names=_names(ids) if ids else {},
         reasons=WAITING_REASONS,
-        settling=settling,
-        last_settle_now=[] if settling else services.last_settle_now_outcome(db, mine),
     )
 
 
@@ -104,31 +101,29 @@ def status(settlement_id: int) -> Response:
     return live.status(settlement.status, done=settlement.status not in IN_FLIGHT)
 
 
-@bp.get("/settlements/run/status")
-@login_required
-def settle_now_status() -> Response:
-    """Whether this business's "settle now" run is still under way, as JSON,
-    for the settlements page while it waits for the worker."""
-    under_way = services.settle_now_under_way(get_session(), g.business.id)
-    return live.status(under_way or "done", done=under_way is None)
-
-
 @bp.post("/settlements/run")
 @login_required
 def settle_now() -> Response:
-    """Settle this business's partnerships now instead of waiting for the weekly
-    run: the worker does it and the settlements page updates itself."""
-    try:
-        started = services.start_settle_now(get_session(), Actor.of_user(g.user, g.business))
-    except PermissionDenied as error:
-        flash(error.message, "error")
+    """Settle this business's partnerships now instead of waiting for the weekly run."""
+    if g.user.role not in ("owner", "manager"):
+        flash("Only owners and managers can start a settlement.", "error")
+        return redirect(url_for("settlements.index"))
+    db = get_session()
+    approve_due(db, business_id=g.business.id)
+    built = services.build_settlements(db, business_id=g.business.id)
+    failed = services.open_failures(db, business_id=g.business.id)
+    if failed:
+        flash(
+            f"{len(failed)} partnership(s) could not be settled now; the platform team is told,"
+            " and the next run tries again. The others are not held up.",
+            "error",
+        )
+    if built:
+        flash(f"{len(built)} settlement(s) started.", "success")
     else:
-        if started:
-            flash("Settling now. This page updates when it is done.", "info")
-        else:
-            flash(
-                "A settlement run is already under way. This page updates when it is done.", "info"
-            )
+        flash(
+            "Nothing to settle: no approved commissions are waiting (or one is under way).", "info"
+        )
     return redirect(url_for("settlements.index"))
 
 

@@ -1,9 +1,8 @@
 // Live status (referral/live.py): a page waiting for Stripe or the worker has
 // an element [data-live] naming a JSON status URL and the state the page
 // shows. Poll it; when the state changes (or the wait is over), fetch this
-// page again and put its <main> (and any [data-follows] outside it) in
-// place. Stop when nothing waits any more or after data-live-timeout
-// seconds. Without this script, the reload link.
+// page again and put its <main> in place. Stop when nothing waits any more or
+// after data-live-timeout seconds. Without this script, the reload link.
 (() => {
   let deadline = null;
 
@@ -48,12 +47,6 @@
     const main = document.querySelector("main");
     if (fresh && main) {
       main.replaceChildren(...fresh.childNodes);
-      // Outside <main>, what follows along ([data-follows], by id): the
-      // unread count, when the worker has told the business something.
-      page.querySelectorAll("[data-follows][id]").forEach((element) => {
-        const current = document.getElementById(element.id);
-        if (current) current.replaceWith(document.adoptNode(element));
-      });
       document.dispatchEvent(new CustomEvent("referral:updated"));
     }
     if (!done) watch();

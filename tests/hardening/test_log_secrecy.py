@@ -190,7 +190,7 @@ def test_a_flow_from_sign_up_to_paid_commission_logs_no_personal_data_or_secret(
     connect_stripe(app, db, standin, hvac)
     save_card(app, db, standin, plumber)
     alex.post_form("/settlements/run", {}, page="/settlements")
-    eventually(lambda: (s := fresh(db, Settlement)) and s.status == "paid", what="settlement paid")
+    eventually(lambda: fresh(db, Settlement).status == "paid", what="settlement paid")
     assert fresh(db, Commission).status == "paid"
 
     logged = debug_logs.text.lower()

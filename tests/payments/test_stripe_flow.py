@@ -111,7 +111,7 @@ def test_stripe_failing_with_500s_is_retried_with_the_same_key_and_charges_once(
 
     browser_of(app, db, hvac).post_form("/settlements/run", {}, page="/settlements")
 
-    eventually(lambda: (s := fresh(db, Settlement)) and s.status == "paid", timeout=60, what="paid")
+    eventually(lambda: fresh(db, Settlement).status == "paid", timeout=60, what="paid")
     assert len(standin.client().v1.payment_intents.list().data) == 1
 
 
@@ -273,7 +273,7 @@ def test_reconciliation_lists_a_charge_whose_webhook_never_arrived(
     save_card(app, db, standin, plumber)
     standin.send_webhooks_to(None)  # Stripe's events are lost from here on
     browser_of(app, db, hvac).post_form("/settlements/run", {}, page="/settlements")
-    eventually(lambda: (s := fresh(db, Settlement)) and s.payment_intent_id, what="charge sent")
+    eventually(lambda: fresh(db, Settlement).payment_intent_id, what="charge sent")
 
     operator = db.get(User, hvac.user_id)
     operator.is_operator = True

@@ -31,7 +31,6 @@ LIVE_STATUS = {
     "leads.status": "a lead's, while the customer is asked",
     "leads.purchase_status": "a purchase's, while Stripe confirms the payment",
     "settlements.status": "a settlement's, while it is charged",
-    "settlements.settle_now_status": "the settlements page's, while a settle-now run is under way",
     "campaigns.status": "a campaign's progress, while it is sent",
     "follow_ups.status": "a follow-up rule's counts, while it runs",
 }
@@ -140,7 +139,7 @@ ACTS_ON_OWN_BUSINESS: dict[str, str] = {
     "customers.import_csv": "uploads a file to import into A (an import of A's own)",
     "notifications.mark_read": "marks A's own notifications read",
     "apikeys.create": "issues an API key for A",
-    "settlements.settle_now": "queues a settle-now run of A's own partnerships",
+    "settlements.settle_now": "settles A's own partnerships",
     "payments.card": "starts Stripe Checkout to save A's card",
     "payments.connect": "starts A's Stripe onboarding",
     "api_businesses.MyBusiness": "A's own profile",
