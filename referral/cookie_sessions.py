@@ -8,7 +8,6 @@ visit): a few percent of such a request's CPU.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from flask import Flask, Request
@@ -17,6 +16,10 @@ from itsdangerous import URLSafeTimedSerializer
 
 
 class SignedCookieSessions(SecureCookieSessionInterface):
+    def __init__(self) -> None:
+        # One serializer per set of keys: a rotation (SECRET_KEY_FALLBACKS) adds one.
+        self._serializers: dict[tuple[Any, ...], URLSafeTimedSerializer] = {}
+
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if not app.secret_key:
             return None  # Flask's answer: sessions are unavailable
@@ -27,22 +30,16 @@ class SignedCookieSessions(SecureCookieSessionInterface):
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         if not app.secret_key:
             return None
-        fallbacks = tuple(app.config.get("SECRET_KEY_FALLBACKS") or ())
-        return _serializer(self, app.secret_key, fallbacks)
-
-
-@functools.lru_cache(maxsize=8)  # one entry per key set: a rotation adds one
-def _serializer(
-    interface: SecureCookieSessionInterface, secret_key: Any, fallbacks: tuple[Any, ...]
-) -> URLSafeTimedSerializer:
-    """What Flask's `get_signing_serializer` builds (the current key last, as
-    itsdangerous expects), for these keys."""
-    return URLSafeTimedSerializer(
-        [*fallbacks, secret_key],
-        salt=interface.salt,
-        serializer=interface.serializer,
-        signer_kwargs={
-            "key_derivation": interface.key_derivation,
-            "digest_method": interface.digest_method,
-        },
-    )
+        # The current key last, as itsdangerous expects (Flask's own order).
+        keys = (*(app.config.get("SECRET_KEY_FALLBACKS") or ()), app.secret_key)
+        if keys not in self._serializers:
+            self._serializers[keys] = URLSafeTimedSerializer(
+                list(keys),
+                salt=self.salt,
+                serializer=self.serializer,
+                signer_kwargs={
+                    "key_derivation": self.key_derivation,
+                    "digest_method": self.digest_method,
+                },
+            )
+        return self._serializers[keys]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -63,14 +62,13 @@ def phone_link(value: str | None) -> Markup:
 
 def page_path(endpoint: str) -> str:
     """`url_for(endpoint)` for a page that takes no arguments, built once per
-    endpoint and mount point (the navigation's dozen links on every page were
-    a tenth of a small page's CPU)."""
-    return _page_path(current_app._get_current_object(), endpoint, request.script_root)  # type: ignore[attr-defined]
-
-
-@functools.lru_cache(maxsize=512)
-def _page_path(_app: Flask, endpoint: str, _script_root: str) -> str:
-    return url_for(endpoint)
+    endpoint and mount point and kept with the app (the navigation's dozen
+    links on every page were a tenth of a small page's CPU)."""
+    built: dict[tuple[str, str], str] = current_app.extensions.setdefault("page_paths", {})
+    key = (endpoint, request.script_root)
+    if key not in built:
+        built[key] = url_for(endpoint)
+    return built[key]
 
 
 def init_app(app: Flask) -> None:
