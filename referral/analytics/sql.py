@@ -65,24 +65,30 @@ class Period:
         day `now` falls on there."""
         return cls.last_months(months, today=local_date(now, zone), zone=zone)
 
-    def months(self) -> list[tuple[str, dt.datetime, dt.datetime]]:
+    def months(self) -> tuple[tuple[str, dt.datetime, dt.datetime], ...]:
         """Each calendar month (of the zone) the period touches: ('YYYY-MM',
-        start, end) in UTC, cut to the period at both ends."""
-        slices = []
-        year, month = self.start.year, self.start.month
-        while dt.date(year, month, 1) < self.end:
-            year_after, month_after = (year + 1, 1) if month == 12 else (year, month + 1)
-            start = max(self.start, dt.date(year, month, 1))
-            end = min(self.end, dt.date(year_after, month_after, 1))
-            slices.append(
-                (
-                    f"{year:04d}-{month:02d}",
-                    _midnight(start, self.zone),
-                    _midnight(end, self.zone),
-                )
+        start, end) in UTC, cut to the period at both ends. Worked out once
+        per period: a dashboard asks for them several times."""
+        return _months_of(self)
+
+
+@functools.lru_cache(maxsize=64)
+def _months_of(period: Period) -> tuple[tuple[str, dt.datetime, dt.datetime], ...]:
+    slices = []
+    year, month = period.start.year, period.start.month
+    while dt.date(year, month, 1) < period.end:
+        year_after, month_after = (year + 1, 1) if month == 12 else (year, month + 1)
+        start = max(period.start, dt.date(year, month, 1))
+        end = min(period.end, dt.date(year_after, month_after, 1))
+        slices.append(
+            (
+                f"{year:04d}-{month:02d}",
+                _midnight(start, period.zone),
+                _midnight(end, period.zone),
             )
-            year, month = year_after, month_after
-        return slices
+        )
+        year, month = year_after, month_after
+    return tuple(slices)
 
 
 def in_period(at: Any) -> tuple[ColumnElement[bool], ColumnElement[bool]]:

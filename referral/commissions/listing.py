@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from referral.businesses.models import Business
-from referral.commissions.models import Commission, CommissionStatus
+from referral.commissions.models import Commission, CommissionStatus, either_side_is
 from referral.commissions.services import owed_cents
 from referral.listing import ListPage, page_of
 from referral.localtime import format_datetime
@@ -126,7 +126,7 @@ def export_rows(session: Session, business_id: int) -> Iterator[tuple[object, ..
                 else_=Commission.referrer_id,
             ),
         )
-        .where(or_(Commission.referrer_id == business_id, Commission.payer_id == business_id))
+        .where(either_side_is(business_id))
         .order_by(Commission.id)
         .execution_options(yield_per=1000)
     )

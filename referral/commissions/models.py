@@ -14,7 +14,9 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    or_,
 )
+from sqlalchemy.sql import ColumnElement
 from sqlmodel import Field
 
 from referral.money import MAX_JOB_CENTS
@@ -122,3 +124,8 @@ class Commission(TableBase, table=True):
         sa_column=Column(Integer, ForeignKey("settlement.id"), nullable=True, index=True),
     )
     updated_at: dt.datetime | None = utc_column(default=None)
+
+
+def either_side_is(business_id: int) -> ColumnElement[bool]:
+    """The commissions `business_id` earns or pays."""
+    return or_(Commission.referrer_id == business_id, Commission.payer_id == business_id)

@@ -9,11 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from referral import events
-from referral.commissions.models import Commission, CommissionStatus
+from referral.commissions.models import Commission, CommissionStatus, either_side_is
 from referral.db import utcnow
 from referral.errors import DomainError, NotFound, ValidationFailed
 from referral.jobs.queue import enqueue
@@ -205,9 +204,7 @@ def approve_due(
         Commission.status == CommissionStatus.PENDING, Commission.hold_until <= now
     )
     if business_id is not None:
-        query = query.where(
-            or_(Commission.payer_id == business_id, Commission.referrer_id == business_id)
-        )
+        query = query.where(either_side_is(business_id))
     due = session.exec(query).all()
     return sum(approve(session, c, now=now) for c in due)
 

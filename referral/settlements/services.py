@@ -27,7 +27,7 @@ from referral import events
 from referral.auth.roles import MANAGING_ROLES
 from referral.businesses.actor import Actor
 from referral.businesses.models import Business
-from referral.commissions.models import Commission, CommissionStatus
+from referral.commissions.models import Commission, CommissionStatus, either_side_is
 from referral.commissions.services import outstanding_cents, status_when_settled
 from referral.db import utcnow
 from referral.errors import DomainError, NotFound, PermissionDenied
@@ -209,9 +209,7 @@ def build_settlements(session: Session, *, business_id: int | None = None) -> li
     its reason, retried by the next run; the others settle."""
     eligible = select(Commission.partnership_id).where(_ELIGIBLE)
     if business_id is not None:  # read only this business's commissions
-        eligible = eligible.where(
-            or_(Commission.payer_id == business_id, Commission.referrer_id == business_id)
-        )
+        eligible = eligible.where(either_side_is(business_id))
     query = select(Partnership).where(
         Partnership.id.in_(eligible.distinct())  # type: ignore[union-attr]
     )
