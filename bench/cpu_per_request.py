@@ -161,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for environ in environ_list:
                     call(apps["app"], environ)
                 profiler.disable()
+                if os.environ.get("PROFILE_OUT"):  # for pstats' callers/callees afterwards
+                    profiler.dump_stats(f"{os.environ['PROFILE_OUT']}.{endpoint}")
                 out = io.StringIO()
                 stats = pstats.Stats(profiler, stream=out).sort_stats(
                     os.environ.get("SORT", "tottime")

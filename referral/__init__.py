@@ -17,13 +17,14 @@ from referral.config import (
 from referral.logs import configure_logging
 from referral.paths import default_instance_path, resource
 from referral.payments.pricing import resolve_minimums
+from referral.webapp import ReferralFlask
 
 
 def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     """Build the app. `config` is a Config (or a mapping) overriding the environment."""
     settings = config if config is not None else Config()
     values = settings.as_dict() if isinstance(settings, Config) else dict(settings)
-    app = Flask(
+    app = ReferralFlask(
         __name__,
         template_folder=str(resource("templates")),
         static_folder=str(resource("static")),

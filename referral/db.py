@@ -156,8 +156,11 @@ def _ping_when_idle(engine: Engine) -> None:
     its ping is replaced, and the checkout retried, as with pool_pre_ping."""
 
     @event.listens_for(engine, "checkin")
-    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
         record.info["checked_in_at"] = time.monotonic()
+        # Rolled back by now: a request's reads may have left it in autocommit.
+        if dbapi_connection is not None and dbapi_connection.autocommit:
+            dbapi_connection.autocommit = False
 
     @event.listens_for(engine, "checkout")
     def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
@@ -171,6 +174,7 @@ def _ping_when_idle(engine: Engine) -> None:
 
 
 LAZY_BEGIN = "referral_lazy_begin"
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no transaction open on the server
 
 
 def _reads_only(statement: str) -> bool:
@@ -187,11 +191,16 @@ def _begin_on_first_write(
     context: Any,
     _executemany: bool,
 ) -> None:
-    """A request's connection starts in autocommit (`request_engine`): reads run
-    without BEGIN, and the first statement that is not a plain read (a write, a
-    SELECT ... FOR UPDATE, a SAVEPOINT, a server-side cursor) turns autocommit
-    off, so it and all that follows run in one transaction that the request
-    commits or rolls back.
+    """A request's connection (`request_engine`) runs its reads in autocommit,
+    without BEGIN; the first statement that is not a plain read (a write, a
+    SELECT ... FOR UPDATE, a SAVEPOINT, a server-side cursor) runs with
+    autocommit off, so it and all that follows are one transaction that the
+    request commits or rolls back. Back in the pool the connection is
+    transactional again (`_ping_when_idle`'s checkin), for jobs and commands.
+
+    Switched here, per statement while no transaction is open, rather than
+    by SQLAlchemy's `isolation_level` option, which set and reset the
+    connection's characteristics on every checkout (3% of `/api/v1/me`).
 
     Under READ COMMITTED, PostgreSQL's default, each statement sees the data
     committed when it starts, in a transaction or not; locks are taken only by
@@ -200,12 +209,11 @@ def _begin_on_first_write(
     if not conn.get_execution_options().get(LAZY_BEGIN):
         return
     dbapi_connection = conn.connection.dbapi_connection
-    if (
-        dbapi_connection is not None
-        and dbapi_connection.autocommit
-        and (not _reads_only(statement) or context.execution_options.get("stream_results"))
-    ):
-        dbapi_connection.autocommit = False
+    if dbapi_connection is None or dbapi_connection.pgconn.transaction_status != _IDLE:
+        return  # a transaction is open: the statement is part of it
+    reads = _reads_only(statement) and not context.execution_options.get("stream_results")
+    if dbapi_connection.autocommit is not reads:
+        dbapi_connection.autocommit = reads
 
 
 # Statements that write (or open a savepoint, which will): on SQLite each one
@@ -287,7 +295,7 @@ def _has_work_to_commit(session: Session) -> bool:
         return False
     if hasattr(dbapi_connection, "in_transaction"):  # sqlite3
         return bool(dbapi_connection.in_transaction)
-    return not dbapi_connection.autocommit  # psycopg: `_begin_on_first_write`
+    return bool(dbapi_connection.pgconn.transaction_status != _IDLE)  # psycopg
 
 
 def engine() -> Engine:
@@ -295,13 +303,13 @@ def engine() -> Engine:
 
 
 def request_engine(engine: Engine) -> Engine:
-    """The engine the request's session uses: on PostgreSQL the same pool, with
-    connections in autocommit until the first write (`_begin_on_first_write`).
+    """The engine the request's session uses: on PostgreSQL the same pool, its
+    connections reading in autocommit until the first write (`_begin_on_first_write`).
     SQLite's connections already begin only before a write
     (`_begin_immediate_on_first_write`)."""
     if engine.dialect.name != "postgresql":
         return engine
-    return engine.execution_options(isolation_level="AUTOCOMMIT", **{LAZY_BEGIN: True})
+    return engine.execution_options(**{LAZY_BEGIN: True})
 
 
 def ping_database() -> None:

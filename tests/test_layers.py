@@ -31,6 +31,7 @@ LAYERS: dict[str, set[str]] = {
         "append_only",
         "security",
         "cookie_sessions",
+        "webapp",
         "forms",
         "templating",
         "live",
