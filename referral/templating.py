@@ -6,11 +6,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import phonenumbers
-from flask import Flask, current_app, g, request, url_for
+from flask import Flask, g
 from markupsafe import Markup
 
 from referral.localtime import format_datetime
 from referral.money import format_cents
+from referral.navigation import asset_path, navigation, page_path
 
 F = TypeVar("F", bound=Callable[..., Any])
 ContextProvider = Callable[[], dict[str, object]]
@@ -60,19 +61,8 @@ def phone_link(value: str | None) -> Markup:
     return Markup('<a href="tel:{}">{}</a>').format(value, shown)
 
 
-def page_path(endpoint: str) -> str:
-    """`url_for(endpoint)` for a page that takes no arguments, built once per
-    endpoint and mount point and kept with the app (the navigation's dozen
-    links on every page were a tenth of a small page's CPU)."""
-    built: dict[tuple[str, str], str] = current_app.extensions.setdefault("page_paths", {})
-    key = (endpoint, request.script_root)
-    if key not in built:
-        built[key] = url_for(endpoint)
-    return built[key]
-
-
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals["page_path"] = page_path
+    app.jinja_env.globals.update(page_path=page_path, asset_path=asset_path, navigation=navigation)
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["money"] = format_cents
     app.jinja_env.filters["phone"] = phone_link

@@ -33,6 +33,7 @@ LAYERS: dict[str, set[str]] = {
         "cookie_sessions",
         "webapp",
         "forms",
+        "navigation",
         "templating",
         "live",
         "idempotency",
