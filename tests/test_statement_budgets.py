@@ -16,10 +16,11 @@ from sqlmodel import Session
 from referral.auth.models import User
 from referral.businesses.actor import Actor
 from referral.customers.services import create_customer
+from referral.partnerships.services import propose_amendment
 from tests.payments.signing import event as stripe_event
 from tests.payments.signing import signed
 from tests.support.api import ApiClient, api_client
-from tests.support.factories import agreed_partnership, refer, sign_in
+from tests.support.factories import agreed_partnership, business, refer, sign_in, terms
 from tests.support.statements import statements
 
 WEBHOOK_SECRET = "whsec_statement_budgets"
@@ -186,6 +187,39 @@ def test_a_page_of_referrals_through_the_api_sends_as_many_for_five_as_for_one(
     within(app, 3, page)
     send(4)
     within(app, 3, page)
+
+
+def test_a_page_of_partnerships_through_the_api_sends_as_many_for_nine_as_for_three(
+    app: Flask, db: Session, hvac: Actor, hvac_api: ApiClient
+) -> None:
+    """The caller; the count and the page; then the page's partners, their
+    versions in force, their open proposals, and the terms of both, one
+    statement each. Seven, however many partnerships (each one on the page
+    used to ask six more: 20 for three)."""
+    partnership_ids: list[int | None] = []
+
+    def partner_up_with(count: int) -> None:
+        """Agreed partnerships, each with an open amendment: a version and a proposal to show."""
+        with app.app_context():
+            for _ in range(count):
+                n = len(partnership_ids)
+                partner = business(db, f"Plumber {n}", "plumbing", "78704", f"p{n}@example.com")
+                partnership = agreed_partnership(db, hvac, partner)
+                propose_amendment(
+                    session=db, actor=partner, partnership_id=partnership.id, terms=terms()
+                )
+                db.commit()
+                partnership_ids.append(partnership.id)
+
+    def page():  # type: ignore[no-untyped-def]
+        response = hvac_api.get("/partnerships")
+        assert [p["id"] for p in response.get_json()["items"]] == partnership_ids[::-1]
+        return response
+
+    partner_up_with(3)
+    within(app, 7, page)
+    partner_up_with(6)
+    within(app, 7, page)
 
 
 def test_the_dashboard_sends_one_per_figure(

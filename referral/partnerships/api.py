@@ -13,7 +13,11 @@ from referral.businesses.actor import current_actor
 from referral.db import get_session
 from referral.partnerships import services
 from referral.partnerships.discovery import discover_partners
-from referral.partnerships.history import list_versions, partnership_summary
+from referral.partnerships.history import (
+    list_versions,
+    partnership_summaries,
+    partnership_summary,
+)
 from referral.partnerships.models import PartnershipStatus
 from referral.partnerships.schemas import (
     ProposePartnershipSchema,
@@ -21,7 +25,7 @@ from referral.partnerships.schemas import (
     TermsPairSchema,
     terms_pair,
 )
-from referral.restapi import Blueprint, PageArgs, page_schema
+from referral.restapi import Blueprint, PageArgs, page_schema, paginate
 
 blp = Blueprint(
     "api_partnerships",
@@ -168,18 +172,18 @@ class Partnerships(MethodView):
     @blp.alt_response(401, description="No valid API key.", schema="Error")
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Your partnerships, newest first."""
+        session = get_session()
         statuses = (args["status"],) if args.get("status") else None
-        everything = services.list_partnerships(
-            session=get_session(), business_id=g.business.id, statuses=statuses
+        page = paginate(
+            session,
+            services.partnerships_query(business_id=g.business.id, statuses=statuses),
+            page=args["page"],
+            per_page=args["per_page"],
         )
-        start = (args["page"] - 1) * args["per_page"]
-        page = everything[start : start + args["per_page"]]
-        return {
-            "items": [_summary(p) for p in page],
-            "total": len(everything),
-            "page": args["page"],
-            "per_page": args["per_page"],
-        }
+        page["items"] = partnership_summaries(
+            session=session, business_id=g.business.id, partnerships=page["items"]
+        )
+        return page
 
     @blp.arguments(ProposePartnershipSchema)
     @blp.response(201, PartnershipSchema)

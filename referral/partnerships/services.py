@@ -12,10 +12,12 @@ Rules enforced here (whatever a page or API client sends):
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, bindparam, func, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -139,18 +141,46 @@ def live_partnership_between(session: Session, a: int, b: int) -> Partnership | 
     ).first()
 
 
-def open_proposal(session: Session, partnership: Partnership) -> Proposal | None:
-    return session.exec(
+def open_proposals(session: Session, partnership_ids: Collection[int]) -> dict[int, Proposal]:
+    """Each partnership's open proposal (one at most), by partnership id; for a
+    page of partnerships in one statement."""
+    if not partnership_ids:
+        return {}
+    rows = session.exec(
         select(Proposal).where(
-            Proposal.partnership_id == partnership.id, Proposal.status == ProposalStatus.OPEN
+            Proposal.partnership_id.in_(partnership_ids), Proposal.status == ProposalStatus.OPEN
         )
-    ).first()
+    )
+    return {row.partnership_id: row for row in rows}
+
+
+def open_proposal(session: Session, partnership: Partnership) -> Proposal | None:
+    assert partnership.id is not None
+    return open_proposals(session, [partnership.id]).get(partnership.id)
+
+
+def terms_of_proposals(
+    session: Session, proposal_ids: Collection[int]
+) -> dict[int, dict[int, ProposalTerms]]:
+    """Each proposal's terms keyed by the referrer's business id, by proposal
+    id; for many proposals in one statement."""
+    if not proposal_ids:
+        return {}
+    rows = session.exec(
+        select(ProposalTerms)
+        .where(ProposalTerms.proposal_id.in_(proposal_ids))
+        .order_by(ProposalTerms.id)
+    )
+    terms: dict[int, dict[int, ProposalTerms]] = {}
+    for row in rows:
+        terms.setdefault(row.proposal_id, {})[row.referrer_id] = row
+    return terms
 
 
 def proposal_terms(session: Session, proposal: Proposal) -> dict[int, ProposalTerms]:
     """The proposal's terms keyed by the referrer's business id."""
-    rows = session.exec(select(ProposalTerms).where(ProposalTerms.proposal_id == proposal.id))
-    return {row.referrer_id: row for row in rows}
+    assert proposal.id is not None
+    return terms_of_proposals(session, [proposal.id]).get(proposal.id, {})
 
 
 def latest_version_number(partnership_id: Any) -> Any:
@@ -164,13 +194,29 @@ def latest_version_number(partnership_id: Any) -> Any:
     )
 
 
+@functools.cache
+def _current_versions_query() -> Any:
+    """`current_versions`' statement, built once: a fresh alias in each
+    statement missed SQLAlchemy's compiled cache, costing more than running it."""
+    return select(TermsVersion).where(
+        TermsVersion.partnership_id.in_(bindparam("partnership_ids", expanding=True)),
+        TermsVersion.number == latest_version_number(TermsVersion.partnership_id),
+    )
+
+
+def current_versions(session: Session, partnership_ids: Collection[int]) -> dict[int, TermsVersion]:
+    """Each partnership's version in force (its latest), by partnership id;
+    none for a partnership with no agreed terms yet. For a page of
+    partnerships in one statement."""
+    if not partnership_ids:
+        return {}
+    rows = session.scalars(_current_versions_query(), {"partnership_ids": list(partnership_ids)})
+    return {row.partnership_id: row for row in rows}
+
+
 def current_version(session: Session, partnership: Partnership) -> TermsVersion | None:
-    return session.exec(
-        select(TermsVersion)
-        .where(TermsVersion.partnership_id == partnership.id)
-        .order_by(TermsVersion.number.desc())
-        .limit(1)
-    ).first()
+    assert partnership.id is not None
+    return current_versions(session, [partnership.id]).get(partnership.id)
 
 
 def terms_in_force(
@@ -201,9 +247,9 @@ def terms_in_force(
     return version, terms
 
 
-def list_partnerships(
-    *, session: Session, business_id: int, statuses: tuple[str, ...] | None = None
-) -> list[Partnership]:
+def partnerships_query(*, business_id: int, statuses: tuple[str, ...] | None = None) -> Any:
+    """SQL for the business's partnerships (only `statuses` when given), newest
+    first: to read all of them, or one page."""
     query = select(Partnership).where(
         or_(
             Partnership.business_low_id == business_id,
@@ -212,7 +258,13 @@ def list_partnerships(
     )
     if statuses:
         query = query.where(Partnership.status.in_(statuses))
-    return list(session.exec(query.order_by(Partnership.id.desc())))
+    return query.order_by(Partnership.id.desc())
+
+
+def list_partnerships(
+    *, session: Session, business_id: int, statuses: tuple[str, ...] | None = None
+) -> list[Partnership]:
+    return list(session.exec(partnerships_query(business_id=business_id, statuses=statuses)))
 
 
 def count_active_partnerships(session: Session, business_id: int) -> int:

@@ -83,6 +83,28 @@ def test_two_businesses_agree_terms_through_a_counter_proposal(
     assert [v["number"] for v in versions] == [1]
 
 
+def test_the_list_is_newest_first_in_pages_with_the_total_and_filters_by_status(
+    db: Session, hvac: ApiClient, plumber: ApiClient
+) -> None:
+    active_id = hvac.post("/partnerships", proposal(plumber_id(db))).json["id"]
+    assert plumber.post(f"/partnerships/{active_id}/accept").status_code == 200
+    proposed_ids = [
+        hvac.post("/partnerships", proposal(make_business(db, trade="plumbing").id)).json["id"]
+        for _ in range(2)
+    ]
+
+    second_page = hvac.get("/partnerships?per_page=2&page=2").json
+    proposed = hvac.get("/partnerships?status=proposed").json
+    one = hvac.get(f"/partnerships/{active_id}").json
+
+    assert (second_page["total"], second_page["page"], second_page["per_page"]) == (3, 2, 2)
+    assert second_page["items"] == [one]
+    assert one["current_version"]["number"] == 1 and one["open_proposal"] is None
+    assert [p["id"] for p in proposed["items"]] == proposed_ids[::-1]
+    assert proposed["total"] == 2
+    assert all(p["open_proposal"]["kind"] == "initial" for p in proposed["items"])
+
+
 @pytest.mark.parametrize(
     ("terms", "field"),
     [
