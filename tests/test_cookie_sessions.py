@@ -9,7 +9,7 @@ from werkzeug.test import Client
 
 
 def _with_session_probe(app: Flask) -> Flask:
-    @app.get("/_session/<word>")
+    @app.get("/_session/remember/<word>")
     def remember(word: str) -> str:
         session["word"] = word
         return "ok"
@@ -17,6 +17,11 @@ def _with_session_probe(app: Flask) -> Flask:
     @app.get("/_session")
     def recall() -> str:
         return str(session.get("word", "nothing"))
+
+    @app.get("/_session/forget")
+    def forget() -> str:
+        session.clear()
+        return "ok"
 
     return app
 
@@ -36,7 +41,7 @@ def test_a_request_without_the_cookie_gets_an_empty_session_and_no_cookie(app: F
 
 def test_the_session_comes_back_signed_and_a_tampered_cookie_is_ignored(app: Flask) -> None:
     client = _with_session_probe(app).test_client()
-    client.get("/_session/plumbing")
+    client.get("/_session/remember/plumbing")
     assert client.get("/_session").get_data(as_text=True) == "plumbing"
 
     payload, _, signature = _cookie(client, app).rpartition(".")
@@ -47,7 +52,7 @@ def test_the_session_comes_back_signed_and_a_tampered_cookie_is_ignored(app: Fla
 
 def test_rotating_the_secret_key_keeps_sessions_signed_with_a_fallback_key(app: Flask) -> None:
     client = _with_session_probe(app).test_client()
-    client.get("/_session/hvac")
+    client.get("/_session/remember/hvac")
     old_key = app.config["SECRET_KEY"]
 
     app.secret_key = app.config["SECRET_KEY"] = "a new secret key for the rotation"
@@ -68,3 +73,21 @@ def _signed_with(app: Flask, key: str) -> str:
         return str(serializer.dumps({"word": "hvac"}))
     finally:
         app.secret_key = current
+
+
+def test_a_response_varies_on_the_cookie_only_when_the_session_was_read(app: Flask) -> None:
+    client = _with_session_probe(app).test_client()
+
+    assert "Cookie" not in client.get("/api/v1/me").vary  # API calls never read it
+    assert "Cookie" in client.get("/_session").vary
+
+
+def test_a_session_emptied_deletes_its_cookie(app: Flask) -> None:
+    client = _with_session_probe(app).test_client()
+    client.get("/_session/remember/plumbing")
+
+    forgotten = client.get("/_session/forget")
+
+    assert "Cookie" in forgotten.vary
+    assert forgotten.headers["Set-Cookie"].startswith(f"{app.config['SESSION_COOKIE_NAME']}=;")
+    assert client.get_cookie(app.config["SESSION_COOKIE_NAME"]) is None
