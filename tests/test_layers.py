@@ -182,6 +182,38 @@ def test_no_packages_import_each_other_in_a_circle() -> None:
     assert found == [], "\n".join(found)
 
 
+def module_edges() -> dict[tuple[str, str], list[str]]:
+    """(importing module, imported module) -> where, for every module of the
+    package; `from referral.jobs import queue` imports the module `queue`."""
+    modules = {module_name(path) for path in PACKAGE.rglob("*.py")}
+    edges: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = module_name(path)
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            targets = imported_modules(node, module, path.name == "__init__.py")
+            if isinstance(node, ast.ImportFrom):
+                targets += [f"{t}.{alias.name}" for t in targets for alias in node.names]
+            for target in targets:
+                if target in modules and target != module:
+                    edges[(module, target)].append(
+                        f"{path.relative_to(PACKAGE.parent)}:{node.lineno}"
+                    )
+    return edges
+
+
+def test_no_modules_import_each_other_in_a_circle() -> None:
+    """Within a package too: a circle there is held together by an import
+    hidden inside a function, and breaks when someone moves it to the top."""
+    edges = module_edges()
+
+    assert circles(edges) == [], "\n".join(
+        f"{source} -> {destination} ({places[0]})"
+        for component in circles(edges)
+        for (source, destination), places in sorted(edges.items())
+        if source in component and destination in component
+    )
+
+
 def test_the_reader_sees_imports_inside_functions() -> None:
     """The rule covers an import written inside a function, as a dodge would be."""
     tree = ast.parse("def f():\n    from referral.payments import gateway\n")

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from referral.db import utcnow
 from referral.jobs.models import SINGLETON_QUEUED, Job
+from referral.jobs.running import current_job
 
 JobHandler = Callable[[Session, dict[str, Any]], None]
 HANDLERS: dict[str, JobHandler] = {}
@@ -65,8 +66,6 @@ def keep_scheduled(
     """Keep exactly one job of `kind` waiting: queue one to run `after` from
     now, unless another is queued or running. The job calling this (a run
     queueing its successor) does not count."""
-    from referral.jobs.worker import current_job  # the worker imports this module
-
     running = current_job()
     others = select(Job.id).where(Job.kind == kind, Job.status.in_(("queued", "running")))  # type: ignore[attr-defined]
     if running is not None:

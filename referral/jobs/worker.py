@@ -17,7 +17,6 @@ Logs name job ids and kinds, never payloads: emails carry personal data.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import datetime as dt
 import logging
 import os
@@ -27,7 +26,6 @@ import socket
 import threading
 import traceback
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app
@@ -37,6 +35,7 @@ from sqlmodel import Session
 from referral.db import utcnow
 from referral.jobs.models import Job
 from referral.jobs.queue import HANDLERS
+from referral.jobs.running import ClaimedJob, running
 from referral.logs import redact
 
 log = logging.getLogger(__name__)
@@ -49,25 +48,6 @@ MAX_ERROR_CHARS = 4000
 class PermanentJobError(Exception):
     """Raised by a handler when trying again cannot help (a refused address, a
     deleted record): the job is dead at once instead of being retried."""
-
-
-@dataclass(frozen=True)
-class ClaimedJob:
-    id: int
-    kind: str
-    payload: dict[str, Any]
-    attempts: int
-    max_attempts: int
-
-
-_current_job: contextvars.ContextVar[ClaimedJob | None] = contextvars.ContextVar(
-    "current_job", default=None
-)
-
-
-def current_job() -> ClaimedJob | None:
-    """The job whose handler is running in this thread, if any."""
-    return _current_job.get()
 
 
 def default_worker_id() -> str:
@@ -227,37 +207,37 @@ def _run(engine: Engine, job: ClaimedJob) -> bool:
     if handler is None:
         _record_failure(engine, job, f"no handler for job kind {job.kind!r}", final=True)
         return False
-    token = _current_job.set(job)
-    try:
-        with Session(engine, expire_on_commit=False) as session:
-            handler(session, job.payload)
-            done = session.execute(
-                update(Job)
-                .where(_still_ours(job))
-                .values(status="done", finished_at=utcnow(), lease_expires_at=None, last_error="")
+    with running(job):
+        try:
+            with Session(engine, expire_on_commit=False) as session:
+                handler(session, job.payload)
+                done = session.execute(
+                    update(Job)
+                    .where(_still_ours(job))
+                    .values(
+                        status="done", finished_at=utcnow(), lease_expires_at=None, last_error=""
+                    )
+                )
+                if done.rowcount != 1:  # our lease lapsed and another worker took the job
+                    session.rollback()
+                    log.warning("job %s (%s): lease lost, result discarded", job.id, job.kind)
+                    return False
+                session.commit()
+        except PermanentJobError as exc:
+            _record_failure(engine, job, f"{type(exc).__name__}: {exc}", final=True)
+            return False
+        except Exception as exc:
+            final = job.attempts >= job.max_attempts
+            log.warning(
+                "job %s (%s) failed on attempt %s of %s: %s",
+                job.id,
+                job.kind,
+                job.attempts,
+                job.max_attempts,
+                type(exc).__name__,
             )
-            if done.rowcount != 1:  # our lease lapsed and another worker took the job
-                session.rollback()
-                log.warning("job %s (%s): lease lost, result discarded", job.id, job.kind)
-                return False
-            session.commit()
-    except PermanentJobError as exc:
-        _record_failure(engine, job, f"{type(exc).__name__}: {exc}", final=True)
-        return False
-    except Exception as exc:
-        final = job.attempts >= job.max_attempts
-        log.warning(
-            "job %s (%s) failed on attempt %s of %s: %s",
-            job.id,
-            job.kind,
-            job.attempts,
-            job.max_attempts,
-            type(exc).__name__,
-        )
-        _record_failure(engine, job, traceback.format_exc(limit=8), final=final)
-        return False
-    finally:
-        _current_job.reset(token)
+            _record_failure(engine, job, traceback.format_exc(limit=8), final=final)
+            return False
     log.info("job %s (%s) done", job.id, job.kind)
     return True
 

@@ -26,7 +26,8 @@ from flask import current_app
 from sqlmodel import Session, select
 
 from referral.jobs.queue import job_handler
-from referral.jobs.worker import PermanentJobError, current_job
+from referral.jobs.running import current_job
+from referral.jobs.worker import PermanentJobError
 from referral.mail.models import OutboxEmail
 from referral.mail.services import SEND_EMAIL
 from referral.restapi import paginate

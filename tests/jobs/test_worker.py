@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 from referral.db import utcnow
 from referral.jobs.models import Job
 from referral.jobs.queue import HANDLERS, enqueue, enqueue_once, job_handler
+from referral.jobs.running import current_job
 from referral.jobs.worker import (
     MAX_BACKOFF_SECONDS,
     PermanentJobError,
@@ -25,7 +26,6 @@ from referral.jobs.worker import (
     backoff,
     claim_due_jobs,
     claim_next_job,
-    current_job,
     run_claimed_job,
     run_due_jobs,
     run_worker,
