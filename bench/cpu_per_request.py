@@ -33,8 +33,10 @@ from werkzeug.test import EnvironBuilder  # noqa: E402
 
 from bench import seed  # noqa: E402
 from bench.posts import ReferralPosts  # noqa: E402
+from bench.webhooks import PADDED_EVENT_BYTES, SignedEvents  # noqa: E402
 
-ENDPOINTS = ("me", "home", "healthz", "referral_post")
+ENDPOINTS = ("me", "home", "healthz", "referral_post", "webhook")
+WEBHOOK_SECRET = "whsec_bench_cpu_per_request"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -51,7 +53,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def environs(
-    endpoint: str, credentials: seed.Credentials, posts: ReferralPosts | None
+    endpoint: str, credentials: seed.Credentials, posts: ReferralPosts | SignedEvents | None
 ) -> Iterator[dict[str, Any]]:
     """An endless stream of WSGI environs for one app's requests to `endpoint`."""
     number = 0
@@ -62,8 +64,12 @@ def environs(
             builder = EnvironBuilder("/", headers=credentials.page_headers())
         elif endpoint == "healthz":
             builder = EnvironBuilder("/healthz")
+        elif endpoint == "webhook":  # Stripe's customer.created, 6.3 kB, signed when sent
+            assert isinstance(posts, SignedEvents)
+            headers, body = posts.request(number)
+            builder = EnvironBuilder("/stripe/webhook", method="POST", headers=headers, data=body)
         else:
-            assert posts is not None
+            assert isinstance(posts, ReferralPosts)
             headers, body = posts.request(number)
             builder = EnvironBuilder(
                 "/api/v1/referrals",
@@ -118,16 +124,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         partners = seed.seed_partners(env, partners=10, customers=2 * (args.requests + 200))
         os.environ.update(env)
         os.environ.update(
-            BENCH_DATABASE_URL=database_url, BENCH_SESSION_COOKIE=credentials.cookie_name
+            BENCH_DATABASE_URL=database_url,
+            BENCH_SESSION_COOKIE=credentials.cookie_name,
+            STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
         )
-        from bench import bare_sql_app
+        from bench import bare_sql_app, bare_sql_webhook
         from referral import create_app
 
-        apps = {"app": create_app(), "bare": bare_sql_app.create_app()}
-        streams = {
+        referral_app = create_app()
+        bare_apps = {"webhook": bare_sql_webhook.create_app()}  # else bare_sql_app
+        bare_app = bare_sql_app.create_app()
+        posts = {
             "app": ReferralPosts(partners.partner_ids, partners.customer_ids[::2], "app-"),
             "bare": ReferralPosts(partners.partner_ids, partners.customer_ids[1::2], "bare-"),
         }
+        events = {
+            name: SignedEvents(WEBHOOK_SECRET, name, Path(work_dir), 0, PADDED_EVENT_BYTES)
+            for name in ("app", "bare")
+        }
+        apps = {"app": referral_app, "bare": bare_app}
         # The home page's first answer adds the CSRF token to the session cookie.
         status, headers = call(apps["app"], next(environs("home", credentials, None)))
         for name, value in headers:
@@ -136,6 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"CPU ms per request in process, {args.requests} requests, {args.db}")
         print(f"{'endpoint':16} {'Referral':>9} {'bare+SQL':>9} {'ratio':>6}   (medians of slices)")
         for endpoint in endpoints:
+            apps = {"app": referral_app, "bare": bare_apps.get(endpoint, bare_app)}
+            streams = events if endpoint == "webhook" else posts
             # One stream per app and endpoint: a referral's Idempotency-Key is used once.
             requests = {name: environs(endpoint, credentials, streams[name]) for name in apps}
             for name, app in apps.items():

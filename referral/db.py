@@ -22,6 +22,7 @@ from flask import Flask, current_app, g
 from sqlalchemy import Connection, DateTime, Engine, create_engine, event, literal_column, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.sql import Executable
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
@@ -174,6 +175,7 @@ def _ping_when_idle(engine: Engine) -> None:
 
 
 LAZY_BEGIN = "referral_lazy_begin"
+COMMITS_ITSELF = "referral_commits_itself"
 _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no transaction open on the server
 
 
@@ -206,14 +208,17 @@ def _begin_on_first_write(
     committed when it starts, in a transaction or not; locks are taken only by
     writes and FOR UPDATE/SHARE, which now begin the transaction. So the reads
     before the first write see what they saw inside a transaction."""
-    if not conn.get_execution_options().get(LAZY_BEGIN):
+    options = context.execution_options  # the engine's, the connection's and the statement's
+    if not options.get(LAZY_BEGIN):
         return
     dbapi_connection = conn.connection.dbapi_connection
     if dbapi_connection is None or dbapi_connection.pgconn.transaction_status != _IDLE:
         return  # a transaction is open: the statement is part of it
-    reads = _reads_only(statement) and not context.execution_options.get("stream_results")
-    if dbapi_connection.autocommit is not reads:
-        dbapi_connection.autocommit = reads
+    autocommit = options.get(COMMITS_ITSELF) or (
+        _reads_only(statement) and not options.get("stream_results")
+    )
+    if dbapi_connection.autocommit is not autocommit:
+        dbapi_connection.autocommit = autocommit
 
 
 # Statements that write (or open a savepoint, which will): on SQLite each one
@@ -312,11 +317,23 @@ def request_engine(engine: Engine) -> Engine:
     return engine.execution_options(**{LAZY_BEGIN: True})
 
 
+def commits_itself(statement: Executable) -> Executable:
+    """A statement that is a transaction on its own (one atomic write): on a
+    request connection with no transaction open it runs in autocommit, in one
+    round trip without BEGIN and COMMIT. Elsewhere it joins the transaction."""
+    return statement.execution_options(**{COMMITS_ITSELF: True})
+
+
+def request_bind() -> Engine:
+    """The engine of `get_session()`, for work on a connection of its own."""
+    return current_app.extensions["db_request_engine"]  # type: ignore[no-any-return]
+
+
 def ping_database() -> None:
     """`SELECT 1` on a connection of the request pool, outside a transaction.
     A connection and not the request's session: the probe runs every few
     seconds per balancer, and a session's unit of work doubled its cost."""
-    with current_app.extensions["db_request_engine"].connect() as connection:
+    with request_bind().connect() as connection:
         connection.execute(_PING).scalar()
 
 

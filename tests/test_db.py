@@ -10,13 +10,13 @@ import psycopg
 import pytest
 from flask import Flask
 from psycopg.pq import TransactionStatus
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from referral import db as database
 from referral.businesses.models import Trade
-from referral.db import _reads_only, get_session
+from referral.db import _reads_only, commits_itself, get_session, request_bind
 
 
 def _postgres_only(backend: str) -> None:
@@ -134,6 +134,27 @@ def test_a_request_that_only_read_ends_without_commit_and_a_change_left_unflushe
 
     assert sent[1:] == ["SELECT", "UPDATE", "COMMIT"]
     assert db.scalar(select(Trade.name).where(Trade.slug == "plumbing")) == "Plumbing and drains"
+
+
+def test_a_statement_that_commits_itself_sends_no_begin_and_the_next_write_begins(
+    app: Flask, db: Session, backend: str
+) -> None:
+    _postgres_only(backend)
+    add = commits_itself(insert(Trade).values(name="Bench test C", slug="bench-test-c"))
+    then = insert(Trade).values(name="Bench test D", slug="bench-test-d")
+    states = []
+
+    with app.app_context(), request_bind().connect() as connection:
+        dbapi = connection.connection.dbapi_connection
+        connection.execute(add)
+        states.append(dbapi.info.transaction_status)  # type: ignore[union-attr]
+        connection.execute(then)
+        states.append(dbapi.info.transaction_status)  # type: ignore[union-attr]
+        # Left without commit: the second insert is rolled back, the first stays.
+
+    assert states == [TransactionStatus.IDLE, TransactionStatus.INTRANS]
+    slugs = db.scalars(select(Trade.slug).where(Trade.slug.like("bench-test-%"))).all()
+    assert slugs == ["bench-test-c"]
 
 
 def test_connections_go_back_to_the_pool_transactional(app: Flask, backend: str) -> None:

@@ -15,7 +15,7 @@ from referral import live
 from referral.auth.current import login_required
 from referral.auth.links import absolute_url
 from referral.businesses.actor import current_actor
-from referral.db import engine, get_session
+from referral.db import get_session, request_bind
 from referral.errors import DomainError
 from referral.payments import gateway, services, webhooks
 from referral.security import csrf, limiter
@@ -156,7 +156,7 @@ def card_saved() -> Response:
 def _receive(endpoint: str) -> tuple[dict[str, object], int]:
     try:
         _event_id, created = webhooks.receive(
-            engine(),
+            request_bind(),
             request.get_data(cache=False),
             request.headers.get("Stripe-Signature"),
             endpoint=endpoint,

@@ -13,11 +13,11 @@ import logging
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import JSON, Engine, bindparam, insert, text, update
+from sqlalchemy import JSON, Engine, Integer, bindparam, column, insert, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
-from referral.db import UTCDateTime, utcnow
+from referral.db import UTCDateTime, commits_itself, utcnow
 from referral.errors import NotFound
 from referral.jobs.models import Job
 from referral.jobs.queue import enqueue
@@ -77,8 +77,9 @@ _TYPED = (
 # PostgreSQL: the job's id is drawn first, so the event row can name its job and
 # the job's payload its event in one atomic statement (one round trip, no BEGIN);
 # ON CONFLICT turns a duplicate delivery into no rows at all.
-_STORE_EVENT_AND_JOB = text(
-    """
+_STORE_EVENT_AND_JOB = commits_itself(
+    text(
+        """
     WITH new_job AS (SELECT nextval(pg_get_serial_sequence('job', 'id')) AS id),
     stored AS (
         INSERT INTO stripe_event (created_at, stripe_event_id, type, account, object_id,
@@ -96,11 +97,18 @@ _STORE_EVENT_AND_JOB = text(
     FROM stored
     RETURNING (payload->>'event_id')::integer
     """
-).bindparams(*_TYPED)
+    )
+    .bindparams(*_TYPED)
+    # Its one column named: the result's description is then kept with the
+    # compiled statement instead of being read from the cursor each time.
+    .columns(column("event_id", Integer))
+)
 
 
 def _store_in_one_statement(engine: Engine, values: dict[str, Any]) -> int | None:
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+    # On the request engine the statement commits itself (its COMMIT sends
+    # nothing); on another engine it gets a transaction of its own.
+    with engine.begin() as connection:
         return connection.execute(_STORE_EVENT_AND_JOB, values).scalar()  # type: ignore[no-any-return]
 
 
