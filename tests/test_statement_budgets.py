@@ -223,10 +223,10 @@ def test_settle_now_costs_six_statements_a_partnership(app: Flask, db: Session) 
     failures; the open failures shown. Then each partnership costs its own
     writes only: its savepoint, the settlement, its lines, its commissions'
     update, its charge job, the savepoint's release. Six on PostgreSQL, plus
-    11 once; SQLite returns no ids for a batch of inserts, so there each line,
-    ledger transaction and entry is an INSERT of its own (12 a partnership
-    here, plus 9 once). Was 13 a partnership on PostgreSQL, 17 on SQLite."""
-    once, each = on(app, postgresql=11, sqlite=9), on(app, postgresql=6, sqlite=12)
+    11 once. SQLite returns no ids for a batch of inserts, so there each
+    ledger transaction is an INSERT of its own (7 a partnership here, plus 10
+    once). Was 13 a partnership on PostgreSQL, 17 on SQLite."""
+    once, each = on(app, postgresql=11, sqlite=10), on(app, postgresql=6, sqlite=7)
     for n, (name, trade) in enumerate(
         [("Cool Air HVAC", "hvac"), ("Bright Electric", "electrical")]
     ):

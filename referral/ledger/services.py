@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func
+from sqlalchemy import func, insert
 from sqlmodel import Session, select
 
 from referral.ledger.models import ACCOUNTS, LedgerEntry, LedgerTransaction
@@ -83,9 +83,9 @@ def post(
 
 def post_all(session: Session, postings: Sequence[Posting]) -> list[LedgerTransaction | None]:
     """Write balanced transactions, each as `post` would (None where nothing
-    moved), in two flushes whatever their number: the transactions, then all
-    their entries (batched INSERTs where the database returns ids in order).
-    Every one is checked before any is written."""
+    moved), in two INSERTs whatever their number: the transactions (batched
+    where the database returns ids in order, as PostgreSQL does), then all
+    their entries. Every one is checked before any is written."""
     moving = [_moving(posting) for posting in postings]
     written: list[LedgerTransaction | None] = [
         LedgerTransaction(
@@ -104,19 +104,24 @@ def post_all(session: Session, postings: Sequence[Posting]) -> list[LedgerTransa
         return written
     session.add_all([transaction for transaction in written if transaction is not None])
     session.flush()
-    for transaction, entries in zip(written, moving, strict=True):
-        for entry in entries:
-            session.add(
-                LedgerEntry(
-                    transaction_id=transaction.id,  # type: ignore[union-attr]
-                    account=entry.account,
-                    business_id=entry.business_id,
-                    partnership_id=entry.partnership_id,
-                    amount_cents=entry.amount_cents,
-                    currency=transaction.currency,  # type: ignore[union-attr]
-                )
-            )
-    session.flush()
+    # The entries as rows, not objects: nothing reads them back from the
+    # session, and with no ids to return every database takes them in one INSERT.
+    session.execute(
+        insert(LedgerEntry),
+        [
+            {
+                "transaction_id": transaction.id,
+                "account": entry.account,
+                "business_id": entry.business_id,
+                "partnership_id": entry.partnership_id,
+                "amount_cents": entry.amount_cents,
+                "currency": transaction.currency,
+            }
+            for transaction, entries in zip(written, moving, strict=True)
+            if transaction is not None
+            for entry in entries
+        ],
+    )
     return written
 
 
