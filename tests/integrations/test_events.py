@@ -113,3 +113,37 @@ def test_an_endpoint_gets_only_the_types_it_chose(
         db.commit()
     refer(app, db, hvac, plumber, customer_id)
     assert _events(db, plumber.business_id) == []
+
+
+def test_commissions_approved_together_each_write_their_event(
+    app: Flask, db: Session, hvac: Party, plumber: Party
+) -> None:
+    """Settle now approves a business's due commissions in one batch (one read
+    of endpoints for all): each still writes its own event, in order."""
+    with app.app_context():
+        services.create_endpoint(
+            session=db,
+            business_id=hvac.business_id,
+            data=EndpointInput(url="http://127.0.0.1:9/hooks", event_types=["commission.approved"]),
+        )
+        db.commit()
+    sent = [refer(app, db, hvac, plumber, _customer(db, hvac, name)) for name in ("Ana", "Bo")]
+    with app.app_context():
+        for referral in sent:
+            referrals.accept_referral(session=db, actor=plumber.actor, referral_id=referral.id)
+            referrals.report_won(
+                session=db,
+                actor=plumber.actor,
+                referral_id=referral.id,
+                job_value_cents=100_000,
+                job_date=dt.date(2026, 11, 25),
+            )
+        due = db.exec(select(Commission).order_by(Commission.id)).all()
+        later = max(c.hold_until for c in due)
+        assert commissions.approve_due(db, business_id=hvac.business_id, now=later) == 2
+        db.commit()
+
+    approved = db.exec(select(WebhookEvent).order_by(WebhookEvent.id)).all()
+    assert [(e.type, e.business_id, e.data["commission_id"]) for e in approved] == [
+        ("commission.approved", hvac.business_id, c.id) for c in due
+    ]
