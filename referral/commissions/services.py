@@ -7,6 +7,7 @@ database transaction as the change itself.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlmodel import Session, select
@@ -16,7 +17,7 @@ from referral.commissions.models import Commission, CommissionStatus, either_sid
 from referral.db import utcnow
 from referral.errors import DomainError, NotFound, ValidationFailed
 from referral.jobs.queue import enqueue
-from referral.ledger.services import pair, post
+from referral.ledger.services import Posting, pair, post, post_all
 from referral.money import MAX_JOB_CENTS, apply_basis_points, format_cents, range_message
 from referral.notifications.services import notify_business
 from referral.partnerships.models import ProposalTerms, TermsVersion
@@ -152,18 +153,33 @@ def accrue(session: Session, referral: Referral, trigger: str) -> Commission | N
 
 def approve(session: Session, commission: Commission, *, now: dt.datetime | None = None) -> bool:
     """Approve a commission whose hold has passed. False when it is not due (or done)."""
+    return approve_all(session, [commission], now=now) == 1
+
+
+def approve_all(
+    session: Session, commissions: Sequence[Commission], *, now: dt.datetime | None = None
+) -> int:
+    """Approve those of `commissions` whose hold has passed, each as `approve`
+    would, with one read of webhook endpoints and batched writes for all
+    (settle now approves a business's due commissions in one request); how many."""
     now = now or utcnow()
-    if commission.status != CommissionStatus.PENDING or commission.hold_until > now:
-        return False
+    due = [c for c in commissions if c.status == CommissionStatus.PENDING and c.hold_until <= now]
+    for commission in due:
+        commission.status, commission.approved_at, commission.updated_at = (
+            CommissionStatus.APPROVED,
+            now,
+            now,
+        )
+        if commission.amount_cents == 0:
+            commission.status = CommissionStatus.CLOSED
+    events.commissions_moved(session, due)
+    post_all(session, [_approval(commission) for commission in due])
+    return len(due)
+
+
+def _approval(commission: Commission) -> Posting:
+    """What the payer owes and the referrer earns moves out of the pending accounts."""
     pending = commission.amount_cents
-    commission.status, commission.approved_at, commission.updated_at = (
-        CommissionStatus.APPROVED,
-        now,
-        now,
-    )
-    if pending == 0:
-        commission.status = CommissionStatus.CLOSED
-    events.commission_moved(session, commission)
     entries = [
         *pair(
             pending,
@@ -182,15 +198,13 @@ def approve(session: Session, commission: Commission, *, now: dt.datetime | None
             partnership_id=commission.partnership_id,
         ),
     ]
-    post(
-        session,
+    return Posting(
         "approval",
         entries,
-        currency=commission.currency,
+        commission.currency,
         memo="hold period over",
         commission_id=commission.id,
     )
-    return True
 
 
 def approve_due(
@@ -205,8 +219,7 @@ def approve_due(
     )
     if business_id is not None:
         query = query.where(either_side_is(business_id))
-    due = session.exec(query).all()
-    return sum(approve(session, c, now=now) for c in due)
+    return approve_all(session, session.exec(query).all(), now=now)
 
 
 def owed_cents(commission: Commission) -> int:

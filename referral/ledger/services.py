@@ -6,9 +6,10 @@ entries do not sum to zero, so an unbalanced write never reaches the database.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func
+from sqlalchemy import func, insert
 from sqlmodel import Session, select
 
 from referral.ledger.models import ACCOUNTS, LedgerEntry, LedgerTransaction
@@ -42,6 +43,19 @@ def pair(
     ]
 
 
+@dataclass(frozen=True)
+class Posting:
+    """One transaction to write: its kind, entries and what it is about."""
+
+    kind: str
+    entries: Sequence[Entry]
+    currency: str
+    memo: str = ""
+    commission_id: int | None = None
+    settlement_id: int | None = None
+    stripe_object_id: str | None = None
+
+
 def post(
     session: Session,
     kind: str,
@@ -54,7 +68,67 @@ def post(
     stripe_object_id: str | None = None,
 ) -> LedgerTransaction | None:
     """Write one balanced transaction; None when every amount is zero (nothing moved)."""
-    moving = [e for e in entries if e.amount_cents != 0]
+    posting = Posting(
+        kind,
+        entries,
+        currency,
+        memo=memo,
+        commission_id=commission_id,
+        settlement_id=settlement_id,
+        stripe_object_id=stripe_object_id,
+    )
+    [transaction] = post_all(session, [posting])
+    return transaction
+
+
+def post_all(session: Session, postings: Sequence[Posting]) -> list[LedgerTransaction | None]:
+    """Write balanced transactions, each as `post` would (None where nothing
+    moved), in two INSERTs whatever their number: the transactions (batched
+    where the database returns ids in order, as PostgreSQL does), then all
+    their entries. Every one is checked before any is written."""
+    moving = [_moving(posting) for posting in postings]
+    written: list[LedgerTransaction | None] = [
+        LedgerTransaction(
+            kind=posting.kind,
+            currency=posting.currency,
+            memo=posting.memo[:200],
+            commission_id=posting.commission_id,
+            settlement_id=posting.settlement_id,
+            stripe_object_id=posting.stripe_object_id,
+        )
+        if entries
+        else None
+        for posting, entries in zip(postings, moving, strict=True)
+    ]
+    if not any(written):
+        return written
+    session.add_all([transaction for transaction in written if transaction is not None])
+    session.flush()
+    # The entries as rows, not objects: nothing reads them back from the
+    # session, and with no ids to return every database takes them in one INSERT.
+    session.execute(
+        insert(LedgerEntry),
+        [
+            {
+                "transaction_id": transaction.id,
+                "account": entry.account,
+                "business_id": entry.business_id,
+                "partnership_id": entry.partnership_id,
+                "amount_cents": entry.amount_cents,
+                "currency": transaction.currency,
+            }
+            for transaction, entries in zip(written, moving, strict=True)
+            if transaction is not None
+            for entry in entries
+        ],
+    )
+    return written
+
+
+def _moving(posting: Posting) -> list[Entry]:
+    """The posting's non-zero entries, refused unless they balance."""
+    kind = posting.kind
+    moving = [e for e in posting.entries if e.amount_cents != 0]
     for entry in moving:
         if entry.account not in ACCOUNTS:
             raise UnbalancedTransaction(f"unknown account {entry.account!r}")
@@ -62,31 +136,7 @@ def post(
             raise UnbalancedTransaction("amounts are integer cents")
     if sum(e.amount_cents for e in moving) != 0:
         raise UnbalancedTransaction(f"{kind} entries sum to {sum(e.amount_cents for e in moving)}")
-    if not moving:
-        return None
-    transaction = LedgerTransaction(
-        kind=kind,
-        currency=currency,
-        memo=memo[:200],
-        commission_id=commission_id,
-        settlement_id=settlement_id,
-        stripe_object_id=stripe_object_id,
-    )
-    session.add(transaction)
-    session.flush()
-    for entry in moving:
-        session.add(
-            LedgerEntry(
-                transaction_id=transaction.id,
-                account=entry.account,
-                business_id=entry.business_id,
-                partnership_id=entry.partnership_id,
-                amount_cents=entry.amount_cents,
-                currency=currency,
-            )
-        )
-    session.flush()
-    return transaction
+    return moving
 
 
 def balance(

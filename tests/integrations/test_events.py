@@ -15,7 +15,13 @@ from referral.events.models import EVENT_TYPES, WebhookEvent
 from referral.integrations import services
 from referral.integrations.services import EndpointInput
 from referral.referrals import services as referrals
-from tests.support.factories import actor, agreed_partnership, make_business, make_user
+from tests.support.factories import (
+    actor,
+    agreed_partnership,
+    make_business,
+    make_user,
+    won_referral,
+)
 from tests.support.integrations import Party, refer
 
 
@@ -104,12 +110,36 @@ def test_partnership_referral_and_commission_changes_write_their_events(
 def test_an_endpoint_gets_only_the_types_it_chose(
     app: Flask, db: Session, hvac: Party, plumber: Party, customer_id: int
 ) -> None:
+    _endpoint(app, db, plumber, ["referral.won"])
+    refer(app, db, hvac, plumber, customer_id)
+    assert _events(db, plumber.business_id) == []
+
+
+def test_commissions_approved_together_each_write_their_event(
+    app: Flask, db: Session, hvac: Party, plumber: Party
+) -> None:
+    """Settle now approves a business's due commissions in one batch (one read
+    of endpoints for all): each still writes its own event, in order."""
+    _endpoint(app, db, hvac, ["commission.approved"])
+    with app.app_context():
+        for _ in range(2):
+            won_referral(db, hvac.actor, plumber.actor, 100_000)
+        due = db.exec(select(Commission).order_by(Commission.id)).all()
+        later = max(c.hold_until for c in due)
+        assert commissions.approve_due(db, business_id=hvac.business_id, now=later) == 2
+        db.commit()
+
+    approved = db.exec(select(WebhookEvent).order_by(WebhookEvent.id)).all()
+    assert [(e.type, e.business_id, e.data["commission_id"]) for e in approved] == [
+        ("commission.approved", hvac.business_id, c.id) for c in due
+    ]
+
+
+def _endpoint(app: Flask, db: Session, party: Party, event_types: list[str]) -> None:
     with app.app_context():
         services.create_endpoint(
             session=db,
-            business_id=plumber.business_id,
-            data=EndpointInput(url="http://127.0.0.1:9/hooks", event_types=["referral.won"]),
+            business_id=party.business_id,
+            data=EndpointInput(url="http://127.0.0.1:9/hooks", event_types=event_types),
         )
         db.commit()
-    refer(app, db, hvac, plumber, customer_id)
-    assert _events(db, plumber.business_id) == []

@@ -8,7 +8,16 @@ from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session
 
-from referral.ledger.services import Entry, UnbalancedTransaction, balance, pair, post
+from referral.ledger.services import (
+    Entry,
+    Posting,
+    UnbalancedTransaction,
+    balance,
+    pair,
+    post,
+    post_all,
+    transaction_sums,
+)
 
 pytestmark = pytest.mark.usefixtures("app_context")
 
@@ -45,6 +54,40 @@ def test_amounts_are_integer_cents_never_floats(db: Session):
 def test_an_unknown_account_is_refused(db: Session):
     with pytest.raises(UnbalancedTransaction):
         post(db, "accrual", pair(5, debit="petty_cash", credit="platform_fees"), currency="USD")
+
+
+def test_many_transactions_are_written_together_each_balanced(db: Session):
+    """post_all writes several at once (an approval batch); None where nothing moved."""
+    written = post_all(
+        db,
+        [
+            Posting("accrual", pair(700, debit="stripe_balance", credit="platform_fees"), "USD"),
+            Posting("accrual", pair(0, debit="stripe_balance", credit="platform_fees"), "USD"),
+            Posting("accrual", pair(-200, debit="stripe_balance", credit="platform_fees"), "USD"),
+        ],
+    )
+    db.commit()
+
+    assert [t is None for t in written] == [False, True, False]
+    assert balance(db, "stripe_balance") == 500
+    assert set(transaction_sums(db).values()) == {0}
+    assert set(transaction_sums(db)) == {t.id for t in written if t is not None}
+
+
+def test_one_unbalanced_transaction_stops_the_whole_batch_before_any_is_written(db: Session):
+    with pytest.raises(UnbalancedTransaction):
+        post_all(
+            db,
+            [
+                Posting(
+                    "accrual", pair(700, debit="stripe_balance", credit="platform_fees"), "USD"
+                ),
+                Posting("accrual", [Entry("stripe_balance", 100)], "USD"),
+            ],
+        )
+    db.commit()
+
+    assert transaction_sums(db) == {}
 
 
 @pytest.mark.parametrize(
