@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic.fields import FieldInfo
 from sqlalchemy import Column, ForeignKey, Integer
-from sqlalchemy.orm.attributes import set_attribute
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlmodel import Field, SQLModel
 from sqlmodel._compat import finish_init, sqlmodel_init
@@ -96,9 +96,11 @@ class _Construction:
         fields_set = set(given)
         given.update(defaults)
         values = instance.__dict__
+        state = instance_state(instance)
         for name, value in given.items():
             if name in self.instrumented:
-                set_attribute(instance, name, value)
+                # What set_attribute(instance, name, value) does, with the state found once.
+                state.manager[name].impl.set(state, values, value, None)
             values[name] = value  # as pydantic's __setattr__, after SQLAlchemy's
         object.__setattr__(instance, "__pydantic_fields_set__", fields_set)
         object.__setattr__(instance, "__pydantic_extra__", None)
