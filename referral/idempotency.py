@@ -16,9 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response, g, make_response, request
-from sqlalchemy import Column, Integer, String, Text, UniqueConstraint, delete, update
+from sqlalchemy import Column, Integer, String, Text, UniqueConstraint, bindparam, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from referral.db import get_session, utcnow
 from referral.errors import DomainError, ValidationFailed
@@ -93,11 +94,17 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
 
 def _found(session: Session, business_id: int, key: str) -> IdempotentRequest | None:
     """The answer stored for the key, expired or not."""
-    return session.exec(
-        select(IdempotentRequest).where(
-            IdempotentRequest.business_id == business_id, IdempotentRequest.key == key
-        )
-    ).first()
+    return session.exec(_found_query(), params={"business_id": business_id, "key": key}).first()
+
+
+@functools.cache
+def _found_query() -> SelectOfScalar[IdempotentRequest]:
+    """Built once: it runs on every keyed POST, and building it cost a third
+    of running it."""
+    return select(IdempotentRequest).where(
+        IdempotentRequest.business_id == bindparam("business_id"),
+        IdempotentRequest.key == bindparam("key"),
+    )
 
 
 def _store(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from email.utils import make_msgid
 from typing import Any
 
-from flask import render_template
+from flask import current_app
 from jinja2 import TemplateNotFound
 from sqlalchemy import delete
 from sqlmodel import Session, select
@@ -23,9 +23,10 @@ def queue_email(session: Session, *, to: str, subject: str, template: str, **con
     queue their delivery in the caller's transaction. The subject is one
     line: a line break from a name or title in it would end the header."""
     subject = " ".join(subject.split())
-    text = render_template(f"emails/{template}.txt", subject=subject, **context)
+    context["subject"] = subject
+    text = _render(f"emails/{template}.txt", context)
     try:
-        html = render_template(f"emails/{template}.html", subject=subject, **context)
+        html = _render(f"emails/{template}.html", context)
     except TemplateNotFound:
         html = ""  # plain text only
     # The Message-ID is fixed now, so a delivery retried after a crash keeps it.
@@ -35,6 +36,14 @@ def queue_email(session: Session, *, to: str, subject: str, template: str, **con
         SEND_EMAIL,
         {"to": to, "subject": subject, "text": text, "html": html, "message_id": message_id},
     )
+
+
+def _render(path: str, context: dict[str, Any]) -> str:
+    """An email from what its caller passes (with the app's filters and
+    globals), without the pages' context (the signed-in user and business,
+    unread notifications, the outbox link): an email shows none of it, and one
+    queued by a job has none to show."""
+    return current_app.jinja_env.get_template(path).render(context)
 
 
 def forget_recipient(session: Session, address: str) -> None:
