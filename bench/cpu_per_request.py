@@ -4,6 +4,12 @@ network, no load generator), and optionally a cProfile of Referral's.
 
     .venv/bin/python bench/cpu_per_request.py                       # every endpoint, PostgreSQL
     .venv/bin/python bench/cpu_per_request.py --endpoints me --cprofile 25
+    PROFILE_OUT=/tmp/p .venv/bin/python bench/cpu_per_request.py --endpoints home --cprofile 1
+        # then pstats.Stats("/tmp/p.home").print_callers(...) / print_callees(...)
+
+Webhook intake (`--endpoints webhook`, Stripe's customer.created padded to
+6.3 kB, signed when sent) is measured against `bare_sql_webhook.py`; the
+other endpoints against `bare_sql_app.py`.
 
 Each request's WSGI environ is built before the clock starts; the clock is
 this process's CPU time (`time.process_time`), so PostgreSQL's own work is
