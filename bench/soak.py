@@ -312,6 +312,7 @@ def run(args: argparse.Namespace, clock: Clock, work_dir: Path, stack: ExitStack
         "load average before, after": [list(load_before), list(load_after)],
         "cpus": os.cpu_count(),
         "endpoints": [asdict(f) for f in recorder.figures(began, ended, args.fault_grace)],
+        "slowest seconds": [asdict(s) for s in recorder.slowest_seconds(began, ended)],
         "seconds": ended - began,
         "errors": [f"{f.label}: {f.what}" for f in outside[:20]],
         "errors total": len(outside),
@@ -424,6 +425,14 @@ def print_report(report: dict, verdict: Verdict, args: argparse.Namespace) -> bo
         f"  {'all':<40}{total:>9,}{total / report['seconds']:>8.1f}"
         f"{'':>24}{report['errors total']:>8}{report['errors in fault windows']:>10}"
     )
+    if report.get("slowest seconds"):
+        print("  slowest seconds of the load (the requests due in each):")
+        for second in report["slowest seconds"]:
+            print(
+                f"    +{second['second']} s: {second['requests']} requests to "
+                f"{second['endpoints']} endpoints, median {second['median_ms']:,.0f} ms, "
+                f"max {second['max_ms']:,.0f} ms"
+            )
     if report["faults"]:
         print("\n  faults:")
         for key, value in report["faults"].items():

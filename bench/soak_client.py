@@ -54,6 +54,17 @@ class EndpointFigures:
     errors_in_faults: int
 
 
+@dataclass(frozen=True)
+class SlowSecond:
+    """One second of the load: the requests due in it, and how long they took."""
+
+    second: int  # from the start of the load
+    requests: int
+    endpoints: int
+    median_ms: float
+    max_ms: float
+
+
 @dataclass
 class Recorder:
     """Thread-safe: every client thread adds to it."""
@@ -109,6 +120,29 @@ class Recorder:
             )
             for label, times in sorted(by_label.items())
         ]
+
+    def slowest_seconds(self, since: float, until: float, count: int = 3) -> list[SlowSecond]:
+        """The seconds whose requests took longest (by their median): a stall
+        holds the requests of every endpoint due in it, a slow endpoint only
+        its own, and the tail figures alone do not tell the two apart."""
+        with self._lock:
+            samples = [s for s in self.samples if since <= s.began <= until]
+        by_second: dict[int, list[Sample]] = defaultdict(list)
+        for sample in samples:
+            by_second[int(sample.began - since)].append(sample)
+        seconds = []
+        for second, in_it in by_second.items():
+            times = sorted(sample.ms for sample in in_it)
+            seconds.append(
+                SlowSecond(
+                    second=second,
+                    requests=len(in_it),
+                    endpoints=len({sample.label for sample in in_it}),
+                    median_ms=percentile(times, 0.50),
+                    max_ms=times[-1],
+                )
+            )
+        return sorted(seconds, key=lambda each: each.median_ms, reverse=True)[:count]
 
 
 def _count(failures: list[Failure], since: float, until: float) -> dict[str, int]:
