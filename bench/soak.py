@@ -50,7 +50,13 @@ from bench.run import git_commit  # noqa: E402
 from bench.seed import SetupFailed  # noqa: E402
 from bench.servers import GunicornServer, ServerFailed, WorkerSettings  # noqa: E402
 from bench.soak_checks import Verdict, pending_work, verify  # noqa: E402
-from bench.soak_client import EndpointFigures, Http, Pacer, Recorder  # noqa: E402
+from bench.soak_client import (  # noqa: E402
+    CollectorPauses,
+    EndpointFigures,
+    Http,
+    Pacer,
+    Recorder,
+)
 from bench.soak_cluster import ThrowawayCluster, default_bin_dir  # noqa: E402
 from bench.soak_faults import Faults, JobWorkers  # noqa: E402
 from bench.soak_stripe import StripeDelivery  # noqa: E402
@@ -249,6 +255,7 @@ def run(args: argparse.Namespace, clock: Clock, work_dir: Path, stack: ExitStack
         faults.start()
     if pacer is not None:
         pacer.start()
+    collections = CollectorPauses().__enter__()
     for user in users:
         user.start()
     clock.say(f"load: {len(users)} users for {args.duration:.0f} s")
@@ -267,6 +274,7 @@ def run(args: argparse.Namespace, clock: Clock, work_dir: Path, stack: ExitStack
             user.join(timeout=60)
         if faults is not None:
             faults.stop()
+        collections.__exit__()
     ended_utc, ended = dt.datetime.now(dt.UTC), time.monotonic()
     load_after = os.getloadavg()
     clock.say("load stopped; draining (late duplicate webhooks sent now)")
@@ -313,6 +321,11 @@ def run(args: argparse.Namespace, clock: Clock, work_dir: Path, stack: ExitStack
         "cpus": os.cpu_count(),
         "endpoints": [asdict(f) for f in recorder.figures(began, ended, args.fault_grace)],
         "slowest seconds": [asdict(s) for s in recorder.slowest_seconds(began, ended)],
+        "load generator's collections": {
+            "count": len(collections.pauses_ms),
+            "longest ms": round(max(collections.pauses_ms, default=0.0), 1),
+            "over 50 ms": sum(pause > 50 for pause in collections.pauses_ms),
+        },
         "seconds": ended - began,
         "errors": [f"{f.label}: {f.what}" for f in outside[:20]],
         "errors total": len(outside),
@@ -433,6 +446,12 @@ def print_report(report: dict, verdict: Verdict, args: argparse.Namespace) -> bo
                 f"{second['endpoints']} endpoints, median {second['median_ms']:,.0f} ms, "
                 f"max {second['max_ms']:,.0f} ms"
             )
+    collected = report.get("load generator's collections")
+    if collected:
+        print(
+            f"  the load generator's own garbage collections: {collected['count']:,}, "
+            f"longest {collected['longest ms']:,.0f} ms, {collected['over 50 ms']} over 50 ms"
+        )
     if report["faults"]:
         print("\n  faults:")
         for key, value in report["faults"].items():

@@ -9,6 +9,7 @@ answer other than the expected one; errors that began inside a fault window
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections import defaultdict
@@ -52,6 +53,30 @@ class EndpointFigures:
     p99_ms: float
     errors: int  # outside fault windows
     errors_in_faults: int
+
+
+class CollectorPauses:
+    """The load generator's own garbage collections while they are watched:
+    every client thread waits one out, and the requests due meanwhile count
+    the wait as the app's latency."""
+
+    def __init__(self) -> None:
+        self.pauses_ms: list[float] = []
+        self._started: float | None = None
+
+    def __enter__(self) -> CollectorPauses:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def _callback(self, phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif self._started is not None:
+            self.pauses_ms.append((time.perf_counter() - self._started) * 1000)
+            self._started = None
 
 
 @dataclass(frozen=True)
