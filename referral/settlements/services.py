@@ -124,14 +124,6 @@ def lines_of(session: Session, settlement_id: int) -> list[tuple[SettlementLine,
     )
 
 
-def _unfinished(session: Session, partnership_id: int) -> Settlement | None:
-    return session.exec(  # type: ignore[no-any-return]
-        select(Settlement).where(
-            Settlement.partnership_id == partnership_id, Settlement.status.in_(UNFINISHED)
-        )
-    ).first()
-
-
 # What the next settlement takes: approved commissions, and void ones with money
 # still to give back (commissions.services.eligible_for_settlement).
 _ELIGIBLE = (Commission.status == CommissionStatus.APPROVED) | (
@@ -144,15 +136,37 @@ def build_settlement(session: Session, partnership: Partnership) -> Settlement |
 
     None when there is nothing to settle, a settlement is already under way, or
     the net is below the minimum charge (it carries to the next run)."""
-    if _unfinished(session, partnership.id) is not None:  # type: ignore[arg-type]
+    ids = [partnership.id]
+    if _under_way(session, ids):
         return None
-    commissions = session.exec(
+    return _net(session, partnership, _eligible_locked(session, ids)[partnership.id])  # type: ignore[index]
+
+
+def _under_way(session: Session, partnership_ids: Any) -> set[int]:
+    """Which of the partnerships (ids, or a subquery of them) have a settlement
+    under way: one at a time, so nothing is built for them."""
+    return set(
+        session.exec(
+            select(Settlement.partnership_id).where(
+                Settlement.partnership_id.in_(partnership_ids),  # type: ignore[attr-defined]
+                Settlement.status.in_(UNFINISHED),
+            )
+        ).all()
+    )
+
+
+def _eligible_locked(session: Session, partnership_ids: Any) -> dict[int, list[Commission]]:
+    """The partnerships' commissions the next settlement takes, by partnership,
+    locked in one order (partnership, then commission) so two runs cannot deadlock."""
+    commissions: dict[int, list[Commission]] = defaultdict(list)
+    for commission in session.exec(
         select(Commission)
-        .where(Commission.partnership_id == partnership.id, _ELIGIBLE)
-        .order_by(Commission.id)
+        .where(Commission.partnership_id.in_(partnership_ids), _ELIGIBLE)  # type: ignore[attr-defined]
+        .order_by(Commission.partnership_id, Commission.id)
         .with_for_update()
-    ).all()
-    return _net(session, partnership, commissions)
+    ):
+        commissions[commission.partnership_id].append(commission)
+    return commissions
 
 
 def _net(
@@ -235,22 +249,8 @@ def build_settlements(session: Session, *, business_id: int | None = None) -> li
     ).all()
     if not partnerships:
         return []
-    under_way = set(
-        session.exec(
-            select(Settlement.partnership_id).where(
-                Settlement.partnership_id.in_(ids),  # type: ignore[attr-defined]
-                Settlement.status.in_(UNFINISHED),
-            )
-        ).all()
-    )
-    commissions: dict[int, list[Commission]] = defaultdict(list)
-    for commission in session.exec(
-        select(Commission)
-        .where(Commission.partnership_id.in_(ids), _ELIGIBLE)  # type: ignore[attr-defined]
-        .order_by(Commission.partnership_id, Commission.id)
-        .with_for_update()
-    ):
-        commissions[commission.partnership_id].append(commission)
+    under_way = _under_way(session, ids)
+    commissions = _eligible_locked(session, ids)
     failures = {
         failure.partnership_id: failure
         for failure in session.exec(
