@@ -61,6 +61,7 @@ from bench.soak_cluster import ThrowawayCluster, default_bin_dir  # noqa: E402
 from bench.soak_faults import Faults, JobWorkers  # noqa: E402
 from bench.soak_stripe import StripeDelivery  # noqa: E402
 from bench.soak_users import Scenario  # noqa: E402
+from bench.soak_watch import MachineWatch  # noqa: E402
 from bench.soak_world import World, connect_payments, seed_world  # noqa: E402
 from referral import serving  # noqa: E402
 from tests.support.stripe_standin import StripeStandIn  # noqa: E402
@@ -256,6 +257,8 @@ def run(args: argparse.Namespace, clock: Clock, work_dir: Path, stack: ExitStack
     if pacer is not None:
         pacer.start()
     collections = CollectorPauses().__enter__()
+    watch = MachineWatch(database_url).start()
+    stack.callback(watch.stop)
     for user in users:
         user.start()
     clock.say(f"load: {len(users)} users for {args.duration:.0f} s")
@@ -276,6 +279,7 @@ def run(args: argparse.Namespace, clock: Clock, work_dir: Path, stack: ExitStack
             faults.stop()
         collections.__exit__()
     ended_utc, ended = dt.datetime.now(dt.UTC), time.monotonic()
+    watch.stop()
     load_after = os.getloadavg()
     clock.say("load stopped; draining (late duplicate webhooks sent now)")
 
@@ -320,7 +324,11 @@ def run(args: argparse.Namespace, clock: Clock, work_dir: Path, stack: ExitStack
         "load average before, after": [list(load_before), list(load_after)],
         "cpus": os.cpu_count(),
         "endpoints": [asdict(f) for f in recorder.figures(began, ended, args.fault_grace)],
-        "slowest seconds": [asdict(s) for s in recorder.slowest_seconds(began, ended)],
+        "slowest seconds": [
+            {**asdict(s), "machine": asdict(watch.second(began + s.second))}
+            for s in recorder.slowest_seconds(began, ended)
+        ],
+        "machine": watch.summary(began, ended),
         "load generator's collections": {
             "count": len(collections.pauses_ms),
             "longest ms": round(max(collections.pauses_ms, default=0.0), 1),
@@ -402,6 +410,18 @@ def drain(
     return False, pending
 
 
+def describe_second(machine: dict) -> str:
+    cpu = ", ".join(f"{role} {share}%" for role, share in machine["cpu_percent"].items())
+    line = (
+        f"      CPU {cpu}; steal {machine['steal_percent']}%, I/O wait {machine['iowait_percent']}%"
+    )
+    for waiting, blocked_by, samples in machine["lock_waits"]:
+        line += f"\n      lock: {samples}x {waiting!r} waited for {blocked_by!r}"
+    for statement, age in machine["long_transactions"]:
+        line += f"\n      open {age:,.0f} ms: {statement!r}"
+    return line
+
+
 def print_report(report: dict, verdict: Verdict, args: argparse.Namespace) -> bool:
     settings = report["settings"]
     print(
@@ -446,6 +466,24 @@ def print_report(report: dict, verdict: Verdict, args: argparse.Namespace) -> bo
                 f"{second['endpoints']} endpoints, median {second['median_ms']:,.0f} ms, "
                 f"max {second['max_ms']:,.0f} ms"
             )
+            if "machine" in second:
+                print(describe_second(second["machine"]))
+    machine = report.get("machine")
+    if machine:
+        cpu = ", ".join(
+            f"{role} {share}%" for role, share in machine["cpu percent of one CPU"].items()
+        )
+        print(
+            f"  CPU over the load, % of one CPU: {cpu}; stolen by the host "
+            f"{machine['steal percent']}%, I/O wait {machine['iowait percent']}%"
+        )
+        print(
+            f"  database: {machine['lock waits seen']} lock waits and "
+            f"{machine['transactions over 100 ms seen']} transactions over 100 ms seen "
+            f"in {machine['samples']} samples"
+        )
+        for wait in machine["commonest lock waits"]:
+            print(f"    {wait['samples']}x {wait['waiting']!r} waited for {wait['blocked by']!r}")
     collected = report.get("load generator's collections")
     if collected:
         print(

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import threading
+import time
+
+import psycopg
+from sqlalchemy.engine import make_url
+
 from bench.soak_client import Recorder, SlowSecond
+from bench.soak_watch import ROLES, CpuSample, MachineWatch, cpu_ticks, host_ticks, role_of
 
 
 def test_a_stall_raises_the_median_of_its_second_and_a_slow_page_only_the_max() -> None:
@@ -19,3 +27,56 @@ def test_a_stall_raises_the_median_of_its_second_and_a_slow_page_only_the_max() 
         SlowSecond(second=1, requests=3, endpoints=3, median_ms=1_100.0, max_ms=1_100.0),
         SlowSecond(second=2, requests=2, endpoints=2, median_ms=10.0, max_ms=300.0),
     ]
+
+
+def test_the_machine_watch_names_who_waited_on_a_lock_and_for_whom(postgres_schema: str) -> None:
+    dsn = make_url(postgres_schema).set(drivername="postgresql").render_as_string(False)
+    watch = MachineWatch(postgres_schema, interval=0.05).start()
+    began = time.monotonic()
+    with psycopg.connect(dsn) as holder, psycopg.connect(dsn, autocommit=True) as waiter:
+        holder.execute("select pg_advisory_xact_lock(424242)")
+        waiting = threading.Thread(
+            target=lambda: waiter.execute("select pg_advisory_lock(424242)"), daemon=True
+        )
+        waiting.start()
+        time.sleep(0.6)
+        holder.commit()  # releases the lock: the waiter goes on
+        waiting.join(timeout=5)
+        waiter.execute("select pg_advisory_unlock(424242)")
+    watch.stop()
+
+    second = watch.second(began)
+    assert (
+        "select pg_advisory_lock(424242)",
+        "idle in transaction after: select pg_advisory_xact_lock(424242)",
+    ) == second.lock_waits[0][:2]
+    assert second.lock_waits[0][2] >= 3  # seen in several samples, not once by chance
+    assert second.long_transactions[0][0].endswith("pg_advisory_xact_lock(424242)")
+    assert set(second.cpu_percent) == set(ROLES)
+    summary = watch.summary(began, time.monotonic())
+    assert summary["lock waits seen"] >= 3
+    assert summary["samples"] >= 10
+
+
+def test_a_second_of_the_machine_adds_up_cpu_per_role_and_the_host_s_steal() -> None:
+    watch = MachineWatch("postgresql://unused")
+    # Two half-second samples: web workers busy on one CPU, the host stealing 10%.
+    for at in (100.5, 101.0):
+        watch.cpu.append(
+            CpuSample(at, 0.5, {"web": 0.5, "postgres": 0.1}, host_total=100, iowait=0, steal=10)
+        )
+    watch.cpu.append(CpuSample(101.5, 0.5, {"jobs": 0.5}, host_total=100, iowait=50, steal=0))
+
+    second = watch.second(100.0)
+
+    assert second.cpu_percent == {"web": 100, "jobs": 0, "postgres": 20, "harness": 0, "other": 0}
+    assert second.steal_percent == 10.0
+    assert second.iowait_percent == 0.0
+
+
+def test_processes_are_told_apart_by_their_command_line() -> None:
+    assert role_of(os.getpid(), harness_pid=os.getpid()) == "harness"
+    assert role_of(os.getpid(), harness_pid=-1) == "other"  # pytest is none of the soak's parts
+    assert (cpu_ticks(os.getpid()) or 0) >= 0
+    total, iowait, steal = host_ticks()
+    assert total > iowait >= 0 and steal >= 0
