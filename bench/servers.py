@@ -15,6 +15,9 @@ from types import TracebackType
 
 ROOT = Path(__file__).resolve().parents[1]
 GUNICORN = Path(sys.executable).parent / "gunicorn"
+# Method, path without the query, status, and the worker's time in microseconds:
+# from reading the request to the response sent, so without the wait for a worker.
+ACCESS_LOG_FORMAT = "%(m)s %(U)s %(s)s %(D)s"
 GUNICORN_CONF = Path(__file__).resolve().parent / "gunicorn_conf.py"
 
 
@@ -93,9 +96,12 @@ class GunicornServer:
         work_dir: Path,
         gunicorn: Path = GUNICORN,
         cwd: Path = ROOT,
+        access_log: Path | None = None,
     ) -> None:
         """`gunicorn` and `cwd`: another environment's gunicorn and the directory its
-        app imports from (bench/peer_djstripe.py's Django project)."""
+        app imports from (bench/peer_djstripe.py's Django project). `access_log`:
+        a line per request with the worker's own time for it (`ACCESS_LOG_FORMAT`)."""
+        self.access_log = access_log
         self.name = name
         self.gunicorn = gunicorn
         self.cwd = cwd
@@ -114,6 +120,9 @@ class GunicornServer:
         args += ["--worker-class", self.settings.worker_class, "--log-level", "warning"]
         if self.settings.worker_class == "gthread":
             args += ["--threads", str(self.settings.threads)]
+        if self.access_log is not None:
+            args += ["--access-logfile", str(self.access_log)]
+            args += ["--access-logformat", ACCESS_LOG_FORMAT]
         return [*args, self.app_spec]
 
     def start(self) -> None:

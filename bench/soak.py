@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import seed  # noqa: E402
+from bench.load import percentile  # noqa: E402
 from bench.run import git_commit  # noqa: E402
 from bench.seed import SetupFailed  # noqa: E402
 from bench.servers import GunicornServer, ServerFailed, WorkerSettings  # noqa: E402
@@ -61,7 +62,7 @@ from bench.soak_cluster import ThrowawayCluster, default_bin_dir  # noqa: E402
 from bench.soak_faults import Faults, JobWorkers  # noqa: E402
 from bench.soak_stripe import StripeDelivery  # noqa: E402
 from bench.soak_users import Scenario  # noqa: E402
-from bench.soak_watch import MachineWatch  # noqa: E402
+from bench.soak_watch import MachineWatch, server_times  # noqa: E402
 from bench.soak_world import World, connect_payments, seed_world  # noqa: E402
 from referral import serving  # noqa: E402
 from tests.support.stripe_standin import StripeStandIn  # noqa: E402
@@ -169,6 +170,7 @@ def run(args: argparse.Namespace, clock: Clock, work_dir: Path, stack: ExitStack
         env={},
         settings=WorkerSettings(args.web_workers, args.worker_class, args.threads),
         work_dir=work_dir,
+        access_log=work_dir / "access.log",
     )
     env = {
         **seed.referral_env(database_url),
@@ -258,6 +260,7 @@ def run(args: argparse.Namespace, clock: Clock, work_dir: Path, stack: ExitStack
         pacer.start()
     collections = CollectorPauses().__enter__()
     watch = MachineWatch(database_url).start()
+    access_log_began = _size(app_server.access_log)
     stack.callback(watch.stop)
     for user in users:
         user.start()
@@ -280,6 +283,7 @@ def run(args: argparse.Namespace, clock: Clock, work_dir: Path, stack: ExitStack
         collections.__exit__()
     ended_utc, ended = dt.datetime.now(dt.UTC), time.monotonic()
     watch.stop()
+    served = server_times(app_server.access_log, access_log_began, _size(app_server.access_log))
     load_after = os.getloadavg()
     clock.say("load stopped; draining (late duplicate webhooks sent now)")
 
@@ -324,6 +328,12 @@ def run(args: argparse.Namespace, clock: Clock, work_dir: Path, stack: ExitStack
         "load average before, after": [list(load_before), list(load_after)],
         "cpus": os.cpu_count(),
         "endpoints": [asdict(f) for f in recorder.figures(began, ended, args.fault_grace)],
+        # The workers' own time per endpoint: what the client waited beyond it
+        # was spent queueing for a worker (or in the network and the harness).
+        "server ms": {
+            label: {"p50": percentile(times, 0.50), "p99": percentile(times, 0.99)}
+            for label, times in served.items()
+        },
         "slowest seconds": [
             {**asdict(s), "machine": asdict(watch.second(began + s.second))}
             for s in recorder.slowest_seconds(began, ended)
@@ -410,6 +420,10 @@ def drain(
     return False, pending
 
 
+def _size(path: Path | None) -> int:
+    return path.stat().st_size if path is not None and path.exists() else 0
+
+
 def describe_second(machine: dict) -> str:
     cpu = ", ".join(f"{role} {share}%" for role, share in machine["cpu_percent"].items())
     line = (
@@ -446,12 +460,15 @@ def print_report(report: dict, verdict: Verdict, args: argparse.Namespace) -> bo
         f"({report['cpus']} CPUs, shared with the load generator and other work)"
     )
     print(f"\n  {'endpoint':<40}{'requests':>9}{'req/s':>8}{'p50 ms':>8}{'p95 ms':>8}"
-          f"{'p99 ms':>8}{'errors':>8}{'in faults':>10}")  # fmt: skip
+          f"{'p99 ms':>8}{'errors':>8}{'in faults':>10}{'server p50':>11}{'p99':>6}")  # fmt: skip
     rows = [EndpointFigures(**row) for row in report["endpoints"]]
+    server = report.get("server ms", {})
     for row in rows:
+        own = server.get(row.label)
         print(
             f"  {row.label:<40}{row.requests:>9,}{row.per_second:>8.1f}{row.p50_ms:>8.1f}"
             f"{row.p95_ms:>8.1f}{row.p99_ms:>8.1f}{row.errors:>8}{row.errors_in_faults:>10}"
+            + (f"{own['p50']:>11.1f}{own['p99']:>6.0f}" if own else "")
         )
     total = sum(r.requests for r in rows)
     print(

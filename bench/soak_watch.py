@@ -13,6 +13,7 @@ A thread samples every `interval` seconds:
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections import Counter, defaultdict
@@ -25,6 +26,7 @@ from sqlalchemy.engine import make_url
 ROLES = ("web", "jobs", "postgres", "harness", "other")
 TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 LONG_TRANSACTION_MS = 100.0
+_VERSION = re.compile(r"v\d+")
 
 _BACKENDS = """
 select a.pid, a.state, a.wait_event_type, left(regexp_replace(a.query, '\\s+', ' ', 'g'), 90),
@@ -237,3 +239,28 @@ def _describe(state: str | None, query: str) -> str:
     if state == "idle in transaction":
         return f"idle in transaction after: {query}"
     return query
+
+
+def endpoint_label(method: str, path: str) -> str:
+    """The soak's label for a request: a path segment holding a digit is an id
+    (but not the API's version, `v1`)."""
+    segments = [
+        "{id}" if any(c.isdigit() for c in part) and not _VERSION.fullmatch(part) else part
+        for part in path.split("/")
+    ]
+    return f"{method} {'/'.join(segments)}"
+
+
+def server_times(access_log: Path, start: int, end: int) -> dict[str, list[float]]:
+    """The workers' own milliseconds per endpoint, from the access log's bytes
+    [start, end) (written in `servers.ACCESS_LOG_FORMAT`)."""
+    with access_log.open("rb") as log:
+        log.seek(start)
+        lines = log.read(max(end - start, 0)).decode(errors="replace").splitlines()
+    times: dict[str, list[float]] = defaultdict(list)
+    for line in lines:
+        parts = line.split()
+        if len(parts) == 4 and parts[3].isdigit():
+            method, path, _status, micros = parts
+            times[endpoint_label(method, path)].append(int(micros) / 1000)
+    return {label: sorted(each) for label, each in times.items()}

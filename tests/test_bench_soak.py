@@ -5,12 +5,21 @@ from __future__ import annotations
 import os
 import threading
 import time
+from pathlib import Path
 
 import psycopg
 from sqlalchemy.engine import make_url
 
 from bench.soak_client import Recorder, SlowSecond
-from bench.soak_watch import ROLES, CpuSample, MachineWatch, cpu_ticks, host_ticks, role_of
+from bench.soak_watch import (
+    ROLES,
+    CpuSample,
+    MachineWatch,
+    cpu_ticks,
+    host_ticks,
+    role_of,
+    server_times,
+)
 
 
 def test_a_stall_raises_the_median_of_its_second_and_a_slow_page_only_the_max() -> None:
@@ -80,3 +89,22 @@ def test_processes_are_told_apart_by_their_command_line() -> None:
     assert (cpu_ticks(os.getpid()) or 0) >= 0
     total, iowait, steal = host_ticks()
     assert total > iowait >= 0 and steal >= 0
+
+
+def test_the_workers_own_times_are_read_per_endpoint_from_the_access_log(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.write_text("GET /api/v1/me 200 900\n")  # before the load: not counted
+    began = log.stat().st_size
+    with log.open("a") as lines:
+        lines.write("GET /referrals/42 200 12500\n")
+        lines.write("POST /api/v1/referrals/ref_9x/accept 200 3000\n")
+        lines.write("GET /referrals/inbox 200 8000\n")
+        lines.write("GET /referrals/77 200 2500\n")
+
+    times = server_times(log, began, log.stat().st_size)
+
+    assert times == {
+        "GET /referrals/{id}": [2.5, 12.5],
+        "POST /api/v1/referrals/{id}/accept": [3.0],
+        "GET /referrals/inbox": [8.0],
+    }
