@@ -103,6 +103,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "was due; 0 (default): each user sends as soon as answered",
     )
     parser.add_argument("--job-workers", type=int, default=2, help="`referral worker` processes")
+    parser.add_argument(
+        "--job-nice", type=int, default=0, help="the job workers' CPU priority (os.nice)"
+    )
     parser.add_argument("--job-lease-seconds", type=int, default=15, help="JOB_LEASE_SECONDS")
     parser.add_argument("--businesses", type=int, default=36)
     parser.add_argument("--partners-each", type=int, default=6)
@@ -215,7 +218,7 @@ def run(args: argparse.Namespace, clock: Clock, work_dir: Path, stack: ExitStack
     app_server.start()
     stack.callback(app_server.stop)
     app_server.wait_ready()
-    workers = JobWorkers(args.job_workers, env, work_dir).start()
+    workers = JobWorkers(args.job_workers, env, work_dir, nice=args.job_nice).start()
     stack.callback(workers.stop)
     clock.say(
         f"gunicorn ({app_server.settings.describe()}) at {app_server.url}, "
@@ -313,6 +316,7 @@ def run(args: argparse.Namespace, clock: Clock, work_dir: Path, stack: ExitStack
             "database": where,
             "web": app_server.settings.describe(),
             "job workers": args.job_workers,
+            "job workers' nice": args.job_nice,
             "job lease seconds": args.job_lease_seconds,
             "users": {
                 "browsers": args.browsers,
@@ -431,6 +435,9 @@ def describe_second(machine: dict) -> str:
     )
     for waiting, blocked_by, samples in machine["lock_waits"]:
         line += f"\n      lock: {samples}x {waiting!r} waited for {blocked_by!r}"
+    if machine.get("busiest_others"):
+        busiest = ", ".join(f"{name} {share}%" for name, share in machine["busiest_others"])
+        line += f"\n      other processes: {busiest}"
     for statement, age in machine["long_transactions"]:
         line += f"\n      open {age:,.0f} ms: {statement!r}"
     return line
@@ -438,9 +445,10 @@ def describe_second(machine: dict) -> str:
 
 def print_report(report: dict, verdict: Verdict, args: argparse.Namespace) -> bool:
     settings = report["settings"]
+    nice = settings.get("job workers' nice", 0)
     print(
         f"\nSoak on loopback: {report['seconds']:.0f} s of load, {settings['web']}, "
-        f"{settings['job workers']} job worker(s), {settings['database']}"
+        f"{settings['job workers']} job worker(s) at nice {nice}, {settings['database']}"
     )
     print(f"  world: {settings['world']}")
     users = settings["users"]

@@ -29,8 +29,9 @@ FINISHED = "job {id} ("  # "job 12 (kind) done" or "job 12 (kind) failed ..."
 
 
 class JobWorkers:
-    def __init__(self, count: int, env: dict[str, str], work_dir: Path) -> None:
+    def __init__(self, count: int, env: dict[str, str], work_dir: Path, nice: int = 0) -> None:
         self.env = env
+        self.nice = nice
         self.logs = [work_dir / f"worker-{n}.log" for n in range(count)]
         self.processes: list[subprocess.Popen[bytes] | None] = [None] * count
         self.killed_pids: set[int] = set()
@@ -48,6 +49,7 @@ class JobWorkers:
                 env={**os.environ, **self.env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=(lambda: os.nice(self.nice)) if self.nice else None,  # noqa: PLW1509
             )
         self.starts += 1
 

@@ -80,6 +80,7 @@ class CpuSample:
     host_total: int
     iowait: int
     steal: int
+    others: dict[str, float] = field(default_factory=dict)  # "other" CPU seconds by name
 
 
 @dataclass
@@ -98,6 +99,7 @@ class SecondOfMachine:
     iowait_percent: float
     lock_waits: list[tuple[str, str, int]]  # waiting, blocked by, samples
     long_transactions: list[tuple[str, float]]  # statement, longest age seen
+    busiest_others: list[tuple[str, float]]  # processes outside the soak, % of one CPU
 
 
 @dataclass
@@ -114,6 +116,7 @@ class MachineWatch:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="machine-watch", daemon=True)
         self._roles: dict[int, str] = {}
+        self._names: dict[int, str] = {}
         self._connection: psycopg.Connection | None = None
 
     def start(self) -> MachineWatch:
@@ -132,9 +135,13 @@ class MachineWatch:
                 now = time.monotonic()
                 current = self._processes()
                 used: dict[str, float] = defaultdict(float)
+                others: dict[str, float] = defaultdict(float)
                 for pid, ticks in current.items():
                     if pid in previous:  # a new process's earlier time is not this interval's
-                        used[self._roles[pid]] += (ticks - previous[pid]) / TICKS_PER_SECOND
+                        seconds = (ticks - previous[pid]) / TICKS_PER_SECOND
+                        used[self._roles[pid]] += seconds
+                        if self._roles[pid] == "other" and seconds:
+                            others[self._names[pid]] += seconds
                 host = host_ticks()
                 self.cpu.append(
                     CpuSample(
@@ -142,6 +149,7 @@ class MachineWatch:
                         now - previous_at,
                         dict(used),
                         *(a - b for a, b in zip(host, previous_host, strict=True)),
+                        others=dict(others),
                     )
                 )
                 previous, previous_host, previous_at = current, host, now
@@ -161,6 +169,7 @@ class MachineWatch:
                 continue
             if pid not in self._roles:
                 self._roles[pid] = role_of(pid, self.harness_pid)
+                self._names[pid] = _name(pid)
             ticks[pid] = used
         return ticks
 
@@ -199,6 +208,9 @@ class MachineWatch:
         for at, what, age in self.transactions:
             if start <= at <= end:
                 longest[what] = max(age, longest.get(what, 0.0))
+        others: Counter[str] = Counter()
+        for sample in samples:
+            others.update(sample.others)
         return SecondOfMachine(
             cpu_percent={
                 role: round(100 * sum(s.by_role.get(role, 0.0) for s in samples) / seconds)
@@ -208,6 +220,9 @@ class MachineWatch:
             iowait_percent=round(100 * sum(s.iowait for s in samples) / host_total, 1),
             lock_waits=[(w, b, n) for (w, b), n in waits.most_common(3)],
             long_transactions=sorted(longest.items(), key=lambda kv: -kv[1])[:3],
+            busiest_others=[
+                (name, round(100 * used / seconds)) for name, used in others.most_common(3)
+            ],
         )
 
     def summary(self, since: float, until: float) -> dict:
@@ -233,6 +248,18 @@ class MachineWatch:
             ),
             "sampling errors": dict(self.errors),
         }
+
+
+def _name(pid: int) -> str:
+    """A process's name and the start of its arguments, to say what it is."""
+    try:
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "?"
+    shown = [Path(words[0].decode(errors="replace")).name] + [
+        w.decode(errors="replace") for w in words[1:3] if w
+    ]
+    return " ".join(shown)[:60]
 
 
 def _describe(state: str | None, query: str) -> str:

@@ -74,11 +74,15 @@ def test_a_second_of_the_machine_adds_up_cpu_per_role_and_the_host_s_steal() -> 
         watch.cpu.append(
             CpuSample(at, 0.5, {"web": 0.5, "postgres": 0.1}, host_total=100, iowait=0, steal=10)
         )
-    watch.cpu.append(CpuSample(101.5, 0.5, {"jobs": 0.5}, host_total=100, iowait=50, steal=0))
+    watch.cpu.append(
+        CpuSample(101.5, 0.5, {"jobs": 0.5, "other": 0.2}, 100, 50, 0, others={"mypy": 0.2})
+    )
 
     second = watch.second(100.0)
 
     assert second.cpu_percent == {"web": 100, "jobs": 0, "postgres": 20, "harness": 0, "other": 0}
+    assert second.busiest_others == []
+    assert watch.second(100.5).busiest_others == [("mypy", 20)]  # what else ran, by name
     assert second.steal_percent == 10.0
     assert second.iowait_percent == 0.0
 
