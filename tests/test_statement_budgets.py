@@ -248,20 +248,23 @@ def test_the_dashboard_sends_one_per_figure(
     within(app, 14, lambda: client.get("/analytics"))
 
 
-def test_settle_now_costs_six_statements_a_partnership(app: Flask, db: Session) -> None:
+def test_settle_now_costs_the_same_statements_for_any_number_of_partnerships(
+    app: Flask, db: Session
+) -> None:
     """Settle now for a business whose partners each owe it a commission just
     approved and one whose hold has passed. What every partnership needs is
     read for all of them at once: the caller; the due commissions, approved
     in one write per table (their updates, one read of webhook endpoints,
     the ledger transactions, their entries); the partnerships, the
     settlements under way, their eligible commissions (locked) and open
-    failures; the open failures shown. Then each partnership costs its own
-    writes only: its savepoint, the settlement, its lines, its commissions'
-    update, its charge job, the savepoint's release. Six on PostgreSQL, plus
-    11 once. SQLite returns no ids for a batch of inserts, so there each
-    ledger transaction is an INSERT of its own (7 a partnership here, plus 10
-    once). Was 13 a partnership on PostgreSQL, 17 on SQLite."""
-    once, each = on(app, postgresql=11, sqlite=10), on(app, postgresql=6, sqlite=7)
+    failures; the open failures shown. Then all settlements are written
+    together in one savepoint: the settlements, their lines, the
+    commissions' update, the charge jobs. 17 on PostgreSQL for 2 partnerships
+    or 6 (was 11 + 6 a partnership, and 13 a partnership before that).
+    SQLite returns no ids for a batch of inserts, so there each settlement,
+    charge job and ledger transaction is an INSERT of its own: 3 a
+    partnership, plus 14 once."""
+    once, each = on(app, postgresql=17, sqlite=14), on(app, postgresql=0, sqlite=3)
     for n, (name, trade) in enumerate(
         [("Cool Air HVAC", "hvac"), ("Bright Electric", "electrical")]
     ):

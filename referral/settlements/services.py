@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
@@ -139,7 +140,8 @@ def build_settlement(session: Session, partnership: Partnership) -> Settlement |
     ids = [partnership.id]
     if _under_way(session, ids):
         return None
-    return _net(session, partnership, _eligible_locked(session, ids)[partnership.id])  # type: ignore[index]
+    plan = _plan(partnership, _eligible_locked(session, ids)[partnership.id])  # type: ignore[index]
+    return _write(session, [plan])[0] if plan is not None else None
 
 
 def _under_way(session: Session, partnership_ids: Any) -> set[int]:
@@ -169,11 +171,22 @@ def _eligible_locked(session: Session, partnership_ids: Any) -> dict[int, list[C
     return commissions
 
 
-def _net(
-    session: Session, partnership: Partnership, commissions: Sequence[Commission]
-) -> Settlement | None:
-    """`build_settlement` with the partnership's eligible commissions (by id)
-    already read and locked, no settlement of it under way."""
+@dataclass(frozen=True)
+class _Plan:
+    """One partnership's next settlement, worked out before anything is written."""
+
+    partnership_id: int
+    debtor_id: int
+    creditor_id: int
+    currency: str
+    owed: dict[int, int]  # by payer
+    net_cents: int
+    lines: list[tuple[Commission, int]]  # each commission with what it still owes
+
+
+def _plan(partnership: Partnership, commissions: Sequence[Commission]) -> _Plan | None:
+    """The settlement of the partnership's eligible commissions (read and
+    locked), or None: nothing outstanding, or a net below the minimum charge."""
     lines = [(c, outstanding_cents(c)) for c in commissions]
     lines = [(c, amount) for c, amount in lines if amount != 0]
     if not lines:
@@ -184,23 +197,40 @@ def _net(
     a, b = partnership.business_low_id, partnership.business_high_id
     debtor, creditor = (a, b) if owed_by[a] >= owed_by[b] else (b, a)
     net = owed_by[debtor] - owed_by[creditor]
-    minimum = current_app.config["SETTLEMENT_MINIMUM_CENTS"]
-    if 0 < net < minimum:
+    if 0 < net < current_app.config["SETTLEMENT_MINIMUM_CENTS"]:
         return None
-    currency = lines[0][0].currency
-    settlement = Settlement(
-        partnership_id=partnership.id,
-        debtor_id=debtor,
-        creditor_id=creditor,
-        currency=currency,
-        debtor_owed_cents=owed_by[debtor],
-        creditor_owed_cents=owed_by[creditor],
-        net_cents=net,
-        platform_fee_cents=apply_basis_points(net, current_app.config["PLATFORM_FEE_BPS"]),
-        status=SettlementStatus.OPEN,
-        updated_at=utcnow(),
+    return _Plan(
+        partnership.id,  # type: ignore[arg-type]
+        debtor,
+        creditor,
+        lines[0][0].currency,
+        {debtor: owed_by[debtor], creditor: owed_by[creditor]},
+        net,
+        lines,
     )
-    session.add(settlement)
+
+
+def _write(session: Session, plans: Sequence[_Plan]) -> list[Settlement]:
+    """Write the planned settlements, with a few statements whatever their number:
+    the settlements, all their lines, the commissions' update, the charge jobs.
+    A settlement that nets to zero is settled at once (nothing to charge)."""
+    fee_bps, now = current_app.config["PLATFORM_FEE_BPS"], utcnow()
+    settlements = [
+        Settlement(
+            partnership_id=plan.partnership_id,
+            debtor_id=plan.debtor_id,
+            creditor_id=plan.creditor_id,
+            currency=plan.currency,
+            debtor_owed_cents=plan.owed[plan.debtor_id],
+            creditor_owed_cents=plan.owed[plan.creditor_id],
+            net_cents=plan.net_cents,
+            platform_fee_cents=apply_basis_points(plan.net_cents, fee_bps),
+            status=SettlementStatus.OPEN,
+            updated_at=now,
+        )
+        for plan in plans
+    ]
+    session.add_all(settlements)
     session.flush()
     # The lines as rows, not objects (one INSERT on every database, nothing to read back).
     session.execute(
@@ -212,34 +242,39 @@ def _net(
                 "payer_id": commission.payer_id,
                 "amount_cents": amount,
             }
-            for commission, amount in lines
+            for plan, settlement in zip(plans, settlements, strict=True)
+            for commission, amount in plan.lines
         ],
     )
-    for commission, _amount in lines:
-        if commission.status == CommissionStatus.APPROVED:  # a void one stays void
-            commission.status = CommissionStatus.SETTLING
-        commission.settlement_id, commission.updated_at = settlement.id, utcnow()
-    if net == 0:
-        session.flush()
-        _settle(session, settlement, payment=None)
-    else:
-        enqueue(session, ATTEMPT_SETTLEMENT, {"settlement_id": settlement.id})
-        session.flush()  # the commissions with the job: one flush
-    return settlement
+    for plan, settlement in zip(plans, settlements, strict=True):
+        for commission, _amount in plan.lines:
+            if commission.status == CommissionStatus.APPROVED:  # a void one stays void
+                commission.status = CommissionStatus.SETTLING
+            commission.settlement_id, commission.updated_at = settlement.id, now
+    for settlement in settlements:
+        if settlement.net_cents == 0:
+            session.flush()
+            _settle(session, settlement, payment=None)
+        else:
+            enqueue(session, ATTEMPT_SETTLEMENT, {"settlement_id": settlement.id})
+    session.flush()  # the commissions with the jobs: one flush
+    return settlements
 
 
 def build_settlements(session: Session, *, business_id: int | None = None) -> list[Settlement]:
     """Build a settlement for every partnership with something to settle (or only
     `business_id`'s partnerships: its "settle now").
 
-    Each partnership is built in a savepoint of its own: one that fails (bad
-    data, a bug) is rolled back alone and recorded as a SettlementFailure with
-    its reason, retried by the next run; the others settle.
+    One partnership's failure stays its own: one whose settlement cannot be
+    worked out or written (bad data, a bug) is recorded as a SettlementFailure
+    with its reason, retried by the next run; the others settle.
 
-    What the partnerships' settlements need is read for all of them before the
-    first (their eligible commissions, locked; the settlements under way; the
-    open failures), one query each, so each partnership costs only its own
-    writes (settle now answers in one request)."""
+    What the partnerships' settlements need is read for all of them first
+    (their eligible commissions, locked; the settlements under way; the open
+    failures), one query each; then all are written together in one savepoint,
+    a few statements whatever their number. Should that fail, it is undone and
+    each partnership is written in a savepoint of its own, which finds the one
+    at fault."""
     eligible = select(Commission.partnership_id).where(_ELIGIBLE)
     if business_id is not None:  # read only this business's commissions
         eligible = eligible.where(either_side_is(business_id))
@@ -260,19 +295,47 @@ def build_settlements(session: Session, *, business_id: int | None = None) -> li
             )
         )
     }
-    built = []
+    plans = []
     for partnership in partnerships:
         pid: int = partnership.id  # type: ignore[assignment]
-        if pid not in under_way:  # else one settlement at a time: nothing to build
-            try:
-                with session.begin_nested():  # one partnership's failure undoes only its work
-                    settlement = _net(session, partnership, commissions[pid])
-            except Exception as error:  # noqa: BLE001 - any failure stays with its partnership
-                _failed(session, pid, failures.get(pid), error)
-                continue
-            if settlement is not None:
-                built.append(settlement)
-        _resolved(failures.get(pid))
+        if pid in under_way:  # one settlement at a time: nothing to build
+            _resolved(failures.get(pid))
+            continue
+        try:
+            plan = _plan(partnership, commissions[pid])
+        except Exception as error:  # noqa: BLE001 - any failure stays with its partnership
+            _failed(session, pid, failures.get(pid), error)
+            continue
+        if plan is None:
+            _resolved(failures.get(pid))
+        else:
+            plans.append(plan)
+    if not plans:
+        return []
+    try:
+        with session.begin_nested():
+            built = _write(session, plans)
+    except Exception:  # noqa: BLE001 - found below, one partnership at a time
+        log.warning("settling %d partnerships together failed: each alone now", len(plans))
+        return _write_each_alone(session, plans, failures)
+    for plan in plans:
+        _resolved(failures.get(plan.partnership_id))
+    return built
+
+
+def _write_each_alone(
+    session: Session, plans: Sequence[_Plan], failures: dict[int, SettlementFailure]
+) -> list[Settlement]:
+    built = []
+    for plan in plans:
+        failure = failures.get(plan.partnership_id)
+        try:
+            with session.begin_nested():  # one partnership's failure undoes only its work
+                built += _write(session, [plan])
+        except Exception as error:  # noqa: BLE001 - any failure stays with its partnership
+            _failed(session, plan.partnership_id, failure, error)
+            continue
+        _resolved(failure)
     return built
 
 
