@@ -3,6 +3,7 @@ pooled connection that sat idle is checked before a request gets it."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from typing import Any
 
@@ -15,8 +16,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from referral import db as database
+from referral.auth.current import api_key_required
+from referral.auth.models import LoginSession
 from referral.businesses.models import Trade
-from referral.db import _reads_only, commits_itself, get_session, request_bind
+from referral.db import _reads_only, commits_itself, get_session, request_bind, utcnow
+from tests.auth.apikeys.test_api_keys import create_key
+from tests.support.factories import SignedIn, make_business, make_user, sign_in
 
 
 def _postgres_only(backend: str) -> None:
@@ -249,3 +254,49 @@ def test_a_savepoint_that_read_first_still_writes_after_another_connection_wrote
         assert not writer.is_alive()
         slugs = first.scalars(select(Trade.slug).where(Trade.slug.like("written-%"))).all()
     assert sorted(slugs) == ["written-after", "written-meanwhile"]
+
+
+def test_a_key_s_last_use_is_committed_at_once_not_held_until_the_request_ends(
+    app: Flask, db: Session, backend: str
+) -> None:
+    """Two requests with one key at once: the second must not wait for the
+    first's transaction to end just to record a timestamp."""
+    _postgres_only(backend)
+    seen: list[Any] = []
+
+    @api_key_required
+    def probe() -> str:
+        get_session().execute(select(Trade.id).limit(1).with_for_update())  # its own transaction
+        with database.engine().connect() as another_request:
+            seen.append(
+                another_request.execute(
+                    text("SELECT last_used_at FROM api_key FOR UPDATE NOWAIT")
+                ).scalar()
+            )
+        return "ok"
+
+    app.add_url_rule("/_touch_probe", view_func=probe)
+    business = make_business(db, name="Cool Air HVAC", trade="hvac", zip_code="78701")
+    owner = make_user(db, business, email="owner@coolair.example.com", name="Alex Cool")
+    secret = create_key(SignedIn(business, owner, sign_in(app, owner)))
+    response = app.test_client().get("/_touch_probe", headers={"Authorization": f"Bearer {secret}"})
+
+    assert response.status_code == 200
+    assert seen[0] is not None  # written, committed, and the row not locked
+
+
+def test_a_login_s_last_use_is_recorded_at_most_every_five_minutes(
+    app: Flask, db: Session, owner_a: SignedIn
+) -> None:
+    login = db.scalars(select(LoginSession)).one()
+    long_ago = utcnow() - dt.timedelta(minutes=6)
+    login.last_seen_at = long_ago
+    db.commit()
+
+    assert owner_a.client.get("/").status_code == 200  # type: ignore[attr-defined]
+    db.refresh(login)
+    touched = login.last_seen_at
+    assert touched > long_ago
+    assert owner_a.client.get("/").status_code == 200  # type: ignore[attr-defined]
+    db.refresh(login)
+    assert login.last_seen_at == touched  # fresh: not written again

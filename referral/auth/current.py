@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import Flask, abort, flash, g, redirect, request, session, url_for
-from sqlalchemy import Select, bindparam
-from sqlmodel import select
+from sqlalchemy import Select, bindparam, or_, update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql import Executable
+from sqlmodel import SQLModel, select
 
 from referral.auth.models import ApiKey, LoginSession, User
 from referral.auth.services import business_verified
 from referral.auth.tokens import hash_token
-from referral.db import get_session, utcnow
+from referral.db import commits_itself, get_session, utcnow
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -124,7 +126,32 @@ def load_signed_in_user() -> None:
     for name, value in zip(_names(_WITH_USER), loaded, strict=True):
         setattr(g, name, value)
     if login.last_seen_at is None or now - login.last_seen_at > TOUCH_EVERY:
-        login.last_seen_at = now
+        touch(login, "last_seen_at", now, TOUCH_EVERY)
+
+
+def touch(row: SQLModel, column_name: str, now: dt.datetime, every: dt.timedelta) -> None:
+    """Record when a login or key was last used, in a statement that commits
+    on its own (on PostgreSQL). As a change of the request's unit of work it
+    was written with the request's first write and its row lock held until
+    the request ended, so another request of the same key or login, touching
+    it too, waited that long (61 ms seen in the soak). Of two at once, the
+    second finds it fresh and writes nothing."""
+    get_session().execute(
+        _touch_statement(type(row), column_name),
+        {"row_id": row.id, "stale": now - every, "now": now},  # type: ignore[attr-defined]
+    )
+    set_committed_value(row, column_name, now)  # as written: nothing left to flush
+
+
+@functools.cache
+def _touch_statement(model: type[SQLModel], column_name: str) -> Executable:
+    column = getattr(model, column_name)
+    return commits_itself(
+        update(model)
+        .where(model.id == bindparam("row_id"), or_(column.is_(None), column < bindparam("stale")))  # type: ignore[attr-defined]
+        .values({column_name: bindparam("now")})
+        .execution_options(synchronize_session=False)
+    )
 
 
 def login_required(view: F) -> F:
@@ -206,7 +233,7 @@ def api_key_required(view: F) -> F:
         g.user = None
         now = utcnow()
         if g.api_key.last_used_at is None or now - g.api_key.last_used_at > API_KEY_TOUCH_EVERY:
-            g.api_key.last_used_at = now
+            touch(g.api_key, "last_used_at", now, API_KEY_TOUCH_EVERY)
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]
