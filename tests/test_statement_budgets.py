@@ -24,6 +24,7 @@ from tests.payments.signing import event as stripe_event
 from tests.payments.signing import signed
 from tests.support.api import ApiClient, api_client
 from tests.support.factories import (
+    accepted_referral,
     agreed_partnership,
     business,
     partner_up,
@@ -246,6 +247,30 @@ def test_the_dashboard_sends_one_per_figure(
     client = sign_in(app, user_of(db, hvac))
 
     within(app, 14, lambda: client.get("/analytics"))
+
+
+def test_a_partner_reporting_a_job_won_sends_22(
+    app: Flask, db: Session, partners: tuple[Actor, Actor]
+) -> None:
+    """The key; the referral; its one UPDATE and its event (was two UPDATEs:
+    closed_at was set after the reactions had flushed it); the webhook
+    endpoints; the terms in force, the commission (none yet), the commission,
+    its accrual and entries, and the job telling integrations; for each side,
+    its notification, its managers with their business (was two reads) and
+    their email; the customer, once (was twice), and the consent the sight
+    rule reads; the audit of the contact view."""
+    hvac, plumber = partners
+    with app.app_context():
+        referrals = iter([accepted_referral(db, hvac, plumber) for _ in range(2)])
+    client = api_client(app, db, user_of(db, plumber))
+
+    def report_won():  # type: ignore[no-untyped-def]
+        return client.post(
+            f"/referrals/{next(referrals).id}/won",
+            json={"job_value_cents": 250_000, "job_date": "2026-11-30"},
+        )
+
+    within(app, 22, report_won)
 
 
 def test_settle_now_costs_the_same_statements_for_any_number_of_partnerships(

@@ -32,9 +32,10 @@ def notify_business(
     title = fitting_title(title)
     notification = Notification(business_id=business_id, kind=kind, title=title, link=path)
     session.add(notification)
-    business = session.get(Business, business_id)
-    recipients = session.exec(
-        select(User).where(
+    recipients = session.exec(  # with their business, for the email: one statement
+        select(User, Business)
+        .join(Business, Business.id == User.business_id)
+        .where(
             User.business_id == business_id,
             User.role.in_(MANAGING_ROLES),
             User.disabled_at.is_(None),
@@ -42,7 +43,7 @@ def notify_business(
         )
     ).all()
     link = f"{current_app.config['BASE_URL']}{path}" if path else ""
-    for user in recipients:
+    for user, business in recipients:
         queue_email(
             session,
             to=user.email,

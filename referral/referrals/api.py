@@ -150,9 +150,12 @@ def _view(referral: Referral, consent_state: ConsentState | None = None) -> dict
         name: getattr(referral, name) for name in field_names(ReferralSchema) if name != "customer"
     }
     data["customer"] = None
+    # Read once and held: the sight reads it too (erased or not), and the
+    # session keeps a row only while something refers to it.
+    customer = session.get(Customer, referral.customer_id)
     sight = services.customer_sight(session, referral, g.business.id, consent_state=consent_state)
     if sight.identity:
-        data["customer"] = session.get(Customer, referral.customer_id)
+        data["customer"] = customer
         if referral.receiver_id == g.business.id:
             services.record_contact_view(session=session, referral=referral, user_id=None)
     return data

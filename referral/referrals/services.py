@@ -123,9 +123,11 @@ def _move(
     )
     referral.status = status
     referral.updated_at = utcnow()
-    events.referral_moved(session, referral)
     if status not in OPEN_STATUSES:
         referral.closed_at = referral.updated_at
+    # After the referral is wholly moved: its reactions read the database,
+    # which flushes it, and a change after that would be a second UPDATE.
+    events.referral_moved(session, referral)
 
 
 def _notify(session: Session, business_id: int, referral: Referral, kind: str, title: str) -> None:
