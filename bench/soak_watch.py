@@ -38,7 +38,8 @@ where a.datname = current_database() and a.pid <> pg_backend_pid()
 
 
 def role_of(pid: int, harness_pid: int) -> str:
-    """Which part of the soak a process is, from its command line."""
+    """Which part of the soak a process is, from its command line: the harness
+    is the load generator with the Stripe stand-in it starts."""
     if pid == harness_pid:
         return "harness"
     try:
@@ -46,6 +47,8 @@ def role_of(pid: int, harness_pid: int) -> str:
         name = Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
         return "other"
+    if b"stripe_standin" in command:
+        return "harness"
     if b"gunicorn" in command:
         return "web"
     if b" worker" in command and b"referral" in command:
