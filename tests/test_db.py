@@ -20,8 +20,8 @@ from referral.auth.current import api_key_required
 from referral.auth.models import LoginSession
 from referral.businesses.models import Trade
 from referral.db import _reads_only, commits_itself, get_session, request_bind, utcnow
-from tests.auth.apikeys.test_api_keys import create_key
-from tests.support.factories import SignedIn, make_business, make_user, sign_in
+from tests.support.api import api_client
+from tests.support.factories import SignedIn, make_business, make_user
 
 
 def _postgres_only(backend: str) -> None:
@@ -278,8 +278,8 @@ def test_a_key_s_last_use_is_committed_at_once_not_held_until_the_request_ends(
     app.add_url_rule("/_touch_probe", view_func=probe)
     business = make_business(db, name="Cool Air HVAC", trade="hvac", zip_code="78701")
     owner = make_user(db, business, email="owner@coolair.example.com", name="Alex Cool")
-    secret = create_key(SignedIn(business, owner, sign_in(app, owner)))
-    response = app.test_client().get("/_touch_probe", headers={"Authorization": f"Bearer {secret}"})
+    key = api_client(app, db, owner)
+    response = app.test_client().get("/_touch_probe", headers=key.headers)
 
     assert response.status_code == 200
     assert seen[0] is not None  # written, committed, and the row not locked
