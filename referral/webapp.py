@@ -9,6 +9,8 @@ from inspect import iscoroutinefunction
 from typing import Any
 
 from flask import Flask
+from flask.sansio.blueprints import Blueprint
+from flask.templating import _default_template_ctx_processor
 
 
 class ReferralFlask(Flask):
@@ -29,3 +31,12 @@ class ReferralFlask(Flask):
         except TypeError:  # not weakly referenceable: ask each time
             plain = not iscoroutinefunction(func)
         return func if plain else self.async_to_sync(func)
+
+    def register_blueprint(self, blueprint: Blueprint, **options: Any) -> None:
+        """Flask gives every blueprint its default context processor (`g`,
+        `request`, `session`), which the app already runs for every template:
+        kept, it ran twice on each page of a blueprint."""
+        super().register_blueprint(blueprint, **options)
+        for name, processors in self.template_context_processors.items():
+            if name is not None and _default_template_ctx_processor in processors:
+                processors.remove(_default_template_ctx_processor)

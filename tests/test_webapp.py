@@ -31,3 +31,16 @@ def test_an_async_function_still_goes_to_flask_async_to_sync(
     for _ in range(2):
         app.ensure_sync(hooks.awaited)
     assert handed == [hooks.awaited, hooks.awaited]
+
+
+def test_flask_s_default_context_runs_once_per_page_not_again_per_blueprint(app: Flask) -> None:
+    from flask.templating import _default_template_ctx_processor
+
+    processors = app.template_context_processors
+    assert _default_template_ctx_processor in processors[None]
+    assert [name for name, funcs in processors.items() if name and funcs] == []
+    with app.test_request_context("/referrals/inbox"):
+        app.preprocess_request()
+        context: dict[str, object] = {}
+        app.update_template_context(context)
+    assert {"g", "request"} <= set(context)  # the session is a global of every template
