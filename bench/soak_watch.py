@@ -172,7 +172,7 @@ class MachineWatch:
                 continue
             if pid not in self._roles:
                 self._roles[pid] = role_of(pid, self.harness_pid)
-                self._names[pid] = _name(pid)
+                self._names[pid] = process_name(pid)
             ticks[pid] = used
         return ticks
 
@@ -253,10 +253,12 @@ class MachineWatch:
         }
 
 
-def _name(pid: int) -> str:
+def process_name(pid: int) -> str:
     """A process's name and the start of its arguments, to say what it is."""
     try:
         words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        if not words[0]:  # a kernel thread has no command line: its name, as ps shows it
+            return f"[{Path(f'/proc/{pid}/comm').read_text().strip()}]"
     except OSError:
         return "?"
     shown = [Path(words[0].decode(errors="replace")).name] + [

@@ -17,6 +17,7 @@ from bench.soak_watch import (
     MachineWatch,
     cpu_ticks,
     host_ticks,
+    process_name,
     role_of,
     server_times,
 )
@@ -89,6 +90,7 @@ def test_a_second_of_the_machine_adds_up_cpu_per_role_and_the_host_s_steal() -> 
 
 def test_processes_are_told_apart_by_their_command_line() -> None:
     assert role_of(os.getpid(), harness_pid=os.getpid()) == "harness"
+    assert process_name(2) == "[kthreadd]"  # a kernel thread, by its name
     assert role_of(os.getpid(), harness_pid=-1) == "other"  # pytest is none of the soak's parts
     assert (cpu_ticks(os.getpid()) or 0) >= 0
     total, iowait, steal = host_ticks()
