@@ -372,6 +372,8 @@ class RssSampler:
         found = {}
         for pid, samples in self.samples.items():
             early = [kib for done, kib in samples if 0 < done <= first and kib]
+            if not early:  # few messages: their first tenth came between two samples
+                early = [kib for done, kib in samples if done <= first and kib]
             whole = [kib for _, kib in samples if kib]
             if early and whole:
                 found[pid] = (max(early), max(whole))
