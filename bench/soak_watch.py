@@ -204,9 +204,7 @@ class MachineWatch:
         """What the machine did from `start` (monotonic) for one second."""
         end = start + 1.0
         samples = [s for s in self.cpu if start < s.at <= end + self.interval / 2]
-        seconds = sum(s.seconds for s in samples) or 1.0
-        host_total = sum(s.host_total for s in samples) or 1
-        waits = Counter((w.waiting, w.blocked_by) for w in self.waits if start <= w.at <= end)
+        cpu_percent, steal, iowait = _cpu_shares(samples)
         longest: dict[str, float] = {}
         for at, what, age in self.transactions:
             if start <= at <= end:
@@ -214,14 +212,12 @@ class MachineWatch:
         others: Counter[str] = Counter()
         for sample in samples:
             others.update(sample.others)
+        seconds = sum(s.seconds for s in samples) or 1.0
         return SecondOfMachine(
-            cpu_percent={
-                role: round(100 * sum(s.by_role.get(role, 0.0) for s in samples) / seconds)
-                for role in ROLES
-            },
-            steal_percent=round(100 * sum(s.steal for s in samples) / host_total, 1),
-            iowait_percent=round(100 * sum(s.iowait for s in samples) / host_total, 1),
-            lock_waits=[(w, b, n) for (w, b), n in waits.most_common(3)],
+            cpu_percent=cpu_percent,
+            steal_percent=round(steal, 1),
+            iowait_percent=round(iowait, 1),
+            lock_waits=[(w, b, n) for (w, b), n in self._waits(start, end).most_common(3)],
             long_transactions=sorted(longest.items(), key=lambda kv: -kv[1])[:3],
             busiest_others=[
                 (name, round(100 * used / seconds)) for name, used in others.most_common(3)
@@ -231,16 +227,12 @@ class MachineWatch:
     def summary(self, since: float, until: float) -> dict:
         """The whole load: CPU per role, steal, and the commonest lock waits."""
         samples = [s for s in self.cpu if since < s.at <= until]
-        seconds = sum(s.seconds for s in samples) or 1.0
-        host_total = sum(s.host_total for s in samples) or 1
-        waits = Counter((w.waiting, w.blocked_by) for w in self.waits if since <= w.at <= until)
+        cpu_percent, steal, iowait = _cpu_shares(samples)
+        waits = self._waits(since, until)
         return {
-            "cpu percent of one CPU": {
-                role: round(100 * sum(s.by_role.get(role, 0.0) for s in samples) / seconds)
-                for role in ROLES
-            },
-            "steal percent": round(100 * sum(s.steal for s in samples) / host_total, 2),
-            "iowait percent": round(100 * sum(s.iowait for s in samples) / host_total, 2),
+            "cpu percent of one CPU": cpu_percent,
+            "steal percent": round(steal, 2),
+            "iowait percent": round(iowait, 2),
             "samples": len(samples),
             "lock waits seen": sum(waits.values()),
             "commonest lock waits": [
@@ -251,6 +243,24 @@ class MachineWatch:
             ),
             "sampling errors": dict(self.errors),
         }
+
+    def _waits(self, since: float, until: float) -> Counter[tuple[str, str]]:
+        """(waiting, blocked by) -> the samples that saw it, in [since, until]."""
+        return Counter((w.waiting, w.blocked_by) for w in self.waits if since <= w.at <= until)
+
+
+def _cpu_shares(samples: list[CpuSample]) -> tuple[dict[str, int], float, float]:
+    """Each role's CPU as a percentage of one CPU, and the host's steal and I/O
+    wait as percentages of all CPUs, over the samples."""
+    seconds = sum(s.seconds for s in samples) or 1.0
+    host_total = sum(s.host_total for s in samples) or 1
+    by_role = {
+        role: round(100 * sum(s.by_role.get(role, 0.0) for s in samples) / seconds)
+        for role in ROLES
+    }
+    steal = 100 * sum(s.steal for s in samples) / host_total
+    iowait = 100 * sum(s.iowait for s in samples) / host_total
+    return by_role, steal, iowait
 
 
 def process_name(pid: int) -> str:

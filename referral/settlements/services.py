@@ -179,7 +179,8 @@ class _Plan:
     debtor_id: int
     creditor_id: int
     currency: str
-    owed: dict[int, int]  # by payer
+    debtor_owed_cents: int
+    creditor_owed_cents: int
     net_cents: int
     lines: list[tuple[Commission, int]]  # each commission with what it still owes
 
@@ -204,7 +205,8 @@ def _plan(partnership: Partnership, commissions: Sequence[Commission]) -> _Plan 
         debtor,
         creditor,
         lines[0][0].currency,
-        {debtor: owed_by[debtor], creditor: owed_by[creditor]},
+        owed_by[debtor],
+        owed_by[creditor],
         net,
         lines,
     )
@@ -221,8 +223,8 @@ def _write(session: Session, plans: Sequence[_Plan]) -> list[Settlement]:
             debtor_id=plan.debtor_id,
             creditor_id=plan.creditor_id,
             currency=plan.currency,
-            debtor_owed_cents=plan.owed[plan.debtor_id],
-            creditor_owed_cents=plan.owed[plan.creditor_id],
+            debtor_owed_cents=plan.debtor_owed_cents,
+            creditor_owed_cents=plan.creditor_owed_cents,
             net_cents=plan.net_cents,
             platform_fee_cents=apply_basis_points(plan.net_cents, fee_bps),
             status=SettlementStatus.OPEN,
