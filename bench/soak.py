@@ -64,7 +64,8 @@ from bench.soak_stripe import StripeDelivery  # noqa: E402
 from bench.soak_users import Scenario  # noqa: E402
 from bench.soak_watch import MachineWatch, server_times  # noqa: E402
 from bench.soak_world import World, connect_payments, seed_world  # noqa: E402
-from referral import serving  # noqa: E402
+from referral import domains, serving  # noqa: E402, F401 (domains: the handled events)
+from referral.payments import webhooks  # noqa: E402
 from tests.support.stripe_standin import StripeStandIn  # noqa: E402
 
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -208,12 +209,14 @@ def run(args: argparse.Namespace, clock: Clock, work_dir: Path, stack: ExitStack
     ).start()
     stack.callback(delivery.stop)
     # Connected accounts' events (onboarding, at the start) go straight to the
-    # app's Connect endpoint; the platform's through the relay.
+    # app's Connect endpoint; the platform's through the relay. Each endpoint
+    # gets the events `referral stripe setup` registers it for, as in production.
     standin.send_webhooks_to(
         delivery.url,
         secret,
         connect_url=app_server.url + "/stripe/webhook/connect",
         connect_secret=connect_secret,
+        events=webhooks.endpoint_events(),
     )
     app_server.start()
     stack.callback(app_server.stop)

@@ -30,6 +30,7 @@ from werkzeug.serving import run_simple
 
 from referral.config import STANDIN_SECRET_KEY
 from referral.paths import CHECKOUT_ROOT
+from referral.payments import webhooks
 
 
 @click.command("up")
@@ -112,26 +113,35 @@ def _standin(config: dict[str, object], host: str, port: int) -> _child:
         cwd=root,
     )
     app_url = f"http://{host}:{port}"
+    events = webhooks.endpoint_events()
     child.after_start = lambda: _configure_standin(
         base,
         {
-            "platform": (f"{app_url}/stripe/webhook", str(config["STRIPE_WEBHOOK_SECRET"])),
+            "platform": (
+                f"{app_url}/stripe/webhook",
+                str(config["STRIPE_WEBHOOK_SECRET"]),
+                events["platform"],
+            ),
             "connect": (
                 f"{app_url}/stripe/webhook/connect",
                 str(config["STRIPE_CONNECT_WEBHOOK_SECRET"]),
+                events["connect"],
             ),
         },
     )
     return child
 
 
-def _configure_standin(base: str, endpoints: dict[str, tuple[str, str]]) -> None:
-    """Point the stand-in's platform and Connect endpoints at this app."""
+def _configure_standin(base: str, endpoints: dict[str, tuple[str, str, list[str]]]) -> None:
+    """Point the stand-in's platform and Connect endpoints at this app, each for
+    the events `referral stripe setup` would register it for."""
     deadline = time.monotonic() + 30
     pending = dict(endpoints)
     while pending:
-        name, (url, secret) = next(iter(pending.items()))
-        body = json.dumps({"endpoint": name, "url": url, "secret": secret}).encode()
+        name, (url, secret, events) = next(iter(pending.items()))
+        body = json.dumps(
+            {"endpoint": name, "url": url, "secret": secret, "enabled_events": events}
+        ).encode()
         request = urllib.request.Request(
             f"{base}/_config/webhook", data=body, headers={"Content-Type": "application/json"}
         )

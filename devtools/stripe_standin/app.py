@@ -112,8 +112,9 @@ config_routes = web.RouteTableDef()
 @config_routes.post("/_config/webhook")
 async def configure_webhook(request: web.Request) -> web.Response:
     """{"url": ..., "secret": "whsec_...", "endpoint": "platform" | "connect",
-    "api_version": ...} replaces that endpoint (default: the platform's, in the
-    stand-in's version); {"url": null} stops sending to it."""
+    "api_version": ..., "enabled_events": [...]} replaces that endpoint
+    (default: the platform's, in the stand-in's version, for every event, as
+    Stripe's "*"); {"url": null} stops sending to it."""
     body = await pages.json_body(request)
     url, secret = body.get("url"), body.get("secret")
     name = body.get("endpoint") or "platform"
@@ -121,8 +122,17 @@ async def configure_webhook(request: web.Request) -> web.Response:
         raise StripeError(400, f"endpoint must be one of {ENDPOINTS}")
     if url and not (str(url).startswith("http") and secret):
         raise StripeError(400, "Send an http(s) url and a secret.")
+    events = body.get("enabled_events") or ["*"]
+    if not isinstance(events, list) or not all(isinstance(e, str) and e for e in events):
+        raise StripeError(
+            400, "enabled_events must be a list of event types.", param="enabled_events"
+        )
     endpoint = deliverer.configure(
-        url or None, secret or None, endpoint=name, api_version=body.get("api_version")
+        url or None,
+        secret or None,
+        endpoint=name,
+        api_version=body.get("api_version"),
+        enabled_events=tuple(events),
     )
     return api.json_response(
         {
@@ -130,6 +140,7 @@ async def configure_webhook(request: web.Request) -> web.Response:
             "url": endpoint.url,
             "secret_set": bool(endpoint.secret),
             "api_version": endpoint.api_version,
+            "enabled_events": list(endpoint.enabled_events),
         }
     )
 

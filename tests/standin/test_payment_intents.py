@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import requests
 import stripe
 
 from tests.support.stripe_standin import StripeStandIn, WebhookReceiver
@@ -54,6 +55,63 @@ def test_a_destination_charge_pays_the_account_less_the_application_fee(
         ("transfer.created", transfer.id),
     ):
         assert webhooks.wait_for(event_type, id=object_id).data.object.id == object_id
+
+
+def test_an_endpoint_is_sent_only_the_events_it_asked_for(
+    standin: StripeStandIn, webhooks: WebhookReceiver
+) -> None:
+    # A charge makes five events (intent created and succeeded, charge, transfer,
+    # application fee); the platform endpoint asked for one, as Stripe honours
+    # an endpoint's enabled_events.
+    standin.send_webhooks_to(
+        webhooks.url, webhooks.secret, events={"platform": ["payment_intent.succeeded"]}
+    )
+    client = standin.client()
+    account = onboarded_account(client, standin)
+    customer, card = customer_with_saved_card(client, standin)
+
+    intent = destination_charge(
+        client, customer=customer.id, payment_method=card, destination=account.id
+    )
+
+    webhooks.wait_for("payment_intent.succeeded", id=intent.id)
+    assert [delivery["type"] for delivery in standin.deliveries()] == ["payment_intent.succeeded"]
+    assert [event.type for event in webhooks.events()] == ["payment_intent.succeeded"]
+
+
+def test_an_endpoint_asking_for_events_by_prefix_gets_each_of_them(
+    standin: StripeStandIn, webhooks: WebhookReceiver
+) -> None:
+    standin.send_webhooks_to(
+        webhooks.url, webhooks.secret, events={"platform": ["payment_intent.*"]}
+    )
+    client = standin.client()
+    account = onboarded_account(client, standin)
+    customer, card = customer_with_saved_card(client, standin)
+
+    intent = destination_charge(
+        client, customer=customer.id, payment_method=card, destination=account.id
+    )
+
+    webhooks.wait_for("payment_intent.succeeded", id=intent.id)
+    assert sorted(delivery["type"] for delivery in standin.deliveries()) == [
+        "payment_intent.created",
+        "payment_intent.succeeded",
+    ]
+
+
+@pytest.mark.parametrize("events", [["payment_intent.succeeded", ""], "payment_intent.succeeded"])
+def test_an_endpoint_configured_with_malformed_events_is_a_400(
+    standin: StripeStandIn, events: object
+) -> None:
+    response = requests.post(
+        standin.api_base + "/_config/webhook",
+        json={"url": "http://127.0.0.1:9/hook", "secret": "whsec_x", "enabled_events": events},
+        timeout=10,
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "enabled_events"
 
 
 @pytest.mark.parametrize(

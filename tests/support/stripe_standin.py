@@ -19,7 +19,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -124,10 +124,14 @@ class StripeStandIn:
         connect_url: str | None = None,
         connect_secret: str | None = None,
         api_version: str | None = None,
+        events: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         """The platform endpoint and the Connect endpoint (connected accounts'
         events, with `account`), each with its own secret; None stops sending
-        there. Events are rendered in `api_version` (default: the stand-in's)."""
+        there. Events are rendered in `api_version` (default: the stand-in's).
+        `events` limits an endpoint ("platform", "connect") to those types, as
+        `referral stripe setup` registers them (`webhooks.endpoint_events()`);
+        otherwise it gets every event."""
         for endpoint, where, key in (
             ("platform", url, secret),
             ("connect", connect_url, connect_secret),
@@ -135,7 +139,13 @@ class StripeStandIn:
             self._call(
                 "POST",
                 "/_config/webhook",
-                {"endpoint": endpoint, "url": where, "secret": key, "api_version": api_version},
+                {
+                    "endpoint": endpoint,
+                    "url": where,
+                    "secret": key,
+                    "api_version": api_version,
+                    "enabled_events": list((events or {}).get(endpoint) or ["*"]),
+                },
             )
 
     def add_fault(
