@@ -24,10 +24,10 @@ def setup_command(base_url: str | None) -> None:
     from referral.payments import gateway, webhooks
 
     base = (base_url or current_app.config["BASE_URL"]).rstrip("/")
-    events = webhooks.endpoint_events()
+    asked_for = webhooks.endpoint_events()
     wanted = {
-        "platform": (f"{base}/stripe/webhook", events["platform"], False),
-        "connect": (f"{base}/stripe/webhook/connect", events["connect"], True),
+        "platform": (f"{base}/stripe/webhook", asked_for["platform"], False),
+        "connect": (f"{base}/stripe/webhook/connect", asked_for["connect"], True),
     }
     existing = {endpoint.url: endpoint for endpoint in gateway.webhook_endpoints()}
     settings = {"platform": "STRIPE_WEBHOOK_SECRET", "connect": "STRIPE_CONNECT_WEBHOOK_SECRET"}

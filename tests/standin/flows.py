@@ -89,3 +89,15 @@ def destination_charge(
         },
         options={"idempotency_key": key or f"settlement-{settlement_id}-attempt-1"},
     )
+
+
+def settlement_charge_flow(
+    client: stripe.StripeClient, standin: StripeStandIn
+) -> stripe.PaymentIntent:
+    """A settlement's whole Stripe flow from nothing: an onboarded account, a
+    customer's card saved through Checkout, and one destination charge."""
+    account = onboarded_account(client, standin)
+    customer, card = customer_with_saved_card(client, standin)
+    return destination_charge(
+        client, customer=customer.id, payment_method=card, destination=account.id
+    )

@@ -10,7 +10,7 @@ from referral import create_app, devserver
 from referral.config import TestConfig
 from tests.support.stripe_standin import StripeStandIn, WebhookReceiver
 
-from .flows import customer_with_saved_card, destination_charge, onboarded_account
+from .flows import settlement_charge_flow
 
 
 def test_the_demo_stand_in_sends_each_endpoint_only_what_stripe_setup_registers(
@@ -26,13 +26,7 @@ def test_the_demo_stand_in_sends_each_endpoint_only_what_stripe_setup_registers(
     child = devserver._standin(config, str(where.hostname), int(where.port or 80))
     assert child.after_start is not None
     child.after_start()  # as once its process is up; the fixture's stand-in stands for it
-    client = standin.client()
-    account = onboarded_account(client, standin)
-    customer, card = customer_with_saved_card(client, standin)
-
-    intent = destination_charge(
-        client, customer=customer.id, payment_method=card, destination=account.id
-    )
+    intent = settlement_charge_flow(standin.client(), standin)
 
     standin.wait_for_delivery("payment_intent.succeeded", object_id=intent.id)
     # Of the account's, the customer's, the card's and the charge's events,

@@ -15,6 +15,7 @@ from .flows import (
     destination_charge,
     express_account,
     onboarded_account,
+    settlement_charge_flow,
 )
 
 
@@ -66,13 +67,7 @@ def test_an_endpoint_is_sent_only_the_events_it_asked_for(
     standin.send_webhooks_to(
         webhooks.url, webhooks.secret, events={"platform": ["payment_intent.succeeded"]}
     )
-    client = standin.client()
-    account = onboarded_account(client, standin)
-    customer, card = customer_with_saved_card(client, standin)
-
-    intent = destination_charge(
-        client, customer=customer.id, payment_method=card, destination=account.id
-    )
+    intent = settlement_charge_flow(standin.client(), standin)
 
     webhooks.wait_for("payment_intent.succeeded", id=intent.id)
     assert [delivery["type"] for delivery in standin.deliveries()] == ["payment_intent.succeeded"]
@@ -85,13 +80,7 @@ def test_an_endpoint_asking_for_events_by_prefix_gets_each_of_them(
     standin.send_webhooks_to(
         webhooks.url, webhooks.secret, events={"platform": ["payment_intent.*"]}
     )
-    client = standin.client()
-    account = onboarded_account(client, standin)
-    customer, card = customer_with_saved_card(client, standin)
-
-    intent = destination_charge(
-        client, customer=customer.id, payment_method=card, destination=account.id
-    )
+    intent = settlement_charge_flow(standin.client(), standin)
 
     webhooks.wait_for("payment_intent.succeeded", id=intent.id)
     assert sorted(delivery["type"] for delivery in standin.deliveries()) == [
