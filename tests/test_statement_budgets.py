@@ -30,6 +30,7 @@ from tests.support.factories import (
     partner_up,
     percent,
     refer,
+    sent_referral,
     sign_in,
     terms,
     won_referral,
@@ -249,16 +250,39 @@ def test_the_dashboard_sends_one_per_figure(
     within(app, 14, lambda: client.get("/analytics"))
 
 
-def test_a_partner_reporting_a_job_won_sends_22(
+def test_a_partner_accepting_a_referral_sends_13(
+    app: Flask, db: Session, partners: tuple[Actor, Actor]
+) -> None:
+    """The key; the referral; the consent in force, in one (was the record,
+    then its withdrawal); the referral's one UPDATE (was two: accepted_at was
+    set after the reactions had flushed it) and its event; the webhook
+    endpoints; the terms locked on the referral, in one (was the version, then
+    its terms); the sender's notification, its managers with their business
+    and their email; the customer and the consent the sight rule reads (now
+    visible); the audit of the contact view."""
+    hvac, plumber = partners
+    with app.app_context():
+        referrals = iter([sent_referral(db, hvac, plumber) for _ in range(2)])
+        db.commit()
+    client = api_client(app, db, user_of(db, plumber))
+
+    def accept():  # type: ignore[no-untyped-def]
+        return client.post(f"/referrals/{next(referrals).id}/accept", json={})
+
+    within(app, 13, accept)
+
+
+def test_a_partner_reporting_a_job_won_sends_20(
     app: Flask, db: Session, partners: tuple[Actor, Actor]
 ) -> None:
     """The key; the referral; its one UPDATE and its event (was two UPDATEs:
     closed_at was set after the reactions had flushed it); the webhook
-    endpoints; the terms in force, the commission (none yet), the commission,
-    its accrual and entries, and the job telling integrations; for each side,
-    its notification, its managers with their business (was two reads) and
-    their email; the customer, once (was twice), and the consent the sight
-    rule reads; the audit of the contact view."""
+    endpoints; the terms locked on the referral, in one (was two), the
+    commission (none yet), the commission, its accrual and entries, and the job
+    telling integrations; for each side, its notification, its managers with
+    their business (was two reads) and their email; the customer, once (was
+    twice), and the consent the sight rule reads, in one (was two); the audit
+    of the contact view."""
     hvac, plumber = partners
     with app.app_context():
         referrals = iter([accepted_referral(db, hvac, plumber) for _ in range(2)])
@@ -270,7 +294,7 @@ def test_a_partner_reporting_a_job_won_sends_22(
             json={"job_value_cents": 250_000, "job_date": "2026-11-30"},
         )
 
-    within(app, 22, report_won)
+    within(app, 20, report_won)
 
 
 def test_settle_now_costs_the_same_statements_for_any_number_of_partnerships(

@@ -35,11 +35,13 @@ APPROVED_STAGE = (
 
 
 def terms_for(session: Session, referral: Referral) -> ProposalTerms:
-    """The terms of the version locked on the referral, for its direction."""
-    version = session.get(TermsVersion, referral.terms_version_id)
+    """The terms of the version locked on the referral, for its direction, in
+    one statement (was two: the version, then its proposal's terms)."""
     terms = session.exec(
-        select(ProposalTerms).where(
-            ProposalTerms.proposal_id == version.proposal_id,  # type: ignore[union-attr]
+        select(ProposalTerms)
+        .join(TermsVersion, TermsVersion.proposal_id == ProposalTerms.proposal_id)
+        .where(
+            TermsVersion.id == referral.terms_version_id,
             ProposalTerms.referrer_id == referral.sender_id,
         )
     ).one()

@@ -5,13 +5,14 @@ without a record made here."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, render_template
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
-from sqlalchemy import or_, update
+from sqlalchemy import Select, bindparam, exists, or_, update
 from sqlmodel import Session, select
 
 from referral import events
@@ -401,12 +402,31 @@ def consent_state(
     session: Session, referral_id: int | None = None, *, lead_id: int | None = None
 ) -> ConsentState:
     """The consent in force for a referral (or lead): none yet, given, refused or withdrawn."""
-    record = latest_record(session, referral_id, lead_id=lead_id)
-    if record is None:
+    row = session.execute(
+        _state_query(by_lead=lead_id is not None),
+        {"subject_id": lead_id if lead_id is not None else referral_id},
+    ).first()
+    if row is None:
         return ConsentState.NONE
-    if record.decision != "given":
+    decision, withdrawn = row
+    if decision != "given":
         return ConsentState.REFUSED
-    return ConsentState.WITHDRAWN if is_withdrawn(session, record) else ConsentState.GIVEN
+    return ConsentState.WITHDRAWN if withdrawn else ConsentState.GIVEN
+
+
+@functools.cache
+def _state_query(*, by_lead: bool) -> Select[tuple[str, bool]]:
+    """The latest record's decision and whether it was withdrawn, in one
+    statement (was two: the record, then its withdrawal), built once: every
+    receiver's view of a referral asks it."""
+    subject = ConsentRecord.lead_id if by_lead else ConsentRecord.referral_id
+    withdrawn = exists().where(ConsentWithdrawal.consent_record_id == ConsentRecord.id)
+    return (
+        select(ConsentRecord.decision, withdrawn)
+        .where(subject == bindparam("subject_id"))
+        .order_by(ConsentRecord.id.desc())
+        .limit(1)
+    )
 
 
 def agreed_at(record: ConsentRecord) -> str:

@@ -592,6 +592,9 @@ def _deliver(
     """Consent is in place: the partner sees the referral (without contact
     details until it accepts) and must answer within the response window."""
     now = utcnow()
+    # Before the move, whose reactions flush the referral (one UPDATE, not two).
+    referral.sent_at = now
+    referral.respond_by = now + dt.timedelta(hours=response_window_hours)
     _move(
         session,
         referral,
@@ -600,8 +603,6 @@ def _deliver(
         business_id=actor.business_id if actor else None,
         user_id=actor.user_id if actor else None,
     )
-    referral.sent_at = now
-    referral.respond_by = now + dt.timedelta(hours=response_window_hours)
     enqueue(session, "referral.expire", {"referral_id": referral.id}, run_at=referral.respond_by)
     sender = session.get(Business, referral.sender_id)
     _notify(
@@ -684,6 +685,7 @@ def accept_referral(*, session: Session, actor: Actor, referral_id: int) -> Refe
         session, referral_id
     ):
         raise DomainError("The customer has withdrawn their consent.")
+    referral.accepted_at = utcnow()  # before the move: its reactions flush the referral
     _move(
         session,
         referral,
@@ -692,7 +694,6 @@ def accept_referral(*, session: Session, actor: Actor, referral_id: int) -> Refe
         business_id=actor.business_id,
         user_id=actor.user_id,
     )
-    referral.accepted_at = utcnow()
     outcomes.reached(session, referral, "accepted")
     _notify(
         session,
@@ -708,6 +709,7 @@ def decline_referral(
     *, session: Session, actor: Actor, referral_id: int, reason: str = ""
 ) -> Referral:
     referral = _receiver_action(session, actor, referral_id)
+    referral.decline_reason = reason  # before the move, as accept's accepted_at
     _move(
         session,
         referral,
@@ -717,7 +719,6 @@ def decline_referral(
         user_id=actor.user_id,
         note=reason,
     )
-    referral.decline_reason = reason
     _notify(
         session,
         referral.sender_id,

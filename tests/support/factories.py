@@ -154,6 +154,15 @@ _customers = iter(range(1, 10_000))
 
 def accepted_referral(db: Session, sender: Actor, receiver: Actor) -> Referral:
     """A referral with attested consent, accepted by `receiver`."""
+    referral = sent_referral(db, sender, receiver)
+    referrals.accept_referral(session=db, actor=receiver, referral_id=referral.id)
+    db.commit()
+    return referral
+
+
+def sent_referral(db: Session, sender: Actor, receiver: Actor) -> Referral:
+    """A referral of a new customer with attested consent, sent to `receiver`
+    (not committed)."""
     n = next(_customers)
     customer = create_customer(
         session=db,
@@ -173,8 +182,6 @@ def accepted_referral(db: Session, sender: Actor, receiver: Actor) -> Referral:
             attested_on=dt.date.today(),
         ),
     )
-    referrals.accept_referral(session=db, actor=receiver, referral_id=referral.id)
-    db.commit()
     return referral
 
 
