@@ -167,6 +167,22 @@ def test_the_inbox_sends_three(app: Flask, db: Session, partners: tuple[Actor, A
     within(app, 3, lambda: client.get("/referrals/inbox"))
 
 
+def test_a_receivers_page_of_an_accepted_referral_sends_13(
+    app: Flask, db: Session, partners: tuple[Actor, Actor]
+) -> None:
+    """The login; the referral; the customer, once and held (was twice: the
+    sight's read was dropped before the page read it again); the consent in
+    force; the audit of the contact view; the consent record, the attribution,
+    the events, the sender, the withdrawal (none) and the staff member who
+    recorded the consent; the claims' business names; the commission."""
+    hvac, plumber = partners
+    with app.app_context():
+        referral = accepted_referral(db, hvac, plumber)
+    client = sign_in(app, user_of(db, plumber))
+
+    within(app, 13, lambda: client.get(f"/referrals/{referral.id}"))
+
+
 @pytest.mark.parametrize("direction", ["sent", "received"])
 def test_a_page_of_referrals_through_the_api_sends_as_many_for_five_as_for_one(
     app: Flask, db: Session, partners: tuple[Actor, Actor], direction: str
