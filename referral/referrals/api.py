@@ -13,7 +13,6 @@ from referral.businesses.actor import current_actor
 from referral.consent import services as consent
 from referral.consent.models import ATTESTED_METHODS, SENDER_METHODS, ConsentMethod
 from referral.consent.visibility import ConsentState
-from referral.customers.models import Customer
 from referral.db import get_session
 from referral.errors import NotFound, ValidationFailed
 from referral.ids import IdField
@@ -149,15 +148,11 @@ def _view(referral: Referral, consent_state: ConsentState | None = None) -> dict
     data = {
         name: getattr(referral, name) for name in field_names(ReferralSchema) if name != "customer"
     }
-    data["customer"] = None
-    # Read once and held: the sight reads it too (erased or not), and the
-    # session keeps a row only while something refers to it.
-    customer = session.get(Customer, referral.customer_id)
-    sight = services.customer_sight(session, referral, g.business.id, consent_state=consent_state)
-    if sight.identity:
-        data["customer"] = customer
-        if referral.receiver_id == g.business.id:
-            services.record_contact_view(session=session, referral=referral, user_id=None)
+    sight, data["customer"] = services.customer_in_sight(
+        session, referral, g.business.id, consent_state=consent_state
+    )
+    if sight.identity and referral.receiver_id == g.business.id:
+        services.record_contact_view(session=session, referral=referral, user_id=None)
     return data
 
 

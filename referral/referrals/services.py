@@ -188,6 +188,22 @@ def customer_sight(
     )
 
 
+def customer_in_sight(
+    session: Session,
+    referral: Referral,
+    business_id: int,
+    *,
+    consent_state: ConsentState | None = None,
+) -> tuple[Sight, Customer | None]:
+    """The sight, and the customer when it shows them (a page or answer that
+    shows the customer). The customer is read first and held while the sight
+    reads it too: the session keeps a row only while something refers to it,
+    so it was read twice."""
+    customer = session.get(Customer, referral.customer_id)
+    sight = customer_sight(session, referral, business_id, consent_state=consent_state)
+    return sight, customer if sight.identity else None
+
+
 def load_customers(session: Session, referrals: Iterable[Referral]) -> list[Customer]:
     """The referrals' customers in one statement. Hold the list while the
     referrals are shown: `session.get` then finds each without asking."""

@@ -233,11 +233,7 @@ def _show_page(referral_id: int, status: int = 200, **won_form: Any) -> tuple[st
     """The referral's page; `won_form`: the outcome form's errors and values."""
     db = get_session()
     referral = services.get_referral(session=db, business_id=g.business.id, referral_id=referral_id)
-    # Read once and held: the sight and the receipt read it too, and the
-    # session keeps a row only while something refers to it (it was read twice).
-    held_customer = db.get(Customer, referral.customer_id)
-    sight = services.customer_sight(db, referral, g.business.id)
-    customer = held_customer if sight.identity else None
+    sight, customer = services.customer_in_sight(db, referral, g.business.id)
     if sight.identity and referral.receiver_id == g.business.id:
         services.record_contact_view(session=db, referral=referral, user_id=g.user.id)
     record = consent.latest_record(db, referral_id)
