@@ -14,8 +14,14 @@ from typing import Any
 
 
 def post_worker_init(worker: Any) -> None:
-    # As referral/serving.py does in production (referral/longlived.py), for
-    # every app measured alike: what the worker loaded is left out of collections.
+    # As referral/serving.py does in production (referral/longlived.py):
+    # Referral's workers warm up before their first request, and for every app
+    # measured alike, what the worker loaded is left out of collections.
+    app = getattr(worker, "wsgi", None)
+    if type(app).__module__.startswith("referral."):
+        from referral.longlived import warm_up
+
+        warm_up(app)
     gc.collect()
     gc.freeze()
     ready_dir = os.environ.get("BENCH_READY_DIR")

@@ -47,7 +47,11 @@ accesslog = os.environ.get("WEB_ACCESS_LOG", "-")  # "-": stdout
 
 
 def post_worker_init(worker: object) -> None:
-    """Each worker, once it has imported and created the app."""
-    from referral.longlived import freeze_loaded_objects
+    """Each worker, once it has imported and created the app, before it takes
+    a request: warmed up, then what it loaded frozen (referral/longlived.py)."""
+    from flask import Flask
 
-    freeze_loaded_objects()
+    from referral.longlived import prepare_worker
+
+    app = getattr(worker, "wsgi", None)
+    prepare_worker(app if isinstance(app, Flask) else None)

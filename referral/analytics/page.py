@@ -21,11 +21,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from flask import Flask
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from referral.analytics import funnel, lifetime, market, outreach, partners, second_sales, trends
 from referral.analytics.sql import Period
+from referral.db import utcnow
+from referral.longlived import warm_up_with
 
 log = logging.getLogger(__name__)
 
@@ -120,3 +123,16 @@ def compute(engine: Engine, business_id: int, *, period: Period, direction: str)
     for future in in_flight:
         results.update(future.result())
     return Figures(**results)
+
+
+# No business has this id: every figure of it is empty.
+NOBODY = 0
+
+
+@warm_up_with
+def compute_for_nobody(app: Flask) -> None:
+    """Before a worker's first dashboard: its figures' statements compiled and
+    its threads started, which made that first dashboard 150 ms (20 after)."""
+    period = Period.last_months_until(12, now=utcnow())
+    for direction in ("sent", "received"):
+        compute(app.extensions["db_request_engine"], NOBODY, period=period, direction=direction)

@@ -19,12 +19,13 @@ from flask import Flask, abort, flash, g, redirect, request, session, url_for
 from sqlalchemy import Select, bindparam, or_, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import Executable
-from sqlmodel import SQLModel, select
+from sqlmodel import Session, SQLModel, select
 
 from referral.auth.models import ApiKey, LoginSession, User
 from referral.auth.services import business_verified
 from referral.auth.tokens import hash_token
 from referral.db import commits_itself, get_session, utcnow
+from referral.longlived import warm_up_with
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -211,6 +212,16 @@ def _api_key_lookup() -> Select[Any]:
         )
     )
     return _extended(query, _WITH_API_KEY, ApiKey.business_id)
+
+
+@warm_up_with
+def look_up_nobody(app: Flask) -> None:
+    """Before a worker's first request: the two lookups that every page and
+    every API call begins with compiled (for a login and a key that do not
+    exist), so the first of each does not pay for it."""
+    with Session(app.extensions["db_request_engine"]) as session:
+        session.execute(_login_lookup(), {"token_hash": ""}).first()
+        session.execute(_api_key_lookup(), {"key_hash": ""}).first()
 
 
 def api_key_required(view: F) -> F:

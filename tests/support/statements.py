@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 from flask import Flask
 from sqlalchemy import Engine, event
+from sqlalchemy.engine.interfaces import CacheStats
 
 
 class Sent(list[str]):
@@ -44,3 +45,21 @@ def statements(app: Flask) -> Iterator[Sent]:
     """The statements this thread sent through the app's engine inside the block."""
     with sql_statements(app.extensions["db_engine"]) as sent:
         yield sent
+
+
+@contextmanager
+def compiled_statements(engine: Engine) -> Iterator[list[tuple[str, str]]]:
+    """(thread name, statement) of each statement sent through `engine` inside
+    the block, from any thread, that SQLAlchemy had to compile: it was not in
+    the engine's cache of compiled statements."""
+    compiled: list[tuple[str, str]] = []
+
+    def record(_conn, _cursor, statement, _parameters, context, _many) -> None:  # type: ignore[no-untyped-def]
+        if context.cache_hit is CacheStats.CACHE_MISS:
+            compiled.append((threading.current_thread().name, statement))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield compiled
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
