@@ -348,6 +348,11 @@ def run(args: argparse.Namespace, clock: Clock, work_dir: Path, stack: ExitStack
             label: {"p50": percentile(times, 0.50), "p99": percentile(times, 0.99)}
             for label, times in served.items()
         },
+        # A new worker's first seconds, then the whole load in tenths.
+        "first seconds": [asdict(w) for w in recorder.windows(began, began + 3, 1)],
+        "over time": [
+            asdict(w) for w in recorder.windows(began, ended, max(1, round(args.duration / 10)))
+        ],
         "slowest seconds": [
             {**asdict(s), "machine": asdict(watch.second(began + s.second))}
             for s in recorder.slowest_seconds(began, ended)
@@ -493,6 +498,16 @@ def print_report(report: dict, verdict: Verdict, args: argparse.Namespace) -> bo
         f"  {'all':<40}{total:>9,}{total / report['seconds']:>8.1f}"
         f"{'':>24}{report['errors total']:>8}{report['errors in fault windows']:>10}"
     )
+    for title, key in (("its first seconds", "first seconds"), ("over time", "over time")):
+        if report.get(key):
+            print(f"  the load {title} (median / p99 of the requests due in each):")
+            print(
+                "    "
+                + ", ".join(
+                    f"+{w['start']} s {w['median_ms']:,.0f}/{w['p99_ms']:,.0f} ms"
+                    for w in report[key]
+                )
+            )
     if report.get("slowest seconds"):
         print("  slowest seconds of the load (the requests due in each):")
         for second in report["slowest seconds"]:

@@ -90,6 +90,17 @@ class SlowSecond:
     max_ms: float
 
 
+@dataclass(frozen=True)
+class Window:
+    """The requests due in [start, start + seconds) of the load, and how long they took."""
+
+    start: int  # seconds from the start of the load
+    seconds: int
+    requests: int
+    median_ms: float
+    p99_ms: float
+
+
 @dataclass
 class Recorder:
     """Thread-safe: every client thread adds to it."""
@@ -150,13 +161,8 @@ class Recorder:
         """The seconds whose requests took longest (by their median): a stall
         holds the requests of every endpoint due in it, a slow endpoint only
         its own, and the tail figures alone do not tell the two apart."""
-        with self._lock:
-            samples = [s for s in self.samples if since <= s.began <= until]
-        by_second: dict[int, list[Sample]] = defaultdict(list)
-        for sample in samples:
-            by_second[int(sample.began - since)].append(sample)
         seconds = []
-        for second, in_it in by_second.items():
+        for second, in_it in self._by_window(since, until, 1).items():
             times = sorted(sample.ms for sample in in_it)
             seconds.append(
                 SlowSecond(
@@ -168,6 +174,31 @@ class Recorder:
                 )
             )
         return sorted(seconds, key=lambda each: each.median_ms, reverse=True)[:count]
+
+    def windows(self, since: float, until: float, width: int) -> list[Window]:
+        """The load in windows of `width` seconds, in order: whether it got
+        slower as the data grew, or only in a few bursts."""
+        windows = []
+        for number, in_it in sorted(self._by_window(since, until, width).items()):
+            times = sorted(sample.ms for sample in in_it)
+            windows.append(
+                Window(
+                    start=number * width,
+                    seconds=width,
+                    requests=len(in_it),
+                    median_ms=percentile(times, 0.50),
+                    p99_ms=percentile(times, 0.99),
+                )
+            )
+        return windows
+
+    def _by_window(self, since: float, until: float, width: int) -> dict[int, list[Sample]]:
+        with self._lock:
+            samples = [s for s in self.samples if since <= s.began <= until]
+        by_window: dict[int, list[Sample]] = defaultdict(list)
+        for sample in samples:
+            by_window[int((sample.began - since) // width)].append(sample)
+        return by_window
 
 
 def _count(failures: list[Failure], since: float, until: float) -> dict[str, int]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
-from bench.soak_client import Recorder, SlowSecond
+from bench.soak_client import Recorder, SlowSecond, Window
 from bench.soak_watch import (
     ROLES,
     CpuSample,
@@ -36,6 +36,17 @@ def test_a_stall_raises_the_median_of_its_second_and_a_slow_page_only_the_max() 
     assert slowest == [
         SlowSecond(second=1, requests=3, endpoints=3, median_ms=1_100.0, max_ms=1_100.0),
         SlowSecond(second=2, requests=2, endpoints=2, median_ms=10.0, max_ms=300.0),
+    ]
+
+
+def test_the_load_over_time_shows_whether_it_slowed_as_it_went_on() -> None:
+    recorder = Recorder()
+    for moment in range(20):  # a request every second, each slower than the last
+        recorder.add("GET /", 100.0 + moment, 10.0 + moment, True)
+
+    assert recorder.windows(100.0, 120.0, 10) == [
+        Window(start=0, seconds=10, requests=10, median_ms=14.0, p99_ms=19.0),
+        Window(start=10, seconds=10, requests=10, median_ms=24.0, p99_ms=29.0),
     ]
 
 
