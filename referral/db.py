@@ -19,10 +19,19 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Connection, DateTime, Engine, create_engine, event, literal_column, select
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    create_engine,
+    event,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import ColumnElement, Executable
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
@@ -88,6 +97,16 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     event.listen(engine, "connect", _describe_columns_on_demand)
     event.listen(engine, "before_cursor_execute", _begin_on_first_write)
     return engine
+
+
+def seconds_between(dialect: str, start: Any, end: Any) -> ColumnElement[float]:
+    """Seconds from `start` to `end` as a float (NULL when either is NULL), in
+    SQL for the `dialect` named."""
+    if dialect == "sqlite":
+        return (func.julianday(end) - func.julianday(start)) * 86400.0
+    # Epoch differences are double precision; EXTRACT(epoch FROM end - start)
+    # is numeric since PostgreSQL 14, several times slower to sort.
+    return func.date_part("epoch", end) - func.date_part("epoch", start)
 
 
 def _describe_columns_on_demand(dbapi_connection: Any, _record: Any) -> None:

@@ -386,3 +386,18 @@ def customer_of(db: Session, owner: Actor, n: int) -> int:
     db.commit()
     assert customer.id is not None
     return customer.id
+
+
+def test_partner_discovery_sends_eight(
+    app: Flask, db: Session, partners: tuple[Actor, Actor]
+) -> None:
+    """The caller; the widest service area, the competing trades, the blocked
+    businesses; the page with its total; its businesses' details; their trust
+    signals in one statement (was two, the second reading every answer for
+    its median); the trades to filter by."""
+    hvac, plumber = partners
+    with app.app_context():
+        refer(db, plumber, hvac, customer_of(db, plumber, 0))  # hvac's track record
+    client = sign_in(app, user_of(db, plumber))
+
+    within(app, 8, lambda: client.get("/partners"))

@@ -17,9 +17,9 @@ from referral.analytics.sql import (
     median_of_values,
     median_parameters,
     period_parameters,
-    seconds_between,
 )
 from referral.businesses.models import Business
+from referral.db import seconds_between
 from referral.money import Rate
 from referral.referrals.models import Referral, ReferralStatus
 

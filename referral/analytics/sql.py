@@ -1,4 +1,5 @@
-"""SQL pieces that differ between SQLite and PostgreSQL: months, durations, medians.
+"""SQL pieces that differ between SQLite and PostgreSQL: months, durations
+(`referral.db.seconds_between`), medians.
 
 Every figure is computed by the database; Python only shapes the results.
 
@@ -150,16 +151,6 @@ def month_in(dialect: str, column: Any) -> ColumnElement[str]:
     if dialect == "sqlite":
         return func.strftime("%Y-%m", column)
     return func.to_char(column, "YYYY-MM")
-
-
-def seconds_between(dialect: str, start: Any, end: Any) -> ColumnElement[float]:
-    """Seconds from `start` to `end` as a float (NULL when either is NULL), in
-    SQL for the `dialect` named."""
-    if dialect == "sqlite":
-        return (func.julianday(end) - func.julianday(start)) * 86400.0
-    # Epoch differences are double precision; EXTRACT(epoch FROM end - start)
-    # is numeric since PostgreSQL 14, several times slower to sort.
-    return func.date_part("epoch", end) - func.date_part("epoch", start)
 
 
 def median_of_values(values: Select[Any]) -> Select[Any]:
