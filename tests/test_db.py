@@ -20,6 +20,7 @@ from referral.auth.current import api_key_required
 from referral.auth.models import LoginSession
 from referral.businesses.models import Trade
 from referral.db import _reads_only, commits_itself, get_session, request_bind, utcnow
+from referral.longlived import open_connections
 from tests.support.api import api_client
 from tests.support.factories import SignedIn, make_business, make_user
 
@@ -182,11 +183,31 @@ def test_an_idle_connection_that_died_is_replaced_before_a_request_uses_it(
     pid = pooled.connection.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
     other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
     other.commit()
-    pooled.close()  # back first, so the next request gets it
     other.close()
+    pooled.close()  # back last, so the next request gets it
     monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 0.0)  # as if idle for long
 
     assert [client.get("/healthz").status_code for _ in range(2)] == [200, 200]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # a pool of server connections
+def test_a_workers_requests_take_the_connection_returned_last(app: Flask) -> None:
+    """Not each of the pool's connections in turn: the one returned last has
+    its statements prepared and the tables' definitions read."""
+    engine = app.extensions["db_engine"]
+    open_connections(engine, count=4)
+    backends: list[int] = []
+
+    def note_backend(dbapi_connection, _record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        backends.append(dbapi_connection.info.backend_pid)
+
+    event.listen(engine, "checkout", note_backend)
+    client = app.test_client()
+    for _ in range(5):
+        assert client.get("/healthz").status_code == 200
+
+    assert engine.pool.checkedin() >= 4
+    assert len(backends) == 5 and len(set(backends)) == 1
 
 
 def test_a_database_error_names_the_statement_but_not_its_parameters(db: Session) -> None:
