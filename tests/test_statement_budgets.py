@@ -13,7 +13,6 @@ import pytest
 from flask import Flask
 from sqlmodel import Session, select
 
-from referral.auth.models import User
 from referral.businesses.actor import Actor
 from referral.commissions.models import Commission, CommissionStatus
 from referral.customers.services import create_customer
@@ -33,6 +32,7 @@ from tests.support.factories import (
     sent_referral,
     sign_in,
     terms,
+    user_of,
     won_referral,
 )
 from tests.support.statements import statements
@@ -43,12 +43,6 @@ WEBHOOK_SECRET = "whsec_statement_budgets"
 @pytest.fixture
 def app_overrides() -> dict[str, object]:
     return {"STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET}
-
-
-def user_of(db: Session, actor: Actor) -> User:
-    user = db.get(User, actor.user_id)
-    assert user is not None
-    return user
 
 
 @pytest.fixture

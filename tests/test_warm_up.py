@@ -15,9 +15,8 @@ from sqlmodel import Session
 from referral import longlived, serving
 from referral.businesses.actor import Actor
 from tests.support.api import api_client
-from tests.support.factories import agreed_partnership, sign_in
+from tests.support.factories import agreed_partnership, sign_in, user_of
 from tests.support.statements import compiled_statements
-from tests.test_statement_budgets import user_of
 
 
 def test_a_warmed_worker_compiles_none_of_the_dashboards_statements(

@@ -116,6 +116,13 @@ def actor(user: User, business: Business) -> Actor:
     return Actor.of_user(user, business)
 
 
+def user_of(db: Session, actor: Actor) -> User:
+    """The user an actor acts as (to sign them in)."""
+    user = db.get(User, actor.user_id)
+    assert user is not None
+    return user
+
+
 def business(db: Session, name: str, trade: str, zip_code: str, email: str) -> Actor:
     company = make_business(db, name=name, trade=trade, zip_code=zip_code)
     return actor(make_user(db, company, email=email), company)
