@@ -5,7 +5,7 @@ before it shows in a benchmark."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from flask import Flask
@@ -33,11 +33,8 @@ def sql_statements(engine: Engine) -> Iterator[Sent]:
         if threading.get_ident() == this_thread:
             sent.append(statement)
 
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with _listening(engine, record):
         yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 @contextmanager
@@ -58,8 +55,15 @@ def compiled_statements(engine: Engine) -> Iterator[list[tuple[str, str]]]:
         if context.cache_hit is CacheStats.CACHE_MISS:
             compiled.append((threading.current_thread().name, statement))
 
+    with _listening(engine, record):
+        yield compiled
+
+
+@contextmanager
+def _listening(engine: Engine, record: Callable[..., None]) -> Iterator[None]:
+    """`record` hears every statement sent through `engine` inside the block."""
     event.listen(engine, "before_cursor_execute", record)
     try:
-        yield compiled
+        yield
     finally:
         event.remove(engine, "before_cursor_execute", record)
