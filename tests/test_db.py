@@ -190,6 +190,63 @@ def test_an_idle_connection_that_died_is_replaced_before_a_request_uses_it(
     assert [client.get("/healthz").status_code for _ in range(2)] == [200, 200]
 
 
+def test_a_probe_on_a_connection_the_server_dropped_answers_503_and_the_next_gets_a_new_one(
+    app: Flask, backend: str
+) -> None:
+    """The probe sends its statement through the pool's driver connection; a
+    connection that died since its last use (too recently for the idle ping)
+    fails that probe as unavailable, and is dropped from the pool, not kept."""
+    _postgres_only(backend)
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200
+    engine = app.extensions["db_engine"]
+    pooled = engine.connect()  # the probe's
+    pid = pooled.connection.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
+    with engine.connect() as other:
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        other.commit()
+    pooled.close()  # back last, so the next probe gets it
+
+    dropped = client.get("/healthz", headers={"Accept": "application/json"})
+    after = client.get("/healthz")
+
+    assert dropped.status_code == 503
+    assert dropped.headers["Retry-After"] == "5"
+    assert after.status_code == 200
+    with engine.connect() as connection:
+        assert connection.connection.dbapi_connection.info.backend_pid != pid  # type: ignore[union-attr]
+
+
+def test_the_probe_sends_select_1_alone_outside_a_transaction(app: Flask, backend: str) -> None:
+    """As the server saw it: the probe's backend last ran `SELECT 1`, not a
+    ROLLBACK or COMMIT after it, and holds no transaction."""
+    _postgres_only(backend)
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200
+    engine = app.extensions["db_engine"]
+    with engine.connect() as probe:  # the connection returned last: the probe's
+        pid = probe.connection.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
+    assert client.get("/healthz").status_code == 200
+    with engine.connect() as probe, engine.connect() as other:
+        assert probe.connection.dbapi_connection.info.backend_pid == pid  # type: ignore[union-attr]
+        seen = other.execute(
+            text("SELECT query, state FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+        ).one()
+
+    assert tuple(seen) == ("SELECT 1", "idle")
+
+
+def test_the_probe_leaves_its_connection_transactional_for_the_next_user(
+    app: Flask, backend: str
+) -> None:
+    _postgres_only(backend)
+    assert app.test_client().get("/healthz").status_code == 200
+    with app.extensions["db_engine"].connect() as connection:
+        dbapi = connection.connection.dbapi_connection
+        assert dbapi.autocommit is False  # type: ignore[union-attr]
+        assert dbapi.info.transaction_status == TransactionStatus.IDLE  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize("backend", ["postgresql"])  # a pool of server connections
 def test_a_workers_requests_take_the_connection_returned_last(app: Flask) -> None:
     """Not each of the pool's connections in turn: the one returned last has

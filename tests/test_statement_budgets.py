@@ -69,10 +69,12 @@ def on(app: Flask, *, postgresql: int, sqlite: int) -> int:
     return postgresql if app.config["DATABASE_URL"].startswith("postgresql") else sqlite
 
 
-def test_the_health_check_sends_one(app: Flask) -> None:
+def test_the_health_check_sends_none_through_sqlalchemy(app: Flask) -> None:
+    """Its one statement goes to the pool's driver connection directly, which
+    SQLAlchemy's events do not see (tests/test_db.py checks it on the server)."""
     client = app.test_client()
 
-    within(app, 1, lambda: client.get("/healthz"))
+    within(app, 0, lambda: client.get("/healthz"))
 
 
 def test_me_through_the_api_sends_one(app: Flask, hvac_api: ApiClient) -> None:
