@@ -23,6 +23,7 @@ from email.utils import formatdate, parseaddr
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from referral.jobs.queue import job_handler
@@ -101,11 +102,13 @@ def build_message(payload: dict[str, Any], *, sender: str, message_id: str) -> E
     return message
 
 
+# Built once: every email a job delivers to the outbox looks itself up first.
+_STORED = select(OutboxEmail.id).where(OutboxEmail.message_id == bindparam("message_id"))
+
+
 def store_in_outbox(*, session: Session, payload: dict[str, Any], message_id: str) -> None:
     """Keep the message in the outbox table, once per Message-ID."""
-    already = session.exec(
-        select(OutboxEmail.id).where(OutboxEmail.message_id == message_id)
-    ).first()
+    already = session.exec(_STORED, params={"message_id": message_id}).first()
     if already is None:
         session.add(
             OutboxEmail(
