@@ -14,6 +14,7 @@ customers domain registers the one that suppresses the address.
 from __future__ import annotations
 
 import contextlib
+import functools
 import smtplib
 import ssl
 from collections.abc import Callable, Iterator
@@ -62,6 +63,7 @@ def on_hard_bounce(handler: HardBounceHandler) -> HardBounceHandler:
     return handler
 
 
+@functools.lru_cache(maxsize=16)  # one sender in all, parsed for every email a job delivers
 def sender_domain(sender: str) -> str:
     address = parseaddr(sender)[1]
     return address.rpartition("@")[2] or "referral.localhost"
