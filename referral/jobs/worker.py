@@ -155,8 +155,17 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=seconds * random.uniform(0.8, 1.2))
 
 
-def _still_ours(job: ClaimedJob) -> Any:
-    return (Job.id == job.id) & (Job.status == "running") & (Job.attempts == job.attempts)
+# The job's row while this worker's claim holds it (not lapsed and taken over):
+# what every statement about a claimed job is guarded by. Built once, its
+# values bound (`_ours`), and run with no synchronisation of the session
+# (the job row is never loaded in it): building it per job and the ORM's
+# evaluation of it against what the handler had loaded cost more than the
+# statements themselves.
+_OURS = (
+    (Job.id == bindparam("job_id"))
+    & (Job.status == "running")
+    & (Job.attempts == bindparam("attempt"))
+)
 
 
 def _ours(job: ClaimedJob) -> dict[str, Any]:
@@ -164,25 +173,28 @@ def _ours(job: ClaimedJob) -> dict[str, Any]:
     return {"job_id": job.id, "attempt": job.attempts}
 
 
-# `_still_ours` with bound values, for the statements every job sends: built
-# once, and with no synchronisation of the session (the job row is never
-# loaded in it), which made the ORM evaluate the criteria against every
-# object the handler had loaded.
-_OURS = (
-    (Job.id == bindparam("job_id"))
-    & (Job.status == "running")
-    & (Job.attempts == bindparam("attempt"))
-)
+def _still_ours(jobs: list[ClaimedJob]) -> Any:
+    """`_OURS` for several jobs at once, as one condition (their leases are
+    renewed by one statement, whose row count says whether any is left)."""
+    return or_(
+        *(
+            (Job.id == job.id) & (Job.status == "running") & (Job.attempts == job.attempts)
+            for job in jobs
+        )
+    )
+
+
 _DONE = (
     update(Job)
     .where(_OURS)
-    .values(
-        status="done",
-        finished_at=bindparam("now"),
-        lease_expires_at=None,
-        last_error="",
-    )
+    .values(status="done", finished_at=bindparam("now"), lease_expires_at=None, last_error="")
     .execution_options(synchronize_session=False)
+)
+# Not started: queued again at once, the attempt not counted.
+_GIVEN_BACK = (
+    update(Job)
+    .where(_OURS)
+    .values(status="queued", attempts=Job.attempts - 1, lease_expires_at=None)
 )
 
 
@@ -200,7 +212,7 @@ def _leases_kept(engine: Engine, jobs: list[ClaimedJob], lease_seconds: int) -> 
                 with engine.begin() as connection:
                     renewed = connection.execute(
                         update(Job)
-                        .where(or_(*(_still_ours(job) for job in jobs)))
+                        .where(_still_ours(jobs))
                         .values(lease_expires_at=utcnow() + dt.timedelta(seconds=lease_seconds))
                     ).rowcount
             except Exception as exc:  # busy database: try again at the next beat
@@ -224,12 +236,7 @@ def _release(engine: Engine, jobs: list[ClaimedJob]) -> None:
     if not jobs:
         return
     with engine.begin() as connection:
-        for job in jobs:
-            connection.execute(
-                update(Job)
-                .where(_still_ours(job))
-                .values(status="queued", attempts=Job.attempts - 1, lease_expires_at=None)
-            )
+        connection.execute(_GIVEN_BACK, [_ours(job) for job in jobs])
 
 
 def run_claimed_job(engine: Engine, job: ClaimedJob, *, lease_seconds: int | None = None) -> bool:
@@ -287,9 +294,8 @@ def _record_failure(engine: Engine, job: ClaimedJob, error: str, *, final: bool)
         log.error("job %s (%s) is dead after %s attempts", job.id, job.kind, job.attempts)
     else:
         values.update(status="queued", run_at=utcnow() + backoff(job.attempts))
-    with Session(engine) as session:
-        session.execute(update(Job).where(_still_ours(job)).values(**values))
-        session.commit()
+    with engine.begin() as connection:
+        connection.execute(update(Job).where(_OURS).values(**values), _ours(job))
 
 
 def _run_batch(
