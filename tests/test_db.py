@@ -168,7 +168,9 @@ def test_connections_go_back_to_the_pool_transactional(app: Flask, backend: str)
     _postgres_only(backend)
     assert app.test_client().get("/healthz").status_code == 200
     with app.extensions["db_engine"].connect() as connection:
-        assert connection.connection.dbapi_connection.autocommit is False  # type: ignore[union-attr]
+        dbapi = connection.connection.dbapi_connection
+        assert dbapi.autocommit is False  # type: ignore[union-attr]
+        assert dbapi.info.transaction_status == TransactionStatus.IDLE  # type: ignore[union-attr]
 
 
 def test_an_idle_connection_that_died_is_replaced_before_a_request_uses_it(
@@ -234,17 +236,6 @@ def test_the_probe_sends_select_1_alone_outside_a_transaction(app: Flask, backen
         ).one()
 
     assert tuple(seen) == ("SELECT 1", "idle")
-
-
-def test_the_probe_leaves_its_connection_transactional_for_the_next_user(
-    app: Flask, backend: str
-) -> None:
-    _postgres_only(backend)
-    assert app.test_client().get("/healthz").status_code == 200
-    with app.extensions["db_engine"].connect() as connection:
-        dbapi = connection.connection.dbapi_connection
-        assert dbapi.autocommit is False  # type: ignore[union-attr]
-        assert dbapi.info.transaction_status == TransactionStatus.IDLE  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])  # a pool of server connections
